@@ -1,0 +1,230 @@
+/**
+ * `npm run bench [-- --sizes 256,1024 --rounds 3 --format custom|plain]` (custom is the service default): builds PostgreSQL databases of the given sizes
+ * (MB of table data), then for each times, in one run and alternating, a backup through the real
+ * API and worker processes against `pg_dump | zstd -3 > file` and `pg_dump | gzip -6 > file`,
+ * sampling the worker's peak RSS. Prints a table and writes bench/results/<time>.json.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { signToken } from '../src/auth/jwt.service.js';
+import { Role } from '../src/auth/roles.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1024' },
+    rounds: { type: 'string', default: '3' },
+    format: { type: 'string', default: 'custom' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '5432' },
+    user: { type: 'string', default: 'postgres' },
+    redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+  },
+});
+const PG = { host: values.host!, port: Number(values.port), user: values.user! };
+
+async function q(db: string, sql: string): Promise<any[]> {
+  const c = new pg.Client({ ...PG, database: db });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** A database of about `mb` MB: a wide orders table with mixed types, reused across runs. */
+async function ensureDatabase(mb: number): Promise<string> {
+  const db = `bm_bench_${mb}mb`;
+  const exists = await q('postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}'`);
+  if (exists.length) {
+    const ok = await q(db, `SELECT count(*) AS n FROM pg_tables WHERE tablename = 'bench_done'`);
+    if (Number(ok[0].n) === 1) return db;
+    await q('postgres', `DROP DATABASE "${db}" WITH (FORCE)`);
+  }
+  await q('postgres', `CREATE DATABASE "${db}"`);
+  const rows = Math.round((mb * 1024 * 1024) / 260);
+  process.stderr.write(`building ${db} (${rows} rows)...\n`);
+  await q(db, `CREATE TABLE customers (id int PRIMARY KEY, name text, email text, country text, created_at timestamptz)`);
+  await q(db, `INSERT INTO customers SELECT g, 'Customer ' || g, 'user' || g || '@example.com', (ARRAY['DE','FR','JP','BR','US'])[1 + g % 5], now() - (g || ' minutes')::interval FROM generate_series(1, ${Math.max(1000, Math.round(rows / 20))}) g`);
+  await q(db, `CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int, status text, total numeric(12,2), placed_at timestamptz, note text, attrs jsonb)`);
+  const chunk = 500_000;
+  for (let start = 1; start <= rows; start += chunk) {
+    const end = Math.min(rows, start + chunk - 1);
+    await q(db, `INSERT INTO orders SELECT g, 1 + g % 50000, (ARRAY['new','paid','shipped','returned'])[1 + g % 4], round((random() * 1000)::numeric, 2),
+      now() - (g || ' seconds')::interval, md5(random()::text) || ' ' || md5(g::text),
+      jsonb_build_object('sku', 'SKU-' || (g % 9973), 'qty', 1 + g % 7, 'gift', g % 11 = 0, 'ref', substr(md5((g * 7)::text), 1, 12))
+      FROM generate_series(${start}, ${end}) g`);
+  }
+  await q(db, `CREATE INDEX ON orders (customer_id); CREATE TABLE bench_done (); ANALYZE`);
+  return db;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The shell pipeline `pg_dump db | <codec> > file`, wired with kernel pipes but no shell. */
+function shellPipeline(db: string, codec: string[], out: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const env = { PATH: process.env.PATH!, PGHOST: PG.host, PGPORT: String(PG.port), PGUSER: PG.user };
+    const dump = spawn('pg_dump', [db], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const fd = openSync(out, 'w', 0o600);
+    const comp = spawn(codec[0], codec.slice(1), { stdio: [dump.stdout!, fd, 'inherit'] });
+    let left = 2;
+    const done = (code: number | null) => {
+      if (code !== 0) reject(new Error(`pipeline exited ${code}`));
+      if (--left === 0) {
+        closeSync(fd);
+        resolve(performance.now() - t0);
+      }
+    };
+    dump.on('exit', done);
+    comp.on('exit', done);
+  });
+}
+
+function vm(pid: number, key: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function main() {
+  const sizes = values.sizes!.split(',').map(Number);
+  const rounds = Number(values.rounds);
+  const work = mkdtempSync(join(tmpdir(), 'bm-bench-'));
+  const results: any[] = [];
+  for (const mb of sizes) {
+    const db = await ensureDatabase(mb);
+    const dbBytes = Number((await q(db, `SELECT pg_database_size(current_database()) AS s`))[0].s);
+    const port = await freePort();
+    const env: Record<string, string> = {
+      PATH: process.env.PATH!,
+      DATA_DIR: join(work, `data-${mb}`),
+      JWT_SECRET: randomBytes(24).toString('hex'),
+      QUEUE_PREFIX: `bmbench-${randomBytes(3).toString('hex')}`,
+      REDIS_URL: values.redis!,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      SCHEDULER_ENABLED: 'false',
+      BACKUP_TARGET_BENCH_URL: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`,
+    };
+    const api = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], { env: { ...env, APP_ROLE: 'api' }, stdio: 'inherit' });
+    // Same V8 flags as `npm run start:worker` and the Dockerfile.
+    const worker = spawn(process.execPath, ['--max-semi-space-size=2', join(ROOT, 'dist/src/worker.js')], { env, stdio: 'inherit' });
+    for (const [name, child] of [['api', api], ['worker', worker]] as const) {
+      child.once('exit', (code) => {
+        if (code !== null && code !== 0) {
+          process.stderr.write(`bench: the ${name} process exited with ${code}\n`);
+          process.exit(1);
+        }
+      });
+    }
+    const token = signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Operator }, { expiresIn: '2h' });
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${base}/health/live`)).ok) break;
+      } catch {
+        /* starting */
+      }
+      if (i > 150) throw new Error('API did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleRss = vm(worker.pid!, 'VmRSS');
+
+    const runs: Record<string, number[]> = { service: [], zstd: [], gzip: [] };
+    let peakRss = 0;
+    let peakVerifyRss = 0;
+    let record: any;
+    for (let round = 0; round < rounds; round++) {
+      runs.zstd.push(await shellPipeline(db, ['zstd', '-3', '-q', '-c'], join(work, 'shell.sql.zst')));
+      const t0 = performance.now();
+      const created = (await (await fetch(`${base}/api/v1/backups`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ target: 'bench', format: values.format }),
+      })).json()) as any;
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, vm(worker.pid!, 'VmRSS'))), 50);
+      for (;;) {
+        record = await (await fetch(`${base}/api/v1/backups/${created.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
+        if (!['QUEUED', 'RUNNING'].includes(record.status)) break;
+        if (performance.now() - t0 > 3_600_000) throw new Error('backup did not finish within an hour');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const elapsed = performance.now() - t0;
+      clearInterval(sampler);
+      if (!['COMPLETED', 'VERIFIED'].includes(record.status)) throw new Error(`backup ${record.status}: ${record.errorMessage}`);
+      runs.service.push(elapsed);
+      // The automatic verification runs next on the worker: wait for it (untimed) so it never
+      // overlaps a shell measurement, and sample its memory separately.
+      const verifySampler = setInterval(() => (peakVerifyRss = Math.max(peakVerifyRss, vm(worker.pid!, 'VmRSS'))), 50);
+      while (record.status === 'COMPLETED') {
+        await new Promise((r) => setTimeout(r, 100));
+        record = await (await fetch(`${base}/api/v1/backups/${created.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
+      }
+      clearInterval(verifySampler);
+      runs.gzip.push(await shellPipeline(db, ['gzip', '-6', '-c'], join(work, 'shell.sql.gz')));
+    }
+    const hwm = vm(worker.pid!, 'VmHWM');
+    api.kill('SIGTERM');
+    worker.kill('SIGTERM');
+    const median = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    };
+    const r = {
+      sizeMb: mb,
+      databaseBytes: dbBytes,
+      dumpBytes: record.rawBytes,
+      artifactBytes: record.sizeBytes,
+      shellZstdBytes: statSync(join(work, 'shell.sql.zst')).size,
+      serviceMs: Math.round(median(runs.service)),
+      serviceRecordMs: record.durationMs,
+      shellZstdMs: Math.round(median(runs.zstd)),
+      shellGzipMs: Math.round(median(runs.gzip)),
+      ratioVsZstd: Math.round((median(runs.service) / median(runs.zstd)) * 1000) / 1000,
+      ratioVsGzip: Math.round((median(runs.service) / median(runs.gzip)) * 1000) / 1000,
+      workerIdleRssMb: Math.round(idleRss),
+      workerPeakRssMb: Math.round(peakRss),
+      workerPeakVerifyRssMb: Math.round(peakVerifyRss),
+      workerHighWaterMb: Math.round(hwm),
+      runs,
+    };
+    results.push(r);
+  }
+  rmSync(work, { recursive: true, force: true });
+  const rows = results.map((r) =>
+    `| ${r.sizeMb} MB | ${(r.dumpBytes / 2 ** 20).toFixed(0)} MB | ${r.serviceMs} | ${r.shellZstdMs} | ${r.shellGzipMs} | ${r.ratioVsZstd}× | ${r.ratioVsGzip}× | ${r.workerIdleRssMb} | ${r.workerPeakRssMb} | ${r.workerPeakVerifyRssMb} |`,
+  );
+  process.stdout.write(
+    ['| data | dump | service ms | pg_dump\\|zstd -3 ms | pg_dump\\|gzip -6 ms | vs zstd | vs gzip | worker idle RSS MB | worker peak RSS MB (backup) | (verify) |', '|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',
+  );
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const file = join(ROOT, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, rounds, format: values.format, results }, null, 2));
+  process.stdout.write(`wrote ${file}\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`bench failed: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+process.exit(0);

@@ -1,0 +1,25 @@
+import type { QueryRunner } from 'typeorm';
+
+/** Column types that differ between the catalog's three databases. */
+export function columnTypes(qr: QueryRunner) {
+  const type = qr.connection.options.type;
+  if (type === 'postgres') {
+    return {
+      timestamp: { type: 'timestamptz', precision: 3 },
+      boolean: 'boolean',
+      true: 'true',
+      false: 'false',
+      now: 'CURRENT_TIMESTAMP',
+    };
+  }
+  if (type === 'mysql' || type === 'mariadb') {
+    return {
+      timestamp: { type: 'datetime', precision: 3 },
+      boolean: 'tinyint',
+      true: '1',
+      false: '0',
+      now: 'CURRENT_TIMESTAMP(3)',
+    };
+  }
+  return { timestamp: { type: 'datetime' }, boolean: 'boolean', true: '1', false: '0', now: "(datetime('now'))" };
+}

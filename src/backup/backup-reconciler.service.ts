@@ -1,0 +1,91 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, LessThan, type Repository } from 'typeorm';
+import { CATALOG_CONNECTION } from '../catalog/catalog.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
+import { JobsQueue } from '../queue/jobs-queue.service.js';
+import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
+import { manifestKey } from './artifact-name.js';
+import { BackupEvents, type BackupEvent } from './backup-events.js';
+import { BackupRecord, BackupStatus } from './entities/backup-record.entity.js';
+
+/**
+ * Makes sure no record stays QUEUED or RUNNING after its job is gone: a job that failed for good
+ * (for instance stalled too often after worker crashes) or vanished from Redis fails its record.
+ */
+@Injectable()
+export class BackupReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('BackupReconciler');
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
+    private readonly queue: JobsQueue,
+    private readonly events: EventEmitter2,
+    @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.options.workers) return;
+    this.timer = setInterval(() => void this.reconcile().catch((e: Error) => this.logger.warn(`reconcile failed: ${e.message}`)), this.options.queue.stalledIntervalMs);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** @returns how many records were moved to FAILED. */
+  async reconcile(): Promise<number> {
+    const cutoff = new Date(Date.now() - 2 * this.options.queue.lockDurationMs);
+    const stale = await this.records.find({
+      where: { status: In([BackupStatus.Queued, BackupStatus.Running]), updatedAt: LessThan(cutoff) },
+      take: 200,
+    });
+    let fixed = 0;
+    for (const r of stale) {
+      const job = await this.queue.queue.getJob(r.id);
+      const state = job ? await job.getState() : 'unknown';
+      let reason: string | undefined;
+      if (state === 'failed') {
+        reason = job?.failedReason || 'the job failed';
+        if (/stalled more than allowable limit/.test(reason)) reason = `the worker running this backup died or lost its job lock too many times, so it was given up (${reason})`;
+      }
+      else if (state === 'unknown') reason = 'the job is gone from the queue (was Redis flushed or restarted without persistence?)';
+      else if (state === 'completed') reason = 'the job finished without committing this record';
+      if (!reason) continue;
+      const res = await this.records.update(
+        { id: r.id, status: r.status, attempts: r.attempts },
+        { status: BackupStatus.Failed, errorMessage: reason, completedAt: new Date() },
+      );
+      if (res.affected) {
+        fixed++;
+        await this.discardLeftovers(r);
+        this.logger.warn({ msg: 'reconciled a stuck backup', id: r.id, was: r.status, reason });
+        const failed = await this.records.findOneBy({ id: r.id });
+        if (failed) this.events.emit(BackupEvents.Failed, { record: failed } satisfies BackupEvent);
+      }
+    }
+    return fixed;
+  }
+
+  /**
+   * What the record's dead attempts left in storage: artifacts they renamed into place without
+   * committing the record, and their partial files (a new writer of the record's group removes
+   * the group's partials; its own empty partial goes with `abort`).
+   */
+  private async discardLeftovers(r: BackupRecord): Promise<void> {
+    try {
+      for (const k of (r.metadata?.pendingFileKeys as string[] | undefined) ?? []) {
+        await this.storage.delete(k);
+        await this.storage.delete(manifestKey(k));
+      }
+      const sweep = await this.storage.createWriter(`${r.target}/${r.id}.sweep`, r.id);
+      await sweep.abort();
+    } catch (err) {
+      this.logger.warn({ msg: 'could not remove what a failed backup left in storage', id: r.id, error: (err as Error).message });
+    }
+  }
+}

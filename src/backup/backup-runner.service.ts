@@ -1,0 +1,374 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectRepository } from '@nestjs/typeorm';
+import { UnrecoverableError } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import type { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { In, type Repository } from 'typeorm';
+import { CATALOG_CONNECTION } from '../catalog/catalog.js';
+import { compressor, zstdFromPipe } from '../codecs/compression.js';
+import { MeasureTap } from '../codecs/tap.js';
+import { EngineError } from '../common/errors.js';
+import { ProcessRunner } from '../common/process-runner.js';
+import { redact } from '../common/redact.js';
+import { TargetLock, type TargetLockHandle } from '../common/target-lock.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type Compression } from '../config/options.js';
+import type { DumpSpec } from '../engines/engine.interface.js';
+import { EnginesService } from '../engines/engines.service.js';
+import { PostgresEngine } from '../engines/postgres.engine.js';
+import { PgCopyRowCounter } from '../engines/pg-copy-rows.js';
+import { Restorers } from '../engines/restorers.js';
+import { JobsQueue } from '../queue/jobs-queue.service.js';
+import { JobsWorker } from '../queue/jobs-worker.service.js';
+import { JobName, type JobContext } from '../queue/jobs.js';
+import { ARTIFACT_STORAGE, type ArtifactStorage, type ArtifactWriter } from '../storage/storage.interface.js';
+import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
+import { artifactKey, manifestKey } from './artifact-name.js';
+import { BackupEvents, type BackupEvent } from './backup-events.js';
+import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
+
+export const MANIFEST_FORMAT_VERSION = 1;
+const TERMINAL = [BackupStatus.Completed, BackupStatus.Verified, BackupStatus.Corrupted, BackupStatus.Failed, BackupStatus.Cancelled];
+
+/**
+ * Runs one backup job: dump → compress → hash → storage, then commits the record. A record is
+ * committed only by the attempt that owns it (compare-and-set on `attempts`), so a worker that
+ * lost its job can never publish a second artifact.
+ *
+ * Each run holds the target's lock (shared with restores, in Redis) from before it starts until
+ * it has committed, records exact per-table row counts in `metadata.tableRows` for restore
+ * drills, and enqueues a basic verification of the artifact once committed.
+ */
+@Injectable()
+export class BackupRunner implements OnModuleInit {
+  private readonly logger = new Logger('BackupRunner');
+  private readonly locks: TargetLock;
+  private readonly restorers: Restorers;
+
+  constructor(
+    @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
+    @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
+    private readonly targets: TargetsService,
+    private readonly engines: EnginesService,
+    private readonly runner: ProcessRunner,
+    private readonly worker: JobsWorker,
+    private readonly events: EventEmitter2,
+    private readonly queue: JobsQueue,
+  ) {
+    this.locks = new TargetLock(queue.connection, options.queuePrefix, options.queue.lockDurationMs);
+    this.restorers = new Restorers(engines, runner, options);
+  }
+
+  onModuleInit(): void {
+    this.worker.register(JobName.Backup, (data, ctx) => this.run(data.recordId, ctx));
+  }
+
+  /**
+   * Runs a backup job. `lockHeld`: the caller (a restore taking its safety backup) already holds
+   * the target's lock; otherwise the run waits for it, up to the dump timeout.
+   */
+  async run(recordId: string, ctx: JobContext, opts: { lockHeld?: boolean } = {}): Promise<{ fileKey: string } | { skipped: string }> {
+    const record = await this.records.findOne({ where: { id: recordId }, withDeleted: true });
+    if (!record) throw new UnrecoverableError(`Backup record ${recordId} does not exist`);
+    if (TERMINAL.includes(record.status) || record.deletedAt) return { skipped: `record is ${record.status}` };
+
+    let lock: TargetLockHandle | undefined;
+    let lockError: Error | undefined;
+    if (!opts.lockHeld && this.targets.has(record.target)) {
+      const t = this.targets.get(record.target);
+      lock = await this.locks
+        .acquire(t.name, t.database, `backup:${record.id}`, { waitMs: this.options.dump.timeoutMs, signal: ctx.signal })
+        .catch((err: Error) => {
+          lockError = new EngineError(`could not take the target lock: ${err.message}`, false);
+          return undefined;
+        });
+    }
+    try {
+      return await this.runLocked(record, ctx, lock, lockError);
+    } finally {
+      await lock?.release();
+    }
+  }
+
+  /**
+   * Takes a safety backup of a target inline, for a restore that already holds the target's lock.
+   * @returns the record (COMPLETED); throws with the reason if the backup failed.
+   */
+  async safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext): Promise<BackupRecord> {
+    const target = this.targets.get(targetName);
+    const record = this.records.create({
+      id: randomUUID(),
+      type: BackupType.Manual,
+      status: BackupStatus.Queued,
+      target: target.name,
+      engine: target.engine,
+      scope: 'full',
+      tables: null,
+      includeSchema: true,
+      includeData: true,
+      format: 'plain',
+      compression: this.options.dump.defaultCompression,
+      fileKey: null,
+      triggeredBy: `restore:${restoreRunId}`,
+      description: `Safety backup taken before restore ${restoreRunId}`,
+      retentionDays: null,
+      expiresAt: null,
+      pinned: false,
+      attempts: 0,
+      metadata: { safetyBackupFor: restoreRunId },
+    });
+    await this.records.insert(record);
+    const saved = await this.records.findOneByOrFail({ id: record.id });
+    this.events.emit(BackupEvents.Requested, { record: saved } satisfies BackupEvent);
+    await this.run(record.id, { ...ctx, attemptsMade: 0, maxAttempts: 1, updateProgress: async () => undefined }, { lockHeld: true });
+    return this.records.findOneByOrFail({ id: record.id });
+  }
+
+  private async runLocked(record: BackupRecord, ctx: JobContext, lock: TargetLockHandle | undefined, lockError: Error | undefined): Promise<{ fileKey: string } | { skipped: string }> {
+    const attempt = await this.claim(record);
+    if (attempt === undefined) return { skipped: 'another attempt claimed the record' };
+    // The artifacts earlier attempts had committed to storage without committing the record
+    // (they crashed in between): gone before this attempt writes its own.
+    await this.discardPending(record, []);
+    const started = Date.now();
+    const signal = lock ? AbortSignal.any([ctx.signal, lock.signal]) : ctx.signal;
+    let target: ResolvedTarget | undefined;
+    let writer: ArtifactWriter | undefined;
+    let fileKey: string | undefined;
+    let published: string | undefined;
+    try {
+      if (lockError) throw lockError;
+      target = await this.targets.resolve(record.target).catch((err: Error) => {
+        throw new EngineError(err.message, false);
+      });
+      const engine = this.engines.for(target.engine);
+      const [stats, clientVersion] = await Promise.all([engine.stats(target), engine.clientVersion()]);
+      this.events.emit(BackupEvents.Started, { record } satisfies BackupEvent);
+      this.logger.log({ msg: 'backup started', id: record.id, target: record.target, attempt });
+
+      const compression = record.compression as Compression;
+      fileKey = artifactKey(record.target, record.type, record.format, compression);
+      writer = await this.storage.createWriter(fileKey, record.id);
+      const raw = new MeasureTap({ onProgress: (b) => void ctx.updateProgress({ rawBytes: b }) });
+      const out = new MeasureTap({ sha256: true, onProgress: (b) => void ctx.updateProgress({ bytes: b }) });
+      const spec: DumpSpec = {
+        scope: record.scope as DumpSpec['scope'],
+        tables: record.tables ?? undefined,
+        includeSchema: record.includeSchema,
+        includeData: record.includeData,
+        format: record.format as DumpSpec['format'],
+      };
+      const level = compression === 'gzip' ? this.options.dump.gzipLevel : this.options.dump.zstdLevel;
+      const w = writer;
+      const counter = record.engine === 'postgres' && spec.format === 'plain' && spec.includeData ? new PgCopyRowCounter() : undefined;
+      const taps: Transform[] = counter ? [raw, counter] : [raw];
+      // With nothing to observe in the raw stream, zstd reads the dump client's pipe itself and
+      // only the compressed bytes pass through this process (the `pg_dump | zstd` shape).
+      let directInput: (() => number | undefined) | undefined;
+      // PostgreSQL without an in-stream counter: exact row counts run beside the dump, in the
+      // snapshot pg_dump itself reads (--snapshot), instead of a second pass after it.
+      const snapshot =
+        !counter && spec.includeData && engine instanceof PostgresEngine
+          ? await engine.exportSnapshot(target, this.options.dump.lockWaitTimeoutMs).catch(() => undefined)
+          : undefined;
+      if (snapshot) spec.snapshot = snapshot.id;
+      const snapshotRows = snapshot?.countRows().catch((err: Error) => err);
+      await engine.dump(target, spec, { signal, timeoutMs: this.options.dump.timeoutMs, lockWaitTimeoutMs: this.options.dump.lockWaitTimeoutMs }, async (stdout, sig) => {
+        if (compression === 'zstd' && !counter) {
+          const codec = zstdFromPipe(this.runner, stdout, level);
+          directInput = codec.inputBytes;
+          await Promise.all([pipeline(codec.readable, out, w.stream, { signal: sig }), codec.done]);
+          return;
+        }
+        const codec = compressor(compression, this.runner, level);
+        await Promise.all([pipeline([stdout, ...taps, codec.stream, out, w.stream] as unknown as NodeJS.ReadWriteStream[], { signal: sig }), codec.done]);
+      }).catch(async (err: unknown) => {
+        await snapshot?.close(); // ends a count still running (it would fail like the dump)
+        throw err;
+      });
+      const rawBytes = directInput ? (directInput() ?? null) : raw.bytes;
+      let rowCounts: Record<string, unknown>;
+      if (snapshot) {
+        rowCounts = this.scopeRows(await snapshotRows!, spec, target);
+        await snapshot.close();
+      } else {
+        rowCounts = await this.tableRows(target, spec, counter);
+      }
+
+      if (!(await ctx.stillOwned())) throw new EngineError('the job lock was lost; another worker owns this backup now', true);
+      const checksum = out.digest();
+      const completedAt = new Date();
+      const result: Partial<BackupRecord> = {
+        status: BackupStatus.Completed,
+        fileKey,
+        sizeBytes: out.bytes,
+        rawBytes,
+        checksum,
+        completedAt,
+        durationMs: completedAt.getTime() - started,
+        databaseSizeBytes: stats.sizeBytes,
+        tableCount: stats.tableCount,
+        rowEstimate: stats.rowEstimate,
+        compressionRatio: out.bytes > 0 && rawBytes !== null ? Math.round((rawBytes / out.bytes) * 1000) / 1000 : null,
+        errorMessage: null,
+        metadata: { ...(record.metadata ?? {}), clientVersion, database: target.database, ...rowCounts },
+      };
+      // Announce the key before it becomes visible in storage: if this process dies between the
+      // rename and the record update, the next attempt (or the reconciler) removes the file.
+      const pending = await this.notePending(record.id, attempt, fileKey);
+      if (!pending) throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', true);
+      published = fileKey;
+      await writer.commit().catch((err: Error) => {
+        throw storageError(err, fileKey!);
+      });
+      writer = undefined;
+      // The manifest's partial file is named after the record, so a crash mid-write leaves a partial
+      // the next attempt or the reconciler removes.
+      await this.storage.writeJson(manifestKey(fileKey), this.manifest(record, result, clientVersion, target.database), record.id).catch((err: Error) => {
+        throw storageError(err, manifestKey(fileKey!));
+      });
+      const others = ((pending.pendingFileKeys as string[] | undefined) ?? []).filter((k) => k !== fileKey);
+      const { pendingFileKeys: _drop, ...metadata } = { ...pending, ...(result.metadata ?? {}) };
+      const committed = await this.records.update({ id: record.id, attempts: attempt, status: BackupStatus.Running }, { ...result, metadata });
+      if (!committed.affected) throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', true);
+      published = undefined;
+      // A fenced-off earlier attempt may have renamed its file into place meanwhile.
+      for (const k of others) await this.deleteArtifact(k);
+      const done = await this.records.findOneByOrFail({ id: record.id });
+      this.logger.log({ msg: 'backup completed', id: record.id, target: record.target, file: fileKey, sizeBytes: out.bytes, rawBytes, durationMs: result.durationMs });
+      this.events.emit(BackupEvents.Completed, { record: done } satisfies BackupEvent);
+      await this.queue
+        .add(JobName.Verify, { backupId: record.id, drill: false, requestedBy: 'system:after-backup' }, `verify-${record.id}-after-backup`)
+        .catch((err: Error) => this.logger.warn({ msg: 'could not enqueue the verification of a backup', id: record.id, error: err.message }));
+      return { fileKey };
+    } catch (err) {
+      await writer?.abort();
+      if (published) await this.deleteArtifact(published);
+      return this.fail(record, attempt, started, storageError(err as Error, fileKey), ctx, target);
+    }
+  }
+
+  /**
+   * Adds `fileKey` to the record's `metadata.pendingFileKeys` if this attempt still owns it.
+   * @returns the record's metadata as written, or undefined if another attempt owns the record.
+   */
+  private async notePending(id: string, attempt: number, fileKey: string): Promise<Record<string, unknown> | undefined> {
+    const current = await this.records.findOne({ where: { id }, withDeleted: true });
+    if (!current || current.attempts !== attempt || current.status !== BackupStatus.Running) return undefined;
+    const keys = [...(((current.metadata?.pendingFileKeys as string[] | undefined) ?? []).filter((k) => k !== fileKey)), fileKey];
+    const metadata = { ...(current.metadata ?? {}), pendingFileKeys: keys };
+    const res = await this.records.update({ id, attempts: attempt, status: BackupStatus.Running }, { metadata });
+    return res.affected ? metadata : undefined;
+  }
+
+  /**
+   * Removes the artifacts that attempts of `record` published without committing it (crash
+   * between the rename and the record update), except `keep`. Leaves the record's list as is.
+   */
+  async discardPending(record: Pick<BackupRecord, 'id' | 'metadata' | 'fileKey'>, keep: string[]): Promise<void> {
+    for (const k of (record.metadata?.pendingFileKeys as string[] | undefined) ?? []) {
+      if (!keep.includes(k) && k !== record.fileKey) await this.deleteArtifact(k);
+    }
+  }
+
+  private async deleteArtifact(key: string): Promise<void> {
+    await this.storage.delete(key).catch(() => false);
+    await this.storage.delete(manifestKey(key)).catch(() => false);
+  }
+
+  /**
+   * Exact rows per table for restore drills: counted from the dump stream itself for plain
+   * PostgreSQL dumps (the dump's own snapshot), else counted on the database right after the dump
+   * in one snapshot (writes between the two can make a drill report a difference).
+   */
+  private async tableRows(target: ResolvedTarget, spec: DumpSpec, counter?: PgCopyRowCounter): Promise<Record<string, unknown>> {
+    if (counter) return { tableRows: counter.rows, tableRowsSource: 'dump' };
+    const rows = await this.restorers.for(target.engine).tableRows(target).catch((err: Error) => err);
+    return this.scopeRows(rows, spec, target, spec.includeData ? 'database-after-dump' : 'schema-only');
+  }
+
+  /** Keeps the counts of the tables the backup holds (zero rows when it holds no data). */
+  private scopeRows(rows: Record<string, number> | Error, spec: DumpSpec, target: ResolvedTarget, source = 'dump-snapshot'): Record<string, unknown> {
+    if (rows instanceof Error) {
+      const error = redact(rows.message, this.targets.secretsOf(target));
+      this.logger.warn({ msg: 'could not count table rows for drills', target: target.name, error });
+      return { tableRowsError: error };
+    }
+    let scoped = rows;
+    if (spec.scope !== 'full' && spec.tables?.length) scoped = Object.fromEntries(Object.entries(scoped).filter(([t]) => spec.tables!.includes(t)));
+    if (!spec.includeData) scoped = Object.fromEntries(Object.keys(scoped).map((t) => [t, 0]));
+    return { tableRows: scoped, tableRowsSource: source };
+  }
+
+  /** Moves the record to RUNNING and takes the next attempt number; undefined if someone else did. */
+  private async claim(record: BackupRecord): Promise<number | undefined> {
+    const next = record.attempts + 1;
+    const res = await this.records.update(
+      { id: record.id, attempts: record.attempts, status: In([BackupStatus.Queued, BackupStatus.Running]) },
+      { status: BackupStatus.Running, attempts: next, startedAt: new Date(), errorMessage: null },
+    );
+    return res.affected ? next : undefined;
+  }
+
+  private async fail(record: BackupRecord, attempt: number, started: number, err: Error, ctx: JobContext, target?: ResolvedTarget): Promise<never> {
+    const message = redact(err.message || String(err), this.targets.secretsOf(target) ?? []);
+    const retryable = err instanceof EngineError ? err.retryable : !(err instanceof UnrecoverableError);
+    const final = !retryable || ctx.attemptsMade + 1 >= ctx.maxAttempts;
+    const now = new Date();
+    await this.records.update(
+      { id: record.id, attempts: attempt },
+      final
+        ? { status: BackupStatus.Failed, errorMessage: message, completedAt: now, durationMs: now.getTime() - started }
+        : { status: BackupStatus.Queued, errorMessage: `attempt ${attempt} failed, will retry: ${message}` },
+    );
+    this.logger.warn({ msg: final ? 'backup failed' : 'backup attempt failed, retrying', id: record.id, target: record.target, error: message });
+    if (final) {
+      const failed = await this.records.findOne({ where: { id: record.id }, withDeleted: true });
+      if (failed) this.events.emit(BackupEvents.Failed, { record: failed } satisfies BackupEvent);
+      throw new UnrecoverableError(message);
+    }
+    throw new Error(message);
+  }
+
+  private manifest(record: BackupRecord, result: Partial<BackupRecord>, clientVersion: string, database: string) {
+    return {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      id: record.id,
+      target: record.target,
+      database,
+      engine: record.engine,
+      clientVersion,
+      type: record.type,
+      scope: record.scope,
+      tables: record.tables,
+      includeSchema: record.includeSchema,
+      includeData: record.includeData,
+      format: record.format,
+      compression: record.compression,
+      checksum: { algorithm: 'sha256', value: result.checksum },
+      sizeBytes: result.sizeBytes,
+      rawBytes: result.rawBytes,
+      databaseSizeBytes: result.databaseSizeBytes,
+      tableCount: result.tableCount,
+      rowEstimate: result.rowEstimate,
+      createdAt: record.createdAt,
+      completedAt: result.completedAt,
+      triggeredBy: record.triggeredBy,
+    };
+  }
+}
+
+/**
+ * A storage failure said plainly: a full disk names itself ("no space left on the backup
+ * storage"), since the raw `ENOSPC: no space left on device, write` names no file.
+ */
+export function storageError(err: Error, key: string | undefined): Error {
+  const code = (err as NodeJS.ErrnoException).code ?? /\b(ENOSPC|EDQUOT)\b/.exec(err.message)?.[1];
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    const what = code === 'ENOSPC' ? 'no space left on the backup storage' : 'the disk quota of the backup storage is exhausted';
+    return new EngineError(`${what} while writing ${key ?? 'an artifact'} (${code}); free space or move STORAGE_DIR, then back up again`, true);
+  }
+  return err;
+}

@@ -1,0 +1,25 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module.js';
+import { BackupReconciler } from './backup-reconciler.service.js';
+import { BackupRunner } from './backup-runner.service.js';
+import { BackupStatsService } from './backup-stats.service.js';
+import { BackupsController } from './backups.controller.js';
+import { BackupsService } from './backups.service.js';
+
+/**
+ * Registered once by BackupManagerModule and global inside the library, so the restore,
+ * scheduler and other modules inject BackupsService without registering the runner twice.
+ */
+@Module({})
+export class BackupModule {
+  static register(opts: { controllers: boolean }): DynamicModule {
+    return {
+      module: BackupModule,
+      global: true,
+      imports: [CatalogModule],
+      controllers: opts.controllers ? [BackupsController] : [],
+      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService],
+      exports: [BackupsService, BackupStatsService],
+    };
+  }
+}

@@ -1,0 +1,88 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiBadRequestResponse, ApiConflictResponse, ApiProduces } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CurrentActor } from '../auth/actor.decorator.js';
+import { MinRole, Role, type Actor } from '../auth/roles.js';
+import { ChecksumGate } from '../codecs/checksum-gate.js';
+import { LibraryController, ROLE_TOO_LOW } from '../common/library-controller.decorator.js';
+import { BackupsService } from './backups.service.js';
+import { BackupStatsService } from './backup-stats.service.js';
+import { BackupStats, BackupStatsQuery } from './dto/backup-stats.dto.js';
+import { BackupPage, BackupResponse, ErrorResponse } from './dto/backup-response.dto.js';
+import { CreateBackupDto } from './dto/create-backup.dto.js';
+import { DeleteBackupQuery, ListBackupsQuery } from './dto/list-backups.dto.js';
+import { pipeline } from 'node:stream/promises';
+
+@LibraryController('backups', { forbidden: ROLE_TOO_LOW })
+@Controller('backups')
+export class BackupsController {
+  constructor(
+    private readonly backups: BackupsService,
+    private readonly statsService: BackupStatsService,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @MinRole(Role.Operator)
+  @ApiOperation({ summary: 'Queue a backup of a target' })
+  @ApiAcceptedResponse({ type: BackupResponse, description: 'Queued; poll GET /backups/:id' })
+  @ApiBadRequestResponse({ type: ErrorResponse })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown target' })
+  create(@Body() dto: CreateBackupDto, @CurrentActor() actor: Actor) {
+    return this.backups.request({ ...dto, triggeredBy: `user:${actor.sub}` }, actor);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List backups, newest first' })
+  @ApiOkResponse({ type: BackupPage })
+  @ApiBadRequestResponse({ type: ErrorResponse })
+  list(@Query() q: ListBackupsQuery) {
+    return this.backups.list(q);
+  }
+
+  @Get('stats')
+  @ApiOperation({ summary: 'Statistics from the catalog, optionally for one target and a date range' })
+  @ApiOkResponse({ type: BackupStats })
+  @ApiBadRequestResponse({ type: ErrorResponse })
+  stats(@Query() q: BackupStatsQuery) {
+    return this.statsService.stats(q);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One backup, with whether its file is in storage' })
+  @ApiOkResponse({ type: BackupResponse })
+  @ApiNotFoundResponse({ type: ErrorResponse })
+  async get(@Param('id') id: string) {
+    const record = await this.backups.get(id, { withDeleted: true });
+    return { ...record, fileExists: await this.backups.fileExists(record) };
+  }
+
+  @Get(':id/download')
+  @ApiOperation({ summary: 'Stream the artifact; the checksum is verified as it streams and a mismatch aborts the response' })
+  @ApiProduces('application/octet-stream')
+  @ApiOkResponse({ description: 'The artifact bytes; X-Checksum-SHA256 carries the expected digest' })
+  @ApiNotFoundResponse({ type: ErrorResponse })
+  @ApiConflictResponse({ type: ErrorResponse, description: 'The backup is not COMPLETED or VERIFIED' })
+  async download(@Param('id') id: string, @CurrentActor() actor: Actor, @Res() res: Response): Promise<void> {
+    const { record, stream, size } = await this.backups.openArtifact(id, actor);
+    const name = record.fileKey!.split('/').pop()!;
+    res.status(200).set({
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(size),
+      'Content-Disposition': `attachment; filename="${name}"`,
+      'X-Checksum-SHA256': record.checksum ?? '',
+      'X-Backup-Id': record.id,
+    });
+    await pipeline(stream, new ChecksumGate(record.checksum!), res).catch(() => res.destroy());
+  }
+
+  @Delete(':id')
+  @MinRole(Role.Admin)
+  @ApiOperation({ summary: 'Delete a backup: soft by default, `?hard=true` removes the file too' })
+  @ApiOkResponse({ type: BackupResponse })
+  @ApiNotFoundResponse({ type: ErrorResponse })
+  @ApiConflictResponse({ type: ErrorResponse, description: 'Running or pinned' })
+  delete(@Param('id') id: string, @Query() q: DeleteBackupQuery, @CurrentActor() actor: Actor) {
+    return this.backups.delete(id, q.hard, actor);
+  }
+}

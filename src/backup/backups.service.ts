@@ -1,0 +1,231 @@
+import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { FindOptionsWhere, Repository } from 'typeorm';
+import type { Actor } from '../auth/roles.js';
+import { CATALOG_CONNECTION } from '../catalog/catalog.js';
+import { badRequest, conflict, EngineError, notFound } from '../common/errors.js';
+import { redact } from '../common/redact.js';
+import { toPage, type Paged } from '../common/page.dto.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type Compression, type TargetOptions } from '../config/options.js';
+import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
+import { EnginesService } from '../engines/engines.service.js';
+import { JobsQueue } from '../queue/jobs-queue.service.js';
+import { JobName } from '../queue/jobs.js';
+import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
+import { TargetsService } from '../targets/targets.service.js';
+import { manifestKey } from './artifact-name.js';
+import { BackupEvents, type BackupEvent } from './backup-events.js';
+import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
+import type { ListBackupsQuery } from './dto/list-backups.dto.js';
+
+/** What a caller (HTTP, CLI, scheduler or host code) asks for. */
+export interface BackupRequest {
+  target: string;
+  type?: BackupType;
+  description?: string;
+  compression?: Compression;
+  retentionDays?: number;
+  scope?: BackupScopeKind;
+  tables?: string[];
+  includeSchema?: boolean;
+  includeData?: boolean;
+  format?: DumpFormat;
+  /** `user:<sub>`, `schedule:<name>`, `cli`, `host`, ... */
+  triggeredBy?: string;
+  metadata?: Record<string, unknown>;
+}
+
+const ACTIVE = [BackupStatus.Queued, BackupStatus.Running];
+
+/** The backup catalog's façade: request, list, read, download, delete. */
+@Injectable()
+export class BackupsService {
+  constructor(
+    @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
+    @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
+    private readonly targets: TargetsService,
+    private readonly queue: JobsQueue,
+    private readonly events: EventEmitter2,
+    private readonly engines: EnginesService,
+  ) {}
+
+  /** Records a QUEUED backup and enqueues its job. Resolves once the job is in Redis. */
+  async request(req: BackupRequest, actor?: Actor): Promise<BackupRecord> {
+    const target = this.targets.get(req.target);
+    const what = await this.resolveScope(target, req);
+    const now = new Date();
+    const record = this.records.create({
+      id: randomUUID(),
+      type: req.type ?? BackupType.Manual,
+      status: BackupStatus.Queued,
+      target: target.name,
+      engine: target.engine,
+      ...what,
+      compression: req.compression ?? this.options.dump.defaultCompression,
+      fileKey: null,
+      triggeredBy: req.triggeredBy ?? (actor ? `user:${actor.sub}` : 'system'),
+      description: req.description ?? null,
+      retentionDays: req.retentionDays ?? null,
+      expiresAt: req.retentionDays ? new Date(now.getTime() + req.retentionDays * 86_400_000) : null,
+      pinned: false,
+      attempts: 0,
+      metadata: req.metadata ?? null,
+    });
+    await this.records.insert(record);
+    try {
+      await this.queue.add(JobName.Backup, { recordId: record.id }, record.id);
+    } catch (err) {
+      await this.records.update(record.id, {
+        status: BackupStatus.Failed,
+        errorMessage: `Could not enqueue the job: ${(err as Error).message}`,
+      });
+      throw new ServiceUnavailableException('The job queue (Redis) is unavailable; the backup was not started');
+    }
+    const saved = await this.records.findOneByOrFail({ id: record.id });
+    this.events.emit(BackupEvents.Requested, { record: saved, actor } satisfies BackupEvent);
+    return saved;
+  }
+
+  /**
+   * Checks and normalises what a request asks to dump: scope, tables (checked against the
+   * target's real table list, before anything is enqueued), schema/data switches and format.
+   * @throws BAD_REQUEST naming the problem (unknown tables are listed by name).
+   */
+  async resolveScope(target: TargetOptions, req: BackupRequest): Promise<{ scope: BackupScopeKind; tables: string[] | null; includeSchema: boolean; includeData: boolean; format: DumpFormat }> {
+    const includeSchema = req.includeSchema ?? true;
+    const includeData = req.includeData ?? true;
+    if (!includeSchema && !includeData) {
+      throw badRequest('includeSchema and includeData cannot both be false: the backup would hold nothing');
+    }
+    const defaultFormat: DumpFormat = target.engine === 'postgres' ? (this.options.dump.pgFormat ?? 'custom') : 'plain';
+    const format = req.format ?? defaultFormat;
+    if (format !== 'plain' && format !== 'custom') throw badRequest('format must be one of: plain, custom');
+    if (format === 'custom' && target.engine !== 'postgres') {
+      throw badRequest(`format "custom" is for PostgreSQL targets; target "${target.name}" is ${target.engine} (use "plain")`);
+    }
+    const scope = req.scope ?? 'full';
+    let tables: string[];
+    switch (scope) {
+      case 'full':
+        if (req.tables?.length) throw badRequest('tables is only used with scope "selective"; set scope to "selective" or drop tables');
+        return { scope, tables: null, includeSchema, includeData, format };
+      case 'partial':
+        if (req.tables?.length) throw badRequest('scope "partial" backs up the configured core tables; use scope "selective" to name tables');
+        tables = target.coreTables ?? [];
+        if (!tables.length) {
+          throw badRequest(`scope "partial" needs core tables, and target "${target.name}" has none: set BACKUP_TARGET_${target.name.toUpperCase()}_CORE_TABLES (comma-separated table names)`);
+        }
+        break;
+      case 'selective':
+        tables = req.tables ?? [];
+        if (!Array.isArray(tables) || !tables.length) throw badRequest('scope "selective" needs a non-empty tables list');
+        break;
+      default:
+        throw badRequest('scope must be one of: full, partial, selective');
+    }
+    tables = [...new Set(tables)];
+    const bad = tables.find((t) => typeof t !== 'string' || !t || t.includes('\0'));
+    if (bad !== undefined) throw badRequest('tables: every name must be a non-empty string without NUL characters');
+    const known = new Set((await this.tablesOf(target)).map((t) => t.name));
+    const unknown = tables.filter((t) => !known.has(t));
+    if (unknown.length) {
+      const list = unknown.slice(0, 20).map((t) => JSON.stringify(t.slice(0, 128))).join(', ');
+      const where = scope === 'partial' ? ` (check BACKUP_TARGET_${target.name.toUpperCase()}_CORE_TABLES)` : '';
+      throw badRequest(`Unknown table${unknown.length > 1 ? 's' : ''} in target "${target.name}": ${list}${where}; GET /api/v1/targets/${target.name}/tables lists them`);
+    }
+    return { scope, tables, includeSchema, includeData, format };
+  }
+
+  private async tablesOf(target: TargetOptions) {
+    const resolved = await this.targets.resolve(target.name);
+    try {
+      return await this.engines.for(target.engine).listTables(resolved);
+    } catch (err) {
+      const msg = redact((err as Error).message, this.targets.secretsOf(resolved));
+      const why = err instanceof EngineError && !err.retryable ? 'check the target\'s configuration' : 'try again later';
+      throw new ServiceUnavailableException(`Could not read the tables of target "${target.name}" to check the request (${why}): ${msg}`);
+    }
+  }
+
+  async list(q: ListBackupsQuery): Promise<Paged<BackupRecord>> {
+    const where: FindOptionsWhere<BackupRecord> = {};
+    if (q.status) where.status = q.status;
+    if (q.type) where.type = q.type;
+    if (q.target) where.target = q.target;
+    const [items, total] = await this.records.findAndCount({
+      where,
+      withDeleted: q.includeDeleted,
+      order: { createdAt: 'DESC', id: 'DESC' },
+      skip: (q.page - 1) * q.limit,
+      take: q.limit,
+    });
+    return toPage(items, total, q);
+  }
+
+  /** @throws NOT_FOUND for unknown or malformed ids. */
+  async get(id: string, opts: { withDeleted?: boolean } = {}): Promise<BackupRecord> {
+    if (!isUuid(id)) throw notFound(`Backup ${String(id).slice(0, 64)} not found (ids are UUIDs)`);
+    const record = await this.records.findOne({ where: { id }, withDeleted: opts.withDeleted });
+    if (!record) throw notFound(`Backup ${id} not found`);
+    return record;
+  }
+
+  async fileExists(record: BackupRecord): Promise<boolean> {
+    return !!record.fileKey && !!(await this.storage.stat(record.fileKey));
+  }
+
+  /** Opens the artifact for download; the caller checks the checksum while streaming. */
+  async openArtifact(id: string, actor?: Actor): Promise<{ record: BackupRecord; stream: Readable; size: number }> {
+    const record = await this.get(id);
+    if (![BackupStatus.Completed, BackupStatus.Verified].includes(record.status) || !record.fileKey) {
+      throw conflict(`Backup ${id} is ${record.status}; only COMPLETED or VERIFIED backups can be downloaded`);
+    }
+    const st = await this.storage.stat(record.fileKey);
+    if (!st) throw notFound(`The artifact of backup ${id} is missing from storage`);
+    const stream = await this.storage.read(record.fileKey);
+    this.events.emit(BackupEvents.Downloaded, { record, actor } satisfies BackupEvent);
+    return { record, stream, size: st.size };
+  }
+
+  /** Soft-deletes (the file stays) or, with `hard`, removes the artifact and manifest too. */
+  async delete(id: string, hard: boolean, actor?: Actor): Promise<BackupRecord> {
+    const record = await this.get(id, { withDeleted: hard });
+    if (record.status === BackupStatus.Running) {
+      throw conflict(`Backup ${id} is running; wait for it to finish before deleting it`);
+    }
+    if (record.pinned) throw conflict(`Backup ${id} is pinned; unpin it before deleting it`);
+    if (record.status === BackupStatus.Queued) {
+      await this.queue.remove(record.id);
+      await this.records.update({ id, status: BackupStatus.Queued }, { status: BackupStatus.Cancelled, errorMessage: 'Cancelled before it ran' });
+    }
+    if (hard && record.fileKey) {
+      await this.storage.delete(record.fileKey);
+      await this.storage.delete(manifestKey(record.fileKey));
+    }
+    if (!record.deletedAt) await this.records.softDelete({ id });
+    const deleted = await this.get(id, { withDeleted: true });
+    this.events.emit(BackupEvents.Deleted, { record: deleted, actor, detail: { hard } } satisfies BackupEvent);
+    return deleted;
+  }
+
+  /** The newest COMPLETED or VERIFIED full backup of a target, if any. */
+  newestGood(target: string): Promise<BackupRecord | null> {
+    return this.records.findOne({
+      where: [BackupStatus.Completed, BackupStatus.Verified].map((status) => ({ target, status, scope: 'full' })),
+      order: { createdAt: 'DESC', startedAt: 'DESC' },
+    });
+  }
+
+  /** Records that are QUEUED or RUNNING for a target (used by locks and the scheduler). */
+  active(target?: string): Promise<BackupRecord[]> {
+    return this.records.find({ where: ACTIVE.map((status) => (target ? { status, target } : { status })) });
+  }
+}
+
+export function isUuid(id: unknown): id is string {
+  return typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+}

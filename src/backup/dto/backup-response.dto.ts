@@ -1,0 +1,51 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { BackupStatus, BackupType } from '../entities/backup-record.entity.js';
+import { pageOf } from '../../common/page.dto.js';
+
+/** A catalog record as the API returns it. */
+export class BackupResponse {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ enum: BackupType }) type!: BackupType;
+  @ApiProperty({ enum: BackupStatus }) status!: BackupStatus;
+  @ApiProperty() target!: string;
+  @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
+  @ApiProperty({ enum: ['full', 'partial', 'selective'] }) scope!: string;
+  @ApiPropertyOptional({ type: [String], nullable: true }) tables!: string[] | null;
+  @ApiProperty() includeSchema!: boolean;
+  @ApiProperty() includeData!: boolean;
+  @ApiProperty({ enum: ['plain', 'custom'] }) format!: string;
+  @ApiProperty({ enum: ['zstd', 'gzip', 'none'] }) compression!: string;
+  @ApiPropertyOptional({ nullable: true, description: 'Storage key of the artifact' }) fileKey!: string | null;
+  @ApiPropertyOptional({ nullable: true }) sizeBytes!: number | null;
+  @ApiPropertyOptional({ nullable: true, description: 'Uncompressed dump size' }) rawBytes!: number | null;
+  @ApiPropertyOptional({ nullable: true, description: 'SHA-256 of the artifact, hex' }) checksum!: string | null;
+  @ApiPropertyOptional({ nullable: true }) startedAt!: Date | null;
+  @ApiPropertyOptional({ nullable: true }) completedAt!: Date | null;
+  @ApiPropertyOptional({ nullable: true }) durationMs!: number | null;
+  @ApiPropertyOptional({ nullable: true }) databaseSizeBytes!: number | null;
+  @ApiPropertyOptional({ nullable: true }) tableCount!: number | null;
+  @ApiPropertyOptional({ nullable: true }) rowEstimate!: number | null;
+  @ApiPropertyOptional({ nullable: true, description: 'rawBytes / sizeBytes' }) compressionRatio!: number | null;
+  @ApiProperty() triggeredBy!: string;
+  @ApiPropertyOptional({ nullable: true }) description!: string | null;
+  @ApiPropertyOptional({ nullable: true }) errorMessage!: string | null;
+  @ApiPropertyOptional({ nullable: true }) retentionDays!: number | null;
+  @ApiPropertyOptional({ nullable: true }) expiresAt!: Date | null;
+  @ApiProperty() pinned!: boolean;
+  @ApiPropertyOptional({ nullable: true }) verifiedAt!: Date | null;
+  @ApiProperty() attempts!: number;
+  @ApiPropertyOptional({ type: Object, nullable: true }) metadata!: Record<string, unknown> | null;
+  @ApiProperty() createdAt!: Date;
+  @ApiProperty() updatedAt!: Date;
+  @ApiPropertyOptional({ nullable: true }) deletedAt!: Date | null;
+  @ApiPropertyOptional({ description: 'Whether the artifact is in storage (single-record reads only)' }) fileExists?: boolean;
+}
+
+export class BackupPage extends pageOf(BackupResponse) {}
+
+export class ErrorResponse {
+  @ApiProperty({ example: 400 }) statusCode!: number;
+  @ApiProperty({ example: 'BAD_REQUEST' }) error!: string;
+  @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], example: 'type must be one of: manual, daily, weekly, monthly' })
+  message!: string | string[];
+}

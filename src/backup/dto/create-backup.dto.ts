@@ -1,0 +1,75 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { BackupType } from '../entities/backup-record.entity.js';
+
+export class CreateBackupDto {
+  @ApiProperty({ description: 'Name of a configured target (see GET /targets)', example: 'app' })
+  @IsString()
+  @MaxLength(64)
+  @Matches(/^[a-z0-9_]+$/, { message: 'target must be a configured target name (lower-case letters, digits, _)' })
+  target!: string;
+
+  @ApiPropertyOptional({ enum: BackupType, default: BackupType.Manual })
+  @IsOptional()
+  @IsEnum(BackupType, { message: `type must be one of: ${Object.values(BackupType).join(', ')}` })
+  type?: BackupType;
+
+  @ApiPropertyOptional({ maxLength: 500, example: 'before the 2.3 migration' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  description?: string;
+
+  @ApiPropertyOptional({ enum: ['zstd', 'gzip', 'none'], description: 'Defaults to the configured BACKUP_COMPRESSION (zstd)' })
+  @IsOptional()
+  @IsIn(['zstd', 'gzip', 'none'], { message: 'compression must be one of: zstd, gzip, none' })
+  compression?: 'zstd' | 'gzip' | 'none';
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 36500, description: 'Days to keep; sets expiresAt' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(36500)
+  retentionDays?: number;
+
+  @ApiPropertyOptional({
+    enum: ['full', 'partial', 'selective'],
+    default: 'full',
+    description: '`full`: the whole database; `partial`: the target\'s configured core tables (BACKUP_TARGET_<NAME>_CORE_TABLES); `selective`: the tables named in `tables`',
+  })
+  @IsOptional()
+  @IsIn(['full', 'partial', 'selective'], { message: 'scope must be one of: full, partial, selective' })
+  scope?: 'full' | 'partial' | 'selective';
+
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 1000,
+    example: ['customers', 'orders'],
+    description: 'Tables of a `selective` backup, as GET /targets/{name}/tables names them (`schema.table` for PostgreSQL schemas other than public). Each must exist.',
+  })
+  @IsOptional()
+  @IsArray({ message: 'tables must be an array of table names' })
+  @ArrayMaxSize(1000, { message: 'tables may name at most 1000 tables' })
+  @IsString({ each: true, message: 'tables must hold only strings' })
+  @MaxLength(256, { each: true, message: 'tables: each name must be at most 256 characters' })
+  @Matches(/^[^\u0000]+$/, { each: true, message: 'tables: names must be non-empty and hold no NUL character' })
+  tables?: string[];
+
+  @ApiPropertyOptional({ default: true, description: 'Include table definitions (and, for full backups, views, routines, triggers and events). false = data only.' })
+  @IsOptional()
+  @IsBoolean({ message: 'includeSchema must be true or false' })
+  includeSchema?: boolean;
+
+  @ApiPropertyOptional({ default: true, description: 'Include rows. false = schema only.' })
+  @IsOptional()
+  @IsBoolean({ message: 'includeData must be true or false' })
+  includeData?: boolean;
+
+  @ApiPropertyOptional({
+    enum: ['plain', 'custom'],
+    description: 'PostgreSQL only: `plain` SQL (psql) or a `custom` archive (pg_restore). Defaults to BACKUP_PG_FORMAT; MySQL targets are always `plain`.',
+  })
+  @IsOptional()
+  @IsIn(['plain', 'custom'], { message: 'format must be one of: plain, custom' })
+  format?: 'plain' | 'custom';
+}

@@ -1,0 +1,38 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsEnum, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { PageQuery } from '../../common/page.dto.js';
+import { BackupStatus, BackupType } from '../entities/backup-record.entity.js';
+
+export class ListBackupsQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: BackupStatus })
+  @IsOptional()
+  @IsEnum(BackupStatus, { message: `status must be one of: ${Object.values(BackupStatus).join(', ')}` })
+  status?: BackupStatus;
+
+  @ApiPropertyOptional({ enum: BackupType })
+  @IsOptional()
+  @IsEnum(BackupType, { message: `type must be one of: ${Object.values(BackupType).join(', ')}` })
+  type?: BackupType;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  @Matches(/^[a-z0-9_]+$/, { message: 'target must be a target name (lower-case letters, digits, _)' })
+  target?: string;
+
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @Transform(({ value }) => value === true || value === 'true' || value === '1')
+  @IsBoolean()
+  includeDeleted: boolean = false;
+}
+
+export class DeleteBackupQuery {
+  @ApiPropertyOptional({ default: false, description: 'Also remove the artifact file' })
+  @IsOptional()
+  @Transform(({ value }) => value === true || value === 'true' || value === '1')
+  @IsBoolean()
+  hard: boolean = false;
+}

@@ -1,0 +1,139 @@
+import { Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { bigintNumber } from '../../catalog/column-transformers.js';
+
+export enum BackupStatus {
+  Queued = 'QUEUED',
+  Running = 'RUNNING',
+  Completed = 'COMPLETED',
+  Verified = 'VERIFIED',
+  Corrupted = 'CORRUPTED',
+  Failed = 'FAILED',
+  Cancelled = 'CANCELLED',
+}
+
+/** A backup whose artifact is usable: COMPLETED or VERIFIED. */
+export const GOOD_BACKUP_STATUSES: readonly BackupStatus[] = [BackupStatus.Completed, BackupStatus.Verified];
+
+/** A backup that can be verified (again): COMPLETED, VERIFIED or CORRUPTED. */
+export const VERIFIABLE_BACKUP_STATUSES: readonly BackupStatus[] = [BackupStatus.Completed, BackupStatus.Verified, BackupStatus.Corrupted];
+
+export enum BackupType {
+  Manual = 'manual',
+  Daily = 'daily',
+  Weekly = 'weekly',
+  Monthly = 'monthly',
+}
+
+/** One backup: its request, its run and its artifact. */
+@Entity('backup_records')
+@Index('idx_backup_records_target_created', ['target', 'createdAt'])
+@Index('idx_backup_records_status', ['status'])
+@Index('idx_backup_records_type', ['type'])
+@Index('idx_backup_records_expires', ['expiresAt'])
+export class BackupRecord {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  type!: BackupType;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: BackupStatus;
+
+  @Column({ type: 'varchar', length: 64 })
+  target!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  engine!: string;
+
+  /** `full`, `partial` or `selective`. */
+  @Column({ type: 'varchar', length: 16, default: 'full' })
+  scope!: string;
+
+  @Column({ type: 'simple-json', nullable: true })
+  tables!: string[] | null;
+
+  @Column({ type: 'boolean', default: true })
+  includeSchema!: boolean;
+
+  @Column({ type: 'boolean', default: true })
+  includeData!: boolean;
+
+  /** Dump format: `plain` SQL or a `custom` archive. */
+  @Column({ type: 'varchar', length: 16, default: 'plain' })
+  format!: string;
+
+  @Column({ type: 'varchar', length: 8 })
+  compression!: string;
+
+  /** Storage key of the artifact; set when an attempt commits it. */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  fileKey!: string | null;
+
+  @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
+  sizeBytes!: number | null;
+
+  @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
+  rawBytes!: number | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  checksum!: string | null;
+
+  @Column({ type: Date, nullable: true })
+  startedAt!: Date | null;
+
+  @Column({ type: Date, nullable: true })
+  completedAt!: Date | null;
+
+  @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
+  durationMs!: number | null;
+
+  @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
+  databaseSizeBytes!: number | null;
+
+  @Column({ type: 'int', nullable: true })
+  tableCount!: number | null;
+
+  @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
+  rowEstimate!: number | null;
+
+  @Column({ type: 'double precision', nullable: true })
+  compressionRatio!: number | null;
+
+  @Column({ type: 'varchar', length: 128 })
+  triggeredBy!: string;
+
+  @Column({ type: 'varchar', length: 500, nullable: true })
+  description!: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  errorMessage!: string | null;
+
+  @Column({ type: 'int', nullable: true })
+  retentionDays!: number | null;
+
+  @Column({ type: Date, nullable: true })
+  expiresAt!: Date | null;
+
+  @Column({ type: 'boolean', default: false })
+  pinned!: boolean;
+
+  @Column({ type: Date, nullable: true })
+  verifiedAt!: Date | null;
+
+  @Column({ type: 'int', default: 0 })
+  attempts!: number;
+
+  @Column({ type: 'simple-json', nullable: true })
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  metadata!: Record<string, any> | null;
+
+  @CreateDateColumn()
+  createdAt!: Date;
+
+  @UpdateDateColumn()
+  updatedAt!: Date;
+
+  @DeleteDateColumn({ nullable: true })
+  deletedAt!: Date | null;
+}

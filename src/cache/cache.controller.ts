@@ -1,0 +1,31 @@
+import { Body, Controller, Delete, Get, HttpCode, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import { CurrentActor } from '../auth/actor.decorator.js';
+import { MinRole, Role, type Actor } from '../auth/roles.js';
+import { ErrorResponse } from '../backup/dto/backup-response.dto.js';
+import { LibraryController } from '../common/library-controller.decorator.js';
+import { CacheService } from './cache.service.js';
+import { CacheClearResponse, CacheHistoryPage, CacheHistoryQuery, ClearCacheDto } from './dto/cache.dto.js';
+
+@LibraryController('cache', { forbidden: 'Needs the admin role' })
+@Controller('cache')
+@MinRole(Role.Admin)
+export class CacheController {
+  constructor(private readonly cache: CacheService) {}
+
+  @Delete()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Clear caches: Redis keys under the configured prefixes, sessions, the in-memory store, the catalog query cache, files under the root' })
+  @ApiOkResponse({ type: CacheClearResponse })
+  @ApiBadRequestResponse({ type: ErrorResponse, description: 'Unknown type, or a key outside what may be cleared' })
+  clear(@Body() dto: ClearCacheDto, @CurrentActor() actor: Actor) {
+    return this.cache.clear(dto, actor);
+  }
+
+  @Get('history')
+  @ApiOperation({ summary: 'Past cache clearing, newest first' })
+  @ApiOkResponse({ type: CacheHistoryPage })
+  history(@Query() q: CacheHistoryQuery) {
+    return this.cache.list(q);
+  }
+}

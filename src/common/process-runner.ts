@@ -1,0 +1,57 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+
+export interface SpawnOptions {
+  env: Record<string, string>;
+  stdio?: StdioOptions;
+  cwd?: string;
+}
+
+/**
+ * The one home of child processes: argv arrays only (never a shell), a minimal environment
+ * (never the parent's), and every live child killed when the application shuts down.
+ */
+@Injectable()
+export class ProcessRunner implements OnApplicationShutdown {
+  private readonly logger = new Logger(ProcessRunner.name);
+  private readonly live = new Set<ChildProcess>();
+
+  spawn(command: string, args: string[], opts: SpawnOptions): ChildProcess {
+    const child = spawn(command, args, {
+      shell: false,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...opts.env },
+      stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
+      cwd: opts.cwd,
+    });
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
+    child.once('error', () => this.live.delete(child));
+    return child;
+  }
+
+  /** Resolves with exit code and the tail of stderr once the child has exited. */
+  wait(child: ChildProcess, stderrLimit = 8192): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+    let stderr = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => {
+      stderr = (stderr + d).slice(-stderrLimit);
+    });
+    return new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve({ code, signal, stderr: stderr.trim() }));
+    });
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  killAll(signal: NodeJS.Signals = 'SIGTERM'): void {
+    for (const child of this.live) child.kill(signal);
+  }
+
+  onApplicationShutdown(): void {
+    if (this.live.size) this.logger.warn(`killing ${this.live.size} child process(es) on shutdown`);
+    this.killAll('SIGKILL');
+  }
+}

@@ -1,0 +1,63 @@
+import { chmod, mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+/** `cred-<host>-<pid>-`: whose secret directory it is, so a crashed process's can be swept. */
+const OWNER = `cred-${hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64)}-${process.pid}-`;
+const OWNED = /^cred-(.+)-(\d+)-[A-Za-z0-9]{6}$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the secret directories that processes of this host left behind when they died without
+ * cleaning up (SIGKILL, OOM). Only this host's entries, and only those whose process is gone.
+ * @returns how many were removed.
+ */
+export async function sweepDeadSecretDirs(tempRoot: string): Promise<number> {
+  const host = hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64);
+  let removed = 0;
+  for (const name of await readdir(tempRoot).catch(() => [] as string[])) {
+    const m = OWNED.exec(name);
+    if (!m || m[1] !== host || alive(Number(m[2]))) continue;
+    await rm(join(tempRoot, name), { recursive: true, force: true }).catch(() => undefined);
+    removed++;
+  }
+  return removed;
+}
+
+/** Creates `dir` (and parents) and forces mode 0700 whatever the umask. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
+/**
+ * Writes `content` to a fresh 0600 file in a fresh 0700 directory under `tempRoot`, runs `fn`
+ * with its path, and removes both afterwards, whatever happens.
+ */
+export async function withSecretFile<T>(tempRoot: string, name: string, content: string, fn: (path: string) => Promise<T>): Promise<T> {
+  await ensurePrivateDir(tempRoot);
+  await sweepDeadSecretDirs(tempRoot);
+  const dir = await mkdtemp(join(tempRoot, OWNER));
+  await chmod(dir, 0o700);
+  const path = join(dir, name);
+  try {
+    const fh = await open(path, 'wx', 0o600);
+    try {
+      await fh.chmod(0o600);
+      await fh.writeFile(content, 'utf8');
+    } finally {
+      await fh.close();
+    }
+    return await fn(path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** Deletes the key only if it still holds our value. */
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** Extends the key's TTL only if it still holds our value. */
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+
+/** The lock could not be taken in time; `holder` names who has it (e.g. `restore:<id>`). */
+export class TargetLockBusyError extends Error {
+  constructor(
+    readonly key: string,
+    readonly holder: string | undefined,
+    waitedMs: number,
+  ) {
+    super(`the target ${key} is locked by ${holder ?? 'another job'} (waited ${waitedMs} ms)`);
+    this.name = 'TargetLockBusyError';
+  }
+}
+
+export interface TargetLockHandle {
+  readonly key: string;
+  /** `kind:id` of the job holding the lock. */
+  readonly holder: string;
+  /** Aborts if the lock was lost (its TTL ran out or someone else holds it now). */
+  readonly signal: AbortSignal;
+  release(): Promise<void>;
+}
+
+export interface AcquireOptions {
+  /** How long to wait for a busy lock; 0 fails at once. */
+  waitMs: number;
+  signal?: AbortSignal;
+  pollMs?: number;
+}
+
+/**
+ * One exclusive lock per target database, shared by backup, restore and any worker process on
+ * the same Redis: `SET key value NX PX ttl`, where the value is the holder plus a random token.
+ * The holder renews the TTL every third of it while it runs, so a crashed holder's lock expires
+ * within one TTL; release and renewal are compare-and-delete / compare-and-expire scripts, so a
+ * holder that lost its lock can never remove another holder's.
+ */
+export class TargetLock {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  key(target: string, database: string): string {
+    return `${this.prefix}:target-lock:${target}:${database}`;
+  }
+
+  /** `kind:id` of the current holder, if any. */
+  async holder(target: string, database: string): Promise<string | undefined> {
+    const v = await this.redis.get(this.key(target, database));
+    return v ? v.slice(0, v.lastIndexOf('|')) : undefined;
+  }
+
+  async tryAcquire(target: string, database: string, holder: string): Promise<TargetLockHandle | undefined> {
+    const key = this.key(target, database);
+    const value = `${holder}|${randomBytes(12).toString('hex')}`;
+    const ok = await this.redis.set(key, value, 'PX', this.ttlMs, 'NX');
+    return ok === 'OK' ? this.handle(key, holder, value) : undefined;
+  }
+
+  /** Waits up to `waitMs` for the lock. @throws TargetLockBusyError when it stays busy. */
+  async acquire(target: string, database: string, holder: string, opts: AcquireOptions): Promise<TargetLockHandle> {
+    const started = Date.now();
+    const poll = opts.pollMs ?? 250;
+    for (;;) {
+      if (opts.signal?.aborted) throw new Error(`waiting for the target lock was aborted: ${String(opts.signal.reason ?? 'shutdown')}`);
+      const h = await this.tryAcquire(target, database, holder);
+      if (h) return h;
+      const waited = Date.now() - started;
+      if (waited >= opts.waitMs) throw new TargetLockBusyError(this.key(target, database), await this.holder(target, database), waited);
+      await new Promise((r) => setTimeout(r, Math.min(poll, opts.waitMs - waited)));
+    }
+  }
+
+  private handle(key: string, holder: string, value: string): TargetLockHandle {
+    const lost = new AbortController();
+    let released = false;
+    const renew = async () => {
+      try {
+        const ok = await this.redis.eval(RENEW, 1, key, value, String(this.ttlMs));
+        if (!ok && !released) lost.abort(new Error(`the target lock ${key} was lost (it expired or was taken over)`));
+      } catch {
+        // Redis unreachable: keep trying until the TTL runs out; the next successful call decides.
+      }
+    };
+    const timer = setInterval(() => void renew(), Math.max(50, Math.floor(this.ttlMs / 3)));
+    timer.unref();
+    return {
+      key,
+      holder,
+      signal: lost.signal,
+      release: async () => {
+        if (released) return;
+        released = true;
+        clearInterval(timer);
+        await this.redis.eval(RELEASE, 1, key, value).catch(() => undefined);
+      },
+    };
+  }
+}

@@ -1,0 +1,22 @@
+import { ConfigError, loadConfig, type AppConfig } from './env.js';
+import type { AppRole } from './options.js';
+
+/** Loads the config, runs `start`, and exits non-zero with a clear message if either fails. */
+export async function runOrExit(start: (config: AppConfig) => Promise<void>, roleOverride?: AppRole): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig(process.env, { roleOverride });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`backup-manager: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  try {
+    await start(config);
+  } catch (err) {
+    process.stderr.write(`backup-manager: start-up failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}

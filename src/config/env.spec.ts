@@ -1,0 +1,70 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from './env.js';
+
+const base = { JWT_SECRET: 'x'.repeat(40), DATA_DIR: '/tmp/bm-config-spec' };
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('parses targets from BACKUP_TARGET_<NAME>_URL with decoded credentials', () => {
+    const c = loadConfig({ ...base, BACKUP_TARGET_MAIN_DB_URL: 'postgres://app%40corp:p%3Aa%23ss@db.internal:6543/my%20db', BACKUP_TARGET_SHOP_URL: 'mysql://root@127.0.0.1/shop' });
+    expect(c.options.targets).toEqual([
+      expect.objectContaining({ name: 'main_db', engine: 'postgres', host: 'db.internal', port: 6543, user: 'app@corp', password: 'p:a#ss', database: 'my db' }),
+      expect.objectContaining({ name: 'shop', engine: 'mysql', port: 3306, user: 'root', password: undefined, database: 'shop' }),
+    ]);
+  });
+
+  it('uses embedded defaults: SQLite catalog and storage under DATA_DIR, zstd, UTC', () => {
+    const c = loadConfig(base);
+    expect(c.options.catalog.url).toBeUndefined();
+    expect(c.options.catalog.sqlitePath).toBe('/tmp/bm-config-spec/catalog.sqlite');
+    expect(c.options.storageDir).toBe('/tmp/bm-config-spec/backups');
+    expect(c.options.dump.defaultCompression).toBe('zstd');
+    expect(c.options.timezone).toBe('UTC');
+    expect(c.role).toBe('all');
+    expect(c.options.workers && c.options.controllers).toBe(true);
+  });
+
+  it('names every bad or missing value at once', () => {
+    const p = problems({
+      DATA_DIR: '/tmp/x',
+      PORT: 'eighty',
+      APP_ROLE: 'boss',
+      REDIS_URL: 'http://localhost',
+      SCHEDULER_TIMEZONE: 'Mars/Olympus',
+      BACKUP_COMPRESSION: 'brotli',
+      BACKUP_TARGET_A_URL: 'oracle://x/y',
+      BACKUP_TARGET_B_URL: 'not a url',
+      BACKUP_TARGET_C_URL: 'postgres://u@h:5432/',
+      BACKUP_TARGET_D_URL: 'postgres://u@h/db',
+      BACKUP_TARGET_D_PASSWORD_FILE: '/nonexistent/pw',
+    });
+    expect(p.join('\n')).toEqual(expect.stringContaining('JWT_SECRET (or JWT_SECRET_FILE) is required'));
+    for (const needle of ['PORT must be an integer', 'APP_ROLE must be one of all, api, worker', 'REDIS_URL must start with redis://', 'SCHEDULER_TIMEZONE/TZ is not an IANA time zone: "Mars/Olympus"', 'BACKUP_COMPRESSION must be one of zstd, gzip, none', 'BACKUP_TARGET_A_URL must use postgres:// or mysql://', 'BACKUP_TARGET_B_URL is not a URL', 'BACKUP_TARGET_C_URL names no database', 'BACKUP_TARGET_D_PASSWORD_FILE names a file that does not exist']) {
+      expect(p.join('\n')).toContain(needle);
+    }
+  });
+
+  it('refuses short secrets and starts without one only in the explicit dev mode', () => {
+    expect(problems({ DATA_DIR: '/tmp/x', JWT_SECRET: 'short' })).toContain('JWT_SECRET must be at least 32 characters');
+    const dir = `/tmp/bm-dev-${process.pid}`;
+    const a = loadConfig({ DATA_DIR: dir, AUTH_DEV_MODE: 'true' });
+    const b = loadConfig({ DATA_DIR: dir, AUTH_DEV_MODE: 'true' });
+    expect(a.options.auth.devMode).toBe(true);
+    expect(a.options.auth.jwtSecret).toHaveLength(64);
+    expect(b.options.auth.jwtSecret).toBe(a.options.auth.jwtSecret);
+  });
+
+  it('derives process roles', () => {
+    expect(loadConfig({ ...base, APP_ROLE: 'api' }).options).toMatchObject({ workers: false, controllers: true, scheduler: false });
+    expect(loadConfig({ ...base }, { roleOverride: 'worker' }).options).toMatchObject({ workers: true, controllers: false });
+  });
+});

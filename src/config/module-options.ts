@@ -1,0 +1,200 @@
+import type { CanActivate, Type } from '@nestjs/common';
+import { join, resolve } from 'node:path';
+import type { DataSource } from 'typeorm';
+import type { Actor } from '../auth/roles.js';
+import {
+  defaultSchedulerOptions,
+  type AuthOptions,
+  type BackupManagerOptions,
+  type CatalogOptions,
+  type TargetOptions,
+} from './options.js';
+
+/** A target read from a host's TypeORM DataSource (postgres or mysql/mariadb driver). */
+export interface DataSourceTargetOptions {
+  /** Lower-case name used in the API, in artifact names and in logs. */
+  name: string;
+  dataSource: DataSource;
+  /** Core tables for `scope: partial` backups. */
+  coreTables?: string[];
+}
+
+/** Authentication of the library's routes when a host guard is used instead of the built-in JWT guard. */
+export interface HostAuthOptions {
+  /**
+   * Who the caller is, once the host guard has let the request through. Default: `req.user` with
+   * `sub` (or `id`, `username`, `email`), `name`, and `role` (or the highest of `roles`) when it is
+   * `viewer`, `operator` or `admin`, else `defaultRole`.
+   */
+  actorFromRequest?: (req: unknown) => Actor | undefined;
+  /** Role of a host user whose `req.user` names none of the library's roles. Default `viewer`. */
+  defaultRole?: Actor['role'];
+}
+
+/**
+ * Options of `BackupManagerModule.forRoot()` / the factory of `forRootAsync()`. Everything has a
+ * default, so a host passes only what differs: `redisUrl` `redis://127.0.0.1:6379`, `queuePrefix`
+ * `backup-manager`, `storageDir` `./data/backups`, `tempDir` `./data/tmp`, `timezone` UTC.
+ * `workers` and `scheduler` are off unless switched on: inside a host, jobs run in separate worker
+ * processes by default.
+ */
+export interface BackupManagerModuleOptions
+  extends Partial<Omit<BackupManagerOptions, 'targets' | 'catalog' | 'auth' | 'dump' | 'queue' | 'controllers'>> {
+  /** Databases to back up: connection details, or a host DataSource to read them from. */
+  targets?: Array<TargetOptions | DataSourceTargetOptions>;
+  /** Catalog connection: a URL, an SQLite file, or a host DataSource (`{ dataSource }`). Default: SQLite in `./data/catalog.sqlite`. */
+  catalog?: Partial<CatalogOptions>;
+  /** Built-in JWT guard settings, or how to read the actor when the `guard` extra names a host guard. */
+  auth?: Partial<AuthOptions> & HostAuthOptions;
+  dump?: Partial<BackupManagerOptions['dump']>;
+  queue?: Partial<BackupManagerOptions['queue']>;
+}
+
+/** Options that shape the module itself, so they are known before any factory runs. */
+export interface BackupManagerExtras {
+  /** Make the module's exports (BackupsService, RestoresService, ...) visible app-wide. Default false. */
+  isGlobal?: boolean;
+  /** Mount the HTTP controllers. Default true. */
+  controllers?: boolean;
+  /** Mount the controllers under this path (below the app's global prefix), e.g. `backup-manager`. */
+  routePrefix?: string;
+  /**
+   * A host guard that authenticates the library's routes instead of the built-in JWT guard. It is
+   * instantiated in the module's context (its dependencies come from global modules or `imports`).
+   * The library's role checks still apply, to the actor `auth.actorFromRequest` returns.
+   */
+  guard?: Type<CanActivate>;
+  /**
+   * Import `EventEmitterModule.forRoot()` (global). Default true. Set false when the host already
+   * imports it: the library then emits on, and listens to, the host's EventEmitter2.
+   */
+  eventEmitter?: boolean;
+  /**
+   * Import `ScheduleModule.forRoot()` (global). Default true. Set false when the host already
+   * imports it: two instances would run the host's own `@Cron` jobs twice.
+   */
+  scheduleModule?: boolean;
+}
+
+export const DEFAULT_EXTRAS: Required<Omit<BackupManagerExtras, 'routePrefix' | 'guard'>> & Pick<BackupManagerExtras, 'routePrefix' | 'guard'> = {
+  isGlobal: false,
+  controllers: true,
+  routePrefix: undefined,
+  guard: undefined,
+  eventEmitter: true,
+  scheduleModule: true,
+};
+
+/** The catalog tables live in a host DataSource the library must not close or migrate. */
+export function isHostCatalog(o: CatalogOptions): o is CatalogOptions & { dataSource: DataSource } {
+  return !!o.dataSource;
+}
+
+/**
+ * Fills in defaults and turns DataSource targets into connection details. Throws with every
+ * problem at once, naming the option, so a host sees a clear start-up error.
+ */
+export async function resolveModuleOptions(input: BackupManagerModuleOptions, extras: BackupManagerExtras): Promise<BackupManagerOptions> {
+  const problems: string[] = [];
+  const dataDir = resolve('data');
+  const targets: TargetOptions[] = [];
+  for (const t of input.targets ?? []) {
+    try {
+      targets.push('dataSource' in t && t.dataSource ? await targetFromDataSource(t) : (t as TargetOptions));
+    } catch (err) {
+      problems.push(`targets: ${(err as Error).message}`);
+    }
+  }
+  const names = new Set<string>();
+  for (const t of targets) {
+    if (!/^[a-z0-9_]{1,64}$/.test(t.name)) problems.push(`targets: name "${t.name}" must be lower-case letters, digits or "_"`);
+    if (names.has(t.name)) problems.push(`targets: two targets are named "${t.name}"`);
+    names.add(t.name);
+  }
+  const storageDir = resolve(input.storageDir ?? join(dataDir, 'backups'));
+  const tempDir = resolve(input.tempDir ?? join(dataDir, 'tmp'));
+  if (storageDir === tempDir) problems.push('storageDir and tempDir must differ');
+  const controllers = extras.controllers ?? true;
+  const auth: AuthOptions = {
+    jwtSecret: input.auth?.jwtSecret ?? '',
+    devMode: input.auth?.devMode ?? false,
+    issuer: input.auth?.issuer,
+    audience: input.auth?.audience,
+    failureLimit: input.auth?.failureLimit,
+    failureWindowMs: input.auth?.failureWindowMs,
+  };
+  if (controllers && !extras.guard && auth.jwtSecret.length < 32 && !auth.devMode) {
+    problems.push('auth.jwtSecret (at least 32 characters) is required for the built-in JWT guard; or pass a host `guard`, or `controllers: false`');
+  }
+  if (problems.length) throw new Error(`BackupManagerModule: invalid options:\n  - ${problems.join('\n  - ')}`);
+  return {
+    ...input,
+    targets,
+    catalog: {
+      url: input.catalog?.url,
+      sqlitePath: input.catalog?.sqlitePath ?? join(dataDir, 'catalog.sqlite'),
+      migrationsRun: input.catalog?.dataSource ? false : (input.catalog?.migrationsRun ?? true),
+      dataSource: input.catalog?.dataSource,
+    },
+    redisUrl: input.redisUrl ?? 'redis://127.0.0.1:6379',
+    queuePrefix: input.queuePrefix ?? 'backup-manager',
+    storageDir,
+    tempDir,
+    auth,
+    timezone: input.timezone ?? 'UTC',
+    workers: input.workers ?? false,
+    controllers,
+    scheduler: input.scheduler ?? false,
+    schedules: input.schedules ?? defaultSchedulerOptions(),
+    dump: {
+      defaultCompression: 'zstd',
+      zstdLevel: 3,
+      gzipLevel: 6,
+      timeoutMs: 6 * 3600_000,
+      lockWaitTimeoutMs: 30_000,
+      pgFormat: 'custom',
+      ...input.dump,
+    },
+    queue: {
+      attempts: 3,
+      concurrency: 1,
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      backoffMs: 5_000,
+      ...input.queue,
+    },
+    shutdownGraceMs: input.shutdownGraceMs ?? 10_000,
+  };
+}
+
+type PgLikeOptions = {
+  type: string;
+  url?: string;
+  host?: string;
+  port?: number;
+  username?: string;
+  user?: string;
+  password?: string | (() => string | Promise<string>);
+  database?: string;
+};
+
+/** Connection details of a host DataSource (postgres, mysql or mariadb driver), read from its options. */
+export async function targetFromDataSource(t: DataSourceTargetOptions): Promise<TargetOptions> {
+  const o = t.dataSource.options as unknown as PgLikeOptions;
+  const engine = o.type === 'postgres' ? 'postgres' : o.type === 'mysql' || o.type === 'mariadb' ? 'mysql' : undefined;
+  if (!engine) throw new Error(`target "${t.name}": the DataSource uses the ${o.type} driver; only postgres, mysql and mariadb can be backed up`);
+  const url = o.url ? new URL(o.url) : undefined;
+  const password = typeof o.password === 'function' ? await o.password() : o.password ?? (url?.password ? decodeURIComponent(url.password) : undefined);
+  const database = o.database ?? (url ? decodeURIComponent(url.pathname.replace(/^\//, '')) : '');
+  if (!database) throw new Error(`target "${t.name}": the DataSource names no database`);
+  return {
+    name: t.name,
+    engine,
+    host: o.host ?? (url?.hostname || '127.0.0.1'),
+    port: Number(o.port ?? (url?.port || (engine === 'postgres' ? 5432 : 3306))),
+    user: o.username ?? o.user ?? (url?.username ? decodeURIComponent(url.username) : engine === 'postgres' ? 'postgres' : 'root'),
+    database,
+    password: password || undefined,
+    coreTables: t.coreTables,
+  };
+}

@@ -1,0 +1,219 @@
+/** Typed options of the backup-manager module. The library reads these, never `process.env`. */
+import type { DataSource } from 'typeorm';
+
+export type EngineKind = 'postgres' | 'mysql';
+export type Compression = 'zstd' | 'gzip' | 'none';
+export type AppRole = 'all' | 'api' | 'worker';
+
+export interface TargetOptions {
+  /** Lower-case name used in the API, in artifact names and in logs. */
+  name: string;
+  engine: EngineKind;
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  /** Inline password (from the URL). Prefer `passwordFile`. */
+  password?: string;
+  /** File holding the password; read each time a connection is made. */
+  passwordFile?: string;
+  /** Core tables for `scope: partial` backups. */
+  coreTables?: string[];
+}
+
+export interface CatalogOptions {
+  /** `postgres://`, `mysql://` or `sqlite:` URL; absent means an SQLite file at `sqlitePath`. */
+  url?: string;
+  sqlitePath: string;
+  /** Run pending migrations at start-up (under a lock). */
+  migrationsRun: boolean;
+  /**
+   * A host app's TypeORM DataSource to use as the catalog instead of opening a connection. The
+   * host adds `CATALOG_ENTITIES` to its entities and `CATALOG_MIGRATIONS` to its migration run;
+   * the library then neither migrates nor closes it.
+   */
+  dataSource?: DataSource;
+}
+
+export interface AuthOptions {
+  jwtSecret: string;
+  /** True when the secret was generated for local development. */
+  devMode: boolean;
+  issuer?: string;
+  audience?: string;
+  /** Failed authentications (401) one client IP may make per window before it gets 429 for a window; 0 = no limit. Default 20. */
+  failureLimit?: number;
+  /** That window, in milliseconds. Default 60000. */
+  failureWindowMs?: number;
+}
+
+export interface BackupManagerOptions {
+  targets: TargetOptions[];
+  catalog: CatalogOptions;
+  redisUrl: string;
+  queuePrefix: string;
+  storageDir: string;
+  /** Scratch space for credential files; never inside the storage root. */
+  tempDir: string;
+  auth: AuthOptions;
+  timezone: string;
+  /** Run BullMQ workers in this process. */
+  workers: boolean;
+  /** Register the HTTP controllers. */
+  controllers: boolean;
+  /** Run schedule ticks in this process. */
+  scheduler: boolean;
+  /** Schedules, default plans and retention (optional for host apps: defaults apply). */
+  schedules?: SchedulerOptions;
+  dump: {
+    defaultCompression: Compression;
+    zstdLevel: number;
+    gzipLevel: number;
+    timeoutMs: number;
+    lockWaitTimeoutMs: number;
+    /** Default dump format of PostgreSQL targets when a request names none. MySQL is always `plain`. */
+    pgFormat?: 'plain' | 'custom';
+  };
+  queue: {
+    attempts: number;
+    concurrency: number;
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+    backoffMs: number;
+    /**
+     * Start even if Redis may evict keys (`maxmemory-policy` other than `noeviction`), with a
+     * warning. Default false: start-up refuses, since an evicted job or lock loses work silently.
+     */
+    allowEviction?: boolean;
+  };
+  /** How long a running job may finish after SIGTERM before it is aborted. */
+  shutdownGraceMs: number;
+  /** Health checks and metrics (optional for host apps: defaults apply). */
+  monitoring?: MonitoringOptions;
+  /** What `DELETE /cache` may clear (optional for host apps: nothing but in-memory caches). */
+  cache?: CacheOptions;
+}
+
+export interface MonitoringOptions {
+  /** Readiness fails when the storage filesystem has less free space than this. */
+  minFreeBytes: number;
+  /** Newest good backup of a target older than this makes `/system/health` unhealthy; 0 = not checked. */
+  maxBackupAgeMs: number;
+  /** Per-target override of `maxBackupAgeMs` (by target name). */
+  targetMaxBackupAgeMs: Record<string, number>;
+  /** Time limit of each health indicator. */
+  checkTimeoutMs: number;
+}
+
+export interface CacheOptions {
+  /** Redis key prefixes `cacheType: redis` clears (SCAN + UNLINK); never overlapping `queuePrefix`. */
+  redisPrefixes: string[];
+  /** Redis key prefixes of sessions, cleared by `cacheType: session`. */
+  sessionPrefixes: string[];
+  /** Redis holding those keys; default `redisUrl`. */
+  redisUrl?: string;
+  /** Directory whose contents `cacheType: file` clears (temp files, uploads); nothing outside it. */
+  fileRoot?: string;
+}
+
+export function defaultMonitoringOptions(): MonitoringOptions {
+  return { minFreeBytes: 1024 ** 3, maxBackupAgeMs: 24 * 3600_000, targetMaxBackupAgeMs: {}, checkTimeoutMs: 3_000 };
+}
+
+/** Per-type retention rule: keep at most `maxCount` good backups, none older than `maxAgeDays`. */
+export interface RetentionRule {
+  maxAgeDays?: number;
+  maxCount?: number;
+}
+
+/** Grandfather-father-son tiers, each window measured back from now in the policy's time zone. */
+export interface RetentionTiers {
+  /** Keep every backup younger than this many days. */
+  keepAllDays?: number;
+  /** Keep the newest backup of each of the last N calendar days. */
+  dailyDays?: number;
+  /** ... of each of the last N ISO weeks. */
+  weeklyWeeks?: number;
+  /** ... of each of the last N calendar months. */
+  monthlyMonths?: number;
+  /** ... of each of the last N calendar years. */
+  yearlyYears?: number;
+}
+
+/**
+ * A named retention policy. `tiered` keeps what the tiers select; `per-type` applies `rules` by
+ * backup type (types without a rule fall back to `maxAgeDays`); `age` keeps backups younger
+ * than `maxAgeDays`. `maxTotalBytes` caps the bytes kept per target. Pinned backups and the
+ * newest good backup of each target are kept whatever the policy says.
+ */
+export interface RetentionPolicy {
+  name: string;
+  kind: 'tiered' | 'per-type' | 'age';
+  description?: string;
+  tiers?: RetentionTiers;
+  rules?: Partial<Record<'manual' | 'daily' | 'weekly' | 'monthly', RetentionRule>>;
+  maxAgeDays?: number;
+  maxTotalBytes?: number;
+}
+
+export interface DefaultPlan {
+  type: 'daily' | 'weekly' | 'monthly';
+  cron: string;
+}
+
+export interface SchedulerOptions {
+  /** How often each scheduler process re-reads the schedules from the catalog. */
+  syncIntervalMs: number;
+  /** Create default plans (per target) on first start when the catalog holds no schedule. */
+  defaultPlans: DefaultPlan[];
+  retention: {
+    policies: RetentionPolicy[];
+    /** The policy of backups without one (manual ones, schedules that name none). */
+    defaultPolicy: string;
+    /** When the cleanup runs (in `timezone`); empty disables the timed cleanup. */
+    cleanupCron: string;
+  };
+  /**
+   * When restore drills run (in `timezone`): the newest good backup of every target is restored
+   * into a throwaway database and compared with its row counts. Empty disables them.
+   */
+  drillCron?: string;
+}
+
+/** Built-in policies; `RETENTION_POLICIES` may override them by name or add more. */
+export const BUILTIN_RETENTION_POLICIES: RetentionPolicy[] = [
+  {
+    name: 'standard',
+    kind: 'per-type',
+    description: 'Per type: manual 90 days/10, daily 30 days/30, weekly 90 days/12, monthly 365 days/12',
+    rules: {
+      manual: { maxAgeDays: 90, maxCount: 10 },
+      daily: { maxAgeDays: 30, maxCount: 30 },
+      weekly: { maxAgeDays: 90, maxCount: 12 },
+      monthly: { maxAgeDays: 365, maxCount: 12 },
+    },
+    maxAgeDays: 30,
+  },
+  {
+    name: 'gfs',
+    kind: 'tiered',
+    description: 'Everything for 7 days, then the newest per day for 30 days, per ISO week for 12 weeks, per month for 12 months, per year for 3 years',
+    tiers: { keepAllDays: 7, dailyDays: 30, weeklyWeeks: 12, monthlyMonths: 12, yearlyYears: 3 },
+  },
+  { name: '30-days', kind: 'age', description: 'Everything for 30 days', maxAgeDays: 30 },
+];
+
+export function defaultSchedulerOptions(): SchedulerOptions {
+  return {
+    syncIntervalMs: 5_000,
+    defaultPlans: [
+      { type: 'daily', cron: '0 2 * * *' },
+      { type: 'weekly', cron: '0 3 * * 0' },
+      { type: 'monthly', cron: '0 4 1 * *' },
+    ],
+    retention: { policies: BUILTIN_RETENTION_POLICIES, defaultPolicy: 'standard', cleanupCron: '0 5 * * *' },
+    drillCron: '0 6 * * 0',
+  };
+}
+
+export const BACKUP_MANAGER_OPTIONS = Symbol('BACKUP_MANAGER_OPTIONS');

@@ -1,0 +1,271 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import { EngineError } from '../common/errors.js';
+import { ProcessRunner } from '../common/process-runner.js';
+import { withSecretFile } from '../common/secure-fs.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
+import type { ResolvedTarget } from '../targets/targets.service.js';
+import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from './engine.interface.js';
+import { runDumpClient } from './run-client.js';
+
+/** Server error numbers and client codes that no retry can fix. */
+const NON_RETRYABLE_ERRNO = new Set([1044, 1045, 1049, 1142, 1227, 1698, 2005]);
+const NON_RETRYABLE = [
+  /access denied/i,
+  /unknown database/i,
+  /couldn't find table/i,
+  /unknown server host/i,
+  /unknown (variable|option)/i,
+  /unrecognized option/i,
+  /doesn't exist/i,
+  /insufficient privileges/i,
+];
+
+/** The first of `names` found as an executable on PATH (e.g. `mariadb-dump` before `mysqldump`). */
+export function findExecutable(names: string[], path = process.env.PATH ?? '/usr/bin:/bin'): string | undefined {
+  for (const name of names) {
+    for (const dir of path.split(delimiter)) {
+      if (!dir) continue;
+      try {
+        accessSync(join(dir, name), constants.X_OK);
+        return name;
+      } catch {
+        // not in this directory
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The dump client: `mariadb-dump` where installed, else `mysqldump`. */
+export const mysqlDumpCommand = (): string => findExecutable(['mariadb-dump', 'mysqldump']) ?? 'mysqldump';
+/** The command-line client that loads a dump: `mariadb` where installed, else `mysql`. */
+export const mysqlClientCommand = (): string => findExecutable(['mariadb', 'mysql']) ?? 'mysql';
+
+/** Quotes a value for a MySQL option file so that `#`, quotes, backslashes and spaces survive. */
+export function optionFileValue(v: string): string {
+  const escaped = v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+  return `"${escaped}"`;
+}
+
+/** The `[client]` option file text for a target: host, port, user and (if any) password. */
+export function mysqlOptionFile(target: Pick<ResolvedTarget, 'host' | 'port' | 'user' | 'password'>): string {
+  const lines = ['[client]', `host=${optionFileValue(target.host)}`, `port=${target.port}`, `user=${optionFileValue(target.user)}`];
+  if (target.password !== undefined) lines.push(`password=${optionFileValue(target.password)}`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Runs `fn` with the path of a 0600 option file holding the target's connection and password.
+ * Pass it as `--defaults-extra-file=<path>`, which must be the client's FIRST argument. The file
+ * (and its 0700 directory) is removed when `fn` settles.
+ */
+export function withMysqlDefaultsFile<T>(target: ResolvedTarget, tempDir: string, fn: (path: string) => Promise<T>): Promise<T> {
+  return withSecretFile(tempDir, 'client.cnf', mysqlOptionFile(target), fn);
+}
+
+/** `mysql2` connection options for the target (utf8mb4, one statement a query, bigints as strings). */
+export function mysqlConnectionOptions(target: ResolvedTarget, database: string | undefined): mysql.ConnectionOptions {
+  return {
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database,
+    connectTimeout: 10_000,
+    charset: 'utf8mb4',
+    multipleStatements: false,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  };
+}
+
+/**
+ * One query on the target's database through `mysql2` (placeholders `?`), with connection errors
+ * classified: access denied or an unknown database become a non-retryable `EngineError` whose
+ * message never holds the password.
+ */
+export async function mysqlQuery<T>(target: ResolvedTarget, sql: string, params: unknown[] = [], opts: { database?: string | null } = {}): Promise<T[]> {
+  let conn: mysql.Connection | undefined;
+  try {
+    conn = await mysql.createConnection({ ...mysqlConnectionOptions(target, opts.database === null ? undefined : (opts.database ?? target.database)), dateStrings: true });
+    const [rows] = await conn.query(sql, params);
+    return rows as T[];
+  } catch (err) {
+    throw classifyMysqlError(err as Error & { errno?: number; code?: string }, target);
+  } finally {
+    await conn?.end().catch(() => undefined);
+  }
+}
+
+/** Turns a `mysql2` error or a dump client's stderr into an `EngineError` with a retry decision. */
+export function classifyMysqlError(err: { message: string; errno?: number; code?: string } | string, target: Pick<ResolvedTarget, 'host' | 'port' | 'database' | 'password'>, code?: number | null): EngineError {
+  const raw = typeof err === 'string' ? err : err.message;
+  const errno = typeof err === 'string' ? errnoOf(raw) : err.errno ?? errnoOf(raw);
+  const text = raw.replace(/^(mysqldump|mariadb-dump|mysql|mariadb): /gm, '').trim() || `the dump client exited with code ${code}`;
+  const retryable = !(errno !== undefined && NON_RETRYABLE_ERRNO.has(errno)) && !NON_RETRYABLE.some((re) => re.test(text));
+  let msg = `MySQL ${target.host}:${target.port}/${target.database}: ${text}`;
+  if (target.password) msg = msg.split(target.password).join('***');
+  return new EngineError(msg.slice(0, 2000), retryable);
+}
+
+function errnoOf(text: string): number | undefined {
+  const m = /(?:error:?\s*|ERROR\s+)(\d{4})\b/i.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** MySQL and MariaDB through `mariadb-dump`/`mysqldump` (dumps) and `mysql2` (catalog queries). */
+@Injectable()
+export class MysqlEngine implements DatabaseEngine {
+  readonly kind = 'mysql' as const;
+  private version?: Promise<string>;
+
+  constructor(
+    private readonly runner: ProcessRunner,
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
+  ) {}
+
+  clientVersion(): Promise<string> {
+    this.version ??= promisify(execFile)(mysqlDumpCommand(), ['--version'], { env: { PATH: process.env.PATH ?? '' } }).then((r) => r.stdout.trim());
+    return this.version;
+  }
+
+  async stats(target: ResolvedTarget): Promise<DatabaseStats> {
+    const [row] = await mysqlQuery<{ size: string | null; tables: string; rows_: string | null }>(
+      target,
+      `SELECT COALESCE(SUM(data_length + index_length), 0) AS size, COUNT(*) AS tables, COALESCE(SUM(table_rows), 0) AS rows_
+         FROM information_schema.tables
+        WHERE table_schema = ? AND table_type IN ('BASE TABLE', 'SYSTEM VERSIONED')`,
+      [target.database],
+    );
+    return { sizeBytes: Number(row?.size ?? 0), tableCount: Number(row?.tables ?? 0), rowEstimate: Number(row?.rows_ ?? 0) };
+  }
+
+  async listTables(target: ResolvedTarget): Promise<TableInfo[]> {
+    const rows = await mysqlQuery<{ name: string; rows_: string | null; size: string | null }>(
+      target,
+      `SELECT table_name AS name, COALESCE(table_rows, 0) AS rows_, COALESCE(data_length + index_length, 0) AS size
+         FROM information_schema.tables
+        WHERE table_schema = ? AND table_type IN ('BASE TABLE', 'SYSTEM VERSIONED')
+        ORDER BY table_name`,
+      [target.database],
+    );
+    return rows.map((r) => ({ name: r.name, rowEstimate: Number(r.rows_ ?? 0), sizeBytes: Number(r.size ?? 0) }));
+  }
+
+  async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<void> {
+    if (spec.format === 'custom') throw new EngineError('MySQL targets only produce plain SQL dumps (format "plain")', false);
+    const command = mysqlDumpCommand();
+    const version = await this.clientVersion().catch(() => '');
+    // NOTE: mariadb-dump/mysqldump have no lock wait option and refuse `init-command` in an
+    // option file, so a table under LOCK TABLES ... WRITE or behind a pending ALTER would make
+    // the dump wait for the server's lock_wait_timeout (a day by default). A watchdog does it.
+    const lockTimeout = new AbortController();
+    const stopWatch = await watchDumpLockWaits(target, run.lockWaitTimeoutMs, lockTimeout);
+    try {
+      return await withMysqlDefaultsFile(target, this.options.tempDir, (cnf) =>
+        runDumpClient(this.runner, command, mysqlDumpArgs(cnf, target.database, spec, version), {}, { ...run, signal: AbortSignal.any([run.signal, lockTimeout.signal]) }, sink, (stderr, code) =>
+          classifyMysqlError(stderr, target, code),
+        ),
+      );
+    } finally {
+      await stopWatch();
+    }
+  }
+}
+
+/** What the dump client's own statements look like in the process list. */
+const DUMP_STATEMENT = /SQL_NO_CACHE|^\s*SHOW\s|^\s*LOCK\s+TABLES|^\s*SELECT\s+(COLUMN_NAME|engine|LOGFILE_GROUP_NAME|table_name)/i;
+
+/**
+ * Watches, on a connection of its own, for the dump's session waiting on a table lock (metadata
+ * or table level) for `timeoutMs` or more; then kills that session and aborts the dump with a
+ * non-retryable "lock wait timeout". The dump's session is told from others by being new (not in
+ * the process list when the watch began), of the same user, on the target database, and running
+ * a dump client's statement. Returns a function that stops the watch.
+ */
+export async function watchDumpLockWaits(target: ResolvedTarget, timeoutMs: number, abort: AbortController): Promise<() => Promise<void>> {
+  let conn: mysql.Connection;
+  try {
+    conn = await mysql.createConnection({ host: target.host, port: target.port, user: target.user, password: target.password, connectTimeout: 10_000 });
+  } catch {
+    return async () => undefined; // the dump itself reports an unreachable server
+  }
+  conn.on('error', () => undefined);
+  const list = `SELECT ID AS id, DB AS db, STATE AS state, TIME_MS AS ms, INFO AS info FROM information_schema.PROCESSLIST
+                 WHERE USER = SUBSTRING_INDEX(USER(), '@', 1) AND ID <> CONNECTION_ID()`;
+  let known: Set<number>;
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(list);
+    known = new Set(rows.map((r) => Number(r.id)));
+  } catch {
+    await conn.end().catch(() => undefined);
+    return async () => undefined;
+  }
+  let busy = false;
+  let stopped = false;
+  const check = async () => {
+    if (busy || stopped || abort.signal.aborted) return;
+    busy = true;
+    try {
+      const [rows] = await conn.query<mysql.RowDataPacket[]>(`${list} AND STATE LIKE 'Waiting for%lock%' AND TIME_MS >= ?`, [timeoutMs]);
+      const waiting = rows.filter((r) => !known.has(Number(r.id)) && r.db === target.database && DUMP_STATEMENT.test(String(r.info ?? '')));
+      if (!waiting.length || stopped) return;
+      const w = waiting[0];
+      abort.abort(
+        new EngineError(
+          `MySQL ${target.host}:${target.port}/${target.database}: lock wait timeout: the dump waited ${Math.round(Number(w.ms))} ms (${String(w.state).toLowerCase()}) for a table another session holds; DUMP_LOCK_WAIT_TIMEOUT_MS is ${timeoutMs}`,
+          false,
+        ),
+      );
+      for (const r of waiting) await conn.query(`KILL ${Number(r.id)}`).catch(() => undefined);
+    } catch {
+      // the watch is best effort: the dump's own outcome still counts
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void check(), Math.min(1000, Math.max(100, Math.floor(timeoutMs / 4))));
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    while (busy) await new Promise((r) => setTimeout(r, 20));
+    await conn.end().catch(() => undefined);
+  };
+}
+
+/**
+ * The dump client's argv. `--defaults-extra-file` comes first (the client ignores it elsewhere);
+ * the database and table names come after `--`, so no name can be read as an option.
+ */
+export function mysqlDumpArgs(defaultsFile: string, database: string, spec: DumpSpec, clientVersion: string): string[] {
+  const isMariaDbClient = /mariadb/i.test(clientVersion);
+  const args = [
+    `--defaults-extra-file=${defaultsFile}`,
+    '--single-transaction',
+    '--quick',
+    '--hex-blob',
+    '--default-character-set=utf8mb4',
+    '--no-tablespaces',
+    '--skip-dump-date',
+  ];
+  // Oracle's mysqldump writes SET @@GLOBAL.GTID_PURGED on GTID servers; a restore then fails.
+  if (!isMariaDbClient && clientVersion) args.push('--set-gtid-purged=OFF');
+  const whole = spec.scope === 'full';
+  if (spec.includeSchema) {
+    // Routines and events belong to the database, not to a table: only full backups carry them.
+    args.push('--triggers', whole ? '--routines' : '--skip-routines', whole ? '--events' : '--skip-events');
+  } else {
+    // Data only: no CREATE TABLE, and no triggers/routines/events to collide with the existing schema.
+    args.push('--no-create-info', '--skip-triggers', '--skip-routines', '--skip-events');
+  }
+  if (!spec.includeData) args.push('--no-data');
+  args.push('--', database);
+  if (!whole) args.push(...(spec.tables ?? []));
+  return args;
+}

@@ -1,0 +1,232 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { EngineError } from '../common/errors.js';
+import { ProcessRunner } from '../common/process-runner.js';
+import { withSecretFile } from '../common/secure-fs.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
+import type { ResolvedTarget } from '../targets/targets.service.js';
+import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from './engine.interface.js';
+import { runDumpClient } from './run-client.js';
+
+const NON_RETRYABLE = [
+  /password authentication failed/i,
+  /role ".*" does not exist/i,
+  /database ".*" does not exist/i,
+  /no pg_hba\.conf entry/i,
+  /permission denied/i,
+  /could not obtain lock/i,
+  /lock timeout/i,
+  /lock wait timeout/i,
+  /server version mismatch/i,
+  /no password supplied/i,
+];
+
+/** PostgreSQL through `pg_dump` (dumps) and `pg` (catalog queries). */
+@Injectable()
+export class PostgresEngine implements DatabaseEngine {
+  readonly kind = 'postgres' as const;
+  private version?: Promise<string>;
+
+  constructor(
+    private readonly runner: ProcessRunner,
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
+  ) {}
+
+  clientVersion(): Promise<string> {
+    this.version ??= promisify(execFile)('pg_dump', ['--version'], { env: { PATH: process.env.PATH ?? '' } }).then((r) => r.stdout.trim());
+    return this.version;
+  }
+
+  async stats(target: ResolvedTarget): Promise<DatabaseStats> {
+    const rows = await this.query<{ size: string; tables: string; rows: string }>(
+      target,
+      `SELECT pg_database_size(current_database())::text AS size,
+              count(*)::text AS tables,
+              coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint::text AS rows
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg_toast%'`,
+    );
+    return { sizeBytes: Number(rows[0].size), tableCount: Number(rows[0].tables), rowEstimate: Number(rows[0].rows) };
+  }
+
+  async listTables(target: ResolvedTarget): Promise<TableInfo[]> {
+    return (await this.catalogTables(target)).map((t) => ({ name: t.name, rowEstimate: t.rowEstimate, sizeBytes: t.sizeBytes }));
+  }
+
+  /** User tables with their exact schema and table names beside the API name. */
+  private async catalogTables(target: ResolvedTarget): Promise<Array<TableInfo & { schema: string; table: string }>> {
+    const rows = await this.query<{ schema: string; name: string; rows: string; size: string }>(
+      target,
+      `SELECT n.nspname AS schema, c.relname AS name,
+              greatest(c.reltuples, 0)::bigint::text AS rows,
+              pg_total_relation_size(c.oid)::text AS size
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg_toast%'
+        ORDER BY 1, 2`,
+    );
+    return rows.map((r) => ({
+      name: r.schema === 'public' ? r.name : `${r.schema}.${r.name}`,
+      rowEstimate: Number(r.rows),
+      sizeBytes: Number(r.size),
+      schema: r.schema,
+      table: r.name,
+    }));
+  }
+
+  async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<void> {
+    const args = ['--no-password', `--lock-wait-timeout=${run.lockWaitTimeoutMs}`, `--format=${spec.format === 'custom' ? 'custom' : 'plain'}`];
+    if (spec.format === 'custom') args.push('--compress=0');
+    if (!spec.includeSchema) args.push('--data-only');
+    if (!spec.includeData) args.push('--schema-only');
+    if (spec.snapshot) {
+      if (!/^[0-9A-F-]+$/i.test(spec.snapshot)) throw new EngineError('invalid snapshot id', false);
+      args.push(`--snapshot=${spec.snapshot}`);
+    }
+    if (spec.scope !== 'full') {
+      if (!spec.tables?.length) throw new EngineError(`a ${spec.scope} backup names no tables`, false);
+      // Map API names to exact (schema, table) pairs: a dot inside a public table's name stays literal.
+      const byName = new Map((await this.catalogTables(target)).map((t) => [t.name, t]));
+      const missing = spec.tables.filter((t) => !byName.has(t));
+      if (missing.length) throw new EngineError(`tables no longer in the database: ${missing.map((t) => JSON.stringify(t)).join(', ')}`, false);
+      // --strict-names: a pattern that matches nothing is an error, never a silently smaller dump.
+      args.push('--strict-names');
+      for (const t of spec.tables) {
+        const { schema, table } = byName.get(t)!;
+        args.push(`--table=${quotePgIdent(schema)}.${quotePgIdent(table)}`);
+      }
+    }
+    return this.withConnectionEnv(target, (env) =>
+      runDumpClient(this.runner, 'pg_dump', args, env, run, sink, (stderr, code) => classifyPgError(stderr, code, target)),
+    );
+  }
+
+  /** The libpq environment for a child: connection parameters plus a 0600 PGPASSFILE. */
+  async withConnectionEnv<T>(target: ResolvedTarget, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
+    const env: Record<string, string> = {
+      PGHOST: target.host,
+      PGPORT: String(target.port),
+      PGUSER: target.user,
+      PGDATABASE: target.database,
+      PGCONNECT_TIMEOUT: '10',
+      PGAPPNAME: 'backup-manager',
+    };
+    if (target.password === undefined) return fn(env);
+    const line = ['*', '*', '*', target.user, target.password].map(escapePgpass).join(':') + '\n';
+    return withSecretFile(this.options.tempDir, 'pgpass', line, (path) => fn({ ...env, PGPASSFILE: path }));
+  }
+
+  /**
+   * Opens a read-only REPEATABLE READ transaction and exports its snapshot, so `pg_dump
+   * --snapshot` and exact row counts see the same data while the counts run beside the dump.
+   */
+  async exportSnapshot(target: ResolvedTarget, lockWaitTimeoutMs: number): Promise<PgSnapshot> {
+    const client = this.client(target);
+    try {
+      await client.connect();
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockWaitTimeoutMs))}`);
+      const { rows } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+      return {
+        id: rows[0].id,
+        countRows: async () => pgTableRows((await client.query<PgTableRowsRow>(PG_TABLE_ROWS_SQL)).rows),
+        close: async () => {
+          await client.query('ROLLBACK').catch(() => undefined);
+          await client.end().catch(() => undefined);
+        },
+      };
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw classifyPgError((err as Error).message, null, target);
+    }
+  }
+
+  private client(target: ResolvedTarget): pg.Client {
+    const client = new pg.Client({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      database: target.database,
+      connectionTimeoutMillis: 10_000,
+      application_name: 'backup-manager',
+    });
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  async query<T>(target: ResolvedTarget, sql: string, params: unknown[] = []): Promise<T[]> {
+    const client = this.client(target);
+    try {
+      await client.connect();
+      const res = await client.query(sql, params);
+      return res.rows as T[];
+    } catch (err) {
+      throw classifyPgError((err as Error).message, null, target);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
+/** A double-quoted identifier; inside quotes pg_dump patterns take every character literally. */
+export function quotePgIdent(part: string): string {
+  return `"${part.replace(/"/g, '""')}"`;
+}
+
+export interface PgSnapshot {
+  id: string;
+  /** Exact rows of every user table, in the snapshot. */
+  countRows(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+export const PG_USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+
+/** Exact row count of every user table; run it in one transaction so all counts share a snapshot. */
+export const PG_TABLE_ROWS_SQL = `SELECT n.nspname AS schema, c.relname AS name,
+        (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text AS rows
+   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'r' AND ${PG_USER_SCHEMAS}
+  ORDER BY 1, 2`;
+
+export interface PgTableRowsRow {
+  schema: string;
+  name: string;
+  rows: string;
+}
+
+/** Table name as the API shows it (`schema.table` outside `public`) → rows. */
+export function pgTableRows(rows: PgTableRowsRow[]): Record<string, number> {
+  return Object.fromEntries(rows.map((r) => [r.schema === 'public' ? r.name : `${r.schema}.${r.name}`, Number(r.rows)]));
+}
+
+/** pg_dump's `--table` takes a pattern; quote each part so names are taken literally. */
+export function quotePgPattern(name: string): string {
+  const dot = splitQualified(name);
+  return dot.map((p) => `"${p.replace(/"/g, '""')}"`).join('.');
+}
+
+/** Splits `schema.table` on the first dot only when the schema part is a plain identifier. */
+export function splitQualified(name: string): string[] {
+  const m = /^([a-z_][a-z0-9_$]*)\.(.+)$/i.exec(name);
+  return m ? [m[1], m[2]] : [name];
+}
+
+function escapePgpass(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+}
+
+function classifyPgError(stderr: string, code: number | null, target: ResolvedTarget): EngineError {
+  let text = stderr.replace(/^pg_dump: error: /gm, '').trim() || `pg_dump exited with code ${code}`;
+  // pg_dump's --lock-wait-timeout surfaces as a statement timeout on its LOCK TABLE: say what it is.
+  const locked = /canceling statement due to statement timeout[\s\S]*Query was: LOCK TABLE (\S+)/.exec(text);
+  if (locked) text = `lock wait timeout: pg_dump could not lock table ${locked[1]} within DUMP_LOCK_WAIT_TIMEOUT_MS; another session holds a conflicting lock (${text.replace(/\s+/g, ' ')})`;
+  const retryable = !NON_RETRYABLE.some((re) => re.test(text));
+  const msg = `PostgreSQL ${target.host}:${target.port}/${target.database}: ${text}`;
+  return new EngineError(msg.slice(0, 2000), retryable);
+}
+

@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import pg from 'pg';
+import { EngineError } from '../common/errors.js';
+import type { ProcessRunner } from '../common/process-runner.js';
+import type { ResolvedTarget } from '../targets/targets.service.js';
+import type { PostgresEngine } from './postgres.engine.js';
+import { PG_TABLE_ROWS_SQL, PG_USER_SCHEMAS, pgTableRows, splitQualified, type PgTableRowsRow } from './postgres.engine.js';
+import { runRestoreClient } from './restore-client.js';
+import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec } from './restorer.interface.js';
+
+const USER_SCHEMAS = PG_USER_SCHEMAS;
+
+/**
+ * PostgreSQL restores: plain dumps through `psql --single-transaction -v ON_ERROR_STOP=1` in
+ * psql's restricted mode (no meta-commands such as `\!` can run), custom archives through
+ * `pg_restore --single-transaction --exit-on-error`. Either way one transaction: a failure or an
+ * unverified stream leaves the destination as it was.
+ */
+export class PostgresRestorer implements DatabaseRestorer {
+  readonly kind = 'postgres' as const;
+
+  constructor(
+    private readonly engine: PostgresEngine,
+    private readonly runner: ProcessRunner,
+  ) {}
+
+  async databaseExists(target: ResolvedTarget, name: string): Promise<boolean> {
+    return (await this.query(target, target.database, 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length > 0;
+  }
+
+  async createDatabase(target: ResolvedTarget, name: string): Promise<void> {
+    await this.query(target, target.database, `CREATE DATABASE ${ident(checkName(name))}`);
+  }
+
+  async dropDatabase(target: ResolvedTarget, name: string): Promise<void> {
+    if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, false);
+    await this.query(target, target.database, `DROP DATABASE IF EXISTS ${ident(checkName(name))} WITH (FORCE)`);
+  }
+
+  async tableRows(target: ResolvedTarget, database = target.database): Promise<Record<string, number>> {
+    // One REPEATABLE READ transaction: every count sees the same snapshot.
+    return pgTableRows(await this.query<PgTableRowsRow>(target, database, PG_TABLE_ROWS_SQL, [], true));
+  }
+
+  async restore(target: ResolvedTarget, spec: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
+    const dest: ResolvedTarget = { ...target, database: checkName(spec.database) };
+    const classify = (stderr: string, code: number | null) => classifyRestoreError(stderr, code, dest, spec);
+    await this.engine.withConnectionEnv(dest, async (env) => {
+      if (spec.format === 'custom') {
+        const args = ['--no-password', '--single-transaction', '--exit-on-error', `--dbname=${dest.database}`];
+        if (spec.dropExisting) args.push('--clean', '--if-exists');
+        return runRestoreClient(this.runner, 'pg_restore', args, env, input, [], run, classify);
+      }
+      const prelude = spec.dropExisting ? await this.prelude(dest, spec, run.lockWaitTimeoutMs) : '';
+      const args = ['--no-password', '-X', '-q', '--single-transaction', '-v', 'ON_ERROR_STOP=1', '-f', '-'];
+      return runRestoreClient(this.runner, 'psql', args, env, input, [new PsqlRestrictGuard(prelude)], run, classify);
+    });
+  }
+
+  /** SQL run first, inside the restore's transaction, to clear what the dump will recreate. */
+  private async prelude(dest: ResolvedTarget, spec: RestoreSpec, lockWaitMs: number): Promise<string> {
+    const out = [`SET lock_timeout = ${Math.max(1, Math.floor(lockWaitMs))};`];
+    const listed = (spec.tables ?? []).map(qualified);
+    if (!spec.includeSchema) {
+      const all = listed.length && spec.scope !== 'full' ? listed : Object.keys(await this.tableRows(dest)).map(qualified);
+      if (all.length) out.push(`TRUNCATE ${all.join(', ')};`);
+    } else if (spec.scope !== 'full' && listed.length) {
+      for (const t of listed) out.push(`DROP TABLE IF EXISTS ${t} CASCADE;`);
+    } else {
+      const schemas = await this.query<{ name: string }>(dest, dest.database, `SELECT n.nspname AS name FROM pg_namespace n WHERE ${USER_SCHEMAS} ORDER BY 1`);
+      const version = await this.query<{ v: string }>(dest, dest.database, `SELECT current_setting('server_version_num') AS v`);
+      out.push('SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata;');
+      for (const s of schemas) out.push(`DROP SCHEMA IF EXISTS ${ident(s.name)} CASCADE;`);
+      out.push(`CREATE SCHEMA public AUTHORIZATION ${Number(version[0].v) >= 140000 ? 'pg_database_owner' : 'CURRENT_USER'};`);
+      out.push('GRANT USAGE ON SCHEMA public TO PUBLIC;', "COMMENT ON SCHEMA public IS 'standard public schema';");
+    }
+    out.push('RESET lock_timeout;');
+    return out.join('\n') + '\n';
+  }
+
+  private async query<T>(target: ResolvedTarget, database: string, sql: string, params: unknown[] = [], snapshot = false): Promise<T[]> {
+    const client = new pg.Client({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      database,
+      connectionTimeoutMillis: 10_000,
+      application_name: 'backup-manager',
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      if (snapshot) await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const res = await client.query(sql, params);
+      if (snapshot) await client.query('COMMIT');
+      return res.rows as T[];
+    } catch (err) {
+      const msg = `PostgreSQL ${target.host}:${target.port}/${database}: ${(err as Error).message}`;
+      throw new EngineError(msg, !/does not exist|authentication|permission denied|already exists/i.test(msg));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Puts psql in restricted mode before the first byte of the dump, so no meta-command in it
+ * (`\!`, `\o`, `\copy`, ...) can run; psql then refuses it and, with ON_ERROR_STOP, rolls back.
+ * pg_dump (since 15.14/16.10/17.6) writes its own `\restrict KEY` header and `\unrestrict KEY`
+ * trailer; both are dropped (only that exact pair, with the header's random key), because a
+ * second `\restrict` is itself refused in restricted mode. `prelude` (SQL) goes right after.
+ */
+export class PsqlRestrictGuard extends Transform {
+  private readonly key = randomBytes(24).toString('hex');
+  private header: Buffer | undefined = Buffer.alloc(0);
+  private trailer?: Buffer;
+  private carry = Buffer.alloc(0);
+
+  constructor(private readonly prelude: string) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.header === undefined) return cb(null, this.body(chunk, false));
+    this.header = Buffer.concat([this.header, chunk]);
+    const done = this.scanHeader(false);
+    cb(null, done);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    const out: Buffer[] = [];
+    if (this.header !== undefined) out.push(this.scanHeader(true) ?? Buffer.alloc(0));
+    out.push(this.body(Buffer.alloc(0), true));
+    cb(null, Buffer.concat(out));
+  }
+
+  /** Reads leading comment/blank lines; returns the bytes to emit once the header is over. */
+  private scanHeader(final: boolean): Buffer | undefined {
+    const buf = this.header!;
+    let pos = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, pos);
+      if (nl === -1 && !final) {
+        if (buf.length - pos > 1 << 16) break; // a very long first line: not a header
+        return undefined;
+      }
+      const end = nl === -1 ? buf.length : nl;
+      const line = buf.subarray(pos, end).toString('utf8').replace(/\r$/, '');
+      const m = /^\\restrict ([A-Za-z0-9]{1,256})$/.exec(line);
+      if (m) {
+        this.trailer = Buffer.from(`\n\\unrestrict ${m[1]}`);
+        const rest = Buffer.concat([buf.subarray(0, pos), buf.subarray(nl === -1 ? buf.length : nl + 1)]);
+        return this.start(rest, final);
+      }
+      if (line === '' || line.startsWith('--')) {
+        if (nl === -1) break;
+        pos = nl + 1;
+        continue;
+      }
+      break;
+    }
+    return this.start(buf, final);
+  }
+
+  private start(rest: Buffer, final: boolean): Buffer {
+    this.header = undefined;
+    const head = Buffer.from(`\\restrict ${this.key}\n${this.prelude}`);
+    return Buffer.concat([head, this.body(rest, final)]);
+  }
+
+  /** Passes bytes through, dropping the dump's own `\unrestrict KEY` line. */
+  private body(chunk: Buffer, final: boolean): Buffer {
+    if (!this.trailer) return chunk;
+    const out: Buffer[] = [];
+    let buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
+    for (;;) {
+      const i = buf.indexOf(this.trailer);
+      if (i === -1) break;
+      const after = i + this.trailer.length;
+      if (after + 1 >= buf.length && !final) break; // need to see what follows
+      const eol = after >= buf.length ? 0 : buf[after] === 10 ? 1 : buf[after] === 13 && buf[after + 1] === 10 ? 2 : -1;
+      if (eol === -1) {
+        out.push(buf.subarray(0, after)); // not that exact line
+        buf = buf.subarray(after);
+        continue;
+      }
+      out.push(buf.subarray(0, i + 1));
+      buf = buf.subarray(after + eol);
+    }
+    if (final) {
+      this.carry = Buffer.alloc(0);
+      out.push(buf);
+    } else {
+      const keep = Math.min(buf.length, this.trailer.length + 2);
+      this.carry = Buffer.from(buf.subarray(buf.length - keep));
+      out.push(buf.subarray(0, buf.length - keep));
+    }
+    return Buffer.concat(out);
+  }
+}
+
+function classifyRestoreError(stderr: string, code: number | null, dest: ResolvedTarget, spec: RestoreSpec): EngineError {
+  let text = stderr.replace(/^(psql|pg_restore):(<stdin>:\d+:)? ?(error: )?/gm, '').trim() || `restore client exited with code ${code}`;
+  if (/backslash commands are restricted/.test(text)) text = `the dump contains a psql meta-command (e.g. \\! or \\o), which is refused: ${text}`;
+  else if (/already exists/.test(text) && !spec.dropExisting) text += ' (the destination already holds these objects; pass dropExisting: true to replace them)';
+  const msg = `PostgreSQL ${dest.host}:${dest.port}/${dest.database}: restore failed and was rolled back: ${text}`;
+  return new EngineError(msg.slice(0, 2000), false);
+}
+
+function checkName(name: string): string {
+  if (!DATABASE_NAME.test(name)) throw new EngineError(`invalid database name ${JSON.stringify(name).slice(0, 80)}`, false);
+  return name;
+}
+
+function ident(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+function qualified(name: string): string {
+  const parts = splitQualified(name);
+  return (parts.length === 1 ? ['public', parts[0]] : parts).map(ident).join('.');
+}

@@ -1,0 +1,48 @@
+/**
+ * Public API of backup-manager as a library: the module and its options, the catalog's entities
+ * and migrations for a host's DataSource, service facades, DTOs and domain events.
+ */
+export { BackupManagerModule, BACKUP_MANAGER_MODULE_OPTIONS, type BackupManagerAsyncOptions, type BackupManagerForRootOptions } from './backup-manager.module.js';
+export type { BackupManagerExtras, BackupManagerModuleOptions, DataSourceTargetOptions, HostAuthOptions } from './config/module-options.js';
+export { targetFromDataSource } from './config/module-options.js';
+export {
+  BACKUP_MANAGER_OPTIONS,
+  type AuthOptions,
+  type BackupManagerOptions,
+  type CatalogOptions,
+  type Compression,
+  type EngineKind,
+  type RetentionPolicy,
+  type SchedulerOptions,
+  type TargetOptions,
+} from './config/options.js';
+
+// Catalog: hosts that keep the catalog in their own database add these to their DataSource.
+export { CATALOG_ENTITIES } from './catalog/entities.js';
+export { CATALOG_MIGRATIONS } from '../migrations/index.js';
+export { CATALOG_CONNECTION } from './catalog/catalog.js';
+
+// Service facades.
+export { BackupsService, type BackupRequest } from './backup/backups.service.js';
+export { RestoresService, RestoresService as RestoreService, type RestoreRequest } from './restore/restores.service.js';
+export { RetentionService, type CleanupResult } from './scheduler/retention.service.js';
+export { SchedulesService } from './scheduler/schedules.service.js';
+
+// Entities and statuses.
+export { BackupRecord, BackupStatus, BackupType } from './backup/entities/backup-record.entity.js';
+export { RestoreRun, RestoreStatus } from './restore/entities/restore-run.entity.js';
+
+// Domain events (`@OnEvent(BackupEvents.Completed)` in a host).
+export { BackupEvents, type BackupEvent } from './backup/backup-events.js';
+export { RestoreEvents, VerifyEvents, type RestoreEvent } from './restore/restore-events.js';
+
+// DTOs.
+export { CreateBackupDto } from './backup/dto/create-backup.dto.js';
+export { ListBackupsQuery } from './backup/dto/list-backups.dto.js';
+export { BackupPage, BackupResponse, ErrorResponse } from './backup/dto/backup-response.dto.js';
+export { RestoreBackupDto, RestoreRunResponse, VerifyBackupDto } from './restore/dto/restore.dto.js';
+
+// Auth: roles the library's routes check, the built-in guard and tokens for it.
+export { Role, MinRole, type Actor } from './auth/roles.js';
+export { AuthGuard } from './auth/auth.guard.js';
+export { signToken } from './auth/jwt.service.js';

@@ -1,0 +1,28 @@
+/** The one BullMQ queue; job kinds are told apart by name. */
+export const JOBS_QUEUE = 'jobs';
+
+export enum JobName {
+  Backup = 'backup',
+  Restore = 'restore',
+  Verify = 'verify',
+}
+
+/** Job payloads carry ids only: never credentials, never paths from a request. */
+export interface JobPayloads {
+  [JobName.Backup]: { recordId: string };
+  [JobName.Restore]: { runId: string };
+  /** `drill`: also restore into a throwaway database and compare tables and row counts. */
+  [JobName.Verify]: { backupId: string; drill: boolean; requestedBy?: string };
+}
+
+export interface JobContext {
+  /** Aborted when the process shuts down past its grace period. */
+  signal: AbortSignal;
+  attemptsMade: number;
+  maxAttempts: number;
+  updateProgress(progress: Record<string, number | string>): Promise<void>;
+  /** Fencing: resolves false when this worker no longer owns the job (its lock expired). */
+  stillOwned(): Promise<boolean>;
+}
+
+export type JobHandler<N extends JobName> = (data: JobPayloads[N], ctx: JobContext) => Promise<unknown>;

@@ -1,0 +1,97 @@
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ChecksumGate } from '../codecs/checksum-gate.js';
+import { decompressor, zstdTester } from '../codecs/compression.js';
+import { MeasureTap } from '../codecs/tap.js';
+import { EngineError } from '../common/errors.js';
+import type { ProcessRunner } from '../common/process-runner.js';
+import type { BackupManagerOptions, Compression } from '../config/options.js';
+import type { BackupRecord } from '../backup/entities/backup-record.entity.js';
+import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
+import type { DatabaseRestorer, RestoreSpec } from '../engines/restorer.interface.js';
+import type { ArtifactStorage } from '../storage/storage.interface.js';
+import type { ResolvedTarget } from '../targets/targets.service.js';
+
+/** Result of reading an artifact end to end. */
+export interface BasicCheck {
+  ok: boolean;
+  reason?: string;
+  sizeBytes?: number;
+  rawBytes?: number;
+}
+
+/**
+ * Streams artifacts out of storage through the checksum gate and the decompressor: into a
+ * restorer (restores, drills) or into nothing (basic verification). Never loads a dump in memory.
+ */
+export class ArtifactLoader {
+  constructor(
+    private readonly storage: ArtifactStorage,
+    private readonly runner: ProcessRunner,
+    private readonly options: BackupManagerOptions,
+  ) {}
+
+  /** The artifact exists, has the recorded size and SHA-256, and decompresses to the end. */
+  async check(record: BackupRecord, signal?: AbortSignal): Promise<BasicCheck> {
+    if (!record.fileKey || !record.checksum) return { ok: false, reason: 'the record has no artifact or checksum' };
+    const st = await this.storage.stat(record.fileKey);
+    if (!st) return { ok: false, reason: `the artifact ${record.fileKey} is missing from storage` };
+    if (record.sizeBytes !== null && st.size !== record.sizeBytes) {
+      return { ok: false, sizeBytes: st.size, reason: `the artifact is ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced)` };
+    }
+    let rawBytes: () => number | undefined;
+    try {
+      const source = await this.storage.read(record.fileKey);
+      if (record.compression === 'zstd') {
+        // zstd -t decompresses in its own process; only the compressed bytes pass through here.
+        const tester = zstdTester(this.runner);
+        rawBytes = tester.outputBytes;
+        await Promise.all([pipeline(source, new ChecksumGate(record.checksum), tester.stream, { signal }), tester.done]);
+      } else {
+        const codec = decompressor(record.compression as Compression, this.runner);
+        const raw = new MeasureTap();
+        rawBytes = () => raw.bytes;
+        const sink = new Writable({ write: (_c, _e, cb) => cb() });
+        await Promise.all([
+          pipeline([source, new ChecksumGate(record.checksum), codec.stream, raw, sink] as unknown as NodeJS.ReadWriteStream[], { signal }),
+          codec.done,
+        ]);
+      }
+    } catch (err) {
+      const msg = (err as Error).message;
+      return { ok: false, sizeBytes: st.size, reason: /checksum mismatch/.test(msg) ? msg : `the artifact does not decompress: ${msg}` };
+    }
+    const raw = rawBytes();
+    if (record.rawBytes !== null && raw !== undefined && raw !== record.rawBytes) {
+      return { ok: false, sizeBytes: st.size, rawBytes: raw, reason: `the artifact decompresses to ${raw} bytes, ${record.rawBytes} were dumped` };
+    }
+    return { ok: true, sizeBytes: st.size, rawBytes: raw };
+  }
+
+  /** Loads the artifact into `database` through `restorer`; a checksum mismatch aborts it before commit. */
+  async restore(record: BackupRecord, target: ResolvedTarget, restorer: DatabaseRestorer, opts: { database: string; dropExisting: boolean; signal: AbortSignal }): Promise<void> {
+    if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, false);
+    const st = await this.storage.stat(record.fileKey);
+    if (!st) throw new EngineError(`the artifact of backup ${record.id} is missing from storage`, false);
+    if (record.sizeBytes !== null && st.size !== record.sizeBytes) {
+      throw new EngineError(`the artifact is ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced); nothing was restored`, false);
+    }
+    const spec: RestoreSpec = {
+      database: opts.database,
+      format: record.format as DumpFormat,
+      scope: record.scope as BackupScopeKind,
+      tables: record.tables,
+      includeSchema: record.includeSchema,
+      includeData: record.includeData,
+      dropExisting: opts.dropExisting,
+    };
+    const source = await this.storage.read(record.fileKey);
+    const codec = decompressor(record.compression as Compression, this.runner);
+    await restorer.restore(
+      target,
+      spec,
+      { source, transforms: [new ChecksumGate(record.checksum), codec.stream], done: [codec.done] },
+      { signal: opts.signal, timeoutMs: this.options.dump.timeoutMs, lockWaitTimeoutMs: this.options.dump.lockWaitTimeoutMs },
+    );
+  }
+}

@@ -1,0 +1,102 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsEnum, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { PageQuery, pageOf } from '../../common/page.dto.js';
+import { DATABASE_NAME } from '../../engines/restorer.interface.js';
+import { RestoreStatus } from '../entities/restore-run.entity.js';
+
+export class RestoreBackupDto {
+  @ApiProperty({ description: 'Must be `true`: a restore replaces the contents of the destination database', example: true })
+  @IsOptional()
+  @IsBoolean({ message: 'confirm must be true' })
+  confirm?: boolean;
+
+  @ApiPropertyOptional({
+    description: 'Restore into this database on the same server (created if missing) instead of the target\'s own; the original is not touched',
+    example: 'app_restored',
+    pattern: DATABASE_NAME.source,
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(DATABASE_NAME, { message: 'targetDatabase must be 1 to 63 letters, digits or underscores' })
+  targetDatabase?: string;
+
+  @ApiPropertyOptional({
+    description: 'Drop what the destination holds before loading (inside the same transaction on PostgreSQL). Default: true for the target\'s own database, false for targetDatabase',
+  })
+  @IsOptional()
+  @IsBoolean()
+  dropExisting?: boolean;
+
+  @ApiPropertyOptional({ description: 'Allow restoring a backup that is not COMPLETED or VERIFIED (e.g. CORRUPTED)', default: false })
+  @IsOptional()
+  @IsBoolean()
+  force?: boolean;
+
+  @ApiPropertyOptional({ description: 'Take a backup of the target first when restoring over its own database', default: true })
+  @IsOptional()
+  @IsBoolean()
+  safetyBackup?: boolean;
+}
+
+export class VerifyBackupDto {
+  @ApiPropertyOptional({ description: 'Also restore into a throwaway database and compare tables and row counts with those captured at backup time', default: false })
+  @IsOptional()
+  @IsBoolean()
+  drill?: boolean;
+}
+
+export class ListRestoresQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: RestoreStatus })
+  @IsOptional()
+  @IsEnum(RestoreStatus, { message: `status must be one of: ${Object.values(RestoreStatus).join(', ')}` })
+  status?: RestoreStatus;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  target?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  backupId?: string;
+}
+
+export class RestoreRunResponse {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ format: 'uuid' }) backupId!: string;
+  @ApiProperty() target!: string;
+  @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
+  @ApiProperty({ description: 'Database restored into' }) database!: string;
+  @ApiProperty({ description: 'True when restoring into targetDatabase, not the target\'s own database' }) intoOtherDatabase!: boolean;
+  @ApiProperty() dropExisting!: boolean;
+  @ApiProperty() force!: boolean;
+  @ApiProperty() safetyBackup!: boolean;
+  @ApiPropertyOptional({ nullable: true, format: 'uuid', description: 'The backup taken just before restoring' }) safetyBackupId!: string | null;
+  @ApiProperty({ enum: RestoreStatus }) status!: RestoreStatus;
+  @ApiProperty({ example: 'user:alice' }) requestedBy!: string;
+  @ApiPropertyOptional({ nullable: true, description: 'When the run took the target lock and began' }) startedAt!: Date | null;
+  @ApiPropertyOptional({ nullable: true }) completedAt!: Date | null;
+  @ApiPropertyOptional({ nullable: true }) durationMs!: number | null;
+  @ApiPropertyOptional({ nullable: true }) errorMessage!: string | null;
+  @ApiProperty() attempts!: number;
+  @ApiPropertyOptional({ type: Object, nullable: true }) metadata!: Record<string, unknown> | null;
+  @ApiProperty() createdAt!: Date;
+  @ApiProperty() updatedAt!: Date;
+}
+
+export class RestoreRunPage extends pageOf(RestoreRunResponse) {}
+
+export class VerifyAccepted {
+  @ApiProperty({ format: 'uuid' }) backupId!: string;
+  @ApiProperty() drill!: boolean;
+  @ApiProperty({ description: 'Queue job id; the result lands on the backup (status VERIFIED or CORRUPTED, metadata.verification)' }) jobId!: string;
+}
+
+export class RestoreStats {
+  @ApiProperty({ description: 'Restore runs by status', example: { COMPLETED: 3, FAILED: 1 } }) restores!: Record<string, number>;
+  @ApiProperty({ description: 'Backups by verification outcome', example: { VERIFIED: 10, CORRUPTED: 0, unverified: 2 } }) verifications!: Record<string, number>;
+  @ApiPropertyOptional({ nullable: true }) lastRestoreAt!: Date | null;
+  @ApiPropertyOptional({ nullable: true }) lastVerifiedAt!: Date | null;
+}

@@ -1,0 +1,20 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module.js';
+import { BackupRestoreController, RestoresController } from './restore.controller.js';
+import { RestoreRunner } from './restore-runner.service.js';
+import { RestoresService } from './restores.service.js';
+import { Verifier } from './verifier.service.js';
+
+/** Restores, verification and restore drills. */
+@Module({})
+export class RestoreModule {
+  static register(opts: { controllers: boolean }): DynamicModule {
+    return {
+      module: RestoreModule,
+      imports: [CatalogModule],
+      controllers: opts.controllers ? [BackupRestoreController, RestoresController] : [],
+      providers: [RestoresService, RestoreRunner, Verifier],
+      exports: [RestoresService],
+    };
+  }
+}

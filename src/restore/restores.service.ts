@@ -1,0 +1,151 @@
+import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { In, IsNull, Not, type FindOptionsWhere, type Repository } from 'typeorm';
+import type { Actor } from '../auth/roles.js';
+import { BackupRecord, BackupStatus, VERIFIABLE_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
+import { CATALOG_CONNECTION } from '../catalog/catalog.js';
+import { badRequest, conflict, notFound } from '../common/errors.js';
+import { toPage, type Paged } from '../common/page.dto.js';
+import { DATABASE_NAME } from '../engines/restorer.interface.js';
+import { JobsQueue } from '../queue/jobs-queue.service.js';
+import { JobName } from '../queue/jobs.js';
+import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
+import { TargetsService } from '../targets/targets.service.js';
+import type { ListRestoresQuery } from './dto/restore.dto.js';
+import { RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
+import { RestoreEvents, VerifyEvents, type RestoreEvent } from './restore-events.js';
+
+/** What a caller (HTTP, CLI or host code) asks a restore to do. */
+export interface RestoreRequest {
+  confirm?: boolean;
+  targetDatabase?: string;
+  dropExisting?: boolean;
+  force?: boolean;
+  safetyBackup?: boolean;
+}
+
+const RESTORABLE = [BackupStatus.Completed, BackupStatus.Verified];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Restore and verification requests, and the restore history. Workers do the work. */
+@Injectable()
+export class RestoresService {
+  constructor(
+    @InjectRepository(RestoreRun, CATALOG_CONNECTION) private readonly runs: Repository<RestoreRun>,
+    @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly backups: Repository<BackupRecord>,
+    @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
+    private readonly targets: TargetsService,
+    private readonly queue: JobsQueue,
+    private readonly events: EventEmitter2,
+  ) {}
+
+  /**
+   * Records a QUEUED restore run and enqueues it.
+   * @throws BAD_REQUEST without `confirm: true`; NOT_FOUND for an unknown backup or target;
+   * CONFLICT for a deleted or unrestorable backup, or while another restore of the same database is queued or running.
+   */
+  async request(backupId: string, req: RestoreRequest, actor?: Actor): Promise<RestoreRun> {
+    const backup = await this.backup(backupId);
+    if (backup.deletedAt) throw conflict(`Backup ${backup.id} is deleted; it cannot be restored`);
+    const target = this.targets.get(backup.target);
+    const database = req.targetDatabase ?? target.database;
+    if (!DATABASE_NAME.test(database)) throw badRequest('targetDatabase must be 1 to 63 letters, digits or underscores');
+    const intoOther = database !== target.database;
+    if (req.confirm !== true) {
+      throw badRequest(`confirm: true is required: this restore replaces the contents of database "${database}" of target "${target.name}"`);
+    }
+    if (!backup.fileKey || ![...RESTORABLE, BackupStatus.Corrupted].includes(backup.status)) {
+      throw conflict(`Backup ${backup.id} is ${backup.status} and has no artifact to restore`);
+    }
+    if (!RESTORABLE.includes(backup.status) && !req.force) {
+      throw conflict(`Backup ${backup.id} is ${backup.status}${backup.errorMessage ? ` (${backup.errorMessage})` : ''}; pass force: true to restore it anyway`);
+    }
+    if (!(await this.storage.stat(backup.fileKey))) throw conflict(`The artifact of backup ${backup.id} is missing from storage`);
+    const busy = await this.runs.findOne({ where: { target: target.name, database, status: In([RestoreStatus.Queued, RestoreStatus.Running]) } });
+    if (busy) throw conflict(`Restore ${busy.id} of ${target.name}/${database} is ${busy.status}; wait for it to finish`);
+
+    const run = this.runs.create({
+      id: randomUUID(),
+      backupId: backup.id,
+      target: target.name,
+      engine: target.engine,
+      database,
+      intoOtherDatabase: intoOther,
+      dropExisting: req.dropExisting ?? !intoOther,
+      force: !!req.force,
+      safetyBackup: !intoOther && req.safetyBackup !== false,
+      safetyBackupId: null,
+      status: RestoreStatus.Queued,
+      requestedBy: actor ? `user:${actor.sub}` : 'system',
+      attempts: 0,
+      metadata: actor ? { actor: { sub: actor.sub, name: actor.name, role: actor.role } } : null,
+    });
+    await this.runs.insert(run);
+    try {
+      // NOTE: one attempt only: a restore is a destructive act an operator re-requests deliberately.
+      await this.queue.add(JobName.Restore, { runId: run.id }, run.id, { attempts: 1 });
+    } catch (err) {
+      await this.runs.update(run.id, { status: RestoreStatus.Failed, errorMessage: `Could not enqueue the job: ${(err as Error).message}`, completedAt: new Date() });
+      throw new ServiceUnavailableException('The job queue (Redis) is unavailable; the restore was not started');
+    }
+    const saved = await this.runs.findOneByOrFail({ id: run.id });
+    this.events.emit(RestoreEvents.Requested, { run: saved, actor, detail: { backupId: backup.id } } satisfies RestoreEvent);
+    return saved;
+  }
+
+  /** Queues a verification (basic, or a drill) of a backup. */
+  async requestVerify(backupId: string, drill: boolean, actor?: Actor): Promise<{ backupId: string; drill: boolean; jobId: string }> {
+    const backup = await this.backup(backupId);
+    if (backup.deletedAt) throw conflict(`Backup ${backup.id} is deleted`);
+    if (!VERIFIABLE_BACKUP_STATUSES.includes(backup.status)) throw conflict(`Backup ${backup.id} is ${backup.status}; only COMPLETED, VERIFIED or CORRUPTED backups can be verified`);
+    if (drill && !backup.includeSchema) throw conflict(`Backup ${backup.id} holds data only; a drill needs the schema to restore into an empty database`);
+    if (drill) this.targets.get(backup.target);
+    const jobId = `verify-${backup.id}-${randomUUID()}`;
+    await this.queue.add(JobName.Verify, { backupId: backup.id, drill, requestedBy: actor ? `user:${actor.sub}` : undefined }, jobId, { attempts: 1 });
+    this.events.emit(VerifyEvents.Requested, { record: backup, actor, detail: { drill, jobId } });
+    return { backupId: backup.id, drill, jobId };
+  }
+
+  async list(q: ListRestoresQuery): Promise<Paged<RestoreRun>> {
+    const where: FindOptionsWhere<RestoreRun> = {};
+    if (q.status) where.status = q.status;
+    if (q.target) where.target = q.target;
+    if (q.backupId) where.backupId = q.backupId;
+    const [items, total] = await this.runs.findAndCount({ where, order: { createdAt: 'DESC', id: 'DESC' }, skip: (q.page - 1) * q.limit, take: q.limit });
+    return toPage(items, total, q);
+  }
+
+  async get(id: string): Promise<RestoreRun> {
+    if (!UUID.test(String(id))) throw notFound(`Restore ${String(id).slice(0, 64)} not found (ids are UUIDs)`);
+    const run = await this.runs.findOneBy({ id });
+    if (!run) throw notFound(`Restore ${id} not found`);
+    return run;
+  }
+
+  /** Restore runs by status and backups by verification outcome. */
+  async stats(): Promise<{ restores: Record<string, number>; verifications: Record<string, number>; lastRestoreAt: Date | null; lastVerifiedAt: Date | null }> {
+    const restores: Record<string, number> = Object.fromEntries(Object.values(RestoreStatus).map((s) => [s, 0]));
+    for (const r of await this.runs.createQueryBuilder('r').select('r.status', 'status').addSelect('COUNT(*)', 'n').groupBy('r.status').getRawMany<{ status: string; n: string }>()) {
+      restores[r.status] = Number(r.n);
+    }
+    const count = (status: BackupStatus) => this.backups.count({ where: { status } });
+    const [verified, corrupted, unverified] = await Promise.all([count(BackupStatus.Verified), count(BackupStatus.Corrupted), count(BackupStatus.Completed)]);
+    const lastRun = await this.runs.findOne({ where: { completedAt: Not(IsNull()), status: RestoreStatus.Completed }, order: { completedAt: 'DESC' } });
+    const lastVerified = await this.backups.findOne({ where: { verifiedAt: Not(IsNull()) }, order: { verifiedAt: 'DESC' } });
+    return {
+      restores,
+      verifications: { VERIFIED: verified, CORRUPTED: corrupted, unverified },
+      lastRestoreAt: lastRun?.completedAt ?? null,
+      lastVerifiedAt: lastVerified?.verifiedAt ?? null,
+    };
+  }
+
+  private async backup(id: string): Promise<BackupRecord> {
+    if (!UUID.test(String(id))) throw notFound(`Backup ${String(id).slice(0, 64)} not found (ids are UUIDs)`);
+    const backup = await this.backups.findOne({ where: { id }, withDeleted: true });
+    if (!backup) throw notFound(`Backup ${id} not found`);
+    return backup;
+  }
+}

@@ -1,0 +1,128 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomBytes } from 'node:crypto';
+import { In, type Repository } from 'typeorm';
+import type { BackupEvent } from '../backup/backup-events.js';
+import { BackupRecord, BackupStatus, VERIFIABLE_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
+import { CATALOG_CONNECTION } from '../catalog/catalog.js';
+import { ProcessRunner } from '../common/process-runner.js';
+import { redact } from '../common/redact.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
+import { EnginesService } from '../engines/engines.service.js';
+import { Restorers } from '../engines/restorers.js';
+import { JobsWorker } from '../queue/jobs-worker.service.js';
+import { JobName, type JobContext, type JobPayloads } from '../queue/jobs.js';
+import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
+import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
+import { ArtifactLoader } from './artifact-loader.js';
+import { VerifyEvents } from './restore-events.js';
+
+/** What a verification found; stored in `metadata.verification` (and `metadata.drill` for drills). */
+export interface VerificationResult {
+  kind: 'basic' | 'drill';
+  ok: boolean;
+  at: string;
+  durationMs: number;
+  reason?: string;
+  sizeBytes?: number;
+  rawBytes?: number;
+  tables?: number;
+  rows?: number;
+  differences?: string[];
+  requestedBy?: string;
+}
+
+/**
+ * Verifies backups. Basic: the artifact exists, has its size and SHA-256, and decompresses to
+ * the end. Drill: restores it into a throwaway database on the target's server, compares the
+ * table list and exact row counts with `metadata.tableRows` captured at backup time, and drops
+ * the database. The outcome is the record's status: VERIFIED (with `verifiedAt`) or CORRUPTED
+ * (with the reason in `errorMessage`). Failures of the infrastructure (server unreachable) fail
+ * the job and leave the record as it was.
+ */
+@Injectable()
+export class Verifier implements OnModuleInit {
+  private readonly logger = new Logger('Verifier');
+  private readonly restorers: Restorers;
+  private readonly loader: ArtifactLoader;
+
+  constructor(
+    @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
+    @Inject(ARTIFACT_STORAGE) storage: ArtifactStorage,
+    @Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions,
+    private readonly targets: TargetsService,
+    engines: EnginesService,
+    runner: ProcessRunner,
+    private readonly worker: JobsWorker,
+    private readonly events: EventEmitter2,
+  ) {
+    this.restorers = new Restorers(engines, runner, options);
+    this.loader = new ArtifactLoader(storage, runner, options);
+  }
+
+  onModuleInit(): void {
+    this.worker.register(JobName.Verify, (data, ctx) => this.run(data, ctx));
+  }
+
+  async run(data: JobPayloads[JobName.Verify], ctx: JobContext): Promise<VerificationResult | { skipped: string }> {
+    const record = await this.records.findOne({ where: { id: data.backupId }, withDeleted: true });
+    if (!record || record.deletedAt) return { skipped: 'the backup is gone' };
+    if (!VERIFIABLE_BACKUP_STATUSES.includes(record.status)) return { skipped: `the backup is ${record.status}` };
+    const started = Date.now();
+    const basic = await this.loader.check(record, ctx.signal);
+    let result: VerificationResult = { kind: 'basic', ...basic, at: new Date().toISOString(), durationMs: Date.now() - started, requestedBy: data.requestedBy };
+    if (basic.ok && data.drill) result = { ...(await this.drill(record, ctx)), sizeBytes: basic.sizeBytes, rawBytes: basic.rawBytes, durationMs: Date.now() - started, requestedBy: data.requestedBy };
+    await this.record(record, result);
+    return result;
+  }
+
+  private async drill(record: BackupRecord, ctx: JobContext): Promise<VerificationResult> {
+    const base = { kind: 'drill' as const, at: new Date().toISOString(), durationMs: 0 };
+    const target: ResolvedTarget = await this.targets.resolve(record.target);
+    const restorer = this.restorers.for(target.engine);
+    const scratch = `bm_drill_${randomBytes(6).toString('hex')}`;
+    await restorer.createDatabase(target, scratch); // an error here is the server's, not the backup's: the job fails
+    try {
+      try {
+        await this.loader.restore(record, target, restorer, { database: scratch, dropExisting: false, signal: ctx.signal });
+      } catch (err) {
+        return { ...base, ok: false, reason: `drill: the backup does not restore: ${redact((err as Error).message, this.targets.secretsOf(target))}` };
+      }
+      const actual = await restorer.tableRows(target, scratch);
+      const expected = record.metadata?.tableRows as Record<string, number> | undefined;
+      const rows = Object.values(actual).reduce((a, b) => a + b, 0);
+      const differences: string[] = [];
+      if (expected) {
+        for (const [t, n] of Object.entries(expected)) {
+          if (!(t in actual)) differences.push(`table ${t} is missing`);
+          else if (actual[t] !== n) differences.push(`table ${t} has ${actual[t]} rows, ${n} at backup time`);
+        }
+        for (const t of Object.keys(actual)) if (!(t in expected)) differences.push(`table ${t} was not in the backup`);
+      } else if ((record.tableCount ?? 0) > 0 && Object.keys(actual).length === 0) {
+        differences.push(`no tables were restored, ${record.tableCount} at backup time`);
+      }
+      const tables = Object.keys(actual).length;
+      if (differences.length) {
+        const shown = differences.slice(0, 5).join('; ') + (differences.length > 5 ? `; and ${differences.length - 5} more` : '');
+        return { ...base, ok: false, tables, rows, differences, reason: `drill: the restored copy differs from the backup: ${shown}` };
+      }
+      return { ...base, ok: true, tables, rows, ...(expected ? {} : { reason: 'no row counts were captured at backup time; only the restore itself was checked' }) };
+    } finally {
+      await restorer.dropDatabase(target, scratch).catch((e: Error) => this.logger.warn({ msg: 'could not drop a drill database', database: scratch, error: e.message }));
+    }
+  }
+
+  private async record(record: BackupRecord, result: VerificationResult): Promise<void> {
+    const now = new Date();
+    const metadata = { ...(record.metadata ?? {}), verification: result, ...(result.kind === 'drill' ? { drill: result } : {}) };
+    const patch: Partial<BackupRecord> = result.ok
+      ? { status: BackupStatus.Verified, verifiedAt: now, errorMessage: null, metadata }
+      : { status: BackupStatus.Corrupted, errorMessage: result.reason ?? 'verification failed', metadata };
+    const res = await this.records.update({ id: record.id, status: In(VERIFIABLE_BACKUP_STATUSES) }, patch);
+    if (!res.affected) return;
+    const updated = await this.records.findOneByOrFail({ id: record.id });
+    this.logger.log({ msg: result.ok ? 'backup verified' : 'backup corrupted', id: record.id, kind: result.kind, reason: result.reason });
+    this.events.emit(result.ok ? VerifyEvents.Verified : VerifyEvents.Corrupted, { record: updated, detail: { ...result } } satisfies BackupEvent);
+  }
+}

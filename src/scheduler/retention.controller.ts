@@ -1,0 +1,66 @@
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+} from '@nestjs/swagger';
+import { CurrentActor } from '../auth/actor.decorator.js';
+import { MinRole, Role, type Actor } from '../auth/roles.js';
+import { BackupResponse, ErrorResponse } from '../backup/dto/backup-response.dto.js';
+import { LibraryController, ROLE_TOO_LOW } from '../common/library-controller.decorator.js';
+import { CleanupRequestDto, CleanupResponse, RetentionPoliciesResponse } from './dto/retention.dto.js';
+import { RetentionService } from './retention.service.js';
+
+@LibraryController('retention', { forbidden: ROLE_TOO_LOW })
+@Controller('retention')
+export class RetentionController {
+  constructor(private readonly retention: RetentionService) {}
+
+  @Get('policies')
+  @ApiOperation({ summary: 'The configured retention policies and the default one' })
+  @ApiOkResponse({ type: RetentionPoliciesResponse })
+  policies() {
+    return this.retention.policies();
+  }
+
+  @Post('cleanup')
+  @HttpCode(200)
+  @MinRole(Role.Admin)
+  @ApiOperation({ summary: 'Apply retention now: deletes files and soft-deletes records; `dryRun` only lists them' })
+  @ApiOkResponse({ type: CleanupResponse })
+  @ApiBadRequestResponse({ type: ErrorResponse })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown target' })
+  cleanup(@Body() dto: CleanupRequestDto, @CurrentActor() actor: Actor) {
+    return this.retention.cleanup({ dryRun: dto.dryRun, target: dto.target }, actor);
+  }
+}
+
+/** Pinning lives with retention: a pinned backup is never deleted. */
+@LibraryController('backups', { forbidden: ROLE_TOO_LOW })
+@Controller('backups')
+export class BackupPinsController {
+  constructor(private readonly retention: RetentionService) {}
+
+  @Post(':id/pin')
+  @HttpCode(200)
+  @MinRole(Role.Operator)
+  @ApiOperation({ summary: 'Pin a backup: retention keeps it and DELETE refuses it until it is unpinned' })
+  @ApiOkResponse({ type: BackupResponse })
+  @ApiNotFoundResponse({ type: ErrorResponse })
+  @ApiConflictResponse({ type: ErrorResponse })
+  pin(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    return this.retention.setPinned(id, true, actor);
+  }
+
+  @Post(':id/unpin')
+  @HttpCode(200)
+  @MinRole(Role.Operator)
+  @ApiOperation({ summary: 'Unpin a backup: retention applies to it again' })
+  @ApiOkResponse({ type: BackupResponse })
+  @ApiNotFoundResponse({ type: ErrorResponse })
+  unpin(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    return this.retention.setPinned(id, false, actor);
+  }
+}

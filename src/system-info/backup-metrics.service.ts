@@ -1,0 +1,129 @@
+import { Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { In, type Repository } from 'typeorm';
+import type { BackupEvent } from '../backup/backup-events.js';
+import { BackupRecord, GOOD_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
+import { CATALOG_CONNECTION } from '../catalog/catalog.js';
+import { JobsQueue } from '../queue/jobs-queue.service.js';
+
+/**
+ * Prometheus metrics on a registry of the library's own (never prom-client's global one, so a
+ * host's registry is not polluted; a host may merge `registry` into its own). Catalog-derived
+ * gauges are refreshed at each scrape and agree across processes; the `_total` counter and the
+ * histograms count the runs this process finished.
+ */
+@Injectable()
+export class BackupMetrics {
+  readonly registry = new Registry();
+  private readonly backups: Gauge<'target' | 'status'>;
+  private readonly lastSuccess: Gauge<'target'>;
+  private readonly lastSize: Gauge<'target'>;
+  private readonly lastDuration: Gauge<'target'>;
+  private readonly queueJobs: Gauge<'state'>;
+  private readonly runs: Counter<'target' | 'outcome'>;
+  private readonly duration: Histogram<'target'>;
+  private readonly size: Histogram<'target'>;
+
+  constructor(
+    @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
+    private readonly queue: JobsQueue,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'backup_manager_' });
+    this.backups = new Gauge({ name: 'backup_manager_backups', help: 'Backups in the catalog by target and status (soft-deleted excluded)', labelNames: ['target', 'status'], registers });
+    this.lastSuccess = new Gauge({ name: 'backup_manager_last_success_timestamp_seconds', help: 'Completion time of the newest COMPLETED or VERIFIED backup per target', labelNames: ['target'], registers });
+    this.lastSize = new Gauge({ name: 'backup_manager_last_success_size_bytes', help: 'Artifact size of the newest good backup per target', labelNames: ['target'], registers });
+    this.lastDuration = new Gauge({ name: 'backup_manager_last_success_duration_seconds', help: 'Run time of the newest good backup per target', labelNames: ['target'], registers });
+    this.queueJobs = new Gauge({ name: 'backup_manager_queue_jobs', help: 'Jobs in the queue by state', labelNames: ['state'], registers });
+    this.runs = new Counter({ name: 'backup_manager_backup_runs_total', help: 'Backup outcomes seen by this process (completed, failed, verified, corrupted)', labelNames: ['target', 'outcome'], registers });
+    this.duration = new Histogram({
+      name: 'backup_manager_backup_duration_seconds',
+      help: 'Run time of backups completed by this process',
+      labelNames: ['target'],
+      buckets: [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600],
+      registers,
+    });
+    this.size = new Histogram({
+      name: 'backup_manager_backup_size_bytes',
+      help: 'Artifact size of backups completed by this process',
+      labelNames: ['target'],
+      buckets: [1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11],
+      registers,
+    });
+  }
+
+  @OnEvent('backup.completed')
+  onCompleted(e: BackupEvent): void {
+    const target = e.record.target;
+    this.runs.inc({ target, outcome: 'completed' });
+    if (e.record.durationMs != null) this.duration.observe({ target }, e.record.durationMs / 1000);
+    if (e.record.sizeBytes != null) this.size.observe({ target }, e.record.sizeBytes);
+  }
+
+  @OnEvent('backup.failed')
+  onFailed(e: BackupEvent): void {
+    this.runs.inc({ target: e.record.target, outcome: 'failed' });
+  }
+
+  @OnEvent('backup.verified')
+  onVerified(e: BackupEvent): void {
+    if (e?.record?.target) this.runs.inc({ target: e.record.target, outcome: 'verified' });
+  }
+
+  @OnEvent('backup.corrupted')
+  onCorrupted(e: BackupEvent): void {
+    if (e?.record?.target) this.runs.inc({ target: e.record.target, outcome: 'corrupted' });
+  }
+
+  /** The exposition text, with catalog and queue gauges refreshed first. */
+  async render(): Promise<string> {
+    await Promise.all([this.refreshCatalog(), this.refreshQueue()]);
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private async refreshCatalog(): Promise<void> {
+    const rows = await this.records
+      .createQueryBuilder('b')
+      .select('b.target', 'target')
+      .addSelect('b.status', 'status')
+      .addSelect('COUNT(*)', 'n')
+      .groupBy('b.target')
+      .addGroupBy('b.status')
+      .getRawMany<{ target: string; status: string; n: unknown }>();
+    this.backups.reset();
+    for (const r of rows) this.backups.set({ target: r.target, status: r.status }, Number(r.n));
+
+    this.lastSuccess.reset();
+    this.lastSize.reset();
+    this.lastDuration.reset();
+    const targets = [...new Set(rows.map((r) => r.target))];
+    await Promise.all(
+      targets.map(async (target) => {
+        const good = await this.records.findOne({ where: { target, status: In(GOOD_BACKUP_STATUSES) }, order: { completedAt: 'DESC', createdAt: 'DESC' } });
+        if (!good) return;
+        this.lastSuccess.set({ target }, (good.completedAt ?? good.createdAt).getTime() / 1000);
+        if (good.sizeBytes != null) this.lastSize.set({ target }, good.sizeBytes);
+        if (good.durationMs != null) this.lastDuration.set({ target }, good.durationMs / 1000);
+      }),
+    );
+  }
+
+  private async refreshQueue(): Promise<void> {
+    this.queueJobs.reset();
+    try {
+      const counts = await Promise.race([
+        this.queue.counts(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref()),
+      ]);
+      for (const [state, n] of Object.entries(counts)) this.queueJobs.set({ state }, n);
+    } catch {
+      // Redis unreachable: no queue gauges in this scrape (readiness reports the outage).
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import { Controller, Get, Param, ServiceUnavailableException, UseFilters, UseGuards } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProperty,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { AuthGuard } from '../auth/auth.guard.js';
+import { EngineError } from '../common/errors.js';
+import { ApiExceptionFilter } from '../common/http-exception.filter.js';
+import { redact } from '../common/redact.js';
+import { EnginesService } from '../engines/engines.service.js';
+import { TargetsService } from './targets.service.js';
+
+class TargetResponse {
+  @ApiProperty({ example: 'app' }) name!: string;
+  @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
+  @ApiProperty() host!: string;
+  @ApiProperty() port!: number;
+  @ApiProperty() database!: string;
+  @ApiProperty() user!: string;
+  @ApiProperty({ type: [String], description: 'Tables of a `partial` backup' }) coreTables!: string[];
+}
+
+export class TableInfoResponse {
+  @ApiProperty({ example: 'orders', description: 'Name to use in `tables` of a selective backup (`schema.table` for PostgreSQL schemas other than public)' })
+  name!: string;
+
+  @ApiProperty({ example: 120000, description: "Estimated rows (the engine's statistics, not a count)" })
+  rowEstimate!: number;
+
+  @ApiProperty({ example: 16777216, description: 'Table plus index size in bytes' })
+  sizeBytes!: number;
+}
+
+export class TargetTablesResponse {
+  @ApiProperty({ example: 'app' }) target!: string;
+  @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
+  @ApiProperty({ example: 'app_production' }) database!: string;
+  @ApiProperty({ description: 'Number of tables' }) tableCount!: number;
+  @ApiProperty({ description: 'Sum of the row estimates' }) rowEstimate!: number;
+  @ApiProperty({ description: 'Sum of the table sizes in bytes' }) sizeBytes!: number;
+  @ApiProperty({ type: [TableInfoResponse] }) tables!: TableInfoResponse[];
+}
+
+class TargetErrorResponse {
+  @ApiProperty() statusCode!: number;
+  @ApiProperty() message!: string;
+}
+
+@ApiTags('targets')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'Missing, invalid or expired token' })
+@Controller('targets')
+@UseGuards(AuthGuard)
+@UseFilters(ApiExceptionFilter)
+export class TargetsController {
+  constructor(
+    private readonly targets: TargetsService,
+    private readonly engines: EnginesService,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Configured targets (never their passwords)' })
+  @ApiOkResponse({ type: [TargetResponse] })
+  list(): TargetResponse[] {
+    return this.targets.list();
+  }
+
+  @Get(':name/tables')
+  @ApiOperation({ summary: "A target's tables with estimated rows and sizes (the names a selective backup accepts)" })
+  @ApiParam({ name: 'name', description: 'A configured target name', example: 'app' })
+  @ApiOkResponse({ type: TargetTablesResponse })
+  @ApiNotFoundResponse({ type: TargetErrorResponse, description: 'Unknown target' })
+  @ApiServiceUnavailableResponse({ type: TargetErrorResponse, description: 'The database could not be reached or refused the connection' })
+  async tables(@Param('name') name: string): Promise<TargetTablesResponse> {
+    const target = await this.targets.resolve(name);
+    let tables;
+    try {
+      tables = await this.engines.for(target.engine).listTables(target);
+    } catch (err) {
+      if (!(err instanceof EngineError)) throw err;
+      throw new ServiceUnavailableException(redact(err.message, this.targets.secretsOf(target)));
+    }
+    return {
+      target: target.name,
+      engine: target.engine,
+      database: target.database,
+      tableCount: tables.length,
+      rowEstimate: tables.reduce((s, x) => s + x.rowEstimate, 0),
+      sizeBytes: tables.reduce((s, x) => s + x.sizeBytes, 0),
+      tables,
+    };
+  }
+}

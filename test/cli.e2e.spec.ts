@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import jwt from 'jsonwebtoken';
+import { dropQueueKeys, testEnv } from './support/app.js';
+import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
+import { ROOT, startProcess, type Proc } from './support/processes.js';
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a user runs it: the built entrypoint, env only, no TTY. */
+function cli(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`backup-manager ${args.join(' ')} timed out:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const artifacts = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => !f.endsWith('.json')).sort() : []);
+
+describe('backup-manager CLI against a running stack', () => {
+  let db: string;
+  let env: Record<string, string>;
+  let worker: Proc;
+
+  beforeAll(async () => {
+    db = await createPgDatabase('cli');
+    await pgQuery(db, `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 20000) g;`);
+    env = testEnv({
+      BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}`,
+      BACKUP_TARGET_BROKEN_URL: 'postgres://postgres@127.0.0.1:5432/bm_no_such_database_cli',
+      JOB_ATTEMPTS: '1',
+    });
+    worker = startProcess('worker', { ...env, LOG_LEVEL: 'warn' });
+    await new Promise((r) => setTimeout(r, 1500));
+  }, 60_000);
+
+  afterAll(async () => {
+    worker?.child.kill('SIGTERM');
+    if (worker) await Promise.race([worker.exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await dropQueueKeys(env.QUEUE_PREFIX);
+    await dropPgDatabase(db);
+    rmSync(env.DATA_DIR, { recursive: true, force: true });
+  }, 30_000);
+
+  let firstId: string;
+
+  it('backup create --wait --json exits 0 once COMPLETED and prints the record as JSON', async () => {
+    const r = await cli(['backup', 'create', '--target', 'app', '--wait', '--json', '--description', 'nightly by cron'], env);
+    expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({ code: 0, stderr: '' });
+    const rec = JSON.parse(r.stdout);
+    expect(rec).toMatchObject({ target: 'app', triggeredBy: 'cli', description: 'nightly by cron', attempts: 1 });
+    expect(['COMPLETED', 'VERIFIED']).toContain(rec.status);
+    expect(existsSync(join(env.DATA_DIR, 'backups', rec.fileKey))).toBe(true);
+    // Progress went to stderr as plain lines (no TTY), never into the JSON.
+    expect(r.stderr).toMatch(new RegExp(`backup ${rec.id} (COMPLETED|VERIFIED)`));
+    firstId = rec.id;
+  }, 120_000);
+
+  it('backup create without --wait enqueues and returns at once; backup list --json shows both', async () => {
+    const r = await cli(['backup', 'create', '-t', 'app', '--json'], env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ target: 'app', triggeredBy: 'cli' }); // QUEUED, or already picked up by the worker
+    const list = await cli(['backup', 'list', '--json'], env);
+    expect(list.code).toBe(0);
+    const page = JSON.parse(list.stdout);
+    expect(page.items.map((i: { id: string }) => i.id)).toEqual(expect.arrayContaining([firstId, JSON.parse(r.stdout).id]));
+  }, 60_000);
+
+  it('cleanup --dry-run deletes nothing', async () => {
+    const dir = join(env.DATA_DIR, 'backups', 'app');
+    const before = { files: artifacts(dir), total: JSON.parse((await cli(['backup', 'list', '--json'], env)).stdout).total };
+    const r = await cli(['cleanup', '--dry-run', '--json'], env);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.dryRun).toBe(true);
+    expect(Array.isArray(result.deleted)).toBe(true);
+    const after = { files: artifacts(dir), total: JSON.parse((await cli(['backup', 'list', '--json'], env)).stdout).total };
+    expect(after).toEqual(before);
+  }, 60_000);
+
+  it('a failing backup exits non-zero with the reason on stderr', async () => {
+    const r = await cli(['backup', 'create', '--target', 'broken', '--wait'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/backup-manager: backup [0-9a-f-]{36} FAILED: .*bm_no_such_database_cli/);
+  }, 120_000);
+
+  it('refuses bad requests with distinct exit codes and the reason on stderr', async () => {
+    const unknown = await cli(['backup', 'create', '--target', 'nope'], env);
+    expect(unknown.code).toBe(65);
+    expect(unknown.stderr).toMatch(/Unknown target "nope"/);
+    const noConfirm = await cli(['restore', firstId], env);
+    expect(noConfirm.code).toBe(64);
+    expect(noConfirm.stderr).toMatch(/--confirm is required/);
+    const usage = await cli(['backup', 'create'], env);
+    expect(usage.code).toBe(64);
+    expect(usage.stderr).toMatch(/--target/);
+  }, 60_000);
+
+  it('--inline runs a backup in-process with Redis unreachable; without it the CLI says Redis is down', async () => {
+    const offline = { ...env, REDIS_URL: 'redis://127.0.0.1:1' };
+    const queued = await cli(['backup', 'create', '--target', 'app', '--wait'], offline);
+    expect(queued.code).toBe(69);
+    expect(queued.stderr).toMatch(/Redis at redis:\/\/127\.0\.0\.1:1 is unreachable; start it, or run with --inline/);
+    const r = await cli(['backup', 'create', '--target', 'app', '--inline', '--json'], offline);
+    expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({ code: 0, stderr: '' });
+    const rec = JSON.parse(r.stdout);
+    expect(rec).toMatchObject({ target: 'app', triggeredBy: 'cli', attempts: 1, errorMessage: null });
+    expect(['COMPLETED', 'VERIFIED']).toContain(rec.status);
+    expect(rec.sizeBytes).toBeGreaterThan(0);
+    expect(existsSync(join(env.DATA_DIR, 'backups', rec.fileKey))).toBe(true);
+    // The catalog record is the same one the service sees.
+    const list = JSON.parse((await cli(['backup', 'list', '--json'], offline)).stdout);
+    expect(list.items.find((i: { id: string }) => i.id === rec.id)).toMatchObject({ status: rec.status, checksum: rec.checksum });
+  }, 120_000);
+
+  it('verify exits 0 for a good backup; token prints a JWT for the API', async () => {
+    const v = await cli(['backup', 'verify', firstId, '--json'], env);
+    expect(v.code).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, backupId: firstId, status: 'VERIFIED' });
+    const t = await cli(['token', '--role', 'admin', '--sub', 'alice'], env);
+    expect(t.code).toBe(0);
+    expect(jwt.verify(t.stdout.trim(), env.JWT_SECRET)).toMatchObject({ sub: 'alice', role: 'admin' });
+  }, 60_000);
+});

@@ -1,0 +1,132 @@
+import 'reflect-metadata';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dropQueueKeys, REDIS_URL } from './support/app.js';
+import { HostAppModule, HostOps } from './support/host/host.module.js';
+import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
+import { startProcess, type Proc } from './support/processes.js';
+
+/** A host Nest app importing BackupManagerModule.forRootAsync with its own DataSource as target and catalog. */
+describe('backup-manager inside a host app', () => {
+  let db: string;
+  let app: INestApplication;
+  let base: string;
+  let dataDir: string;
+  let queuePrefix: string;
+  let worker: Proc | undefined;
+
+  const call = async (method: string, path: string, opts: { user?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.user) headers['x-user'] = opts.user;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const r = await fetch(`${base}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  beforeAll(async () => {
+    db = await createPgDatabase('host');
+    dataDir = mkdtempSync(join(tmpdir(), 'bm-host-'));
+    queuePrefix = `bmtest-host-${randomBytes(4).toString('hex')}`;
+    app = await NestFactory.create(
+      HostAppModule.forSettings({
+        database: db,
+        redisUrl: REDIS_URL,
+        queuePrefix,
+        storageDir: join(dataDir, 'backups'),
+        tempDir: join(dataDir, 'tmp'),
+      }),
+      { logger: false },
+    );
+    // The host's own app-level choices: global prefix and a strict global pipe.
+    app.setGlobalPrefix('api');
+    app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+    await app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  }, 60_000);
+
+  afterAll(async () => {
+    worker?.child.kill('SIGTERM');
+    if (worker) await Promise.race([worker.exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await app?.close();
+    await dropQueueKeys(queuePrefix);
+    await dropPgDatabase(db);
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("keeps the host's routes, entity and migrations working", async () => {
+    expect(await call('GET', '/api/ping')).toEqual({ status: 200, body: { pong: true } });
+    const created = await call('POST', '/api/notes', { body: { text: 'hello' } });
+    expect(created.status).toBe(201);
+    expect(await pgQuery(db, 'SELECT text FROM notes')).toEqual([{ text: 'hello' }]);
+    // The catalog tables came with the host's own migration run.
+    const tables = (await pgQuery<{ t: string }>(db, "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'")).map((r) => r.t);
+    expect(tables).toEqual(expect.arrayContaining(['notes', 'backup_records', 'restore_runs']));
+  });
+
+  it("still applies the host's global pipe and global guard", async () => {
+    const bad = await call('POST', '/api/notes', { body: { text: '', extra: 1 } });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body.message)).toMatch(/extra should not exist/);
+    expect((await call('GET', '/api/ping', { headers: { 'x-maintenance': '1' } })).status).toBe(403);
+    expect((await call('GET', '/api/ops/backups', { user: 'alice:admin', headers: { 'x-maintenance': '1' } })).status).toBe(403);
+  });
+
+  it("mounts the library's routes under the host prefix, behind the host's guard and the library's roles", async () => {
+    expect((await call('GET', '/api/v1/backups', { user: 'alice:admin' })).status).toBe(404);
+    expect((await call('GET', '/api/ops/backups')).status).toBe(403); // host guard says no
+    const list = await call('GET', '/api/ops/backups', { user: 'vera:viewer' });
+    expect(list.status).toBe(200);
+    expect(list.body).toMatchObject({ items: [], total: 0 });
+    const targets = await call('GET', '/api/ops/targets', { user: 'vera:viewer' });
+    expect(targets.body).toEqual([expect.objectContaining({ name: 'app', engine: 'postgres', database: db, host: '127.0.0.1', port: 5432 })]);
+    const refused = await call('POST', '/api/ops/backups', { user: 'vera:viewer', body: { target: 'app' } });
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toMatch(/needs the operator role/);
+  });
+
+  it('completes a backup of the host database in a separate worker process', async () => {
+    const req = await call('POST', '/api/ops/backups', { user: 'olga:operator', body: { target: 'app', description: 'from the host' } });
+    expect(req.status).toBe(202);
+    expect(req.body).toMatchObject({ status: 'QUEUED', triggeredBy: 'user:olga' });
+    // A facade call from host code, as before a risky migration; the host hears the event.
+    const pre = await app.get(HostOps).backupBeforeMigration();
+    expect(pre.triggeredBy).toBe('host:pre-migration');
+    expect(app.get(HostOps).requested).toEqual(expect.arrayContaining([req.body.id, pre.id]));
+
+    // Workers are off inside the host: nothing runs until a worker joins the same catalog, Redis prefix and storage.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await call('GET', `/api/ops/backups/${req.body.id}`, { user: 'vera:viewer' })).body.status).toBe('QUEUED');
+    worker = startProcess('worker', {
+      CATALOG_URL: `postgres://postgres@127.0.0.1:5432/${db}`,
+      CATALOG_MIGRATIONS_RUN: 'false',
+      BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}`,
+      REDIS_URL,
+      QUEUE_PREFIX: queuePrefix,
+      DATA_DIR: dataDir,
+      STORAGE_DIR: join(dataDir, 'backups'),
+      TEMP_DIR: join(dataDir, 'tmp'),
+      JWT_SECRET: randomBytes(24).toString('hex'),
+      SCHEDULER_ENABLED: 'false',
+      LOG_LEVEL: 'warn',
+    });
+    for (const id of [req.body.id, pre.id]) {
+      const deadline = Date.now() + 90_000;
+      let rec: any;
+      for (;;) {
+        rec = (await call('GET', `/api/ops/backups/${id}`, { user: 'vera:viewer' })).body;
+        if (!['QUEUED', 'RUNNING'].includes(rec.status)) break;
+        if (Date.now() > deadline) throw new Error(`backup ${id} stuck in ${rec.status}; worker output:\n${worker.output()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect({ status: rec.status, error: rec.errorMessage }).toEqual({ status: expect.stringMatching(/^(COMPLETED|VERIFIED)$/), error: null });
+      expect(rec.sizeBytes).toBeGreaterThan(0);
+      expect(existsSync(join(dataDir, 'backups', rec.fileKey))).toBe(true);
+    }
+  }, 120_000);
+});

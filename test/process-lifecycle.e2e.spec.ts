@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { signToken } from '../src/auth/jwt.service.js';
+import { Role } from '../src/auth/roles.js';
+import { dropQueueKeys, testEnv } from './support/app.js';
+import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
+import { childPids, commandOf, freePort, startProcess, waitForHttp, type Proc } from './support/processes.js';
+
+describe('process start-up and shutdown', () => {
+  it('exits with 78 and names every bad value when the configuration is invalid', async () => {
+    const p = startProcess('main', { DATA_DIR: '/tmp/bm-never-used', PORT: 'x', BACKUP_TARGET_A_URL: 'ftp://h/db' });
+    expect(await p.exited).toBe(78);
+    expect(p.output()).toContain('JWT_SECRET (or JWT_SECRET_FILE) is required');
+    expect(p.output()).toContain('PORT must be an integer');
+    expect(p.output()).toContain('BACKUP_TARGET_A_URL must use postgres:// or mysql://');
+  });
+
+  describe('SIGTERM during a dump', () => {
+    let env: Record<string, string>;
+    let db: string;
+    let apiProc: Proc;
+    const procs: Proc[] = [];
+    let base: string;
+    let token: string;
+    const get = async (id: string) =>
+      (await (await fetch(`${base}/api/v1/backups/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as any;
+
+    beforeAll(async () => {
+      db = await createPgDatabase('sigterm');
+      await pgQuery(db, `CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, repeat(md5(g::text), 16) FROM generate_series(1, 900000) g;`);
+      const port = await freePort();
+      env = testEnv({ PORT: String(port), BACKUP_TARGET_BIG_URL: `postgres://postgres@127.0.0.1:5432/${db}`, SHUTDOWN_GRACE_MS: '0', LOG_LEVEL: 'warn' });
+      base = `http://127.0.0.1:${port}`;
+      token = signToken(env.JWT_SECRET, { sub: 'ops', role: Role.Operator }, { expiresIn: '1h' });
+      apiProc = startProcess('main', { ...env, APP_ROLE: 'api' });
+      procs.push(apiProc);
+      await waitForHttp(`${base}/health/live`);
+    }, 120_000);
+
+    afterAll(async () => {
+      for (const p of procs) p.child.kill('SIGKILL');
+      await dropQueueKeys(env.QUEUE_PREFIX);
+      await dropPgDatabase(db);
+    });
+
+    it('aborts the running dump cleanly, exits, and the job completes on the next worker', async () => {
+      const worker = startProcess('worker', env);
+      procs.push(worker);
+      const created = (await (await fetch(`${base}/api/v1/backups`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ target: 'big' }),
+      })).json()) as any;
+      const deadline = Date.now() + 60_000;
+      while (!childPids(worker.child.pid!).some((c) => /(^|\/)pg_dump\b/.test(commandOf(c)))) {
+        if (Date.now() > deadline) throw new Error(`the worker never ran pg_dump: ${worker.output()}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      worker.child.kill('SIGTERM');
+      const code = await worker.exited;
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      // Nest closes the app, then re-raises SIGTERM: a clean exit is code 0 or that signal, never a hang or SIGKILL.
+      expect(code === 0 || worker.child.signalCode === 'SIGTERM').toBe(true);
+
+      const after = await get(created.id);
+      expect(after.status).toBe('QUEUED');
+      expect(after.errorMessage).toMatch(/will retry: .*aborted/);
+      const dir = join(env.DATA_DIR, 'backups', 'big');
+      expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+      const sessions = await pgQuery(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'backup-manager'`, [db]);
+      expect(sessions[0].n).toBe(0);
+
+      const next = startProcess('worker', env);
+      procs.push(next);
+      let done: any;
+      for (const end = Date.now() + 120_000; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+        done = await get(created.id);
+        if (!['QUEUED', 'RUNNING'].includes(done.status)) break;
+      }
+      expect(['COMPLETED', 'VERIFIED']).toContain(done.status);
+      expect(done.attempts).toBe(2);
+      expect(readdirSync(dir).filter((f) => /\.(sql|dump)\.zst$/.test(f))).toEqual([done.fileKey.split('/')[1]]);
+    }, 240_000);
+  });
+});
