@@ -16,6 +16,16 @@ async function waitForDump(workers: Proc[], timeoutMs = 60_000): Promise<Proc> {
   }
 }
 
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+let thaw = (): void => undefined;
+
 /** Real worker processes: a graceful SIGTERM, and a worker frozen past its job lock (fencing). */
 describe('worker shutdown and lost job locks', () => {
   let db: string;
@@ -50,6 +60,7 @@ describe('worker shutdown and lost job locks', () => {
   }, 180_000);
 
   afterAll(async () => {
+    thaw();
     for (const p of procs) {
       p.child.kill('SIGCONT');
       p.child.kill('SIGKILL');
@@ -95,12 +106,15 @@ describe('worker shutdown and lost job locks', () => {
     const id = (await c.call('POST', '/api/v1/backups', { target: 'fenced' })).body.id;
     const frozen = await waitForDump([a, b]);
     const other = frozen === a ? b : a;
-    await sleep(300);
-    frozen.child.kill('SIGSTOP');
+    // Freeze the worker with its dump clients, as a paused machine would be: a dump left running
+    // could otherwise end and commit before the lock expires, and there would be nothing to fence.
+    const family = [frozen.child.pid!, ...childPids(frozen.child.pid!)];
+    thaw = () => family.forEach((pid) => signal(pid, 'SIGCONT'));
+    family.forEach((pid) => signal(pid, 'SIGSTOP'));
     // The other worker finds the job stalled, takes it over (attempt 2) and completes it.
     const done = await c.waitUntil(id, (x) => ['COMPLETED', 'VERIFIED'].includes(x.status), 'completion by the other worker', 120_000);
     expect(done.attempts).toBe(2);
-    frozen.child.kill('SIGCONT');
+    thaw();
     // The thawed worker resumes its stale attempt: it must notice and publish nothing.
     await sleep(6000);
     const after = await c.waitUntil(id, (x) => x.status === 'VERIFIED', 'VERIFIED', 60_000);
