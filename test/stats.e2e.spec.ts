@@ -134,4 +134,14 @@ describe('backup statistics', () => {
     const doc = await api(t, 'GET', '/docs-json', { token: null });
     expect(doc.body.paths['/api/v1/backups/stats'].get).toBeDefined();
   });
+
+  it('documents both stats responses with their own schemas (no name shared by two shapes)', async () => {
+    const doc = (await api(t, 'GET', '/docs-json', { token: null })).body;
+    const schemaOf = (path: string) => doc.paths[path].get.responses['200'].content['application/json'].schema.$ref.split('/').pop();
+    const backupStats = doc.components.schemas[schemaOf('/api/v1/backups/stats')];
+    const restoreCounts = doc.components.schemas[backupStats.properties.restores.allOf?.[0]?.$ref?.split('/').pop() ?? backupStats.properties.restores.$ref.split('/').pop()];
+    expect(Object.keys(restoreCounts.properties).sort()).toEqual(['byStatus', 'total']);
+    const restoreStats = doc.components.schemas[schemaOf('/api/v1/restores/stats')];
+    expect(Object.keys(restoreStats.properties)).toEqual(expect.arrayContaining(['restores', 'verifications']));
+  });
 });

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
-import type { BackupStats, BackupStatsQuery, BackupSummary, RestoreStats } from './dto/backup-stats.dto.js';
+import type { BackupStats, BackupStatsQuery, BackupSummary, RestoreRunCounts } from './dto/backup-stats.dto.js';
 import { BackupRecord, BackupStatus, GOOD_BACKUP_STATUSES } from './entities/backup-record.entity.js';
 
 /** Backup statistics computed from the catalog (not from process-local counters). */
@@ -101,7 +101,7 @@ export class BackupStatsService {
    * Restore runs by status, read through the catalog's metadata so this module does not import
    * the restore module's entity. Null when no `RestoreRun` entity is registered.
    */
-  private async restores(q: BackupStatsQuery): Promise<RestoreStats | null> {
+  private async restores(q: BackupStatsQuery): Promise<RestoreRunCounts | null> {
     const meta = this.dataSource.entityMetadatas.find((m) => m.name === 'RestoreRun');
     if (!meta) return null;
     const has = (prop: string) => meta.columns.some((c) => c.propertyName === prop);

@@ -41,7 +41,8 @@ export class VerificationStats {
   @ApiPropertyOptional({ nullable: true }) lastVerifiedAt!: Date | null;
 }
 
-export class RestoreStats {
+/** Restore runs in the stats range (the restore module's own `/restores/stats` is `RestoreStats`). */
+export class RestoreRunCounts {
   @ApiProperty() total!: number;
   @ApiProperty({ type: Object, example: { COMPLETED: 2, FAILED: 1 } }) byStatus!: Record<string, number>;
 }
@@ -62,6 +63,6 @@ export class BackupStats {
   @ApiProperty({ type: Object, example: { manual: 3, daily: 10 } }) byType!: Record<string, number>;
   @ApiProperty({ type: Object, example: { COMPLETED: 12, FAILED: 1 } }) byStatus!: Record<string, number>;
   @ApiProperty({ type: VerificationStats }) verifications!: VerificationStats;
-  @ApiPropertyOptional({ type: RestoreStats, nullable: true, description: 'Restore runs in range; null when the restore module is absent' })
-  restores!: RestoreStats | null;
+  @ApiPropertyOptional({ type: RestoreRunCounts, nullable: true, description: 'Restore runs in range; null when the restore module is absent' })
+  restores!: RestoreRunCounts | null;
 }
