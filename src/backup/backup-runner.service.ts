@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { In, type Repository } from 'typeorm';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { compressor, zstdFromPipe } from '../codecs/compression.js';
+import { hashFile, type FileDigest } from '../codecs/file-hash.js';
 import { MeasureTap } from '../codecs/tap.js';
 import { EngineError } from '../common/errors.js';
 import { ProcessRunner } from '../common/process-runner.js';
@@ -29,6 +30,8 @@ import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
+/** Bytes of artifact between early flushes to disk while zstd writes it (see `hashFile`). */
+const FLUSH_EVERY = 32 * 2 ** 20;
 const TERMINAL = [BackupStatus.Completed, BackupStatus.Verified, BackupStatus.Corrupted, BackupStatus.Failed, BackupStatus.Cancelled];
 
 /**
@@ -152,7 +155,8 @@ export class BackupRunner implements OnModuleInit {
       fileKey = artifactKey(record.target, record.type, record.format, compression);
       writer = await this.storage.createWriter(fileKey, record.id);
       const raw = new MeasureTap({ onProgress: (b) => void ctx.updateProgress({ rawBytes: b }) });
-      const out = new MeasureTap({ sha256: true, onProgress: (b) => void ctx.updateProgress({ bytes: b }) });
+      const reportBytes = (b: number) => void ctx.updateProgress({ bytes: b });
+      const out = new MeasureTap({ sha256: true, onProgress: reportBytes });
       const spec: DumpSpec = {
         scope: record.scope as DumpSpec['scope'],
         tables: record.tables ?? undefined,
@@ -167,6 +171,8 @@ export class BackupRunner implements OnModuleInit {
       // With nothing to observe in the raw stream, zstd reads the dump client's pipe itself and
       // only the compressed bytes pass through this process (the `pg_dump | zstd` shape).
       let directInput: (() => number | undefined) | undefined;
+      // What was written when zstd wrote the file itself (hashed by reading it back).
+      let written: FileDigest | undefined;
       // PostgreSQL without an in-stream counter: exact row counts run beside the dump, in the
       // snapshot pg_dump itself reads (--snapshot), instead of a second pass after it.
       const snapshot =
@@ -176,10 +182,18 @@ export class BackupRunner implements OnModuleInit {
       if (snapshot) spec.snapshot = snapshot.id;
       const snapshotRows = snapshot?.countRows().catch((err: Error) => err);
       await engine.dump(target, spec, { signal, timeoutMs: this.options.dump.timeoutMs, lockWaitTimeoutMs: this.options.dump.lockWaitTimeoutMs }, async (stdout, sig) => {
-        if (compression === 'zstd' && !counter) {
-          const codec = zstdFromPipe(this.runner, stdout, level);
+        if (compression === 'zstd' && !counter && w.fd !== undefined) {
+          // `pg_dump | zstd > file`: no dump or artifact byte passes through this process; the
+          // file is hashed by reading it back right behind zstd (from the page cache).
+          const codec = zstdFromPipe(this.runner, stdout, level, { output: w.fd, signal: sig });
           directInput = codec.inputBytes;
-          await Promise.all([pipeline(codec.readable, out, w.stream, { signal: sig }), codec.done]);
+          [written] = await Promise.all([hashFile(w.fd, { writer: codec.done, signal: sig, onProgress: reportBytes, flushEvery: FLUSH_EVERY }), codec.done]);
+          return;
+        }
+        if (compression === 'zstd' && !counter) {
+          const codec = zstdFromPipe(this.runner, stdout, level, { signal: sig });
+          directInput = codec.inputBytes;
+          await Promise.all([pipeline(codec.readable!, out, w.stream, { signal: sig }), codec.done]);
           return;
         }
         const codec = compressor(compression, this.runner, level);
@@ -198,20 +212,18 @@ export class BackupRunner implements OnModuleInit {
       }
 
       if (!(await ctx.stillOwned())) throw new EngineError('the job lock was lost; another worker owns this backup now', true);
-      const checksum = out.digest();
-      const completedAt = new Date();
+      const checksum = written?.sha256 ?? out.digest();
+      const sizeBytes = written?.bytes ?? out.bytes;
       const result: Partial<BackupRecord> = {
         status: BackupStatus.Completed,
         fileKey,
-        sizeBytes: out.bytes,
+        sizeBytes,
         rawBytes,
         checksum,
-        completedAt,
-        durationMs: completedAt.getTime() - started,
         databaseSizeBytes: stats.sizeBytes,
         tableCount: stats.tableCount,
         rowEstimate: stats.rowEstimate,
-        compressionRatio: out.bytes > 0 && rawBytes !== null ? Math.round((rawBytes / out.bytes) * 1000) / 1000 : null,
+        compressionRatio: sizeBytes > 0 && rawBytes !== null ? Math.round((rawBytes / sizeBytes) * 1000) / 1000 : null,
         errorMessage: null,
         metadata: { ...(record.metadata ?? {}), clientVersion, database: target.database, ...rowCounts },
       };
@@ -224,6 +236,9 @@ export class BackupRunner implements OnModuleInit {
         throw storageError(err, fileKey!);
       });
       writer = undefined;
+      // Completion time: when the artifact became durable under its key.
+      result.completedAt = new Date();
+      result.durationMs = result.completedAt.getTime() - started;
       // The manifest's partial file is named after the record, so a crash mid-write leaves a partial
       // the next attempt or the reconciler removes.
       await this.storage.writeJson(manifestKey(fileKey), this.manifest(record, result, clientVersion, target.database), record.id).catch((err: Error) => {
@@ -237,7 +252,7 @@ export class BackupRunner implements OnModuleInit {
       // A fenced-off earlier attempt may have renamed its file into place meanwhile.
       for (const k of others) await this.deleteArtifact(k);
       const done = await this.records.findOneByOrFail({ id: record.id });
-      this.logger.log({ msg: 'backup completed', id: record.id, target: record.target, file: fileKey, sizeBytes: out.bytes, rawBytes, durationMs: result.durationMs });
+      this.logger.log({ msg: 'backup completed', id: record.id, target: record.target, file: fileKey, sizeBytes, rawBytes, durationMs: result.durationMs });
       this.events.emit(BackupEvents.Completed, { record: done } satisfies BackupEvent);
       await this.queue
         .add(JobName.Verify, { backupId: record.id, drill: false, requestedBy: 'system:after-backup' }, `verify-${record.id}-after-backup`)
@@ -365,7 +380,11 @@ export class BackupRunner implements OnModuleInit {
  * storage"), since the raw `ENOSPC: no space left on device, write` names no file.
  */
 export function storageError(err: Error, key: string | undefined): Error {
-  const code = (err as NodeJS.ErrnoException).code ?? /\b(ENOSPC|EDQUOT)\b/.exec(err.message)?.[1];
+  // A child process (zstd writing the file itself) reports the condition in words, not as a code.
+  const code =
+    (err as NodeJS.ErrnoException).code ??
+    /\b(ENOSPC|EDQUOT)\b/.exec(err.message)?.[1] ??
+    (/no space left on device/i.test(err.message) ? 'ENOSPC' : /disk quota exceeded/i.test(err.message) ? 'EDQUOT' : undefined);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     const what = code === 'ENOSPC' ? 'no space left on the backup storage' : 'the disk quota of the backup storage is exhausted';
     return new EngineError(`${what} while writing ${key ?? 'an artifact'} (${code}); free space or move STORAGE_DIR, then back up again`, true);

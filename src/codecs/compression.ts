@@ -1,4 +1,4 @@
-import { Duplex, PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
+import { Duplex, PassThrough, type Readable, type Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { EngineError } from '../common/errors.js';
 import type { ProcessRunner } from '../common/process-runner.js';
@@ -15,42 +15,69 @@ export interface Codec {
 /**
  * zstd reading straight from a producer's stdout pipe: the uncompressed bytes flow from the dump
  * client to zstd through the kernel, never through this process (as in `pg_dump | zstd`).
- * `stream` is readable only; `inputBytes` is read from zstd's own summary (`-vv`) once it exits.
+ * With `output` (a file descriptor), zstd writes the file itself (`pg_dump | zstd > file`) and
+ * `readable` is undefined; otherwise the compressed bytes come out of `readable`.
+ * `inputBytes` is read from zstd's own summary (`-vv`) once it exits; `signal` kills it.
  */
-export function zstdFromPipe(runner: ProcessRunner, input: Readable, level: number): Codec & { readable: Readable; inputBytes: () => number | undefined } {
-  const child = runner.spawn('zstd', [`-${level}`, '-vv', '-c'], { env: {}, stdio: [input as never, 'pipe', 'pipe'] });
+export function zstdFromPipe(
+  runner: ProcessRunner,
+  input: Readable,
+  level: number,
+  opts: { output?: number; signal?: AbortSignal } = {},
+): { readable?: Readable; done: Promise<void>; inputBytes: () => number | undefined } {
+  const child = runner.spawn('zstd', [`-${level}`, '-vv', '-c'], { env: {}, stdio: [input as never, opts.output ?? 'pipe', 'pipe'] });
   // Our copy of the pipe's read end must go, or the producer would block (not fail) if zstd died.
   input.destroy();
-  let summary = '';
+  const kill = () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  opts.signal?.addEventListener('abort', kill, { once: true });
   let inputBytes: number | undefined;
   const done = runner.wait(child).then(({ code, signal, stderr }) => {
-    summary = stderr;
-    if (code !== 0) throw new EngineError(`zstd failed (${signal ?? `exit ${code}`}): ${stderr.split('\n').pop() || 'no message'}`, true);
-    const m = /\(\s*(\d+) B\s*=>\s*(\d+) B/.exec(summary);
+    opts.signal?.removeEventListener('abort', kill);
+    if (code !== 0) throw new EngineError(`zstd failed (${signal ?? `exit ${code}`}): ${lastLine(stderr)}`, true);
+    const m = /\(\s*(\d+) B\s*=>\s*(\d+) B/.exec(stderr);
     inputBytes = m ? Number(m[1]) : undefined;
   });
   done.catch(() => undefined);
-  const readable = child.stdout!;
-  readable.once('close', () => {
-    if (!readable.readableEnded && child.exitCode === null) child.kill('SIGKILL');
+  const readable = child.stdout ?? undefined;
+  readable?.once('close', () => {
+    if (!readable.readableEnded) kill();
   });
-  return { stream: readable as unknown as Duplex, readable, done, inputBytes: () => inputBytes };
+  return { readable, done, inputBytes: () => inputBytes };
+}
+
+/** The last message zstd printed (its progress lines end in carriage returns, not newlines). */
+function lastLine(stderr: string): string {
+  return (
+    stderr
+      .split(/[\r\n]+/)
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .pop() ?? 'no message'
+  );
 }
 
 /**
- * `zstd -t`: checks that what is written to `stream` decompresses to the end, without the
- * decompressed bytes passing through this process; `outputBytes` comes from zstd's summary.
+ * `zstd -t` on the file behind `input` (a descriptor it reads itself): checks that it decompresses
+ * to the end, without a byte passing through this process; `outputBytes` comes from zstd's
+ * summary. `signal` kills it.
  */
-export function zstdTester(runner: ProcessRunner): { stream: Writable; done: Promise<void>; outputBytes: () => number | undefined } {
-  const child = runner.spawn('zstd', ['-t', '-vv'], { env: {}, stdio: ['pipe', 'ignore', 'pipe'] });
+export function zstdTester(runner: ProcessRunner, input: number, signal?: AbortSignal): { done: Promise<void>; outputBytes: () => number | undefined } {
+  const child = runner.spawn('zstd', ['-t', '-vv'], { env: {}, stdio: [input, 'ignore', 'pipe'] });
+  const kill = () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  signal?.addEventListener('abort', kill, { once: true });
   let outputBytes: number | undefined;
-  const done = runner.wait(child).then(({ code, signal, stderr }) => {
-    if (code !== 0) throw new EngineError(`zstd -t failed (${signal ?? `exit ${code}`}): ${stderr.split('\n').pop() || 'no message'}`, false);
+  const done = runner.wait(child).then(({ code, signal: killedBy, stderr }) => {
+    signal?.removeEventListener('abort', kill);
+    if (code !== 0) throw new EngineError(`zstd -t failed (${killedBy ?? `exit ${code}`}): ${lastLine(stderr)}`, false);
     const m = /:\s*(\d+) bytes\s*$/m.exec(stderr);
     outputBytes = m ? Number(m[1]) : undefined;
   });
   done.catch(() => undefined);
-  return { stream: child.stdin!, done, outputBytes: () => outputBytes };
+  return { done, outputBytes: () => outputBytes };
 }
 
 /**

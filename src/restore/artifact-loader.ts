@@ -1,7 +1,9 @@
+import { closeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ChecksumGate } from '../codecs/checksum-gate.js';
 import { decompressor, zstdTester } from '../codecs/compression.js';
+import { hashFile } from '../codecs/file-hash.js';
 import { MeasureTap } from '../codecs/tap.js';
 import { EngineError } from '../common/errors.js';
 import type { ProcessRunner } from '../common/process-runner.js';
@@ -41,13 +43,22 @@ export class ArtifactLoader {
     }
     let rawBytes: () => number | undefined;
     try {
-      const source = await this.storage.read(record.fileKey);
-      if (record.compression === 'zstd') {
-        // zstd -t decompresses in its own process; only the compressed bytes pass through here.
-        const tester = zstdTester(this.runner);
-        rawBytes = tester.outputBytes;
-        await Promise.all([pipeline(source, new ChecksumGate(record.checksum), tester.stream, { signal }), tester.done]);
+      if (record.compression === 'zstd' && this.storage.openFd) {
+        // zstd -t reads the file itself while this process hashes it with positioned reads:
+        // no artifact byte passes through a stream here (both read from the page cache).
+        const fd = await this.storage.openFd(record.fileKey);
+        try {
+          const tester = zstdTester(this.runner, fd, signal);
+          rawBytes = tester.outputBytes;
+          const [hashed, tested] = await Promise.allSettled([hashFile(fd, { signal }), tester.done]);
+          if (hashed.status === 'rejected') throw hashed.reason;
+          if (hashed.value.sha256 !== record.checksum) throw new Error(`checksum mismatch: expected ${record.checksum}, got ${hashed.value.sha256}`);
+          if (tested.status === 'rejected') throw tested.reason;
+        } finally {
+          closeSync(fd);
+        }
       } else {
+        const source = await this.storage.read(record.fileKey);
         const codec = decompressor(record.compression as Compression, this.runner);
         const raw = new MeasureTap();
         rawBytes = () => raw.bytes;

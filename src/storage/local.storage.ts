@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { close as closeCb, createReadStream, createWriteStream, fchmod, fsync, open as openCb, type WriteStream } from 'node:fs';
+import { close as closeCb, constants, createReadStream, createWriteStream, fchmod, fsync, open as openCb, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import { lstat, open, readdir, readFile, realpath, rename, rm, statfs, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
@@ -53,7 +53,7 @@ export class LocalStorage implements ArtifactStorage {
     // is somehow still writing, its rename will fail on the vanished file.
     await this.removePartials(dir, tag);
     const tmp = join(dir, `${tag}.${randomBytes(6).toString('hex')}${PARTIAL_SUFFIX}`);
-    const fd = await fdOpen(tmp, 'wx', 0o600);
+    const fd = await fdOpen(tmp, 'wx+', 0o600);
     await fdChmod(fd, 0o600);
     const stream: WriteStream = createWriteStream('', { fd, autoClose: false });
     // NOTE: a destroyed WriteStream closes its fd even with autoClose: false (a failed pipeline
@@ -76,6 +76,7 @@ export class LocalStorage implements ArtifactStorage {
     };
     return {
       stream,
+      fd,
       commit: async () => {
         await fdSync(fd);
         await close();
@@ -94,6 +95,13 @@ export class LocalStorage implements ArtifactStorage {
     const path = await this.safeExisting(key);
     if (!path) throw badRequest(`Artifact ${key} is missing from storage`);
     return createReadStream(path, { start: range?.start });
+  }
+
+  async openFd(key: string): Promise<number> {
+    const path = await this.safeExisting(key);
+    if (!path) throw badRequest(`Artifact ${key} is missing from storage`);
+    // O_NOFOLLOW: a symlink swapped in after the check is refused, not followed.
+    return fdOpen(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   }
 
   async stat(key: string): Promise<ArtifactStat | undefined> {
