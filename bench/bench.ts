@@ -122,6 +122,17 @@ process.once('SIGINT', () => {
   process.exit(130);
 });
 
+/**
+ * CPU time (ms) the whole machine has spent busy so far, from /proc/stat: the difference over a
+ * run is the work the run cost (database server, dump client, zstd, the service), which varies
+ * far less than wall time on a noisy shared machine.
+ */
+function busyCpuMs(): number {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+  return ((user + nice + system + irq + softirq + steal) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
 function vm(pid: number, key: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -173,12 +184,15 @@ async function main() {
     await new Promise((r) => setTimeout(r, 1000));
     const idleRss = vm(worker.pid!, 'VmRSS');
 
-    const runs: Record<string, number[]> = { service: [], serviceObserved: [], zstd: [], gzip: [] };
+    const runs: Record<string, number[]> = { service: [], serviceObserved: [], serviceCpu: [], zstd: [], zstdCpu: [], gzip: [] };
     let peakRss = 0;
     let peakVerifyRss = 0;
     let record: any;
     for (let round = 0; round < rounds; round++) {
+      let cpu0 = busyCpuMs();
       runs.zstd.push(await shellPipeline(db, ['zstd', '-3', '-q', '-c'], join(work, 'shell.sql.zst')));
+      runs.zstdCpu.push(busyCpuMs() - cpu0);
+      cpu0 = busyCpuMs();
       const t0 = performance.now();
       const wallT0 = Date.now();
       const created = (await (await fetch(`${base}/api/v1/backups`, {
@@ -194,6 +208,7 @@ async function main() {
         await new Promise((r) => setTimeout(r, 250));
       }
       const observed = performance.now() - t0;
+      runs.serviceCpu.push(busyCpuMs() - cpu0);
       clearInterval(sampler);
       if (!['COMPLETED', 'VERIFIED'].includes(record.status)) throw new Error(`backup ${record.status}: ${record.errorMessage}`);
       runs.service.push(new Date(record.completedAt).getTime() - wallT0);
@@ -222,6 +237,8 @@ async function main() {
       shellZstdBytes: statSync(join(work, 'shell.sql.zst')).size,
       serviceMs: Math.round(median(runs.service)),
       serviceObservedMs: Math.round(median(runs.serviceObserved)),
+      serviceCpuMs: Math.round(median(runs.serviceCpu)),
+      shellZstdCpuMs: Math.round(median(runs.zstdCpu)),
       serviceRecordMs: record.durationMs,
       shellZstdMs: Math.round(median(runs.zstd)),
       shellGzipMs: Math.round(median(runs.gzip)),
@@ -237,10 +254,10 @@ async function main() {
   }
   rmSync(work, { recursive: true, force: true });
   const rows = results.map((r) =>
-    `| ${r.sizeMb} MB | ${(r.dumpBytes / 2 ** 20).toFixed(0)} MB | ${r.serviceMs} | ${r.shellZstdMs} | ${r.shellGzipMs} | ${r.ratioVsZstd}× | ${r.ratioVsGzip}× | ${r.workerIdleRssMb} | ${r.workerPeakRssMb} | ${r.workerPeakVerifyRssMb} |`,
+    `| ${r.sizeMb} MB | ${(r.dumpBytes / 2 ** 20).toFixed(0)} MB | ${r.serviceMs} | ${r.shellZstdMs} | ${r.shellGzipMs} | ${r.ratioVsZstd}× | ${r.ratioVsGzip}× | ${r.serviceCpuMs} / ${r.shellZstdCpuMs} | ${r.workerIdleRssMb} | ${r.workerPeakRssMb} | ${r.workerPeakVerifyRssMb} |`,
   );
   process.stdout.write(
-    ['| data | dump | service ms | pg_dump\\|zstd -3 ms | pg_dump\\|gzip -6 ms | vs zstd | vs gzip | worker idle RSS MB | worker peak RSS MB (backup) | (verify) |', '|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',
+    ['| data | dump | service ms | pg_dump\\|zstd -3 ms | pg_dump\\|gzip -6 ms | vs zstd | vs gzip | machine CPU ms service / zstd | worker idle RSS MB | worker peak RSS MB (backup) | (verify) |', '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',
   );
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const file = join(ROOT, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
