@@ -200,7 +200,13 @@ async function main() {
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ target: 'bench', format: values.format }),
       })).json()) as any;
-      const sampler = setInterval(() => (peakRss = Math.max(peakRss, vm(worker.pid!, 'VmRSS'))), 50);
+      // Machine CPU sampled with the time, to read it off at the record's completedAt: the
+      // verification that follows the backup must not count.
+      const cpuAt: [number, number][] = [[wallT0, cpu0]];
+      const sampler = setInterval(() => {
+        peakRss = Math.max(peakRss, vm(worker.pid!, 'VmRSS'));
+        cpuAt.push([Date.now(), busyCpuMs()]);
+      }, 50);
       for (;;) {
         record = await (await fetch(`${base}/api/v1/backups/${created.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
         if (!['QUEUED', 'RUNNING'].includes(record.status)) break;
@@ -208,10 +214,11 @@ async function main() {
         await new Promise((r) => setTimeout(r, 250));
       }
       const observed = performance.now() - t0;
-      runs.serviceCpu.push(busyCpuMs() - cpu0);
       clearInterval(sampler);
       if (!['COMPLETED', 'VERIFIED'].includes(record.status)) throw new Error(`backup ${record.status}: ${record.errorMessage}`);
-      runs.service.push(new Date(record.completedAt).getTime() - wallT0);
+      const completedAt = new Date(record.completedAt).getTime();
+      runs.service.push(completedAt - wallT0);
+      runs.serviceCpu.push(cpuAt.filter(([at]) => at <= completedAt).pop()![1] - cpu0);
       runs.serviceObserved.push(observed);
       // The automatic verification runs next on the worker: wait for it (untimed) so it never
       // overlaps a shell measurement, and sample its memory separately.
