@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -141,4 +141,36 @@ describe('backup-manager CLI against a running stack', () => {
     expect(t.code).toBe(0);
     expect(jwt.verify(t.stdout.trim(), env.JWT_SECRET)).toMatchObject({ sub: 'alice', role: 'admin' });
   }, 60_000);
+
+  it('backup create takes what the API takes: --tables, --schema-only, --format, --retention-days; bad values exit 64/65', async () => {
+    await pgQuery(db, `CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes VALUES (1, 'kept out of the selective backup');`);
+    const offline = { ...env, REDIS_URL: 'redis://127.0.0.1:1' };
+    const r = await cli(['backup', 'create', '-t', 'app', '--tables', 'items', '--schema-only', '--format', 'plain', '--retention-days', '3', '--inline', '--json'], offline);
+    expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({ code: 0, stderr: '' });
+    const rec = JSON.parse(r.stdout);
+    expect(rec).toMatchObject({ scope: 'selective', tables: ['items'], includeSchema: true, includeData: false, format: 'plain', retentionDays: 3 });
+    const days = (new Date(rec.expiresAt).getTime() - new Date(rec.createdAt).getTime()) / 86_400_000;
+    expect(days).toBeGreaterThan(2.99);
+    expect(days).toBeLessThan(3.01);
+    const sql = execFileSync('zstd', ['-dc', join(env.DATA_DIR, 'backups', rec.fileKey)], { encoding: 'utf8' });
+    expect(sql).toMatch(/CREATE TABLE public\.items/);
+    expect(sql).not.toMatch(/notes/);
+    expect(sql).not.toMatch(/COPY public\.items/);
+
+    const unknown = await cli(['backup', 'create', '-t', 'app', '--tables', 'items,ghosts', '--inline'], offline);
+    expect(unknown.code).toBe(65);
+    expect(unknown.stderr).toMatch(/ghosts/);
+    const both = await cli(['backup', 'create', '-t', 'app', '--schema-only', '--data-only'], offline);
+    expect(both.code).toBe(64);
+    expect(both.stderr).toMatch(/--schema-only and --data-only exclude each other/);
+    const days0 = await cli(['backup', 'create', '-t', 'app', '--retention-days', '0'], offline);
+    expect(days0.code).toBe(64);
+    expect(days0.stderr).toMatch(/--retention-days must be a whole number of days from 1 to 36500/);
+    const scope = await cli(['backup', 'create', '-t', 'app', '--scope', 'everything'], offline);
+    expect(scope.code).toBe(64);
+    expect(scope.stderr).toMatch(/argument 'everything' is invalid\. Allowed choices are full, partial, selective\./);
+    const status = await cli(['backup', 'list', '--status', 'DONE'], offline);
+    expect(status.code).toBe(64);
+    expect(status.stderr).toMatch(/Allowed choices are QUEUED, RUNNING/);
+  }, 120_000);
 });

@@ -24,3 +24,14 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/**
+ * `value` if it is one of `allowed`, else a usage error (exit 64) naming the choices.
+ * NOTE: nest-commander installs each `@Option` method as the option's parser, which replaces
+ * commander's own `choices` check, so option parsers call this themselves.
+ */
+export function oneOf<T extends string>(allowed: readonly T[], value: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  // The code commander recognises as "invalid option argument" (its InvalidArgumentError).
+  throw Object.assign(new Error(`Allowed choices are ${allowed.join(', ')}.`), { code: 'commander.invalidArgument' });
+}

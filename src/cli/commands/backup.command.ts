@@ -4,12 +4,13 @@ import { BackupsService } from '../../backup/backups.service.js';
 import { BackupRecord, BackupStatus, BackupType, GOOD_BACKUP_STATUSES } from '../../backup/entities/backup-record.entity.js';
 import type { ListBackupsQuery } from '../../backup/dto/list-backups.dto.js';
 import type { Compression } from '../../config/options.js';
+import type { BackupScopeKind, DumpFormat } from '../../engines/engine.interface.js';
 import { EnginesService } from '../../engines/engines.service.js';
 import { JobsQueue } from '../../queue/jobs-queue.service.js';
 import { RestoresService } from '../../restore/restores.service.js';
 import { TargetsService } from '../../targets/targets.service.js';
 import { CliContext, pollUntil, print, runCommand } from '../context.js';
-import { CliError, Exit } from '../exit.js';
+import { CliError, Exit, oneOf } from '../exit.js';
 import { formatBytes, Progress } from '../progress.js';
 
 const TERMINAL = [...GOOD_BACKUP_STATUSES, BackupStatus.Failed, BackupStatus.Cancelled, BackupStatus.Corrupted];
@@ -82,6 +83,12 @@ interface CreateFlags extends CommonFlags {
   type: BackupType;
   compression?: Compression;
   description?: string;
+  scope?: BackupScopeKind;
+  tables?: string[];
+  schemaOnly?: boolean;
+  dataOnly?: boolean;
+  format?: DumpFormat;
+  retentionDays?: number;
   wait?: boolean;
 }
 
@@ -92,10 +99,28 @@ export class BackupCreateCommand extends BaseCommand {
   }
 
   private async create(o: CreateFlags): Promise<number> {
+    if (o.schemaOnly && o.dataOnly) throw new CliError('--schema-only and --data-only exclude each other: the backup would hold nothing', Exit.Usage);
+    if (o.tables && !o.tables.length) throw new CliError('--tables needs at least one table name', Exit.Usage);
+    if (o.retentionDays !== undefined && !(Number.isInteger(o.retentionDays) && o.retentionDays >= 1 && o.retentionDays <= 36500)) {
+      throw new CliError('--retention-days must be a whole number of days from 1 to 36500', Exit.Usage);
+    }
     const { ctx, queue: inlineQueue } = await this.cli.forJob(o.inline);
     const backups = ctx.get(BackupsService, { strict: false });
     const estimate = o.wait || o.inline ? await estimateSize(ctx, o.target) : undefined;
-    const record = await backups.request({ target: o.target, type: o.type, compression: o.compression, description: o.description, triggeredBy: 'cli' });
+    const record = await backups.request({
+      target: o.target,
+      type: o.type,
+      compression: o.compression,
+      description: o.description,
+      // --tables alone means "just these tables".
+      scope: o.scope ?? (o.tables ? 'selective' : undefined),
+      tables: o.tables,
+      includeSchema: o.dataOnly ? false : undefined,
+      includeData: o.schemaOnly ? false : undefined,
+      format: o.format,
+      retentionDays: o.retentionDays,
+      triggeredBy: 'cli',
+    });
     if (!o.wait && !o.inline) {
       print(!!o.json, record, () => `${record.id}  QUEUED  target=${record.target}  (a worker runs it; follow with: backup list, or pass --wait)`);
       return Exit.Ok;
@@ -121,17 +146,51 @@ export class BackupCreateCommand extends BaseCommand {
 
   @Option({ flags: '--type <type>', description: 'manual, daily, weekly or monthly', defaultValue: BackupType.Manual, choices: Object.values(BackupType) })
   parseType(v: string): string {
-    return v;
+    return oneOf(Object.values(BackupType), v);
   }
 
   @Option({ flags: '-c, --compression <codec>', description: 'zstd, gzip or none (default: BACKUP_COMPRESSION)', choices: ['zstd', 'gzip', 'none'] })
   parseCompression(v: string): string {
-    return v;
+    return oneOf(['zstd', 'gzip', 'none'], v);
   }
 
   @Option({ flags: '-d, --description <text>', description: 'Free text kept with the backup' })
   parseDescription(v: string): string {
     return v;
+  }
+
+  @Option({ flags: '--scope <scope>', description: 'full (default), partial (the target\'s core tables) or selective (--tables)', choices: ['full', 'partial', 'selective'] })
+  parseScope(v: string): string {
+    return oneOf(['full', 'partial', 'selective'], v);
+  }
+
+  @Option({ flags: '--tables <names>', description: 'Comma-separated tables, named as GET /api/v1/targets/{name}/tables lists them (implies --scope selective)' })
+  parseTables(v: string): string[] {
+    const names = v
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+    return names;
+  }
+
+  @Option({ flags: '--schema-only', description: 'Table definitions without rows' })
+  parseSchemaOnly(): boolean {
+    return true;
+  }
+
+  @Option({ flags: '--data-only', description: 'Rows without table definitions' })
+  parseDataOnly(): boolean {
+    return true;
+  }
+
+  @Option({ flags: '--format <format>', description: 'PostgreSQL: plain (psql) or custom (pg_restore; default BACKUP_PG_FORMAT)', choices: ['plain', 'custom'] })
+  parseFormat(v: string): string {
+    return oneOf(['plain', 'custom'], v);
+  }
+
+  @Option({ flags: '--retention-days <n>', description: 'Days to keep the backup (1-36500); sets its expiry' })
+  parseRetentionDays(v: string): number {
+    return Number(v);
   }
 
   @Option({ flags: '-w, --wait', description: 'Wait until the backup is COMPLETED or FAILED (exit 0 or 1)' })
@@ -172,7 +231,7 @@ export class BackupListCommand extends BaseCommand {
 
   @Option({ flags: '-s, --status <status>', description: 'Only this status', choices: Object.values(BackupStatus) })
   parseStatus(v: string): string {
-    return v;
+    return oneOf(Object.values(BackupStatus), v);
   }
 
   @Option({ flags: '-n, --limit <n>', description: 'At most this many (1-200, default 20)' })
