@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { signToken } from '../src/auth/jwt.service.js';
 import { Role } from '../src/auth/roles.js';
@@ -8,6 +8,15 @@ import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 import { childPids, commandOf, freePort, startProcess, waitForHttp, type Proc } from './support/processes.js';
 
 /** One API process and two worker processes sharing one Redis queue, one SQLite catalog and one storage dir. */
+/** A /proc file's text, or undefined once the process is gone. */
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 describe('horizontally scaled workers', () => {
   let env: Record<string, string>;
   let small: string;
@@ -92,8 +101,16 @@ describe('horizontally scaled workers', () => {
       throw new Error(`no worker was running pg_dump; record ${JSON.stringify(rec.body)}; worker logs: ${workers.map((w) => w.output()).join('\n---\n').slice(-3000)}`);
     }
     await new Promise((res) => setTimeout(res, 200));
+    const kids = childPids(victim!.child.pid!);
+    expect(kids.map(commandOf).join('\n')).toMatch(/zstd/);
     victim!.child.kill('SIGKILL');
     await victim!.exited;
+    // Its pg_dump and zstd die with it (the kernel's parent-death signal), not seconds later when
+    // the dump would have ended: neither writes to the worker, so no broken pipe stops them.
+    const alive = () => kids.filter((k) => !/^\S+ \(.*\) Z/.test(readProc(`/proc/${k}/stat`) ?? '0 (gone) Z')).map((k) => `${k} ${commandOf(k)}`);
+    const stop = Date.now() + 1000;
+    while (alive().length && Date.now() < stop) await new Promise((res) => setTimeout(res, 20));
+    expect(alive()).toEqual([]);
 
     const done = await waitDone(r.body.id, 150_000);
     expect(['COMPLETED', 'VERIFIED']).toContain(done.status);

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { findExecutable } from './executables.js';
 
 export interface SpawnOptions {
   env: Record<string, string>;
@@ -8,16 +9,32 @@ export interface SpawnOptions {
 }
 
 /**
+ * util-linux's `setpriv`, which sets the parent-death signal and then execs the real command:
+ * resolved once; undefined where it is not installed (then children can outlive a killed worker).
+ */
+const SETPRIV = findExecutable(['setpriv']);
+
+/**
  * The one home of child processes: argv arrays only (never a shell), a minimal environment
  * (never the parent's), and every live child killed when the application shuts down.
+ *
+ * Children are also killed when this process dies without shutting down (SIGKILL, OOM): each is
+ * started through `setpriv --pdeathsig KILL`, so the kernel sends it SIGKILL when its parent goes.
+ * Without that, `pg_dump | zstd > file` runs on after its worker is killed: neither of them
+ * writes to the worker, so no broken pipe would stop them.
  */
 @Injectable()
 export class ProcessRunner implements OnApplicationShutdown {
   private readonly logger = new Logger(ProcessRunner.name);
   private readonly live = new Set<ChildProcess>();
 
+  constructor() {
+    if (!SETPRIV) this.logger.warn('setpriv (util-linux) is not installed: a worker killed with SIGKILL leaves its dump and zstd processes running until they finish');
+  }
+
   spawn(command: string, args: string[], opts: SpawnOptions): ChildProcess {
-    const child = spawn(command, args, {
+    const [file, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
+    const child = spawn(file, argv, {
       shell: false,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...opts.env },
       stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],

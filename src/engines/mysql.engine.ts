@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { EngineError } from '../common/errors.js';
+import { findExecutable } from '../common/executables.js';
 import { ProcessRunner } from '../common/process-runner.js';
 import { withSecretFile } from '../common/secure-fs.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
@@ -24,22 +23,6 @@ const NON_RETRYABLE = [
   /doesn't exist/i,
   /insufficient privileges/i,
 ];
-
-/** The first of `names` found as an executable on PATH (e.g. `mariadb-dump` before `mysqldump`). */
-export function findExecutable(names: string[], path = process.env.PATH ?? '/usr/bin:/bin'): string | undefined {
-  for (const name of names) {
-    for (const dir of path.split(delimiter)) {
-      if (!dir) continue;
-      try {
-        accessSync(join(dir, name), constants.X_OK);
-        return name;
-      } catch {
-        // not in this directory
-      }
-    }
-  }
-  return undefined;
-}
 
 /** The dump client: `mariadb-dump` where installed, else `mysqldump`. */
 export const mysqlDumpCommand = (): string => findExecutable(['mariadb-dump', 'mysqldump']) ?? 'mysqldump';
