@@ -5,14 +5,20 @@ import { In, LessThan, type Repository } from 'typeorm';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
+import { JobName } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRecord, BackupStatus } from './entities/backup-record.entity.js';
 
+/** How often a completed backup's lost verification is queued again before it is left alone. */
+export const MAX_VERIFY_REQUEUES = 3;
+
 /**
  * Makes sure no record stays QUEUED or RUNNING after its job is gone: a job that failed for good
  * (for instance stalled too often after worker crashes) or vanished from Redis fails its record.
+ * And a COMPLETED backup whose verification job was lost the same way (its workers killed again
+ * and again, Redis restarted) gets a new verification job, up to MAX_VERIFY_REQUEUES times.
  */
 @Injectable()
 export class BackupReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -39,6 +45,38 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
 
   /** @returns how many records were moved to FAILED. */
   async reconcile(): Promise<number> {
+    await this.requeueLostVerifications();
+    return this.failStuck();
+  }
+
+  /**
+   * Queues the verification again for COMPLETED backups whose latest verification job was lost:
+   * failed for good (its workers died too often) or gone from Redis. A job that ran to its end
+   * stands, whatever it decided. The job id carries the attempt number, so replicas reconciling at
+   * once add one job. @returns how many were queued.
+   */
+  async requeueLostVerifications(): Promise<number> {
+    const cutoff = new Date(Date.now() - 2 * this.options.queue.lockDurationMs);
+    const unverified = await this.records.find({ where: { status: BackupStatus.Completed, completedAt: LessThan(cutoff) }, take: 200 });
+    let queued = 0;
+    for (const r of unverified) {
+      const requeues = Number(r.metadata?.verifyRequeues ?? 0);
+      if (requeues >= MAX_VERIFY_REQUEUES) continue;
+      const lastJobId = requeues ? `verify-${r.id}-requeue-${requeues}` : `verify-${r.id}-after-backup`;
+      const job = await this.queue.queue.getJob(lastJobId);
+      const state = job ? await job.getState() : 'unknown';
+      if (state !== 'failed' && state !== 'unknown') continue;
+      const next = requeues + 1;
+      await this.queue.add(JobName.Verify, { backupId: r.id, drill: false, requestedBy: 'system:after-backup' }, `verify-${r.id}-requeue-${next}`);
+      const metadata: BackupRecord['metadata'] = { ...(r.metadata ?? {}), verifyRequeues: next };
+      await this.records.update({ id: r.id, status: BackupStatus.Completed }, { metadata });
+      this.logger.warn({ msg: 'queued the lost verification of a completed backup again', id: r.id, lastJob: lastJobId, lastJobState: state, requeue: next });
+      queued++;
+    }
+    return queued;
+  }
+
+  private async failStuck(): Promise<number> {
     const cutoff = new Date(Date.now() - 2 * this.options.queue.lockDurationMs);
     const stale = await this.records.find({
       where: { status: In([BackupStatus.Queued, BackupStatus.Running]), updatedAt: LessThan(cutoff) },
