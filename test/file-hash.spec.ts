@@ -26,10 +26,19 @@ describe('hashing a file while another process writes it', () => {
     return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  it('covers every byte written, including those written after it caught up and waited', async () => {
-    const path = join(dir, 'bursts.bin');
+  /** Runs `fn` with a new read-write file under the test directory, closing it afterwards. */
+  async function withFile(name: string, fn: (fd: number, path: string) => Promise<void>): Promise<void> {
+    const path = join(dir, name);
     const fd = openSync(path, 'wx+', 0o600);
     try {
+      await fn(fd, path);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  it('covers every byte written, including those written after it caught up and waited', () =>
+    withFile('bursts.bin', async (fd, path) => {
       const progress: number[] = [];
       const digest = await hashFile(fd, { writer: writer(fd, 12, 120), onProgress: (b) => progress.push(b) });
       const bytes = readFileSync(path);
@@ -38,35 +47,22 @@ describe('hashing a file while another process writes it', () => {
       expect(digest.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
       expect(progress.length).toBeGreaterThan(0);
       expect(progress.every((b) => b > 0 && b <= bytes.length)).toBe(true);
-    } finally {
-      closeSync(fd);
-    }
-  });
+    }));
 
-  it('hashes a finished file larger than its read buffer', async () => {
-    const path = join(dir, 'done.bin');
-    const fd = openSync(path, 'wx+', 0o600);
-    try {
+  it('hashes a finished file larger than its read buffer', () =>
+    withFile('done.bin', async (fd, path) => {
       expect(await writer(fd, 9, 0)).toBe(0);
       const digest = await hashFile(fd);
       expect(digest.sha256).toBe(createHash('sha256').update(readFileSync(path)).digest('hex'));
       expect(digest.bytes).toBe(9 * 300 * 1024);
-    } finally {
-      closeSync(fd);
-    }
-  });
+    }));
 
-  it('stops when its signal aborts', async () => {
-    const path = join(dir, 'aborted.bin');
-    const fd = openSync(path, 'wx+', 0o600);
-    try {
+  it('stops when its signal aborts', () =>
+    withFile('aborted.bin', async (fd) => {
       const never = new Promise<void>(() => undefined);
       const ac = new AbortController();
       const hashing = hashFile(fd, { writer: never, signal: ac.signal });
       setTimeout(() => ac.abort(new Error('backup cancelled')), 50);
       await expect(hashing).rejects.toThrow('backup cancelled');
-    } finally {
-      closeSync(fd);
-    }
-  });
+    }));
 });

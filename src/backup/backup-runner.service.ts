@@ -168,10 +168,9 @@ export class BackupRunner implements OnModuleInit {
       const w = writer;
       const counter = record.engine === 'postgres' && spec.format === 'plain' && spec.includeData ? new PgCopyRowCounter() : undefined;
       const taps: Transform[] = counter ? [raw, counter] : [raw];
-      // With nothing to observe in the raw stream, zstd reads the dump client's pipe itself and
-      // only the compressed bytes pass through this process (the `pg_dump | zstd` shape).
+      // With nothing to observe in the raw stream, zstd reads the dump client's pipe and writes the
+      // artifact itself: its summary gives the raw size, reading the file back gives size and hash.
       let directInput: (() => number | undefined) | undefined;
-      // What was written when zstd wrote the file itself (hashed by reading it back).
       let written: FileDigest | undefined;
       // PostgreSQL without an in-stream counter: exact row counts run beside the dump, in the
       // snapshot pg_dump itself reads (--snapshot), instead of a second pass after it.
@@ -182,18 +181,12 @@ export class BackupRunner implements OnModuleInit {
       if (snapshot) spec.snapshot = snapshot.id;
       const snapshotRows = snapshot?.countRows().catch((err: Error) => err);
       await engine.dump(target, spec, { signal, timeoutMs: this.options.dump.timeoutMs, lockWaitTimeoutMs: this.options.dump.lockWaitTimeoutMs }, async (stdout, sig) => {
-        if (compression === 'zstd' && !counter && w.fd !== undefined) {
+        if (compression === 'zstd' && !counter) {
           // `pg_dump | zstd > file`: no dump or artifact byte passes through this process; the
           // file is hashed by reading it back right behind zstd (from the page cache).
-          const codec = zstdFromPipe(this.runner, stdout, level, { output: w.fd, signal: sig });
+          const codec = zstdFromPipe(this.runner, stdout, w.fd, level, sig);
           directInput = codec.inputBytes;
           [written] = await Promise.all([hashFile(w.fd, { writer: codec.done, signal: sig, onProgress: reportBytes, flushEvery: FLUSH_EVERY }), codec.done]);
-          return;
-        }
-        if (compression === 'zstd' && !counter) {
-          const codec = zstdFromPipe(this.runner, stdout, level, { signal: sig });
-          directInput = codec.inputBytes;
-          await Promise.all([pipeline(codec.readable!, out, w.stream, { signal: sig }), codec.done]);
           return;
         }
         const codec = compressor(compression, this.runner, level);

@@ -1,3 +1,4 @@
+import type { StdioOptions } from 'node:child_process';
 import { Duplex, PassThrough, type Readable, type Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { EngineError } from '../common/errors.js';
@@ -13,38 +14,29 @@ export interface Codec {
 }
 
 /**
- * zstd reading straight from a producer's stdout pipe: the uncompressed bytes flow from the dump
- * client to zstd through the kernel, never through this process (as in `pg_dump | zstd`).
- * With `output` (a file descriptor), zstd writes the file itself (`pg_dump | zstd > file`) and
- * `readable` is undefined; otherwise the compressed bytes come out of `readable`.
- * `inputBytes` is read from zstd's own summary (`-vv`) once it exits; `signal` kills it.
+ * A zstd child that is killed when `signal` aborts; `done` resolves with its stderr once it has
+ * exited 0 and rejects with `what` and zstd's last message otherwise.
  */
-export function zstdFromPipe(
+function zstdChild(
   runner: ProcessRunner,
-  input: Readable,
-  level: number,
-  opts: { output?: number; signal?: AbortSignal } = {},
-): { readable?: Readable; done: Promise<void>; inputBytes: () => number | undefined } {
-  const child = runner.spawn('zstd', [`-${level}`, '-vv', '-c'], { env: {}, stdio: [input as never, opts.output ?? 'pipe', 'pipe'] });
-  // Our copy of the pipe's read end must go, or the producer would block (not fail) if zstd died.
-  input.destroy();
+  args: string[],
+  stdio: StdioOptions,
+  what: string,
+  retryable: boolean,
+  signal?: AbortSignal,
+): Promise<string> {
+  const child = runner.spawn('zstd', args, { env: {}, stdio });
   const kill = () => {
     if (child.exitCode === null) child.kill('SIGKILL');
   };
-  opts.signal?.addEventListener('abort', kill, { once: true });
-  let inputBytes: number | undefined;
-  const done = runner.wait(child).then(({ code, signal, stderr }) => {
-    opts.signal?.removeEventListener('abort', kill);
-    if (code !== 0) throw new EngineError(`zstd failed (${signal ?? `exit ${code}`}): ${lastLine(stderr)}`, true);
-    const m = /\(\s*(\d+) B\s*=>\s*(\d+) B/.exec(stderr);
-    inputBytes = m ? Number(m[1]) : undefined;
+  signal?.addEventListener('abort', kill, { once: true });
+  const done = runner.wait(child).then(({ code, signal: killedBy, stderr }) => {
+    signal?.removeEventListener('abort', kill);
+    if (code !== 0) throw new EngineError(`${what} failed (${killedBy ?? `exit ${code}`}): ${lastLine(stderr)}`, retryable);
+    return stderr;
   });
   done.catch(() => undefined);
-  const readable = child.stdout ?? undefined;
-  readable?.once('close', () => {
-    if (!readable.readableEnded) kill();
-  });
-  return { readable, done, inputBytes: () => inputBytes };
+  return done;
 }
 
 /** The last message zstd printed (its progress lines end in carriage returns, not newlines). */
@@ -59,20 +51,41 @@ function lastLine(stderr: string): string {
 }
 
 /**
+ * `producer | zstd > file`: zstd reads the dump client's stdout pipe and writes the file behind
+ * `output` (a descriptor) itself, so neither the dump nor the artifact passes through this
+ * process. `inputBytes` is read from zstd's own summary (`-vv`) once it exits.
+ */
+export function zstdFromPipe(
+  runner: ProcessRunner,
+  input: Readable,
+  output: number,
+  level: number,
+  signal?: AbortSignal,
+): { done: Promise<void>; inputBytes: () => number | undefined } {
+  const exited = zstdChild(runner, [`-${level}`, '-vv', '-c'], [input as never, output, 'pipe'], 'zstd', true, signal);
+  // Our copy of the pipe's read end must go, or the producer would block (not fail) if zstd died.
+  input.destroy();
+  let inputBytes: number | undefined;
+  const done = exited.then((stderr) => {
+    const m = /\(\s*(\d+) B\s*=>\s*(\d+) B/.exec(stderr);
+    inputBytes = m ? Number(m[1]) : undefined;
+  });
+  done.catch(() => undefined);
+  return { done, inputBytes: () => inputBytes };
+}
+
+/**
  * `zstd -t` on the file behind `input` (a descriptor it reads itself): checks that it decompresses
  * to the end, without a byte passing through this process; `outputBytes` comes from zstd's
- * summary. `signal` kills it.
+ * summary.
  */
-export function zstdTester(runner: ProcessRunner, input: number, signal?: AbortSignal): { done: Promise<void>; outputBytes: () => number | undefined } {
-  const child = runner.spawn('zstd', ['-t', '-vv'], { env: {}, stdio: [input, 'ignore', 'pipe'] });
-  const kill = () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  };
-  signal?.addEventListener('abort', kill, { once: true });
+export function zstdTester(
+  runner: ProcessRunner,
+  input: number,
+  signal?: AbortSignal,
+): { done: Promise<void>; outputBytes: () => number | undefined } {
   let outputBytes: number | undefined;
-  const done = runner.wait(child).then(({ code, signal: killedBy, stderr }) => {
-    signal?.removeEventListener('abort', kill);
-    if (code !== 0) throw new EngineError(`zstd -t failed (${killedBy ?? `exit ${code}`}): ${lastLine(stderr)}`, false);
+  const done = zstdChild(runner, ['-t', '-vv'], [input, 'ignore', 'pipe'], 'zstd -t', false, signal).then((stderr) => {
     const m = /:\s*(\d+) bytes\s*$/m.exec(stderr);
     outputBytes = m ? Number(m[1]) : undefined;
   });

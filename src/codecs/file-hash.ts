@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 const readAt = promisify(read);
 const dataSync = promisify(fdatasync);
 const CHUNK = 1 << 20;
+/** How long to wait, once caught up with the writer, before reading again. */
+const POLL_MS = 20;
 
 export interface FileDigest {
   bytes: number;
@@ -24,7 +26,7 @@ export interface FileDigest {
  */
 export async function hashFile(
   fd: number,
-  opts: { writer?: Promise<unknown>; signal?: AbortSignal; onProgress?: (bytes: number) => void; pollMs?: number; flushEvery?: number } = {},
+  opts: { writer?: Promise<unknown>; signal?: AbortSignal; onProgress?: (bytes: number) => void; flushEvery?: number } = {},
 ): Promise<FileDigest> {
   const hash = createHash('sha256');
   const buf = Buffer.allocUnsafe(CHUNK);
@@ -63,7 +65,7 @@ export async function hashFile(
         continue;
       }
       if (final) break;
-      await Promise.race([sleep(opts.pollMs ?? 20), writerSettled]);
+      await Promise.race([sleep(POLL_MS), writerSettled]);
     }
   } finally {
     // Never leave an fdatasync running on a descriptor the caller is about to close.

@@ -43,7 +43,7 @@ export class ArtifactLoader {
     }
     let rawBytes: () => number | undefined;
     try {
-      if (record.compression === 'zstd' && this.storage.openFd) {
+      if (record.compression === 'zstd') {
         // zstd -t reads the file itself while this process hashes it with positioned reads:
         // no artifact byte passes through a stream here (both read from the page cache).
         const fd = await this.storage.openFd(record.fileKey);

@@ -3,10 +3,11 @@ import type { Readable, Writable } from 'node:stream';
 export interface ArtifactWriter {
   stream: Writable;
   /**
-   * The partial file's descriptor (read-write), where the storage is a local file: a child
-   * process may write it directly instead of `stream`, and it can be read back for hashing.
+   * The partial file's descriptor (read-write): a child process may write it directly instead of
+   * `stream`, and it can be read back for hashing. Artifacts are always local files while they
+   * are written; a remote store would upload them on `commit`.
    */
-  fd?: number;
+  fd: number;
   /** Flushes, fsyncs and renames into place. Only then is the artifact visible under its key. */
   commit(): Promise<void>;
   /** Removes whatever was written. Safe to call after a failed or partial write. */
@@ -28,10 +29,10 @@ export interface ArtifactStorage {
   createWriter(key: string, group?: string): Promise<ArtifactWriter>;
   read(key: string, range?: { start: number }): Promise<Readable>;
   /**
-   * A read-only descriptor of the artifact, where the storage is local files (a child process
-   * can read it directly); the caller closes it. Throws as `read` does when it is missing.
+   * A read-only descriptor of the artifact (a child process can read it directly); the caller
+   * closes it. Throws as `read` does when it is missing.
    */
-  openFd?(key: string): Promise<number>;
+  openFd(key: string): Promise<number>;
   stat(key: string): Promise<ArtifactStat | undefined>;
   delete(key: string): Promise<boolean>;
   /** Writes JSON atomically; `group` names its partial file as in `createWriter`. */

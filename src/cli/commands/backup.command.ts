@@ -13,6 +13,9 @@ import { CliContext, pollUntil, print, runCommand } from '../context.js';
 import { CliError, Exit, oneOf } from '../exit.js';
 import { formatBytes, Progress } from '../progress.js';
 
+const COMPRESSIONS = ['zstd', 'gzip', 'none'];
+const SCOPES = ['full', 'partial', 'selective'];
+const FORMATS = ['plain', 'custom'];
 const TERMINAL = [...GOOD_BACKUP_STATUSES, BackupStatus.Failed, BackupStatus.Cancelled, BackupStatus.Corrupted];
 
 interface CommonFlags {
@@ -149,9 +152,9 @@ export class BackupCreateCommand extends BaseCommand {
     return oneOf(Object.values(BackupType), v);
   }
 
-  @Option({ flags: '-c, --compression <codec>', description: 'zstd, gzip or none (default: BACKUP_COMPRESSION)', choices: ['zstd', 'gzip', 'none'] })
+  @Option({ flags: '-c, --compression <codec>', description: 'zstd, gzip or none (default: BACKUP_COMPRESSION)', choices: COMPRESSIONS })
   parseCompression(v: string): string {
-    return oneOf(['zstd', 'gzip', 'none'], v);
+    return oneOf(COMPRESSIONS, v);
   }
 
   @Option({ flags: '-d, --description <text>', description: 'Free text kept with the backup' })
@@ -159,18 +162,17 @@ export class BackupCreateCommand extends BaseCommand {
     return v;
   }
 
-  @Option({ flags: '--scope <scope>', description: 'full (default), partial (the target\'s core tables) or selective (--tables)', choices: ['full', 'partial', 'selective'] })
+  @Option({ flags: '--scope <scope>', description: 'full (default), partial (the target\'s core tables) or selective (--tables)', choices: SCOPES })
   parseScope(v: string): string {
-    return oneOf(['full', 'partial', 'selective'], v);
+    return oneOf(SCOPES, v);
   }
 
   @Option({ flags: '--tables <names>', description: 'Comma-separated tables, named as GET /api/v1/targets/{name}/tables lists them (implies --scope selective)' })
   parseTables(v: string): string[] {
-    const names = v
+    return v
       .split(',')
       .map((t) => t.trim())
       .filter(Boolean);
-    return names;
   }
 
   @Option({ flags: '--schema-only', description: 'Table definitions without rows' })
@@ -183,9 +185,9 @@ export class BackupCreateCommand extends BaseCommand {
     return true;
   }
 
-  @Option({ flags: '--format <format>', description: 'PostgreSQL: plain (psql) or custom (pg_restore; default BACKUP_PG_FORMAT)', choices: ['plain', 'custom'] })
+  @Option({ flags: '--format <format>', description: 'PostgreSQL: plain (psql) or custom (pg_restore; default BACKUP_PG_FORMAT)', choices: FORMATS })
   parseFormat(v: string): string {
-    return oneOf(['plain', 'custom'], v);
+    return oneOf(FORMATS, v);
   }
 
   @Option({ flags: '--retention-days <n>', description: 'Days to keep the backup (1-36500); sets its expiry' })
