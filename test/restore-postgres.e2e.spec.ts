@@ -118,7 +118,7 @@ describe('PostgreSQL restore and verification', () => {
     const original = await pgSnapshot(source);
     const copy = newDbName('copy');
     const r = await api(t, 'POST', `/api/v1/backups/${b.id}/restore`, { body: { confirm: true, targetDatabase: copy } });
-    expect(r.body).toMatchObject({ database: copy, intoOtherDatabase: true, safetyBackup: false, dropExisting: false });
+    expect(r.body).toMatchObject({ database: copy, intoOtherDatabase: true, safetyBackup: true, dropExisting: false });
     const run = await waitRestore(t, r.body.id);
     expect(run.status).toBe('COMPLETED');
     expect(run.safetyBackupId).toBeNull();

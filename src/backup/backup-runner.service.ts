@@ -80,9 +80,11 @@ export class BackupRunner implements OnModuleInit {
     let lock: TargetLockHandle | undefined;
     let lockError: Error | undefined;
     if (!opts.lockHeld && this.targets.has(record.target)) {
+      // The physical database's lock: shared with every target name that reaches it.
       const t = this.targets.get(record.target);
+      const key = this.targets.keyOf(t, sourceDatabase(record, t.database));
       lock = await this.locks
-        .acquire(t.name, t.database, `backup:${record.id}`, { waitMs: this.options.dump.timeoutMs, signal: ctx.signal })
+        .acquire(key, `backup:${record.id}`, { waitMs: this.options.dump.timeoutMs, signal: ctx.signal })
         .catch((err: Error) => {
           lockError = new EngineError(`could not take the target lock: ${err.message}`, false);
           return undefined;
@@ -96,11 +98,14 @@ export class BackupRunner implements OnModuleInit {
   }
 
   /**
-   * Takes a safety backup of a target inline, for a restore that already holds the target's lock.
+   * Takes a safety backup inline, for a restore that already holds the database's lock: of the
+   * target's own database, or of `opts.database` on its server (a database no target reaches;
+   * the record names it in `metadata.database` and its description).
    * @returns the record (COMPLETED); throws with the reason if the backup failed.
    */
-  async safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext): Promise<BackupRecord> {
+  async safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext, opts: { database?: string } = {}): Promise<BackupRecord> {
     const target = this.targets.get(targetName);
+    const other = opts.database && opts.database !== target.database ? opts.database : undefined;
     const record = this.records.create({
       id: randomUUID(),
       type: BackupType.Manual,
@@ -115,12 +120,14 @@ export class BackupRunner implements OnModuleInit {
       compression: this.options.dump.defaultCompression,
       fileKey: null,
       triggeredBy: `restore:${restoreRunId}`,
-      description: `Safety backup taken before restore ${restoreRunId}`,
+      description: other
+        ? `Safety backup of database "${other}" (on the server of target ${target.name}, not its own database) taken before restore ${restoreRunId}`
+        : `Safety backup taken before restore ${restoreRunId}`,
       retentionDays: null,
       expiresAt: null,
       pinned: false,
       attempts: 0,
-      metadata: { safetyBackupFor: restoreRunId },
+      metadata: { safetyBackupFor: restoreRunId, ...(other ? { database: other } : {}) },
     });
     await this.records.insert(record);
     const saved = await this.records.findOneByOrFail({ id: record.id });
@@ -146,6 +153,7 @@ export class BackupRunner implements OnModuleInit {
       target = await this.targets.resolve(record.target).catch((err: Error) => {
         throw new EngineError(err.message, false);
       });
+      target = { ...target, database: sourceDatabase(record, target.database) };
       const engine = this.engines.for(target.engine);
       const [stats, clientVersion] = await Promise.all([engine.stats(target), engine.clientVersion()]);
       this.events.emit(BackupEvents.Started, { record } satisfies BackupEvent);
@@ -366,6 +374,15 @@ export class BackupRunner implements OnModuleInit {
       triggeredBy: record.triggeredBy,
     };
   }
+}
+
+/**
+ * The database a backup reads: the one a safety backup of another database names in
+ * `metadata.database` (set when it is created), else its target's own.
+ */
+function sourceDatabase(record: BackupRecord, own: string): string {
+  const db = record.metadata?.safetyBackupFor ? record.metadata?.database : undefined;
+  return typeof db === 'string' && db ? db : own;
 }
 
 /**

@@ -13,7 +13,7 @@ export class TargetLockBusyError extends Error {
     readonly holder: string | undefined,
     waitedMs: number,
   ) {
-    super(`the target ${key} is locked by ${holder ?? 'another job'} (waited ${waitedMs} ms)`);
+    super(`the database lock ${key} is held by ${holder ?? 'another job'} (waited ${waitedMs} ms)`);
     this.name = 'TargetLockBusyError';
   }
 }
@@ -35,8 +35,10 @@ export interface AcquireOptions {
 }
 
 /**
- * One exclusive lock per target database, shared by backup, restore and any worker process on
- * the same Redis: `SET key value NX PX ttl`, where the value is the holder plus a random token.
+ * One exclusive lock per physical database (`databaseKey()`: engine, host, port, name), shared by
+ * backups, restores and safety backups of every target name that reaches the database, in any
+ * worker process on the same Redis: `SET key value NX PX ttl`, where the value is the holder plus
+ * a random token.
  * The holder renews the TTL every third of it while it runs, so a crashed holder's lock expires
  * within one TTL; release and renewal are compare-and-delete / compare-and-expire scripts, so a
  * holder that lost its lock can never remove another holder's.
@@ -48,33 +50,34 @@ export class TargetLock {
     private readonly ttlMs: number,
   ) {}
 
-  key(target: string, database: string): string {
-    return `${this.prefix}:target-lock:${target}:${database}`;
+  /** The Redis key of the lock of the database `dbKey` (from `databaseKey()`). */
+  key(dbKey: string): string {
+    return `${this.prefix}:db-lock:${dbKey}`;
   }
 
   /** `kind:id` of the current holder, if any. */
-  async holder(target: string, database: string): Promise<string | undefined> {
-    const v = await this.redis.get(this.key(target, database));
+  async holder(dbKey: string): Promise<string | undefined> {
+    const v = await this.redis.get(this.key(dbKey));
     return v ? v.slice(0, v.lastIndexOf('|')) : undefined;
   }
 
-  async tryAcquire(target: string, database: string, holder: string): Promise<TargetLockHandle | undefined> {
-    const key = this.key(target, database);
+  async tryAcquire(dbKey: string, holder: string): Promise<TargetLockHandle | undefined> {
+    const key = this.key(dbKey);
     const value = `${holder}|${randomBytes(12).toString('hex')}`;
     const ok = await this.redis.set(key, value, 'PX', this.ttlMs, 'NX');
     return ok === 'OK' ? this.handle(key, holder, value) : undefined;
   }
 
   /** Waits up to `waitMs` for the lock. @throws TargetLockBusyError when it stays busy. */
-  async acquire(target: string, database: string, holder: string, opts: AcquireOptions): Promise<TargetLockHandle> {
+  async acquire(dbKey: string, holder: string, opts: AcquireOptions): Promise<TargetLockHandle> {
     const started = Date.now();
     const poll = opts.pollMs ?? 250;
     for (;;) {
-      if (opts.signal?.aborted) throw new Error(`waiting for the target lock was aborted: ${String(opts.signal.reason ?? 'shutdown')}`);
-      const h = await this.tryAcquire(target, database, holder);
+      if (opts.signal?.aborted) throw new Error(`waiting for the database lock was aborted: ${String(opts.signal.reason ?? 'shutdown')}`);
+      const h = await this.tryAcquire(dbKey, holder);
       if (h) return h;
       const waited = Date.now() - started;
-      if (waited >= opts.waitMs) throw new TargetLockBusyError(this.key(target, database), await this.holder(target, database), waited);
+      if (waited >= opts.waitMs) throw new TargetLockBusyError(this.key(dbKey), await this.holder(dbKey), waited);
       await new Promise((r) => setTimeout(r, Math.min(poll, opts.waitMs - waited)));
     }
   }
@@ -85,7 +88,7 @@ export class TargetLock {
     const renew = async () => {
       try {
         const ok = await this.redis.eval(RENEW, 1, key, value, String(this.ttlMs));
-        if (!ok && !released) lost.abort(new Error(`the target lock ${key} was lost (it expired or was taken over)`));
+        if (!ok && !released) lost.abort(new Error(`the database lock ${key} was lost (it expired or was taken over)`));
       } catch {
         // Redis unreachable: keep trying until the TTL runs out; the next successful call decides.
       }

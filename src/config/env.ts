@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { validateCronExpression } from 'cron';
+import { restoreDatabasesProblems } from '../common/database-names.js';
 import { BUILTIN_RETENTION_POLICIES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem. */
@@ -239,6 +240,8 @@ function parseTargets(env: Env, problems: string[]): TargetOptions[] {
       problems.push(`BACKUP_TARGET_${m[1]}_PASSWORD_FILE names a file that does not exist: ${passwordFile}`);
     }
     const core = env[`BACKUP_TARGET_${m[1]}_CORE_TABLES`];
+    const restoreDatabases = (env[`BACKUP_TARGET_${m[1]}_RESTORE_DATABASES`] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
+    for (const p of restoreDatabasesProblems(restoreDatabases)) problems.push(`BACKUP_TARGET_${m[1]}_RESTORE_DATABASES: ${p}`);
     targets.push({
       name,
       engine,
@@ -249,6 +252,7 @@ function parseTargets(env: Env, problems: string[]): TargetOptions[] {
       password: url.password ? decodeURIComponent(url.password) : undefined,
       passwordFile,
       coreTables: core ? core.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
+      restoreDatabases: restoreDatabases.length ? restoreDatabases : undefined,
     });
   }
   return targets;

@@ -2,6 +2,7 @@ import type { CanActivate, Type } from '@nestjs/common';
 import { join, resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
+import { restoreDatabasesProblems } from '../common/database-names.js';
 import {
   defaultSchedulerOptions,
   type AuthOptions,
@@ -17,6 +18,8 @@ export interface DataSourceTargetOptions {
   dataSource: DataSource;
   /** Core tables for `scope: partial` backups. */
   coreTables?: string[];
+  /** Existing databases on the same server, besides its own, that a restore may replace (see `TargetOptions`). */
+  restoreDatabases?: string[];
 }
 
 /** Authentication of the library's routes when a host guard is used instead of the built-in JWT guard. */
@@ -109,6 +112,8 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
   for (const t of targets) {
     if (!/^[a-z0-9_]{1,64}$/.test(t.name)) problems.push(`targets: name "${t.name}" must be lower-case letters, digits or "_"`);
     if (names.has(t.name)) problems.push(`targets: two targets are named "${t.name}"`);
+    if (t.restoreDatabases !== undefined && !Array.isArray(t.restoreDatabases)) problems.push(`targets: target "${t.name}": restoreDatabases must be an array of database names`);
+    else for (const p of restoreDatabasesProblems(t.restoreDatabases ?? [])) problems.push(`targets: target "${t.name}": restoreDatabases: ${p}`);
     names.add(t.name);
   }
   const storageDir = resolve(input.storageDir ?? join(dataDir, 'backups'));
@@ -196,5 +201,6 @@ export async function targetFromDataSource(t: DataSourceTargetOptions): Promise<
     database,
     password: password || undefined,
     coreTables: t.coreTables,
+    restoreDatabases: t.restoreDatabases,
   };
 }

@@ -19,6 +19,11 @@ export interface TargetOptions {
   passwordFile?: string;
   /** Core tables for `scope: partial` backups. */
   coreTables?: string[];
+  /**
+   * Existing databases on this target's server, besides its own, that a restore of its backups
+   * may replace (`BACKUP_TARGET_<NAME>_RESTORE_DATABASES`). Never a system database.
+   */
+  restoreDatabases?: string[];
 }
 
 export interface CatalogOptions {

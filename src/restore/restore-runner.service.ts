@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
-import { In, LessThan, type Repository } from 'typeorm';
+import { In, IsNull, LessThan, Not, type Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { BackupRunner } from '../backup/backup-runner.service.js';
 import { BackupRecord } from '../backup/entities/backup-record.entity.js';
@@ -21,14 +21,15 @@ import { JobName, type JobContext } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactLoader } from './artifact-loader.js';
-import { RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
+import { endRunUpdate, RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
+import { RestoreDestinations } from './restore-destinations.js';
 import { RestoreEvents, type RestoreEvent } from './restore-events.js';
 
 /**
- * Runs restore jobs: waits for the target database's lock (shared with backups), takes a safety
- * backup when restoring over the target's own database, then streams the artifact through the
- * checksum gate and decompressor into the engine's restorer. A run never stays RUNNING: failures
- * are recorded, and a reconciler fails runs whose job is gone.
+ * Runs restore jobs: waits for the destination database's lock (shared with backups of every
+ * target that reaches it), checks the destination again, takes a safety backup when it exists,
+ * then streams the artifact through the checksum gate and decompressor into the engine's restorer.
+ * A run never stays RUNNING: failures are recorded, and a reconciler fails runs whose job is gone.
  */
 @Injectable()
 export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
@@ -50,6 +51,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     private readonly queue: JobsQueue,
     private readonly events: EventEmitter2,
     private readonly moduleRef: ModuleRef,
+    private readonly destinations: RestoreDestinations,
   ) {
     this.locks = new TargetLock(queue.connection, options.queuePrefix, options.queue.lockDurationMs);
     this.restorers = new Restorers(engines, runner, options);
@@ -78,7 +80,9 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     let lock: TargetLockHandle | undefined;
     let lockError: Error | undefined;
     try {
-      lock = await this.locks.acquire(initial.target, initial.database, `restore:${initial.id}`, { waitMs: this.options.dump.timeoutMs, signal: ctx.signal });
+      // One lock per physical database, whichever target name reaches it (shared with backups).
+      const key = this.targets.keyOf(this.targets.get(initial.target), initial.database);
+      lock = await this.locks.acquire(key, `restore:${initial.id}`, { waitMs: this.options.dump.timeoutMs, signal: ctx.signal });
     } catch (err) {
       lockError = new EngineError(`could not take the target lock: ${(err as Error).message}`, false);
     }
@@ -112,30 +116,30 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       const restorer = this.restorers.for(target.engine);
       this.logger.log({ msg: 'restore started', id: run.id, backup: backup.id, target: run.target, database: run.database, attempt });
 
-      if (run.intoOtherDatabase) {
-        if (!(await restorer.databaseExists(target, run.database))) {
-          await restorer.createDatabase(target, run.database);
-          created = true;
-        }
+      // Checked again under the lock: a database absent at request time may exist by now.
+      const destination = await this.destinations.check(target, run.database, 'run').catch((err: Error) => {
+        throw new EngineError(err.message, false);
+      });
+      const exists = destination.kind === 'own' || (destination.kind === 'allowed' && (await restorer.databaseExists(target, run.database)));
+      if (!exists) {
+        await restorer.createDatabase(target, run.database);
+        created = true;
       } else if (run.safetyBackup) {
-        const safety = await this.backupRunner()
-          .safetyBackup(run.target, run.id, { ...ctx, signal })
-          .catch((err: Error) => {
-            throw new EngineError(`the safety backup failed, so nothing was restored: ${err.message}`, false);
-          });
+        const safety = await this.safetyBackup(run, target, { ...ctx, signal }).catch((err: Error) => {
+          throw new EngineError(`the safety backup failed, so nothing was restored: ${err.message}`, false);
+        });
         await this.runs.update({ id: run.id }, { safetyBackupId: safety.id });
       }
 
       await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, signal });
       if (!(await ctx.stillOwned())) this.logger.warn({ msg: 'restore finished after its job lock was lost', id: run.id });
       const completedAt = new Date();
-      const result: Partial<RestoreRun> = {
-        status: RestoreStatus.Completed,
+      const result = endRunUpdate(RestoreStatus.Completed, {
         completedAt,
         durationMs: completedAt.getTime() - started,
         errorMessage: null,
         metadata: { ...(run.metadata ?? {}), createdDatabase: created, checksum: backup.checksum },
-      };
+      });
       await this.runs.update({ id: run.id, attempts: attempt }, result);
       const done = await this.runs.findOneByOrFail({ id: run.id });
       this.logger.log({ msg: 'restore completed', id: run.id, target: run.target, database: run.database, durationMs: done.durationMs });
@@ -152,7 +156,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       const completedAt = new Date();
       await this.runs.update(
         { id: run.id, attempts: attempt },
-        { status: RestoreStatus.Failed, errorMessage: message, completedAt, durationMs: completedAt.getTime() - started },
+        endRunUpdate(RestoreStatus.Failed, { errorMessage: message, completedAt, durationMs: completedAt.getTime() - started }),
       );
       this.logger.warn({ msg: 'restore failed', id: run.id, target: run.target, database: run.database, error: message });
       const failed = await this.runs.findOneBy({ id: run.id });
@@ -161,8 +165,12 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     }
   }
 
-  /** Fails runs left QUEUED or RUNNING whose job failed or vanished (e.g. a worker crash). */
+  /**
+   * Fails runs left QUEUED or RUNNING whose job failed or vanished (e.g. a worker crash), and
+   * frees the destination of any ended run that still holds it (`activeKey`).
+   */
   async reconcile(): Promise<number> {
+    await this.runs.update({ activeKey: Not(IsNull()), status: Not(In([RestoreStatus.Queued, RestoreStatus.Running])) }, { activeKey: null });
     const cutoff = new Date(Date.now() - 2 * this.options.queue.lockDurationMs);
     const stale = await this.runs.find({ where: { status: In([RestoreStatus.Queued, RestoreStatus.Running]), updatedAt: LessThan(cutoff) }, take: 200 });
     let fixed = 0;
@@ -175,7 +183,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         : state === 'completed' ? 'the job finished without recording this run'
         : undefined;
       if (!reason) continue;
-      const res = await this.runs.update({ id: r.id, status: r.status, attempts: r.attempts }, { status: RestoreStatus.Failed, errorMessage: reason, completedAt: new Date() });
+      const res = await this.runs.update({ id: r.id, status: r.status, attempts: r.attempts }, endRunUpdate(RestoreStatus.Failed, { errorMessage: reason, completedAt: new Date() }));
       if (res.affected) {
         fixed++;
         const failed = await this.runs.findOneBy({ id: r.id });
@@ -183,6 +191,16 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       }
     }
     return fixed;
+  }
+
+  /**
+   * A full backup of the destination before it is replaced, through the target whose own
+   * database it is (the restoring target, else another configured one); for a database no target
+   * reaches, through the restoring target, recorded under it with the database it holds.
+   */
+  private async safetyBackup(run: RestoreRun, target: ResolvedTarget, ctx: JobContext): Promise<BackupRecord> {
+    const via = this.destinations.targetReaching(target, run.database);
+    return via ? this.backupRunner().safetyBackup(via.name, run.id, ctx) : this.backupRunner().safetyBackup(target.name, run.id, ctx, { database: run.database });
   }
 
   // NOTE: the backup module exports only its service facade; the runner is looked up app-wide.

@@ -15,7 +15,7 @@ import { ListRestoresQuery, RestoreBackupDto, RestoreRunPage, RestoreRunResponse
 import { RestoresService } from './restores.service.js';
 
 /** Restore and verify actions on a backup (`/backups/:id/restore`, `/backups/:id/verify`). */
-@LibraryController('restores', { forbidden: ROLE_TOO_LOW })
+@LibraryController('restores', { forbidden: `${ROLE_TOO_LOW}; or (restore) a destination no restore may write: a system database, a bm_* name, or an existing database that is neither the target's own nor allowed for it` })
 @Controller('backups')
 export class BackupRestoreController {
   constructor(private readonly restores: RestoresService) {}
@@ -24,12 +24,14 @@ export class BackupRestoreController {
   @HttpCode(202)
   @MinRole(Role.Admin)
   @ApiOperation({
-    summary: 'Queue a restore of a backup (admin). Needs confirm: true. Over the target\'s own database a safety backup is taken first and the restore is all-or-nothing where the engine allows it',
+    summary:
+      'Queue a restore of a backup (admin). Needs confirm: true. Goes into the target\'s own database, a new one, or one allowed for the target; ' +
+      'an existing destination is backed up first (safety backup) and the restore is all-or-nothing where the engine allows it',
   })
   @ApiAcceptedResponse({ type: RestoreRunResponse, description: 'Queued; poll GET /restores/:id' })
   @ApiBadRequestResponse({ type: ErrorResponse, description: 'No confirm: true, or an invalid targetDatabase' })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown backup or target' })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'Deleted, not restorable without force, artifact missing, or another restore of the same database is queued or running' })
+  @ApiConflictResponse({ type: ErrorResponse, description: 'Deleted, not restorable without force, artifact missing, or another restore of the same physical database (by any target) is queued or running' })
   restore(@Param('id') id: string, @Body() dto: RestoreBackupDto, @CurrentActor() actor: Actor) {
     return this.restores.request(id, dto, actor);
   }

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { BackupRestoreController, RestoresController } from './restore.controller.js';
+import { RestoreDestinations } from './restore-destinations.js';
 import { RestoreRunner } from './restore-runner.service.js';
 import { RestoresService } from './restores.service.js';
 import { Verifier } from './verifier.service.js';
@@ -13,7 +14,7 @@ export class RestoreModule {
       module: RestoreModule,
       imports: [CatalogModule],
       controllers: opts.controllers ? [BackupRestoreController, RestoresController] : [],
-      providers: [RestoresService, RestoreRunner, Verifier],
+      providers: [RestoresService, RestoreRunner, RestoreDestinations, Verifier],
       exports: [RestoresService],
     };
   }

@@ -2,19 +2,23 @@ import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common'
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { In, IsNull, Not, type FindOptionsWhere, type Repository } from 'typeorm';
+import { IsNull, Not, type FindOptionsWhere, type Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { BackupRecord, BackupStatus, VERIFIABLE_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
-import { badRequest, conflict, notFound } from '../common/errors.js';
+import { isUniqueViolation } from '../catalog/unique-violation.js';
+import { badRequest, conflict, DomainError, notFound } from '../common/errors.js';
 import { toPage, type Paged } from '../common/page.dto.js';
+import { redact } from '../common/redact.js';
+import type { TargetOptions } from '../config/options.js';
 import { DATABASE_NAME } from '../engines/restorer.interface.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
-import { TargetsService } from '../targets/targets.service.js';
+import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import type { ListRestoresQuery } from './dto/restore.dto.js';
-import { RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
+import { endRunUpdate, RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
+import { RestoreDestinations, type Destination } from './restore-destinations.js';
 import { RestoreEvents, VerifyEvents, type RestoreEvent } from './restore-events.js';
 
 /** What a caller (HTTP, CLI or host code) asks a restore to do. */
@@ -39,18 +43,24 @@ export class RestoresService {
     private readonly targets: TargetsService,
     private readonly queue: JobsQueue,
     private readonly events: EventEmitter2,
+    private readonly destinations: RestoreDestinations,
   ) {}
 
   /**
-   * Records a QUEUED restore run and enqueues it.
-   * @throws BAD_REQUEST without `confirm: true`; NOT_FOUND for an unknown backup or target;
-   * CONFLICT for a deleted or unrestorable backup, or while another restore of the same database is queued or running.
+   * Checks where the restore would write (`RestoreDestinations`), records a QUEUED run holding
+   * the destination's key and enqueues it. The key's UNIQUE index makes the one-restore-per-
+   * database rule atomic: of simultaneous requests for one physical database, whichever target
+   * names reach it, exactly one is recorded.
+   * @throws BAD_REQUEST without `confirm: true` or for an invalid name; NOT_FOUND for an unknown
+   * backup or target; FORBIDDEN for a destination no restore may write; CONFLICT for a deleted or
+   * unrestorable backup, or while another restore of the same database is queued or running.
    */
   async request(backupId: string, req: RestoreRequest, actor?: Actor): Promise<RestoreRun> {
     const backup = await this.backup(backupId);
     if (backup.deletedAt) throw conflict(`Backup ${backup.id} is deleted; it cannot be restored`);
     const target = this.targets.get(backup.target);
-    const database = req.targetDatabase ?? target.database;
+    const home = homeDatabase(backup, target);
+    const database = req.targetDatabase ?? home;
     if (!DATABASE_NAME.test(database)) throw badRequest('targetDatabase must be 1 to 63 letters, digits or underscores');
     const intoOther = database !== target.database;
     if (req.confirm !== true) {
@@ -63,8 +73,7 @@ export class RestoresService {
       throw conflict(`Backup ${backup.id} is ${backup.status}${backup.errorMessage ? ` (${backup.errorMessage})` : ''}; pass force: true to restore it anyway`);
     }
     if (!(await this.storage.stat(backup.fileKey))) throw conflict(`The artifact of backup ${backup.id} is missing from storage`);
-    const busy = await this.runs.findOne({ where: { target: target.name, database, status: In([RestoreStatus.Queued, RestoreStatus.Running]) } });
-    if (busy) throw conflict(`Restore ${busy.id} of ${target.name}/${database} is ${busy.status}; wait for it to finish`);
+    const destination = await this.destination(target.name, database);
 
     const run = this.runs.create({
       id: randomUUID(),
@@ -73,26 +82,51 @@ export class RestoresService {
       engine: target.engine,
       database,
       intoOtherDatabase: intoOther,
-      dropExisting: req.dropExisting ?? !intoOther,
+      dropExisting: req.dropExisting ?? database === home,
       force: !!req.force,
-      safetyBackup: !intoOther && req.safetyBackup !== false,
+      // Taken when the destination exists at run time (a database the restore creates has nothing to save).
+      safetyBackup: req.safetyBackup !== false,
       safetyBackupId: null,
       status: RestoreStatus.Queued,
+      activeKey: destination.key,
       requestedBy: actor ? `user:${actor.sub}` : 'system',
       attempts: 0,
       metadata: actor ? { actor: { sub: actor.sub, name: actor.name, role: actor.role } } : null,
     });
-    await this.runs.insert(run);
+    try {
+      await this.runs.insert(run);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const busy = await this.runs.findOne({ where: { activeKey: destination.key } });
+      throw conflict(
+        busy
+          ? `Restore ${busy.id} of database "${busy.database}" (target ${busy.target}) is ${busy.status}; wait for it to finish`
+          : `Another restore of database "${database}" was requested at the same moment; try again once it has finished`,
+      );
+    }
     try {
       // NOTE: one attempt only: a restore is a destructive act an operator re-requests deliberately.
       await this.queue.add(JobName.Restore, { runId: run.id }, run.id, { attempts: 1 });
     } catch (err) {
-      await this.runs.update(run.id, { status: RestoreStatus.Failed, errorMessage: `Could not enqueue the job: ${(err as Error).message}`, completedAt: new Date() });
+      await this.runs.update(run.id, endRunUpdate(RestoreStatus.Failed, { errorMessage: `Could not enqueue the job: ${(err as Error).message}`, completedAt: new Date() }));
       throw new ServiceUnavailableException('The job queue (Redis) is unavailable; the restore was not started');
     }
     const saved = await this.runs.findOneByOrFail({ id: run.id });
     this.events.emit(RestoreEvents.Requested, { run: saved, actor, detail: { backupId: backup.id } } satisfies RestoreEvent);
     return saved;
+  }
+
+  /** Where the restore would write, checked as the API sees it; the server's errors become 503. */
+  private async destination(targetName: string, database: string): Promise<Destination> {
+    let target: ResolvedTarget | undefined;
+    try {
+      target = await this.targets.resolve(targetName);
+      return await this.destinations.check(target, database, 'request');
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      const reason = redact((err as Error).message, this.targets.secretsOf(target));
+      throw new ServiceUnavailableException(`Could not check whether database "${database}" exists on the server of target "${targetName}": ${reason}`);
+    }
   }
 
   /** Queues a verification (basic, or a drill) of a backup. */
@@ -148,4 +182,13 @@ export class RestoresService {
     if (!backup) throw notFound(`Backup ${id} not found`);
     return backup;
   }
+}
+
+/**
+ * The database a backup goes back into by default: for a safety backup of a database that is
+ * not its target's own, that database (recorded in `metadata.database`); else the target's own.
+ */
+export function homeDatabase(backup: BackupRecord, target: TargetOptions): string {
+  const held = backup.metadata?.database;
+  return backup.metadata?.safetyBackupFor && typeof held === 'string' && held ? held : target.database;
 }

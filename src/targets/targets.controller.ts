@@ -25,6 +25,8 @@ class TargetResponse {
   @ApiProperty() database!: string;
   @ApiProperty() user!: string;
   @ApiProperty({ type: [String], description: 'Tables of a `partial` backup' }) coreTables!: string[];
+  @ApiProperty({ type: [String], description: 'Existing databases besides its own that restores of its backups may replace (BACKUP_TARGET_<NAME>_RESTORE_DATABASES)' })
+  restoreDatabases!: string[];
 }
 
 export class TableInfoResponse {

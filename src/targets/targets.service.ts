@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
+import { databaseKey } from '../common/database-key.js';
 import { notFound } from '../common/errors.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type TargetOptions } from '../config/options.js';
 
@@ -17,6 +18,8 @@ export interface TargetView {
   database: string;
   user: string;
   coreTables: string[];
+  /** Existing databases besides its own that restores may replace. */
+  restoreDatabases: string[];
 }
 
 @Injectable()
@@ -60,7 +63,21 @@ export class TargetsService {
       database: t.database,
       user: t.user,
       coreTables: t.coreTables ?? [],
+      restoreDatabases: t.restoreDatabases ?? [],
     };
+  }
+
+  /**
+   * The key of the physical database `database` (default: the target's own) on the target's
+   * server: the same for every target name that reaches it (see `databaseKey`).
+   */
+  keyOf(t: TargetOptions, database = t.database): string {
+    return databaseKey({ engine: t.engine, host: t.host, port: t.port, database });
+  }
+
+  /** The targets whose own database is the physical database `key`, sorted by name. */
+  reaching(key: string): TargetOptions[] {
+    return [...this.byName.values()].filter((t) => this.keyOf(t) === key).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Every secret a target may hold, for redaction. */

@@ -12,12 +12,13 @@ const PG_DUMP = /(^|\/)pg_dump\b/;
 
 /**
  * One API process and three workers on one queue; a worker is SIGKILLed at a random point of a
- * dump, again and again, and replaced. Two target names point at the same database so that two
- * dumps can run at once (the target lock is per target): a killed worker's lock must expire first.
+ * dump, again and again, and replaced. The two targets have a database each, so that two dumps
+ * can run at once (the lock is per physical database; two names for one database would take
+ * turns); a killed worker's lock must expire before its job runs again on that database.
  */
 describe(`SIGKILL a worker at a random point of a dump, ${LOOPS} times`, () => {
   let env: Record<string, string>;
-  let db: string;
+  const dbs: string[] = [];
   let api: Proc;
   const workers: Proc[] = [];
   const all: Proc[] = [];
@@ -32,18 +33,21 @@ describe(`SIGKILL a worker at a random point of a dump, ${LOOPS} times`, () => {
   };
 
   beforeAll(async () => {
-    db = await createPgDatabase('killloop');
-    // ~60 MB of dump text: a dump takes about a second, so kills land all over it.
-    await pgQuery(db, `CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 220000) g;
-                       CREATE TABLE small (id int PRIMARY KEY, v text); INSERT INTO small SELECT g, md5(g::text) FROM generate_series(1, 500) g;`);
+    for (const _ of TARGETS) {
+      const db = await createPgDatabase('killloop');
+      dbs.push(db);
+      // ~60 MB of dump text: a dump takes about a second, so kills land all over it.
+      await pgQuery(db, `CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 220000) g;
+                         CREATE TABLE small (id int PRIMARY KEY, v text); INSERT INTO small SELECT g, md5(g::text) FROM generate_series(1, 500) g;`);
+    }
     const port = await freePort();
     // A password in the URL (the server trusts us anyway) makes every dump write a PGPASSFILE:
     // a killed worker must not leave that secret behind either.
-    const url = `postgres://postgres:kill-loop-secret@127.0.0.1:5432/${db}`;
+    const url = (db: string) => `postgres://postgres:kill-loop-secret@127.0.0.1:5432/${db}`;
     env = testEnv({
       PORT: String(port),
-      BACKUP_TARGET_KA_URL: url,
-      BACKUP_TARGET_KB_URL: url,
+      BACKUP_TARGET_KA_URL: url(dbs[0]),
+      BACKUP_TARGET_KB_URL: url(dbs[1]),
       JOB_LOCK_DURATION_MS: '3000',
       JOB_STALLED_INTERVAL_MS: '1000',
       JOB_ATTEMPTS: '3',
@@ -67,7 +71,7 @@ describe(`SIGKILL a worker at a random point of a dump, ${LOOPS} times`, () => {
     for (const p of all) p.child.kill('SIGKILL');
     await Promise.all(all.map((p) => p.exited));
     await dropQueueKeys(env.QUEUE_PREFIX);
-    await dropPgDatabase(db);
+    for (const db of dbs) await dropPgDatabase(db);
   });
 
   it('ends every job COMPLETED/VERIFIED or FAILED with a reason; artifacts, records and processes add up', async () => {
@@ -118,9 +122,11 @@ describe(`SIGKILL a worker at a random point of a dump, ${LOOPS} times`, () => {
     }
     // No pg_dump or zstd outlived its worker, and no session of ours is left on the database.
     await sleep(500);
-    expect(orphanClients(`PGDATABASE=${db}`)).toEqual([]);
-    const sessions = await pgQuery(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'backup-manager'`, [db]);
-    expect(sessions[0].n).toBe(0);
+    for (const db of dbs) {
+      expect(orphanClients(`PGDATABASE=${db}`)).toEqual([]);
+      const sessions = await pgQuery(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'backup-manager'`, [db]);
+      expect(sessions[0].n).toBe(0);
+    }
 
     const attempts = final.map((b) => b.attempts);
      

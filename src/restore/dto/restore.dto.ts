@@ -11,7 +11,10 @@ export class RestoreBackupDto {
   confirm?: boolean;
 
   @ApiPropertyOptional({
-    description: 'Restore into this database on the same server (created if missing) instead of the target\'s own; the original is not touched',
+    description:
+      'Restore into this database on the same server instead of the target\'s own (the original is not touched): a database that does not exist yet (created), ' +
+      'or one allowed for the target (BACKUP_TARGET_<NAME>_RESTORE_DATABASES). Never a system database or a bm_* name. Default: the target\'s own database, ' +
+      'or for a safety backup of another database, that database',
     example: 'app_restored',
     pattern: DATABASE_NAME.source,
   })
@@ -21,7 +24,9 @@ export class RestoreBackupDto {
   targetDatabase?: string;
 
   @ApiPropertyOptional({
-    description: 'Drop what the destination holds before loading (inside the same transaction on PostgreSQL). Default: true for the target\'s own database, false for targetDatabase',
+    description:
+      'Drop what the destination holds before loading (inside the same transaction on PostgreSQL). Default: true when restoring into the database the backup was taken from ' +
+      '(the target\'s own, or the one a safety backup holds), false otherwise',
   })
   @IsOptional()
   @IsBoolean()
@@ -32,7 +37,7 @@ export class RestoreBackupDto {
   @IsBoolean()
   force?: boolean;
 
-  @ApiPropertyOptional({ description: 'Take a backup of the target first when restoring over its own database', default: true })
+  @ApiPropertyOptional({ description: 'Back up the destination first when it exists (through the target whose database it is, if any), and restore only if that succeeded', default: true })
   @IsOptional()
   @IsBoolean()
   safetyBackup?: boolean;
@@ -72,9 +77,11 @@ export class RestoreRunResponse {
   @ApiProperty({ description: 'True when restoring into targetDatabase, not the target\'s own database' }) intoOtherDatabase!: boolean;
   @ApiProperty() dropExisting!: boolean;
   @ApiProperty() force!: boolean;
-  @ApiProperty() safetyBackup!: boolean;
+  @ApiProperty({ description: 'Whether a safety backup is taken of the destination (when it exists at run time)' }) safetyBackup!: boolean;
   @ApiPropertyOptional({ nullable: true, format: 'uuid', description: 'The backup taken just before restoring' }) safetyBackupId!: string | null;
   @ApiProperty({ enum: RestoreStatus }) status!: RestoreStatus;
+  @ApiPropertyOptional({ nullable: true, example: 'postgres:localhost:5432:app', description: 'The destination\'s physical database (engine:host:port:name) while QUEUED or RUNNING; null once ended' })
+  activeKey!: string | null;
   @ApiProperty({ example: 'user:alice' }) requestedBy!: string;
   @ApiPropertyOptional({ nullable: true, description: 'When the run took the target lock and began' }) startedAt!: Date | null;
   @ApiPropertyOptional({ nullable: true }) completedAt!: Date | null;

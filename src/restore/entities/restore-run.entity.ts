@@ -8,9 +8,24 @@ export enum RestoreStatus {
   Failed = 'FAILED',
 }
 
+/** A status a run ends in: everything but QUEUED and RUNNING. */
+export type EndedRestoreStatus = Exclude<RestoreStatus, RestoreStatus.Queued | RestoreStatus.Running>;
+
+/**
+ * The update that ends a run: its final status plus `activeKey: null`, which frees the
+ * destination database for the next restore request. Every update that moves a run out of
+ * QUEUED/RUNNING must be built with this (the runner's success and failure paths, the
+ * reconciler, a cancel or interrupt path); a run that ends with its key still set blocks restores
+ * of its database until the reconciler clears it.
+ */
+export function endRunUpdate(status: EndedRestoreStatus, fields: Partial<RestoreRun> = {}): Partial<RestoreRun> {
+  return { ...fields, status, activeKey: null };
+}
+
 /** One restore of a backup into a database: its request, its run and its outcome. */
 @Entity('restore_runs')
 @Index('idx_restore_runs_target_created', ['target', 'createdAt'])
+@Index('uq_restore_runs_active_key', ['activeKey'], { unique: true })
 @Index('idx_restore_runs_status', ['status'])
 @Index('idx_restore_runs_backup', ['backupId'])
 export class RestoreRun {
@@ -49,6 +64,14 @@ export class RestoreRun {
 
   @Column({ type: 'varchar', length: 16 })
   status!: RestoreStatus;
+
+  /**
+   * The destination's physical database key (`databaseKey()`) while the run is QUEUED or
+   * RUNNING, NULL once it ended. A UNIQUE index on it makes "one restore per database" atomic:
+   * a second insert for the same database fails on every catalog engine (NULLs never collide).
+   */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  activeKey!: string | null;
 
   @Column({ type: 'varchar', length: 128 })
   requestedBy!: string;
