@@ -13,7 +13,7 @@ import { SchedulerModule } from '../scheduler/scheduler.module.js';
 
 /**
  * The few Redis commands TargetLock uses (GET, SET NX PX, and its release/renew scripts), in
- * memory. NOTE: an inline run therefore does not share the target lock with a running service.
+ * memory. NOTE: an inline run therefore does not share the database lock with a running service.
  */
 export class MemoryRedis {
   private readonly keys = new Map<string, { value: string; expiresAt: number }>();

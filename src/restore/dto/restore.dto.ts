@@ -83,7 +83,7 @@ export class RestoreRunResponse {
   @ApiPropertyOptional({ nullable: true, example: 'postgres:localhost:5432:app', description: 'The destination\'s physical database (engine:host:port:name) while QUEUED or RUNNING; null once ended' })
   activeKey!: string | null;
   @ApiProperty({ example: 'user:alice' }) requestedBy!: string;
-  @ApiPropertyOptional({ nullable: true, description: 'When the run took the target lock and began' }) startedAt!: Date | null;
+  @ApiPropertyOptional({ nullable: true, description: 'When the run took the database lock and began' }) startedAt!: Date | null;
   @ApiPropertyOptional({ nullable: true }) completedAt!: Date | null;
   @ApiPropertyOptional({ nullable: true }) durationMs!: number | null;
   @ApiPropertyOptional({ nullable: true }) errorMessage!: string | null;
