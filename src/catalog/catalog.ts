@@ -1,8 +1,8 @@
-import { open, rm, stat } from 'node:fs/promises';
+import { chmod, open, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { CATALOG_MIGRATIONS } from '../../migrations/index.js';
-import { ensurePrivateDir } from '../common/secure-fs.js';
+import { ensureDir } from '../common/secure-fs.js';
 import type { CatalogOptions } from '../config/options.js';
 import { CATALOG_ENTITIES } from './entities.js';
 
@@ -84,8 +84,14 @@ export async function useHostCatalog(ds: DataSource): Promise<DataSource> {
 export async function openCatalog(o: CatalogOptions): Promise<DataSource> {
   if (o.dataSource) return useHostCatalog(o.dataSource);
   const opts = catalogDataSourceOptions(o);
-  if (opts.type === 'better-sqlite3') await ensurePrivateDir(dirname(opts.database));
+  const sqlite = opts.type === 'better-sqlite3' ? opts.database : undefined;
+  if (sqlite && sqlite !== ':memory:') {
+    await ensureDir(dirname(sqlite));
+    await (await open(sqlite, 'a', 0o600)).close();
+  }
   const ds = await new DataSource(opts).initialize();
+  // The catalog file (and its WAL) is private whatever the umask and whatever its folder is.
+  if (sqlite) for (const f of [sqlite, `${sqlite}-wal`, `${sqlite}-shm`]) await chmod(f, 0o600).catch(() => undefined);
   if (o.migrationsRun) await migrateCatalog(ds, o);
   return ds;
 }

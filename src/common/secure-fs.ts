@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,10 +32,26 @@ export async function sweepDeadSecretDirs(tempRoot: string): Promise<number> {
   return removed;
 }
 
-/** Creates `dir` (and parents) and forces mode 0700 whatever the umask. */
+/**
+ * Creates `dir` (and parents) and forces mode 0700 whatever the umask. A directory shared by
+ * design (sticky bit, like /tmp) is refused rather than made private: chmod there would lock
+ * every other user and service out of it.
+ */
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
+  const st = await stat(dir);
+  if (st.mode & 0o1000) {
+    throw new Error(`${dir} is a shared directory (sticky bit set, like /tmp); backup-manager keeps private data only in a directory of its own: name a subdirectory such as ${join(dir, 'backup-manager')}`);
+  }
+  if ((st.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+}
+
+/**
+ * Creates `dir` 0700 when it is missing, and leaves an existing one as it is: for the folder
+ * that holds a file we make private on its own (the SQLite catalog).
+ */
+export async function ensureDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
 /**
