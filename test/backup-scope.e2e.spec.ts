@@ -21,9 +21,14 @@ interface Engine {
   fill(db: string): Promise<void>;
   /** Loads a plain dump as a user would (psql / mariadb client). */
   load(db: string, sql: Buffer): Promise<void>;
-  /** Table name → sorted rows as JSON text. */
+  /** Table name (as the API writes it) → sorted rows as JSON text. */
   rows(db: string): Promise<Record<string, string>>;
+  /** The API's name of a table in the default schema. */
+  apiName(table: string): string;
 }
+
+/** PostgreSQL's canonical table text, written independently of the code under test. */
+const pgPart = (s: string) => (/^[a-z_][a-z0-9_]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`);
 
 const postgres: Engine = {
   kind: 'postgres',
@@ -56,10 +61,11 @@ const postgres: Engine = {
     for (const { s, t } of tables) {
       const rel = `"${s.replace(/"/g, '""')}"."${t.replace(/"/g, '""')}"`;
       const [r] = await pgQuery(db, `SELECT coalesce(json_agg(x ORDER BY x::text), '[]')::text AS j FROM ${rel} x`);
-      out[s === 'public' ? t : `${s}.${t}`] = r.j;
+      out[s === 'public' ? pgPart(t) : `${pgPart(s)}.${pgPart(t)}`] = r.j;
     }
     return out;
   },
+  apiName: pgPart,
 };
 
 const mysql: Engine = {
@@ -91,6 +97,7 @@ const mysql: Engine = {
     }
     return out;
   },
+  apiName: (t) => t,
 };
 
 const pick = (all: Record<string, string>, names: string[]) => Object.fromEntries(names.map((n) => [n, all[n]]));
@@ -144,7 +151,7 @@ describe.each([postgres, mysql])('$kind: partial, selective, schema-only and dat
   }
 
   it('selective: exactly the named tables, odd names included, nothing read as an option', async () => {
-    const tables = ['customers', ...ODD];
+    const tables = ['customers', ...ODD].map(engine.apiName);
     const done = await backup({ target: 'app', scope: 'selective', tables });
     expect(done.scope).toBe('selective');
     expect(done.tables).toEqual(tables);

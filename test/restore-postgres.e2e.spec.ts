@@ -80,7 +80,7 @@ describe('PostgreSQL restore and verification', () => {
     expect(v.status).toBe('VERIFIED');
     expect(v.verifiedAt).toBeTruthy();
     expect(v.metadata.verification).toMatchObject({ kind: 'basic', ok: true, sizeBytes: b.sizeBytes, rawBytes: b.rawBytes });
-    expect(v.metadata.tableRows).toEqual({ customers: 200, 'sales.orders': 1000, 'Odd Table': 3 });
+    expect(v.metadata.tableRows).toEqual({ customers: 200, 'sales.orders': 1000, '"Odd Table"': 3 });
   });
 
   it.each(['plain', 'custom'])('restores a %s dump over the original database after a safety backup; the rows come back and the safety backup restores the changed state', async (format) => {

@@ -12,6 +12,7 @@ import { toPage, type Paged } from '../common/page.dto.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type Compression, type TargetOptions } from '../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import { EnginesService } from '../engines/engines.service.js';
+import { canonicalTableName, TableNameError } from '../engines/table-names.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
@@ -91,7 +92,8 @@ export class BackupsService {
   }
 
   /**
-   * Checks and normalises what a request asks to dump: scope, tables (checked against the
+   * Checks and normalises what a request asks to dump: scope, tables (read in any accepted
+   * spelling, recorded in the canonical form of `engines/table-names.ts` and checked against the
    * target's real table list, before anything is enqueued), schema/data switches and format.
    * @throws BAD_REQUEST naming the problem (unknown tables are listed by name).
    */
@@ -127,16 +129,30 @@ export class BackupsService {
       default:
         throw badRequest('scope must be one of: full, partial, selective');
     }
-    tables = [...new Set(tables)];
     const bad = tables.find((t) => typeof t !== 'string' || !t || t.includes('\0'));
     if (bad !== undefined) throw badRequest('tables: every name must be a non-empty string without NUL characters');
+    const where = scope === 'partial' ? ` (check BACKUP_TARGET_${target.name.toUpperCase()}_CORE_TABLES)` : '';
+    // One canonical text per table, whichever accepted spelling asked for it (table-names.ts).
+    const asked = new Map<string, string>();
+    for (const t of tables) {
+      let name: string;
+      try {
+        name = canonicalTableName(target.engine, t);
+      } catch (err) {
+        if (err instanceof TableNameError) throw badRequest(`${err.message.slice(0, 400)}${where}; GET /api/v1/targets/${target.name}/tables lists the names`);
+        throw err;
+      }
+      if (!asked.has(name)) asked.set(name, t);
+    }
     const known = new Set((await this.tablesOf(target)).map((t) => t.name));
-    const unknown = tables.filter((t) => !known.has(t));
+    const unknown = [...asked].filter(([name]) => !known.has(name)).map(([, t]) => t);
     if (unknown.length) {
       const list = unknown.slice(0, 20).map((t) => JSON.stringify(t.slice(0, 128))).join(', ');
-      const where = scope === 'partial' ? ` (check BACKUP_TARGET_${target.name.toUpperCase()}_CORE_TABLES)` : '';
-      throw badRequest(`Unknown table${unknown.length > 1 ? 's' : ''} in target "${target.name}": ${list}${where}; GET /api/v1/targets/${target.name}/tables lists them`);
+      const dotted = target.engine === 'postgres' && unknown.some((t) => t.includes('.') && !t.includes('"'));
+      const hint = dotted ? ' (a dot separates schema and table: quote a name that holds a dot, e.g. "a.b" or s."a.b")' : '';
+      throw badRequest(`Unknown table${unknown.length > 1 ? 's' : ''} in target "${target.name}": ${list}${hint}${where}; GET /api/v1/targets/${target.name}/tables lists them`);
     }
+    tables = [...asked.keys()];
     return { scope, tables, includeSchema, includeData, format };
   }
 

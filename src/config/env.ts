@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { validateCronExpression } from 'cron';
 import { restoreDatabasesProblems } from '../common/database-names.js';
+import { splitTableList } from '../engines/table-names.js';
 import { BUILTIN_RETENTION_POLICIES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem. */
@@ -251,7 +252,7 @@ function parseTargets(env: Env, problems: string[]): TargetOptions[] {
       database,
       password: url.password ? decodeURIComponent(url.password) : undefined,
       passwordFile,
-      coreTables: core ? core.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
+      coreTables: core ? splitTableList(core) : undefined,
       restoreDatabases: restoreDatabases.length ? restoreDatabases : undefined,
     });
   }

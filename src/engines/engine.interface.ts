@@ -5,7 +5,7 @@ import type { ResolvedTarget } from '../targets/targets.service.js';
 export type BackupScopeKind = 'full' | 'partial' | 'selective';
 export type DumpFormat = 'plain' | 'custom';
 
-/** What to dump. `tables` is already checked against the target's real table list. */
+/** What to dump. `tables` are canonical names, already checked against the target's real table list. */
 export interface DumpSpec {
   scope: BackupScopeKind;
   tables?: string[];
@@ -17,7 +17,7 @@ export interface DumpSpec {
 }
 
 export interface TableInfo {
-  /** Name as the API shows it: `schema.table` for PostgreSQL outside `public`, else `table`. */
+  /** The canonical name (`table-names.ts`): e.g. `orders`, `sales.items`, `"Mixed Case"` on PostgreSQL. */
   name: string;
   rowEstimate: number;
   sizeBytes: number;

@@ -1,12 +1,16 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { formatPgTable } from './table-names.js';
 
 const IDENT = String.raw`(?:"(?:[^"]|"")*"|[^\s".(]+)`;
-const COPY_LINE = new RegExp(String.raw`^COPY (${IDENT})\.(${IDENT}) (?:\(.*\) )?FROM stdin;$`);
+const COPY_LINE = new RegExp(String.raw`^COPY (${IDENT})\.(${IDENT}) (?:\([\s\S]*\) )?FROM stdin;$`);
+/** A COPY statement longer than this is not one pg_dump wrote. */
+const MAX_COPY_LINE = 1 << 16;
 
 /**
  * Counts the rows of every table in a plain pg_dump stream as it passes (lines between
  * `COPY ... FROM stdin;` under a `-- Data for Name:` header and the closing `\.`): exact counts
- * from the dump's own snapshot, at no cost to the database. Names as `listTables` shows them.
+ * from the dump's own snapshot, at no cost to the database. Keys are canonical table names
+ * (`table-names.ts`), as `listTables` shows them.
  */
 export class PgCopyRowCounter extends Transform {
   readonly rows: Record<string, number> = {};
@@ -14,6 +18,8 @@ export class PgCopyRowCounter extends Transform {
   private line: Buffer[] = [];
   private lineLen = 0;
   private dataHeader = false;
+  /** The start of a COPY statement cut by a newline inside a quoted name. */
+  private copyHead?: string;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     let pos = 0;
@@ -46,17 +52,25 @@ export class PgCopyRowCounter extends Transform {
       else this.rows[this.table]++;
       return;
     }
-    if (line.startsWith('-- Data for Name: ')) {
-      this.dataHeader = true;
+    if (this.copyHead !== undefined) {
+      line = `${this.copyHead}\n${line}`;
+      this.copyHead = undefined;
+    } else {
+      if (line.startsWith('-- Data for Name: ')) {
+        this.dataHeader = true;
+        return;
+      }
+      if (line === '' || line.startsWith('--')) return;
+      if (!this.dataHeader) return;
+      this.dataHeader = false;
+    }
+    const m = COPY_LINE.exec(line);
+    if (!m) {
+      // NOTE: a name may hold a newline; pg_dump writes it raw inside the quotes.
+      if (line.startsWith('COPY ') && line.length < MAX_COPY_LINE && (line.match(/"/g)?.length ?? 0) % 2 === 1) this.copyHead = line;
       return;
     }
-    if (line === '' || line.startsWith('--')) return;
-    const m = this.dataHeader ? COPY_LINE.exec(line) : null;
-    this.dataHeader = false;
-    if (!m) return;
-    const schema = unquote(m[1]);
-    const name = unquote(m[2]);
-    this.table = schema === 'public' ? name : `${schema}.${name}`;
+    this.table = formatPgTable({ schema: unquote(m[1]), table: unquote(m[2]) });
     this.rows[this.table] = 0;
   }
 }

@@ -9,6 +9,7 @@ import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/opt
 import type { ResolvedTarget } from '../targets/targets.service.js';
 import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from './engine.interface.js';
 import { runDumpClient } from './run-client.js';
+import { canonicalTableKey, formatPgTable, pgDumpTablePattern } from './table-names.js';
 
 const NON_RETRYABLE = [
   /password authentication failed/i,
@@ -56,7 +57,7 @@ export class PostgresEngine implements DatabaseEngine {
     return (await this.catalogTables(target)).map((t) => ({ name: t.name, rowEstimate: t.rowEstimate, sizeBytes: t.sizeBytes }));
   }
 
-  /** User tables with their exact schema and table names beside the API name. */
+  /** User tables with their exact schema and table names beside the canonical API name. */
   private async catalogTables(target: ResolvedTarget): Promise<Array<TableInfo & { schema: string; table: string }>> {
     const rows = await this.query<{ schema: string; name: string; rows: string; size: string }>(
       target,
@@ -69,7 +70,7 @@ export class PostgresEngine implements DatabaseEngine {
         ORDER BY 1, 2`,
     );
     return rows.map((r) => ({
-      name: r.schema === 'public' ? r.name : `${r.schema}.${r.name}`,
+      name: formatPgTable({ schema: r.schema, table: r.name }),
       rowEstimate: Number(r.rows),
       sizeBytes: Number(r.size),
       schema: r.schema,
@@ -88,16 +89,14 @@ export class PostgresEngine implements DatabaseEngine {
     }
     if (spec.scope !== 'full') {
       if (!spec.tables?.length) throw new EngineError(`a ${spec.scope} backup names no tables`, false);
-      // Map API names to exact (schema, table) pairs: a dot inside a public table's name stays literal.
+      // Map API names to exact (schema, table) pairs, so each pattern matches that one table.
       const byName = new Map((await this.catalogTables(target)).map((t) => [t.name, t]));
-      const missing = spec.tables.filter((t) => !byName.has(t));
-      if (missing.length) throw new EngineError(`tables no longer in the database: ${missing.map((t) => JSON.stringify(t)).join(', ')}`, false);
+      const wanted = spec.tables.map((t) => ({ asked: t, name: canonicalTableKey('postgres', t) }));
+      const missing = wanted.filter((t) => !byName.has(t.name));
+      if (missing.length) throw new EngineError(`tables no longer in the database: ${missing.map((t) => JSON.stringify(t.asked)).join(', ')}`, false);
       // --strict-names: a pattern that matches nothing is an error, never a silently smaller dump.
       args.push('--strict-names');
-      for (const t of spec.tables) {
-        const { schema, table } = byName.get(t)!;
-        args.push(`--table=${quotePgIdent(schema)}.${quotePgIdent(table)}`);
-      }
+      for (const t of wanted) args.push(`--table=${pgDumpTablePattern(byName.get(t.name)!)}`);
     }
     return this.withConnectionEnv(target, (env) =>
       runDumpClient(this.runner, 'pg_dump', args, env, run, sink, (stderr, code) => classifyPgError(stderr, code, target)),
@@ -172,11 +171,6 @@ export class PostgresEngine implements DatabaseEngine {
   }
 }
 
-/** A double-quoted identifier; inside quotes pg_dump patterns take every character literally. */
-export function quotePgIdent(part: string): string {
-  return `"${part.replace(/"/g, '""')}"`;
-}
-
 export interface PgSnapshot {
   id: string;
   /** Exact rows of every user table, in the snapshot. */
@@ -199,21 +193,9 @@ export interface PgTableRowsRow {
   rows: string;
 }
 
-/** Table name as the API shows it (`schema.table` outside `public`) → rows. */
+/** Canonical table name (see `table-names.ts`) → rows. */
 export function pgTableRows(rows: PgTableRowsRow[]): Record<string, number> {
-  return Object.fromEntries(rows.map((r) => [r.schema === 'public' ? r.name : `${r.schema}.${r.name}`, Number(r.rows)]));
-}
-
-/** pg_dump's `--table` takes a pattern; quote each part so names are taken literally. */
-export function quotePgPattern(name: string): string {
-  const dot = splitQualified(name);
-  return dot.map((p) => `"${p.replace(/"/g, '""')}"`).join('.');
-}
-
-/** Splits `schema.table` on the first dot only when the schema part is a plain identifier. */
-export function splitQualified(name: string): string[] {
-  const m = /^([a-z_][a-z0-9_$]*)\.(.+)$/i.exec(name);
-  return m ? [m[1], m[2]] : [name];
+  return Object.fromEntries(rows.map((r) => [formatPgTable({ schema: r.schema, table: r.name }), Number(r.rows)]));
 }
 
 function escapePgpass(v: string): string {

@@ -5,8 +5,9 @@ import { EngineError } from '../common/errors.js';
 import type { ProcessRunner } from '../common/process-runner.js';
 import type { ResolvedTarget } from '../targets/targets.service.js';
 import type { PostgresEngine } from './postgres.engine.js';
-import { PG_TABLE_ROWS_SQL, PG_USER_SCHEMAS, pgTableRows, splitQualified, type PgTableRowsRow } from './postgres.engine.js';
+import { PG_TABLE_ROWS_SQL, PG_USER_SCHEMAS, pgTableRows, type PgTableRowsRow } from './postgres.engine.js';
 import { runRestoreClient } from './restore-client.js';
+import { parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, TableNameError, type PgTableName } from './table-names.js';
 import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec } from './restorer.interface.js';
 
 const USER_SCHEMAS = PG_USER_SCHEMAS;
@@ -52,31 +53,52 @@ export class PostgresRestorer implements DatabaseRestorer {
         if (spec.dropExisting) args.push('--clean', '--if-exists');
         return runRestoreClient(this.runner, 'pg_restore', args, env, input, [], run, classify);
       }
-      const prelude = spec.dropExisting ? await this.prelude(dest, spec, run.lockWaitTimeoutMs) : '';
+      const prelude = await this.prelude(dest, spec, run.lockWaitTimeoutMs);
       const args = ['--no-password', '-X', '-q', '--single-transaction', '-v', 'ON_ERROR_STOP=1', '-f', '-'];
       return runRestoreClient(this.runner, 'psql', args, env, input, [new PsqlRestrictGuard(prelude)], run, classify);
     });
   }
 
-  /** SQL run first, inside the restore's transaction, to clear what the dump will recreate. */
+  /**
+   * SQL run first, inside the restore's transaction: with `dropExisting`, clears what the dump
+   * will recreate; for a partial/selective dump, creates the schemas of its tables that the
+   * destination lacks (pg_dump --table writes the tables, not their schemas).
+   */
   private async prelude(dest: ResolvedTarget, spec: RestoreSpec, lockWaitMs: number): Promise<string> {
-    const out = [`SET lock_timeout = ${Math.max(1, Math.floor(lockWaitMs))};`];
-    const listed = (spec.tables ?? []).map(qualified);
-    if (!spec.includeSchema) {
-      const all = listed.length && spec.scope !== 'full' ? listed : Object.keys(await this.tableRows(dest)).map(qualified);
-      if (all.length) out.push(`TRUNCATE ${all.join(', ')};`);
-    } else if (spec.scope !== 'full' && listed.length) {
-      for (const t of listed) out.push(`DROP TABLE IF EXISTS ${t} CASCADE;`);
-    } else {
-      const schemas = await this.query<{ name: string }>(dest, dest.database, `SELECT n.nspname AS name FROM pg_namespace n WHERE ${USER_SCHEMAS} ORDER BY 1`);
-      const version = await this.query<{ v: string }>(dest, dest.database, `SELECT current_setting('server_version_num') AS v`);
-      out.push('SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata;');
-      for (const s of schemas) out.push(`DROP SCHEMA IF EXISTS ${ident(s.name)} CASCADE;`);
-      out.push(`CREATE SCHEMA public AUTHORIZATION ${Number(version[0].v) >= 140000 ? 'pg_database_owner' : 'CURRENT_USER'};`);
-      out.push('GRANT USAGE ON SCHEMA public TO PUBLIC;', "COMMENT ON SCHEMA public IS 'standard public schema';");
+    const out: string[] = [];
+    // Recorded names are canonical (table-names.ts): parsed back to exact (schema, table) pairs.
+    const tables = (spec.tables ?? []).map(recordedTable);
+    const listed = tables.map(pgQualifiedSql);
+    const partial = spec.scope !== 'full' && listed.length > 0;
+    if (spec.dropExisting) {
+      out.push(`SET lock_timeout = ${Math.max(1, Math.floor(lockWaitMs))};`);
+      if (!spec.includeSchema) {
+        const all = partial ? listed : (await this.userTables(dest)).map(pgQualifiedSql);
+        if (all.length) out.push(`TRUNCATE ${all.join(', ')};`);
+      } else if (partial) {
+        for (const t of listed) out.push(`DROP TABLE IF EXISTS ${t} CASCADE;`);
+      } else {
+        const schemas = await this.query<{ name: string }>(dest, dest.database, `SELECT n.nspname AS name FROM pg_namespace n WHERE ${USER_SCHEMAS} ORDER BY 1`);
+        const version = await this.query<{ v: string }>(dest, dest.database, `SELECT current_setting('server_version_num') AS v`);
+        out.push('SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata;');
+        for (const s of schemas) out.push(`DROP SCHEMA IF EXISTS ${ident(s.name)} CASCADE;`);
+        out.push(`CREATE SCHEMA public AUTHORIZATION ${Number(version[0].v) >= 140000 ? 'pg_database_owner' : 'CURRENT_USER'};`);
+        out.push('GRANT USAGE ON SCHEMA public TO PUBLIC;', "COMMENT ON SCHEMA public IS 'standard public schema';");
+      }
+      out.push('RESET lock_timeout;');
     }
-    out.push('RESET lock_timeout;');
-    return out.join('\n') + '\n';
+    if (spec.includeSchema && partial) {
+      const wanted = [...new Set(tables.map((t) => t.schema))];
+      const present = await this.query<{ name: string }>(dest, dest.database, 'SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1)', [wanted]);
+      for (const s of wanted.filter((w) => !present.some((p) => p.name === w))) out.push(`CREATE SCHEMA ${ident(s)};`);
+    }
+    return out.length ? out.join('\n') + '\n' : '';
+  }
+
+  /** Every user base table of the destination (what a full data-only restore refills). */
+  private async userTables(dest: ResolvedTarget): Promise<PgTableName[]> {
+    const sql = `SELECT n.nspname AS schema, c.relname AS "table" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${USER_SCHEMAS} ORDER BY 1, 2`;
+    return this.query<PgTableName>(dest, dest.database, sql);
   }
 
   private async query<T>(target: ResolvedTarget, database: string, sql: string, params: unknown[] = [], snapshot = false): Promise<T[]> {
@@ -214,11 +236,12 @@ function checkName(name: string): string {
   return name;
 }
 
-function ident(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
-}
-
-function qualified(name: string): string {
-  const parts = splitQualified(name);
-  return (parts.length === 1 ? ['public', parts[0]] : parts).map(ident).join('.');
+/** The exact (schema, table) of a table name recorded on a backup. */
+function recordedTable(name: string): PgTableName {
+  try {
+    return parsePgTable(name);
+  } catch (err) {
+    if (err instanceof TableNameError) throw new EngineError(`the backup names a table that cannot be read: ${err.message}`, false);
+    throw err;
+  }
 }

@@ -35,7 +35,7 @@ export interface RestoreInput {
 
 /**
  * Restore and verification adapter of one database family (kept apart from the dump engines).
- * Table names are as `DatabaseEngine.listTables` shows them.
+ * Table names are canonical (`table-names.ts`), as `DatabaseEngine.listTables` shows them.
  */
 export interface DatabaseRestorer {
   readonly kind: EngineKind;

@@ -11,6 +11,7 @@ import { redact } from '../common/redact.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { EnginesService } from '../engines/engines.service.js';
 import { Restorers } from '../engines/restorers.js';
+import { canonicalTableKey } from '../engines/table-names.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
 import { JobName, type JobContext, type JobPayloads } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
@@ -90,7 +91,9 @@ export class Verifier implements OnModuleInit {
         return { ...base, ok: false, reason: `drill: the backup does not restore: ${redact((err as Error).message, this.targets.secretsOf(target))}` };
       }
       const actual = await restorer.tableRows(target, scratch);
-      const expected = record.metadata?.tableRows as Record<string, number> | undefined;
+      // Records made before names were canonical hold keys such as `Odd Table`: read them the same way.
+      const recorded = record.metadata?.tableRows as Record<string, number> | undefined;
+      const expected = recorded && Object.fromEntries(Object.entries(recorded).map(([t, n]) => [canonicalTableKey(target.engine, t), n]));
       const rows = Object.values(actual).reduce((a, b) => a + b, 0);
       const differences: string[] = [];
       if (expected) {

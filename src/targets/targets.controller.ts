@@ -15,6 +15,7 @@ import { EngineError } from '../common/errors.js';
 import { ApiExceptionFilter } from '../common/http-exception.filter.js';
 import { redact } from '../common/redact.js';
 import { EnginesService } from '../engines/engines.service.js';
+import { TABLE_NAMES_DOC } from '../engines/table-names.js';
 import { TargetsService } from './targets.service.js';
 
 class TargetResponse {
@@ -24,13 +25,13 @@ class TargetResponse {
   @ApiProperty() port!: number;
   @ApiProperty() database!: string;
   @ApiProperty() user!: string;
-  @ApiProperty({ type: [String], description: 'Tables of a `partial` backup' }) coreTables!: string[];
+  @ApiProperty({ type: [String], description: 'Tables of a `partial` backup, as configured (BACKUP_TARGET_<NAME>_CORE_TABLES: comma-separated, a comma inside double quotes is part of a name)' }) coreTables!: string[];
   @ApiProperty({ type: [String], description: 'Existing databases besides its own that restores of its backups may replace (BACKUP_TARGET_<NAME>_RESTORE_DATABASES)' })
   restoreDatabases!: string[];
 }
 
 export class TableInfoResponse {
-  @ApiProperty({ example: 'orders', description: 'Name to use in `tables` of a selective backup (`schema.table` for PostgreSQL schemas other than public)' })
+  @ApiProperty({ example: '"Mixed Case"', description: `The table's canonical name, as backups record it and \`tables\` accepts it. ${TABLE_NAMES_DOC}` })
   name!: string;
 
   @ApiProperty({ example: 120000, description: "Estimated rows (the engine's statistics, not a count)" })

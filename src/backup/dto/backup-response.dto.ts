@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { BackupStatus, BackupType } from '../entities/backup-record.entity.js';
 import { pageOf } from '../../common/page.dto.js';
+import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 
 /** A catalog record as the API returns it. */
 export class BackupResponse {
@@ -10,7 +11,7 @@ export class BackupResponse {
   @ApiProperty() target!: string;
   @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
   @ApiProperty({ enum: ['full', 'partial', 'selective'] }) scope!: string;
-  @ApiPropertyOptional({ type: [String], nullable: true }) tables!: string[] | null;
+  @ApiPropertyOptional({ type: [String], nullable: true, description: `Tables of a partial or selective backup, in the canonical form. ${TABLE_NAMES_DOC}` }) tables!: string[] | null;
   @ApiProperty() includeSchema!: boolean;
   @ApiProperty() includeData!: boolean;
   @ApiProperty({ enum: ['plain', 'custom'] }) format!: string;

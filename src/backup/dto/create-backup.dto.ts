@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 import { BackupType } from '../entities/backup-record.entity.js';
 
 export class CreateBackupDto {
@@ -44,8 +45,8 @@ export class CreateBackupDto {
   @ApiPropertyOptional({
     type: [String],
     maxItems: 1000,
-    example: ['customers', 'orders'],
-    description: 'Tables of a `selective` backup, as GET /targets/{name}/tables names them (`schema.table` for PostgreSQL schemas other than public). Each must exist.',
+    example: ['customers', 'sales.orders', '"Mixed Case"'],
+    description: `Tables of a \`selective\` backup; each must exist. ${TABLE_NAMES_DOC} The backup records them in the canonical (listed) form.`,
   })
   @IsOptional()
   @IsArray({ message: 'tables must be an array of table names' })

@@ -6,6 +6,7 @@ import type { ListBackupsQuery } from '../../backup/dto/list-backups.dto.js';
 import type { Compression } from '../../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../../engines/engine.interface.js';
 import { EnginesService } from '../../engines/engines.service.js';
+import { splitTableList } from '../../engines/table-names.js';
 import { JobsQueue } from '../../queue/jobs-queue.service.js';
 import { RestoresService } from '../../restore/restores.service.js';
 import { TargetsService } from '../../targets/targets.service.js';
@@ -167,12 +168,9 @@ export class BackupCreateCommand extends BaseCommand {
     return oneOf(SCOPES, v);
   }
 
-  @Option({ flags: '--tables <names>', description: 'Comma-separated tables, named as GET /api/v1/targets/{name}/tables lists them (implies --scope selective)' })
+  @Option({ flags: '--tables <names>', description: 'Comma-separated tables, named as GET /api/v1/targets/{name}/tables lists them, e.g. \'orders,"Mixed Case",sales."a.b"\' (a comma inside double quotes is part of the name; implies --scope selective)' })
   parseTables(v: string): string[] {
-    return v
-      .split(',')
-      .map((t) => t.trim())
-      .filter(Boolean);
+    return splitTableList(v);
   }
 
   @Option({ flags: '--schema-only', description: 'Table definitions without rows' })

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { BackupType } from '../../backup/entities/backup-record.entity.js';
 import { PRESETS } from '../cron.js';
+import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 
 const PRESET_NAMES = Object.keys(PRESETS);
 
@@ -45,7 +46,7 @@ export class CreateScheduleDto {
   @IsIn(['full', 'partial', 'selective'], { message: 'scope must be one of: full, partial, selective' })
   scope?: 'full' | 'partial' | 'selective';
 
-  @ApiPropertyOptional({ type: [String], description: 'Tables of a `selective` backup' })
+  @ApiPropertyOptional({ type: [String], description: `Tables of a \`selective\` backup, checked at each run. ${TABLE_NAMES_DOC}` })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(1000)
@@ -104,7 +105,7 @@ export class ScheduleResponse {
   @ApiProperty() timezone!: string;
   @ApiProperty({ enum: BackupType }) type!: string;
   @ApiProperty() scope!: string;
-  @ApiPropertyOptional({ type: [String], nullable: true }) tables!: string[] | null;
+  @ApiPropertyOptional({ type: [String], nullable: true, description: 'Tables of a `selective` backup, as given' }) tables!: string[] | null;
   @ApiProperty() includeSchema!: boolean;
   @ApiProperty() includeData!: boolean;
   @ApiPropertyOptional({ nullable: true }) format!: string | null;
