@@ -183,6 +183,17 @@ describe.each([postgres, mysql])('$kind: table names round-trip exactly', (engin
       expect(r.body.message).toContain(JSON.stringify(bad));
       expect(r.body.message).toContain(hint);
     }
+    // Schedules keep their tables in the same form, and refuse the same names.
+    const schedule = { name: `names-${engine.kind}`, target: 'app', preset: 'daily', enabled: false, scope: 'selective' };
+    const asked = [...engine.spellings.map(([a]) => a), ...engine.tables.map((x) => x.name)];
+    const created = await api(t, 'POST', '/api/v1/schedules', { body: { ...schedule, tables: asked } });
+    expect(created.status).toBe(201);
+    expect(created.body.tables).toEqual([...new Set([...engine.spellings.map(([, c]) => c), ...engine.tables.map((x) => x.name)])]);
+    for (const [bad, hint] of engine.malformed) {
+      const r = await api(t, 'POST', '/api/v1/schedules', { body: { ...schedule, name: 'names-bad', tables: [bad] } });
+      expect(r.status).toBe(400);
+      expect(r.body.message).toContain(hint);
+    }
   });
 
   it('a selective backup of one tricky table holds exactly that table: row counts keyed by its name, and a drill passes', async () => {

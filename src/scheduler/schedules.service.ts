@@ -9,8 +9,9 @@ import { BackupsService, isUuid } from '../backup/backups.service.js';
 import type { BackupRecord, BackupType } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { badRequest, conflict, notFound } from '../common/errors.js';
-import { BACKUP_MANAGER_OPTIONS, defaultSchedulerOptions, type BackupManagerOptions, type SchedulerOptions } from '../config/options.js';
+import { BACKUP_MANAGER_OPTIONS, defaultSchedulerOptions, type BackupManagerOptions, type EngineKind, type SchedulerOptions } from '../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
+import { canonicalTableName, TableNameError } from '../engines/table-names.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { checkCron, checkTimezone, nextRuns, PRESETS, type Preset } from './cron.js';
 import type { CreateScheduleDto, ScheduleResponse, UpdateScheduleDto } from './dto/schedule.dto.js';
@@ -261,7 +262,9 @@ export class SchedulesService implements OnModuleInit {
     }
     if (s.scope === 'selective' && !s.tables?.length) throw badRequest('scope "selective" needs tables');
     if (s.scope !== 'selective' && s.tables?.length) throw badRequest('tables is only used with scope "selective"');
-    this.targets.get(s.target);
+    const target = this.targets.get(s.target);
+    // Kept in the canonical form; whether each table exists is checked at each run.
+    if (s.tables) s.tables = [...new Set(s.tables.map((t) => scheduleTableName(target.engine, t)))];
     const clash = await this.schedules.findOneBy({ name: s.name });
     if (clash && clash.id !== s.id) throw conflict(`A schedule named "${s.name}" already exists`);
   }
@@ -269,5 +272,15 @@ export class SchedulesService implements OnModuleInit {
   private changed(event: string, schedule: Schedule, actor?: Actor, detail?: Record<string, unknown>): void {
     this.events.emit(event, { schedule, actor, detail } satisfies ScheduleEvent);
     this.onChange?.();
+  }
+}
+
+/** The canonical text of a schedule's table name. @throws BAD_REQUEST saying how to write it. */
+function scheduleTableName(engine: EngineKind, name: string): string {
+  try {
+    return canonicalTableName(engine, name);
+  } catch (err) {
+    if (err instanceof TableNameError) throw badRequest(`tables: ${err.message}`);
+    throw err;
   }
 }

@@ -105,7 +105,7 @@ export class ScheduleResponse {
   @ApiProperty() timezone!: string;
   @ApiProperty({ enum: BackupType }) type!: string;
   @ApiProperty() scope!: string;
-  @ApiPropertyOptional({ type: [String], nullable: true, description: 'Tables of a `selective` backup, as given' }) tables!: string[] | null;
+  @ApiPropertyOptional({ type: [String], nullable: true, description: 'Tables of a `selective` backup, in the canonical form' }) tables!: string[] | null;
   @ApiProperty() includeSchema!: boolean;
   @ApiProperty() includeData!: boolean;
   @ApiPropertyOptional({ nullable: true }) format!: string | null;
