@@ -6,20 +6,23 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { refuseDeepJson } from './common/json-depth.js';
+import { StartupLogFilter } from './common/lifecycle.js';
 import type { AppConfig } from './config/env.js';
 
 export const API_PREFIX = 'api/v1';
 
-/** Builds the HTTP application (roles `all` and `api`): prefix, Swagger, shutdown hooks. */
+/**
+ * Builds the HTTP application (roles `all` and `api`): prefix, Swagger, logger. The caller
+ * listens, and closes it (`closeOnSignals` in the entrypoint).
+ */
 export async function createHttpApp(config: AppConfig): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), { bufferLogs: true, bodyParser: false });
   // JSON only, capped: a larger body gets 413 (HTTP_BODY_LIMIT_KB), a too deeply nested one 400,
   // before any handler runs.
   // NOTE: `verify` is passed through to express.json; Nest's type omits it (it uses it for rawBody).
   app.useBodyParser('json', { limit: config.bodyLimitBytes, verify: refuseDeepJson } as NestExpressBodyParserOptionsFor<'json'>);
-  app.useLogger(app.get(Logger));
+  app.useLogger(new StartupLogFilter(app.get(Logger)));
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
-  app.enableShutdownHooks();
   const doc = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -34,13 +37,18 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   return app;
 }
 
-/** Builds the worker context (no HTTP server). */
+/** Builds the worker context (no HTTP server). The caller closes it. */
 export async function createWorkerContext(config: AppConfig): Promise<INestApplicationContext> {
   const ctx = await NestFactory.createApplicationContext(AppModule.forConfig(config), { bufferLogs: true });
-  ctx.useLogger(ctx.get(Logger));
-  ctx.enableShutdownHooks();
+  ctx.useLogger(new StartupLogFilter(ctx.get(Logger)));
   warnDevMode(config);
   return ctx;
+}
+
+/** What a process of this role runs, for its start-up line. */
+export function roleDescription(config: AppConfig): string {
+  const jobs = config.options.workers ? (config.options.scheduler ? 'workers and scheduler' : 'workers, no scheduler') : 'no workers';
+  return config.options.controllers ? `role ${config.role}: HTTP API, ${jobs}` : `role ${config.role}: no HTTP server, ${jobs}`;
 }
 
 function warnDevMode(config: AppConfig): void {
