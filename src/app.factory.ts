@@ -1,6 +1,8 @@
 import 'reflect-metadata';
-import { Logger as NestLogger, type INestApplication, type INestApplicationContext } from '@nestjs/common';
+import { HttpException, Logger as NestLogger, type INestApplication, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { HealthCheckService } from '@nestjs/terminus';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import type { NestExpressApplication, NestExpressBodyParserOptionsFor } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
@@ -8,6 +10,7 @@ import { AppModule } from './app.module.js';
 import { refuseDeepJson } from './common/json-depth.js';
 import { StartupLogFilter } from './common/lifecycle.js';
 import type { AppConfig } from './config/env.js';
+import { SystemHealthService } from './system-info/system-health.service.js';
 
 export const API_PREFIX = 'api/v1';
 
@@ -43,6 +46,44 @@ export async function createWorkerContext(config: AppConfig): Promise<INestAppli
   ctx.useLogger(new StartupLogFilter(ctx.get(Logger)));
   warnDevMode(config);
   return ctx;
+}
+
+/**
+ * For a process without HTTP (the worker role), the honest counterpart of `/health/ready`: every
+ * `everyMs` it runs the same checks (catalog, Redis, storage writable, free space) and, when they
+ * pass, rewrites `path` (0600) with the time; when they fail, it removes the file. A container
+ * healthcheck tests that the file is fresh: stale or missing means the checks failed or the
+ * process stopped running them. Returns a function that stops it.
+ */
+export function keepHealthFile(ctx: INestApplicationContext, path: string, everyMs = 10_000): () => void {
+  const checks = ctx.get(HealthCheckService, { strict: false });
+  const health = ctx.get(SystemHealthService, { strict: false });
+  const logger = new NestLogger('Lifecycle');
+  let healthy: boolean | undefined;
+  const beat = async () => {
+    try {
+      await checks.check(health.readiness());
+      await writeFile(`${path}.tmp`, `${new Date().toISOString()}\n`, { mode: 0o600 });
+      await rename(`${path}.tmp`, path);
+      if (healthy === false) logger.log(`health checks pass again; ${path} is fresh`);
+      healthy = true;
+    } catch (err) {
+      await rm(path, { force: true }).catch(() => undefined);
+      if (healthy !== false) logger.warn(`health checks fail; removed ${path}: ${failedChecks(err)}`);
+      healthy = false;
+    }
+  };
+  void beat();
+  const timer = setInterval(() => void beat(), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** The failed indicators of a terminus check (`disk: ...; redis: ...`), else the error's message. */
+function failedChecks(err: unknown): string {
+  const body = err instanceof HttpException ? (err.getResponse() as { error?: Record<string, Record<string, unknown>> }) : undefined;
+  const failed = Object.entries(body?.error ?? {}).map(([name, r]) => `${name}: ${String(r.message ?? JSON.stringify(r))}`);
+  return failed.length ? failed.join('; ') : (err as Error).message;
 }
 
 /** What a process of this role runs, for its start-up line. */

@@ -1,13 +1,15 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { createHttpApp, createWorkerContext, roleDescription } from './app.factory.js';
+import { createHttpApp, createWorkerContext, keepHealthFile, roleDescription } from './app.factory.js';
 import { checkPortFree, closeOnSignals, listenError } from './common/lifecycle.js';
 import { runOrExit } from './config/boot.js';
 
 /** `npm start`: API + worker + scheduler (APP_ROLE=all), or API only (APP_ROLE=api). */
 await runOrExit(async (config) => {
   if (config.role === 'worker') {
-    closeOnSignals(await createWorkerContext(config), 'worker');
+    const ctx = await createWorkerContext(config);
+    closeOnSignals(ctx, 'worker');
+    if (process.env.HEALTH_FILE) keepHealthFile(ctx, process.env.HEALTH_FILE);
     new Logger('Lifecycle').log(`ready (${roleDescription(config)})`);
     return;
   }

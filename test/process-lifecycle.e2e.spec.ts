@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { signToken } from '../src/auth/jwt.service.js';
 import { Role } from '../src/auth/roles.js';
-import { dropQueueKeys, testEnv } from './support/app.js';
+import { dropQueueKeys, testEnv, waitFor } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 import { childrenRunning, freePort, startProcess, waitForHttp, type Proc } from './support/processes.js';
 
@@ -74,6 +74,28 @@ describe('process start-up and shutdown', () => {
       }
     }, 60_000);
   });
+
+  it('a worker keeps HEALTH_FILE fresh while its readiness checks pass, and keeps none while they fail', async () => {
+    const good = testEnv({ LOG_LEVEL: 'info' });
+    const bad = testEnv({ LOG_LEVEL: 'info', HEALTH_MIN_FREE_MB: '1000000000' }); // more free space than any disk has
+    const goodFile = join(good.DATA_DIR, 'worker.health');
+    const badFile = join(bad.DATA_DIR, 'worker.health');
+    const workers = [startProcess('worker', { ...good, HEALTH_FILE: goodFile }), startProcess('worker', { ...bad, HEALTH_FILE: badFile })];
+    try {
+      const written = await waitFor(async () => existsSync(goodFile) && readFileSync(goodFile, 'utf8'), 'the health file', 30_000, 50);
+      expect(Math.abs(Date.now() - Date.parse(written.trim()))).toBeLessThan(30_000);
+      expect(statSync(goodFile).mode & 0o777).toBe(0o600);
+      await waitFor(async () => workers[1].output().includes(`health checks fail; removed ${badFile}`), 'the failing worker to say so', 30_000, 50);
+      expect(workers[1].output()).toMatch(/free/i);
+      expect(existsSync(badFile)).toBe(false);
+    } finally {
+      for (const w of workers) w.child.kill('SIGKILL');
+      for (const e of [good, bad]) {
+        await dropQueueKeys(e.QUEUE_PREFIX);
+        rmSync(e.DATA_DIR, { recursive: true, force: true });
+      }
+    }
+  }, 60_000);
 
   describe('SIGTERM during a dump', () => {
     let env: Record<string, string>;

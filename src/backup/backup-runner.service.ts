@@ -147,7 +147,7 @@ export class BackupRunner implements OnModuleInit {
         throw new EngineError(err.message, false);
       });
       const engine = this.engines.for(target.engine);
-      const [stats, clientVersion] = await Promise.all([engine.stats(target), engine.clientVersion()]);
+      const [stats, clientVersion] = await Promise.all([engine.stats(target), engine.clientVersion(target)]);
       this.events.emit(BackupEvents.Started, { record } satisfies BackupEvent);
       this.logger.log({ msg: 'backup started', id: record.id, target: record.target, attempt });
 
