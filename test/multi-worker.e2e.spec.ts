@@ -5,7 +5,7 @@ import { signToken } from '../src/auth/jwt.service.js';
 import { Role } from '../src/auth/roles.js';
 import { dropQueueKeys, testEnv } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
-import { childPids, commandOf, freePort, startProcess, waitForHttp, type Proc } from './support/processes.js';
+import { childPids, childrenRunning, commandOf, exeNameOf, freePort, pollFor, startProcess, waitForHttp, type Proc } from './support/processes.js';
 
 /** One API process and two worker processes sharing one Redis queue, one SQLite catalog and one storage dir. */
 /** A /proc file's text, or undefined once the process is gone. */
@@ -93,16 +93,18 @@ describe('horizontally scaled workers', () => {
     let victim: Proc | undefined;
     const deadline = Date.now() + 60_000;
     while (!victim && Date.now() < deadline) {
-      victim = workers.find((w) => childPids(w.child.pid!).some((c) => /(^|\/)pg_dump\b/.test(commandOf(c))));
+      victim = workers.find((w) => childrenRunning(w.child.pid!, 'pg_dump').length > 0);
       if (!victim) await new Promise((res) => setTimeout(res, 10));
     }
     if (!victim) {
       const rec = await call('GET', `/api/v1/backups/${r.body.id}`);
       throw new Error(`no worker was running pg_dump; record ${JSON.stringify(rec.body)}; worker logs: ${workers.map((w) => w.output()).join('\n---\n').slice(-3000)}`);
     }
+    // Both clients exec'd (told by their executables, not a command line a fork still shares), and data flowing.
+    await pollFor(() => childrenRunning(victim!.child.pid!, 'zstd').length > 0, 'zstd beside pg_dump', 10_000);
     await new Promise((res) => setTimeout(res, 200));
     const kids = childPids(victim!.child.pid!);
-    expect(kids.map(commandOf).join('\n')).toMatch(/zstd/);
+    expect(kids.map(exeNameOf)).toEqual(expect.arrayContaining(['pg_dump', 'zstd']));
     victim!.child.kill('SIGKILL');
     await victim!.exited;
     // Its pg_dump and zstd die with it (the kernel's parent-death signal), not seconds later when

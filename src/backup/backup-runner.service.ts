@@ -27,6 +27,7 @@ import { ARTIFACT_STORAGE, type ArtifactStorage, type ArtifactWriter } from '../
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { artifactKey, manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
+import { trackBackupProgress } from './backup-progress.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -155,16 +156,15 @@ export class BackupRunner implements OnModuleInit {
       });
       target = { ...target, database: sourceDatabase(record, target.database) };
       const engine = this.engines.for(target.engine);
-      const [stats, clientVersion] = await Promise.all([engine.stats(target), engine.clientVersion()]);
+      const [stats, clientVersion] = await Promise.all([engine.stats(target), engine.clientVersion(target)]);
       this.events.emit(BackupEvents.Started, { record } satisfies BackupEvent);
       this.logger.log({ msg: 'backup started', id: record.id, target: record.target, attempt });
 
       const compression = record.compression as Compression;
       fileKey = artifactKey(record.target, record.type, record.format, compression);
       writer = await this.storage.createWriter(fileKey, record.id);
-      const raw = new MeasureTap({ onProgress: (b) => void ctx.updateProgress({ rawBytes: b }) });
-      const reportBytes = (b: number) => void ctx.updateProgress({ bytes: b });
-      const out = new MeasureTap({ sha256: true, onProgress: reportBytes });
+      const raw = new MeasureTap();
+      const out = new MeasureTap({ sha256: true });
       const spec: DumpSpec = {
         scope: record.scope as DumpSpec['scope'],
         tables: record.tables ?? undefined,
@@ -179,6 +179,7 @@ export class BackupRunner implements OnModuleInit {
       // With nothing to observe in the raw stream, zstd reads the dump client's pipe and writes the
       // artifact itself: its summary gives the raw size, reading the file back gives size and hash.
       let directInput: (() => number | undefined) | undefined;
+      let rawSoFar: () => number | undefined = () => raw.bytes;
       let written: FileDigest | undefined;
       // PostgreSQL without an in-stream counter: exact row counts run beside the dump, in the
       // snapshot pg_dump itself reads (--snapshot), instead of a second pass after it.
@@ -188,21 +189,26 @@ export class BackupRunner implements OnModuleInit {
           : undefined;
       if (snapshot) spec.snapshot = snapshot.id;
       const snapshotRows = snapshot?.countRows().catch((err: Error) => err);
-      await engine.dump(target, spec, { signal, timeoutMs: this.options.dump.timeoutMs, lockWaitTimeoutMs: this.options.dump.lockWaitTimeoutMs }, async (stdout, sig) => {
-        if (compression === 'zstd' && !counter) {
-          // `pg_dump | zstd > file`: no dump or artifact byte passes through this process; the
-          // file is hashed by reading it back right behind zstd (from the page cache).
-          const codec = zstdFromPipe(this.runner, stdout, w.fd, level, sig);
-          directInput = codec.inputBytes;
-          [written] = await Promise.all([hashFile(w.fd, { writer: codec.done, signal: sig, onProgress: reportBytes, flushEvery: FLUSH_EVERY }), codec.done]);
-          return;
-        }
-        const codec = compressor(compression, this.runner, level);
-        await Promise.all([pipeline([stdout, ...taps, codec.stream, out, w.stream] as unknown as NodeJS.ReadWriteStream[], { signal: sig }), codec.done]);
-      }).catch(async (err: unknown) => {
-        await snapshot?.close(); // ends a count still running (it would fail like the dump)
-        throw err;
-      });
+      const progress = trackBackupProgress({ records: this.records, logger: this.logger, record, attempt, ctx, estimateBytes: stats.sizeBytes, rawBytes: () => rawSoFar(), fd: w.fd });
+      await engine
+        .dump(target, spec, { signal, timeoutMs: this.options.dump.timeoutMs, lockWaitTimeoutMs: this.options.dump.lockWaitTimeoutMs }, async (stdout, sig) => {
+          if (compression === 'zstd' && !counter) {
+            // `pg_dump | zstd > file`: no dump or artifact byte passes through this process; the
+            // file is hashed by reading it back right behind zstd (from the page cache).
+            const codec = zstdFromPipe(this.runner, stdout, w.fd, level, sig);
+            directInput = codec.inputBytes;
+            rawSoFar = codec.bytesReadSoFar;
+            [written] = await Promise.all([hashFile(w.fd, { writer: codec.done, signal: sig, flushEvery: FLUSH_EVERY }), codec.done]);
+            return;
+          }
+          const codec = compressor(compression, this.runner, level);
+          await Promise.all([pipeline([stdout, ...taps, codec.stream, out, w.stream] as unknown as NodeJS.ReadWriteStream[], { signal: sig }), codec.done]);
+        })
+        .catch(async (err: unknown) => {
+          await snapshot?.close(); // ends a count still running (it would fail like the dump)
+          throw err;
+        })
+        .finally(() => progress.stop());
       const rawBytes = directInput ? (directInput() ?? null) : raw.bytes;
       let rowCounts: Record<string, unknown>;
       if (snapshot) {
@@ -246,7 +252,7 @@ export class BackupRunner implements OnModuleInit {
         throw storageError(err, manifestKey(fileKey!));
       });
       const others = ((pending.pendingFileKeys as string[] | undefined) ?? []).filter((k) => k !== fileKey);
-      const { pendingFileKeys: _drop, ...metadata } = { ...pending, ...(result.metadata ?? {}) };
+      const { pendingFileKeys: _drop, progress: _progress, ...metadata } = { ...pending, ...(result.metadata ?? {}) };
       const committed = await this.records.update({ id: record.id, attempts: attempt, status: BackupStatus.Running }, { ...result, metadata });
       if (!committed.affected) throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', true);
       published = undefined;

@@ -25,8 +25,22 @@ export function catalogDataSourceOptions(o: CatalogOptions): DataSourceOptions {
     const path = url ? url.replace(/^sqlite:(\/\/)?/, '') : o.sqlitePath;
     return { ...common, type: 'better-sqlite3', database: path, enableWAL: true, timeout: 15_000 };
   }
-  if (/^postgres(ql)?:/.test(url)) return { ...common, type: 'postgres', url };
-  return { ...common, type: 'mysql', url, timezone: 'Z', charset: 'utf8mb4' };
+  const full = withPassword(url, o.password);
+  if (/^postgres(ql)?:/.test(url)) return { ...common, type: 'postgres', url: full };
+  return { ...common, type: 'mysql', url: full, timezone: 'Z', charset: 'utf8mb4' };
+}
+
+/**
+ * The URL with `password` in it (percent-encoded), unless it holds one already.
+ * NOTE: TypeORM reads a URL without a password as the empty password, which beats its `password`
+ * option, so a password from a file has to go into the URL.
+ */
+function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined) return url;
+  const u = new URL(url);
+  if (u.password) return url;
+  u.password = encodeURIComponent(password);
+  return u.toString();
 }
 
 /** Runs pending catalog migrations, one process at a time. */

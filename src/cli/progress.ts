@@ -1,14 +1,6 @@
-/** Human sizes: 1.5 MB, 820 kB. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
+import { formatBytes } from '../common/format.js';
+
+export { formatBytes };
 
 function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));

@@ -1,4 +1,5 @@
-import type { StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Duplex, PassThrough, type Readable, type Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { EngineError } from '../common/errors.js';
@@ -24,7 +25,7 @@ function zstdChild(
   what: string,
   retryable: boolean,
   signal?: AbortSignal,
-): Promise<string> {
+): { child: ChildProcess; done: Promise<string> } {
   const child = runner.spawn('zstd', args, { env: {}, stdio });
   const kill = () => {
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -36,7 +37,7 @@ function zstdChild(
     return stderr;
   });
   done.catch(() => undefined);
-  return done;
+  return { child, done };
 }
 
 /** The last message zstd printed (its progress lines end in carriage returns, not newlines). */
@@ -53,7 +54,8 @@ function lastLine(stderr: string): string {
 /**
  * `producer | zstd > file`: zstd reads the dump client's stdout pipe and writes the file behind
  * `output` (a descriptor) itself, so neither the dump nor the artifact passes through this
- * process. `inputBytes` is read from zstd's own summary (`-vv`) once it exits.
+ * process. `inputBytes` is read from zstd's own summary (`-vv`) once it exits; `bytesReadSoFar`
+ * is the running count while it works (its read count in /proc, see `bytesReadBy`).
  */
 export function zstdFromPipe(
   runner: ProcessRunner,
@@ -61,8 +63,8 @@ export function zstdFromPipe(
   output: number,
   level: number,
   signal?: AbortSignal,
-): { done: Promise<void>; inputBytes: () => number | undefined } {
-  const exited = zstdChild(runner, [`-${level}`, '-vv', '-c'], [input as never, output, 'pipe'], 'zstd', true, signal);
+): { done: Promise<void>; inputBytes: () => number | undefined; bytesReadSoFar: () => number | undefined } {
+  const { child, done: exited } = zstdChild(runner, [`-${level}`, '-vv', '-c'], [input as never, output, 'pipe'], 'zstd', true, signal);
   // Our copy of the pipe's read end must go, or the producer would block (not fail) if zstd died.
   input.destroy();
   let inputBytes: number | undefined;
@@ -71,7 +73,25 @@ export function zstdFromPipe(
     inputBytes = m ? Number(m[1]) : undefined;
   });
   done.catch(() => undefined);
-  return { done, inputBytes: () => inputBytes };
+  return {
+    done,
+    inputBytes: () => inputBytes,
+    bytesReadSoFar: () => (child.pid !== undefined && child.exitCode === null ? bytesReadBy(child.pid) : undefined),
+  };
+}
+
+/**
+ * Bytes a process has read through read(2) so far: `rchar` of /proc/<pid>/io (Linux). For zstd
+ * reading a dump from its stdin pipe, that is the dump's raw bytes so far (plus the few it read
+ * starting up). Undefined where /proc is not readable.
+ */
+export function bytesReadBy(pid: number): number | undefined {
+  try {
+    const m = /^rchar:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -85,7 +105,7 @@ export function zstdTester(
   signal?: AbortSignal,
 ): { done: Promise<void>; outputBytes: () => number | undefined } {
   let outputBytes: number | undefined;
-  const done = zstdChild(runner, ['-t', '-vv'], [input, 'ignore', 'pipe'], 'zstd -t', false, signal).then((stderr) => {
+  const done = zstdChild(runner, ['-t', '-vv'], [input, 'ignore', 'pipe'], 'zstd -t', false, signal).done.then((stderr) => {
     const m = /:\s*(\d+) bytes\s*$/m.exec(stderr);
     outputBytes = m ? Number(m[1]) : undefined;
   });

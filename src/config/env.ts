@@ -80,6 +80,11 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
   if (catalogUrl && !/^(postgres|postgresql|mysql|mariadb|sqlite):/.test(catalogUrl)) {
     problems.push('CATALOG_URL must be a postgres://, mysql:// or sqlite: URL');
   }
+  // The catalog's password as a file (a container secret), rather than inside CATALOG_URL.
+  const catalogPassword = env.CATALOG_PASSWORD_FILE ? readPasswordFile('CATALOG_PASSWORD_FILE', env.CATALOG_PASSWORD_FILE, problems) : undefined;
+  if (env.CATALOG_PASSWORD_FILE && catalogUrl && /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(catalogUrl)) {
+    problems.push('CATALOG_URL holds a password and CATALOG_PASSWORD_FILE is set: keep only one (the file)');
+  }
 
   const queuePrefix = env.QUEUE_PREFIX || 'backup-manager';
   if (!/^[A-Za-z0-9:_-]{1,64}$/.test(queuePrefix)) {
@@ -109,6 +114,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
         url: catalogUrl,
         sqlitePath: join(dataDir, 'catalog.sqlite'),
         migrationsRun: bool('CATALOG_MIGRATIONS_RUN', true),
+        password: catalogPassword,
       },
       redisUrl,
       queuePrefix,
@@ -353,6 +359,16 @@ function readSecretFile(name: string, path: string, problems: string[]): string 
   } catch {
     problems.push(`${name} could not be read: ${path}`);
     return '';
+  }
+}
+
+/** A password file's content without its final line break (other white space is part of the password). */
+function readPasswordFile(name: string, path: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch {
+    problems.push(`${name} could not be read: ${path}`);
+    return undefined;
   }
 }
 

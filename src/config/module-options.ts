@@ -140,6 +140,7 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
       sqlitePath: input.catalog?.sqlitePath ?? join(dataDir, 'catalog.sqlite'),
       migrationsRun: input.catalog?.dataSource ? false : (input.catalog?.migrationsRun ?? true),
       dataSource: input.catalog?.dataSource,
+      password: input.catalog?.password,
     },
     redisUrl: input.redisUrl ?? 'redis://127.0.0.1:6379',
     queuePrefix: input.queuePrefix ?? 'backup-manager',

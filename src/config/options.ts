@@ -32,6 +32,8 @@ export interface CatalogOptions {
   sqlitePath: string;
   /** Run pending migrations at start-up (under a lock). */
   migrationsRun: boolean;
+  /** Password for a `postgres://` or `mysql://` catalog whose URL holds none (e.g. read from a secret file). */
+  password?: string;
   /**
    * A host app's TypeORM DataSource to use as the catalog instead of opening a connection. The
    * host adds `CATALOG_ENTITIES` to its entities and `CATALOG_MIGRATIONS` to its migration run;
@@ -78,6 +80,12 @@ export interface BackupManagerOptions {
     lockWaitTimeoutMs: number;
     /** Default dump format of PostgreSQL targets when a request names none. MySQL is always `plain`. */
     pgFormat?: 'plain' | 'custom';
+    /**
+     * Where PostgreSQL client programs are installed per major version (`<root>/<major>/bin/pg_dump`,
+     * Debian's layout); the dump of each server uses the lowest major not older than it, else the
+     * `pg_dump` on PATH. Default `/usr/lib/postgresql`.
+     */
+    pgClientRoot?: string;
   };
   queue: {
     attempts: number;

@@ -41,8 +41,11 @@ export interface DumpRun {
  */
 export interface DatabaseEngine {
   readonly kind: EngineKind;
-  /** The dump client's name and version, e.g. `pg_dump (PostgreSQL) 15.20`. */
-  clientVersion(): Promise<string>;
+  /**
+   * The dump client's name and version, e.g. `pg_dump (PostgreSQL) 15.20`: of the client that
+   * dumps `target` where the engine picks one per server version, else of the default one.
+   */
+  clientVersion(target?: ResolvedTarget): Promise<string>;
   stats(target: ResolvedTarget): Promise<DatabaseStats>;
   listTables(target: ResolvedTarget): Promise<TableInfo[]>;
   /**

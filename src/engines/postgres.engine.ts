@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { EngineError } from '../common/errors.js';
+import { pgClientFor, PgClientMissingError, pgMajorOf, type PgClient } from '../common/executables.js';
 import { ProcessRunner } from '../common/process-runner.js';
 import { withSecretFile } from '../common/secure-fs.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
@@ -28,16 +29,43 @@ const NON_RETRYABLE = [
 @Injectable()
 export class PostgresEngine implements DatabaseEngine {
   readonly kind = 'postgres' as const;
-  private version?: Promise<string>;
+  private readonly versions = new Map<string, Promise<string>>();
 
   constructor(
     private readonly runner: ProcessRunner,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
   ) {}
 
-  clientVersion(): Promise<string> {
-    this.version ??= promisify(execFile)('pg_dump', ['--version'], { env: { PATH: process.env.PATH ?? '' } }).then((r) => r.stdout.trim());
-    return this.version;
+  /**
+   * The version line of the `pg_dump` that dumps `target` (see `clientProgram`), or without a
+   * target of the one on PATH.
+   */
+  async clientVersion(target?: ResolvedTarget): Promise<string> {
+    const program = target ? (await this.clientProgram('pg_dump', target)).path : 'pg_dump';
+    let v = this.versions.get(program);
+    if (!v) {
+      v = promisify(execFile)(program, ['--version'], { env: { PATH: process.env.PATH ?? '' } }).then((r) => r.stdout.trim());
+      v.catch(() => this.versions.delete(program));
+      this.versions.set(program, v);
+    }
+    return v;
+  }
+
+  /**
+   * The client program (`pg_dump`, `pg_restore`, `psql`) for the target's server, chosen at each
+   * call (a server may be upgraded while this process runs): where several majors are installed
+   * side by side (Debian's /usr/lib/postgresql/<major>/bin), the lowest not older than the server.
+   */
+  async clientProgram(tool: 'pg_dump' | 'pg_restore' | 'psql', target: ResolvedTarget): Promise<PgClient> {
+    const [row] = await this.query<{ v: string }>(target, `SELECT current_setting('server_version_num') AS v`);
+    const major = pgMajorOf(Number(row?.v));
+    if (!Number.isFinite(major)) throw new EngineError(`PostgreSQL ${target.host}:${target.port}: unreadable server version ${JSON.stringify(row?.v)}`, false);
+    try {
+      return await pgClientFor(tool, major, { root: this.options.dump.pgClientRoot });
+    } catch (err) {
+      if (err instanceof PgClientMissingError) throw new EngineError(`PostgreSQL ${target.host}:${target.port}: ${err.message}`, false);
+      throw err;
+    }
   }
 
   async stats(target: ResolvedTarget): Promise<DatabaseStats> {
@@ -98,8 +126,9 @@ export class PostgresEngine implements DatabaseEngine {
       args.push('--strict-names');
       for (const t of wanted) args.push(`--table=${pgDumpTablePattern(byName.get(t.name)!)}`);
     }
+    const { path } = await this.clientProgram('pg_dump', target);
     return this.withConnectionEnv(target, (env) =>
-      runDumpClient(this.runner, 'pg_dump', args, env, run, sink, (stderr, code) => classifyPgError(stderr, code, target)),
+      runDumpClient(this.runner, path, args, env, run, sink, (stderr, code) => classifyPgError(stderr, code, target)),
     );
   }
 

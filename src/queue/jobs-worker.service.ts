@@ -74,6 +74,10 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.worker) return;
+    const draining = this.running.size;
+    this.logger.log(
+      draining ? `stopping: no new jobs; draining ${draining} running job(s) for up to ${this.options.shutdownGraceMs} ms` : 'stopping: no new jobs; none running',
+    );
     const closing = this.worker.close();
     const grace = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.options.shutdownGraceMs).unref());
     if ((await Promise.race([closing.then(() => 'closed' as const), grace])) === 'timeout') {
@@ -81,6 +85,8 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
       for (const a of this.running.values()) a.abort('shutdown');
       const hard = new Promise<void>((r) => setTimeout(r, 15_000).unref());
       await Promise.race([closing, hard]);
+    } else if (draining) {
+      this.logger.log(`drained: the ${draining} running job(s) finished`);
     }
   }
 }

@@ -20,7 +20,7 @@ export interface JobContext {
   signal: AbortSignal;
   attemptsMade: number;
   maxAttempts: number;
-  updateProgress(progress: Record<string, number | string>): Promise<void>;
+  updateProgress(progress: Record<string, number | string | null>): Promise<void>;
   /** Fencing: resolves false when this worker no longer owns the job (its lock expired). */
   stillOwned(): Promise<boolean>;
 }

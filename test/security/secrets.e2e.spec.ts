@@ -9,8 +9,8 @@ import mysql from 'mysql2/promise';
 import { signToken } from '../../src/auth/jwt.service.js';
 import { Role } from '../../src/auth/roles.js';
 import { dropQueueKeys, REDIS_URL, testEnv, waitFor } from '../support/app.js';
-import { childPids, commandOf, freePort, ROOT, waitForHttp } from '../support/processes.js';
-import { createMyDatabase, dropMyDatabase, MY, myIdent, myQuery } from '../support/mysql.js';
+import { descendants, exeOf, freePort, pollFor, ROOT, waitForHttp } from '../support/processes.js';
+import { createMyDatabase, dropMyDatabase, MY, myConnect, myIdent, myQuery } from '../support/mysql.js';
 import { createPgDatabase, dropPgDatabase, pgClient, pgQuery } from '../support/pg.js';
 
 /**
@@ -36,6 +36,7 @@ let url: string;
 let token: string;
 let pwFile: string;
 let secretsDir: string;
+let serviceExe: string;
 
 async function call(method: string, path: string, body?: unknown) {
   const res = await fetch(`${url}${path}`, {
@@ -54,37 +55,78 @@ async function waitDone(id: string): Promise<any> {
   }, `backup ${id}`, 90_000);
 }
 
-function descendants(pid: number): number[] {
-  const all: number[] = [];
-  const queue = [pid];
-  while (queue.length) {
-    for (const c of childPids(queue.shift()!)) {
-      all.push(c);
-      queue.push(c);
-    }
-  }
-  return all;
+interface Sample {
+  pid: number;
+  exe: string;
+  cmd: string;
+  env: string;
 }
 
-/** Reads argv and environment of every descendant of the service while `until` is pending. */
-async function sampleChildren(until: Promise<unknown>): Promise<Map<number, { cmd: string; env: string }>> {
-  const seen = new Map<number, { cmd: string; env: string }>();
-  let done = false;
-  void until.finally(() => (done = true));
-  while (!done) {
-    for (const pid of descendants(child.pid!)) {
-      if (seen.has(pid)) continue;
-      try {
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-        const envText = readFileSync(`/proc/${pid}/environ`, 'utf8');
-        if (cmd) seen.set(pid, { cmd, env: envText });
-      } catch {
-        /* exited */
-      }
-    }
-    await new Promise((r) => setTimeout(r, 10));
+/**
+ * Watches every descendant of the service and records argv and environment of each image each
+ * child execs (setpriv, then pg_dump or zstd), told apart by `/proc/<pid>/exe`. A child caught
+ * between fork and exec still runs the service's own executable and shows the service's own
+ * environment (which holds the target URLs by design); that is not what a dump client sees, so
+ * such a child is read again on the next pass, once it has exec'd.
+ */
+class ChildWatch {
+  readonly samples: Sample[] = [];
+  private readonly keys = new Set<string>();
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly root: number,
+    private readonly serviceExe: string,
+  ) {
+    this.loop = this.run();
   }
-  return seen;
+
+  /** Resolves with the first sample `pred` accepts (polling every 10 ms up to `timeoutMs`). */
+  until(pred: (s: Sample) => boolean, what: string, timeoutMs = 30_000): Promise<Sample> {
+    return pollFor(() => this.samples.find(pred), what, timeoutMs).catch((err: Error) => {
+      const seen = this.samples.map((s) => `${s.pid} ${s.exe}: ${s.cmd.slice(0, 100)}`).join('\n  ');
+      throw new Error(`${err.message}; children seen:\n  ${seen || 'none'}\nservice log (tail):\n${out.slice(-6000)}`);
+    });
+  }
+
+  async stop(): Promise<Sample[]> {
+    this.stopped = true;
+    await this.loop;
+    return this.samples;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      for (const pid of descendants(this.root)) {
+        const exe = exeOf(pid);
+        if (!exe || exe === this.serviceExe || this.keys.has(`${pid} ${exe}`)) continue;
+        try {
+          const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+          const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+          // NOTE: in the midst of exec (new executable, argument and environment areas not set up
+          // yet) and while exiting, both read empty: read that image again on the next pass.
+          if (!cmd) continue;
+          this.keys.add(`${pid} ${exe}`);
+          this.samples.push({ pid, exe, cmd, env });
+        } catch {
+          /* exited */
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+const exeName = (s: Sample) => s.exe.replace(/^.*\//, '');
+
+function expectNoPassword(samples: Sample[]): void {
+  for (const { exe, cmd, env: e } of samples) {
+    for (const form of FORMS(PASSWORD)) {
+      expect({ exe, argvHoldsPassword: cmd.includes(form), envHoldsPassword: e.includes(form) }).toEqual({ exe, argvHoldsPassword: false, envHoldsPassword: false });
+    }
+    expect(e).not.toMatch(/PGPASSWORD=|MYSQL_PWD=/);
+  }
 }
 
 beforeAll(async () => {
@@ -136,6 +178,8 @@ beforeAll(async () => {
     throw new Error(`${err.message}\n${out}`);
   });
   token = signToken(env.JWT_SECRET, { sub: 'sec', role: Role.Admin }, { expiresIn: '1h' });
+  serviceExe = exeOf(child.pid!);
+  expect(serviceExe).not.toBe('');
 }, 90_000);
 
 afterAll(async () => {
@@ -166,59 +210,66 @@ describe('passwords with : \\ " # \' spaces and unicode', () => {
       const locker = pgClient(pgDb);
       await locker.connect();
       await locker.query('BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
-      const res = await call('POST', '/api/v1/backups', { target, format: 'plain' });
-      expect(res.status).toBe(202);
-      let pgpass: { mode: number; text: string } | undefined;
-      const released = (async () => {
-        // hold the lock until pg_dump is seen waiting, then let it finish
-        await waitFor(async () => {
-          for (const pid of descendants(child.pid!)) {
-            if (!/(^|\/)pg_dump\b/.test(commandOf(pid))) continue;
-            // (skips `pg_dump --version`, which runs without connection settings)
-            const file = /(?:^|\0)PGPASSFILE=([^\0]+)/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1];
-            if (!file) continue;
-            pgpass = { mode: statSync(file).mode & 0o777, text: readFileSync(file, 'utf8') };
-            return true;
-          }
-          return false;
-        }, 'pg_dump to start', 30_000, 20);
-        await new Promise((r) => setTimeout(r, 300));
+      const watch = new ChildWatch(child.pid!, serviceExe);
+      try {
+        const res = await call('POST', '/api/v1/backups', { target, format: 'plain' });
+        expect(res.status).toBe(202);
+        // The lock holds pg_dump: it is seen (by its executable) with its credential file in place,
+        // and its session is seen waiting on the lock, before the lock is let go.
+        // (`pg_dump --version` runs without connection settings, hence the PGPASSFILE condition.)
+        const dump = await watch.until((s) => exeName(s) === 'pg_dump' && /(^|\0)PGPASSFILE=/.test(s.env), `pg_dump of ${target} to start`);
+        await watch.until((s) => exeName(s) === 'zstd', `zstd of ${target} to start`);
+        const file = /(?:^|\0)PGPASSFILE=([^\0]+)/.exec(dump.env)![1];
+        const pgpass = { mode: statSync(file).mode & 0o777, text: readFileSync(file, 'utf8') };
+        await waitFor(
+          async () => (await pgQuery('postgres', `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'backup-manager' AND wait_event_type = 'Lock'`, [pgDb])).length > 0,
+          `pg_dump of ${target} to wait on the lock`,
+          30_000,
+          20,
+        );
         await locker.query('COMMIT');
-        await locker.end();
-        return waitDone(res.body.id);
-      })();
-      const seen = await sampleChildren(released);
-      ok[target] = await released;
-      expect(ok[target].status).toMatch(/COMPLETED|VERIFIED/);
-      const cmds = [...seen.values()].map((s) => s.cmd);
-      expect(cmds.some((c) => /(^|\/)pg_dump\b/.test(c))).toBe(true);
-      for (const { cmd, env: e } of seen.values()) {
-        for (const form of FORMS(PASSWORD)) {
-          expect(cmd.includes(form)).toBe(false);
-          expect(e.includes(form)).toBe(false);
-        }
-        expect(e).not.toMatch(/PGPASSWORD=|MYSQL_PWD=/);
+        ok[target] = await waitDone(res.body.id);
+        expect(ok[target].status).toMatch(/COMPLETED|VERIFIED/);
+        const samples = await watch.stop();
+        expect(samples.map(exeName)).toEqual(expect.arrayContaining(['pg_dump', 'zstd']));
+        expectNoPassword(samples);
+        expect(pgpass.mode).toBe(0o600);
+        // libpq's .pgpass escaping: \: and \\ ; the fifth field is the password
+        const fields = pgpass.text.trimEnd().match(/(?:\\.|[^:\\])+|(?<=:)(?=:|$)/g)!.map((f) => f.replace(/\\(.)/g, '$1'));
+        expect(fields[4]).toBe(PASSWORD);
+      } finally {
+        await watch.stop();
+        await locker.end().catch(() => undefined);
       }
-      expect(pgpass?.mode).toBe(0o600);
-      // libpq's .pgpass escaping: \: and \\ ; the fifth field is the password
-      const fields = pgpass!.text.trimEnd().match(/(?:\\.|[^:\\])+|(?<=:)(?=:|$)/g)!.map((f) => f.replace(/\\(.)/g, '$1'));
-      expect(fields[4]).toBe(PASSWORD);
     }
   }, 120_000);
 
   it('MariaDB dumps with the password from a file and from the URL: they log in (wrong escaping would be refused), no password in any child argv or environment', async () => {
     for (const target of ['myf', 'myu']) {
-      const res = await call('POST', '/api/v1/backups', { target });
-      expect(res.status).toBe(202);
-      const done = waitDone(res.body.id);
-      const seen = await sampleChildren(done);
-      ok[target] = await done;
-      expect({ target, status: ok[target].status, error: ok[target].errorMessage }).toMatchObject({ target, status: expect.stringMatching(/COMPLETED|VERIFIED/) });
-      for (const { cmd, env: e } of seen.values()) {
-        for (const form of FORMS(PASSWORD)) {
-          expect(cmd.includes(form)).toBe(false);
-          expect(e.includes(form)).toBe(false);
-        }
+      // LOCK TABLES ... WRITE holds the dump client on its SELECT, so it is seen for sure.
+      const locker = await myConnect(myDb);
+      await locker.query('LOCK TABLES items WRITE');
+      const watch = new ChildWatch(child.pid!, serviceExe);
+      try {
+        const res = await call('POST', '/api/v1/backups', { target });
+        expect(res.status).toBe(202);
+        await watch.until((s) => /^(mariadb-dump|mysqldump)$/.test(exeName(s)), `the dump client of ${target} to start`);
+        await watch.until((s) => exeName(s) === 'zstd', `zstd of ${target} to start`);
+        await waitFor(
+          async () => (await myQuery(undefined, `SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = ? AND DB = ? AND STATE LIKE 'Waiting for%lock%'`, [MY_USER, myDb])).length > 0,
+          `the dump of ${target} to wait on the lock`,
+          30_000,
+          20,
+        );
+        await locker.query('UNLOCK TABLES');
+        ok[target] = await waitDone(res.body.id);
+        expect({ target, status: ok[target].status, error: ok[target].errorMessage }).toMatchObject({ target, status: expect.stringMatching(/COMPLETED|VERIFIED/) });
+        const samples = await watch.stop();
+        expect(samples.map(exeName)).toEqual(expect.arrayContaining([expect.stringMatching(/^(mariadb-dump|mysqldump)$/), 'zstd']));
+        expectNoPassword(samples);
+      } finally {
+        await watch.stop();
+        await locker.end().catch(() => undefined);
       }
     }
   }, 120_000);

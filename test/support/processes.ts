@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -57,6 +57,53 @@ export function commandOf(pid: number): string {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
   } catch {
     return '';
+  }
+}
+
+/**
+ * The executable a process runs now, from `/proc/<pid>/exe` (`''` once it is gone). Unlike its
+ * command line this changes only at exec: a child caught between fork and exec still shows its
+ * parent's executable (and environment), which is how a dump client is told from its fork.
+ */
+export function exeOf(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return '';
+  }
+}
+
+/** The basename of `exeOf(pid)`: `pg_dump`, `zstd`, `setpriv`, `node`, ... */
+export function exeNameOf(pid: number): string {
+  return exeOf(pid).replace(/^.*\//, '').replace(/ \(deleted\)$/, '');
+}
+
+/** Children of `pid` that have exec'd `name` (by executable, not command line). */
+export function childrenRunning(pid: number, name: string): number[] {
+  return childPids(pid).filter((c) => exeNameOf(c) === name);
+}
+
+/** Every descendant of `pid` (children, their children, ...). */
+export function descendants(pid: number): number[] {
+  const all: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    for (const c of childPids(queue.shift()!)) {
+      all.push(c);
+      queue.push(c);
+    }
+  }
+  return all;
+}
+
+/** Polls `check` every `everyMs` until it returns a value; throws naming `what` past the deadline. */
+export async function pollFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 60_000, everyMs = 10): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
