@@ -19,6 +19,7 @@ import { TargetsService } from '../targets/targets.service.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
+import { findNewestGood } from './good-backup.js';
 import type { ListBackupsQuery } from './dto/list-backups.dto.js';
 
 /** What a caller (HTTP, CLI, scheduler or host code) asks for. */
@@ -212,12 +213,12 @@ export class BackupsService {
     return deleted;
   }
 
-  /** The newest COMPLETED or VERIFIED full backup of a target, if any. */
+  /**
+   * The newest good (COMPLETED or VERIFIED) backup of a target that holds its data (full scope,
+   * schema and data), if any: the one retention always keeps and freshness counts.
+   */
   newestGood(target: string): Promise<BackupRecord | null> {
-    return this.records.findOne({
-      where: [BackupStatus.Completed, BackupStatus.Verified].map((status) => ({ target, status, scope: 'full' })),
-      order: { createdAt: 'DESC', startedAt: 'DESC' },
-    });
+    return findNewestGood(this.records, target);
   }
 
   /** Records that are QUEUED or RUNNING for a target (used by locks and the scheduler). */

@@ -144,7 +144,9 @@ export interface RetentionTiers {
  * A named retention policy. `tiered` keeps what the tiers select; `per-type` applies `rules` by
  * backup type (types without a rule fall back to `maxAgeDays`); `age` keeps backups younger
  * than `maxAgeDays`. `maxTotalBytes` caps the bytes kept per target. Pinned backups and the
- * newest good backup of each target are kept whatever the policy says.
+ * newest good backup of each target that holds its data (full scope, schema and data) are kept
+ * whatever the policy says; each kind of copy (schema-only, data-only, partial...) fills its own
+ * `maxCount` and tier slots (docs/retention.md).
  */
 export interface RetentionPolicy {
   name: string;
