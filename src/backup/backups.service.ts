@@ -20,6 +20,7 @@ import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 import { findNewestGood } from './good-backup.js';
+import { discardLeftovers } from './leftovers.js';
 import type { ListBackupsQuery } from './dto/list-backups.dto.js';
 
 /** What a caller (HTTP, CLI, scheduler or host code) asks for. */
@@ -192,7 +193,12 @@ export class BackupsService {
     return { record, stream, size: st.size };
   }
 
-  /** Soft-deletes (the file stays) or, with `hard`, removes the artifact and manifest too. */
+  /**
+   * Soft-deletes (the file stays) or, with `hard`, removes the artifact and manifest too. A QUEUED
+   * backup is cancelled: its job is removed, the record ends CANCELLED and what earlier attempts
+   * left in storage goes. NOTE: when a worker claims it in between, the soft delete still holds:
+   * the runner sees it before committing and ends the record CANCELLED, removing its files.
+   */
   async delete(id: string, hard: boolean, actor?: Actor): Promise<BackupRecord> {
     const record = await this.get(id, { withDeleted: hard });
     if (record.status === BackupStatus.Running) {
@@ -201,7 +207,8 @@ export class BackupsService {
     if (record.pinned) throw conflict(`Backup ${id} is pinned; unpin it before deleting it`);
     if (record.status === BackupStatus.Queued) {
       await this.queue.remove(record.id);
-      await this.records.update({ id, status: BackupStatus.Queued }, { status: BackupStatus.Cancelled, errorMessage: 'Cancelled before it ran' });
+      const cancelled = await this.records.update({ id, status: BackupStatus.Queued }, { status: BackupStatus.Cancelled, errorMessage: 'Cancelled before it ran', completedAt: new Date() });
+      if (cancelled.affected) await discardLeftovers(this.storage, record).catch(() => undefined);
     }
     if (hard && record.fileKey) {
       await this.storage.delete(record.fileKey);
