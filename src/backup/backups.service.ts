@@ -14,6 +14,7 @@ import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js
 import { EnginesService } from '../engines/engines.service.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName } from '../queue/jobs.js';
+import { QueueGate } from '../queue/queue-gate.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { manifestKey } from './artifact-name.js';
@@ -38,13 +39,39 @@ export interface BackupRequest {
   /** `user:<sub>`, `schedule:<name>`, `cli`, `host`, ... */
   triggeredBy?: string;
   metadata?: Record<string, unknown>;
+  /**
+   * Default true: while an identical backup (same target, type, scope, tables, schema/data
+   * switches, format and compression) is QUEUED, return that one instead of queueing another.
+   * false: always a new record (the CLI's `--inline` run, which runs its own record at once).
+   */
+  reuseQueued?: boolean;
+}
+
+/** What `submit` did: a new QUEUED record (`created`), or an identical one already QUEUED. */
+export interface BackupSubmission {
+  record: BackupRecord;
+  created: boolean;
 }
 
 const ACTIVE = [BackupStatus.Queued, BackupStatus.Running];
 
+/** What makes two backup requests the same backup. */
+interface BackupSpec {
+  target: string;
+  type: BackupType;
+  scope: BackupScopeKind;
+  tables: string[] | null;
+  includeSchema: boolean;
+  includeData: boolean;
+  format: DumpFormat;
+  compression: Compression;
+}
+
 /** The backup catalog's façade: request, list, read, download, delete. */
 @Injectable()
 export class BackupsService {
+  private readonly gate: QueueGate;
+
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
     @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
@@ -53,21 +80,56 @@ export class BackupsService {
     private readonly queue: JobsQueue,
     private readonly events: EventEmitter2,
     private readonly engines: EnginesService,
-  ) {}
+  ) {
+    this.gate = new QueueGate(queue, options);
+  }
 
-  /** Records a QUEUED backup and enqueues its job. Resolves once the job is in Redis. */
+  /**
+   * Records a QUEUED backup and enqueues its job, or returns the identical backup already QUEUED
+   * (see `submit`). Resolves once the job is in Redis.
+   */
   async request(req: BackupRequest, actor?: Actor): Promise<BackupRecord> {
+    return (await this.submit(req, actor)).record;
+  }
+
+  /**
+   * Like `request`, and says whether the record is new. Identical requests are serialised (across
+   * processes), so concurrent ones yield one record.
+   * @throws BAD_REQUEST / NOT_FOUND for a bad request; QUEUE_FULL (429, Retry-After) when
+   * `queue.maxWaiting` jobs wait; nothing is recorded then.
+   */
+  async submit(req: BackupRequest, actor?: Actor): Promise<BackupSubmission> {
     const target = this.targets.get(req.target);
     const what = await this.resolveScope(target, req);
+    const spec = { target: target.name, type: req.type ?? BackupType.Manual, ...what, compression: req.compression ?? this.options.dump.defaultCompression };
+    if (req.reuseQueued === false) {
+      await this.gate.assertRoom('backup');
+      return { record: await this.enqueue(spec, req, actor), created: true };
+    }
+    const key = JSON.stringify({ kind: 'backup', ...spec, tables: spec.tables ? [...spec.tables].sort() : null });
+    return this.gate.exclusive(key, async () => {
+      const same = await this.queuedLike(spec);
+      if (same) return { record: same, created: false };
+      await this.gate.assertRoom('backup');
+      return { record: await this.enqueue(spec, req, actor), created: true };
+    });
+  }
+
+  /** The oldest QUEUED (not deleted) backup of exactly this spec, if any. */
+  private async queuedLike(spec: BackupSpec): Promise<BackupRecord | null> {
+    const { tables, ...columns } = spec;
+    const candidates = await this.records.find({ where: { ...columns, status: BackupStatus.Queued }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const sorted = (t: string[] | null) => JSON.stringify(t ? [...t].sort() : null);
+    return candidates.find((r) => sorted(r.tables) === sorted(tables)) ?? null;
+  }
+
+  private async enqueue(spec: BackupSpec, req: BackupRequest, actor?: Actor): Promise<BackupRecord> {
     const now = new Date();
     const record = this.records.create({
       id: randomUUID(),
-      type: req.type ?? BackupType.Manual,
+      ...spec,
       status: BackupStatus.Queued,
-      target: target.name,
-      engine: target.engine,
-      ...what,
-      compression: req.compression ?? this.options.dump.defaultCompression,
+      engine: this.targets.get(spec.target).engine,
       fileKey: null,
       triggeredBy: req.triggeredBy ?? (actor ? `user:${actor.sub}` : 'system'),
       description: req.description ?? null,

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { validateCronExpression } from 'cron';
-import { BUILTIN_RETENTION_POLICIES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
+import { scheduleIntervalProblems } from '../scheduler/cron-gap.js';
+import { BUILTIN_RETENTION_POLICIES, DEFAULT_QUEUE_MAX_WAITING, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem. */
 export class ConfigError extends Error {
@@ -96,6 +97,13 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
 
   const targets = parseTargets(env, problems);
   const schedules = parseSchedulerOptions(env, problems, int, bool);
+  problems.push(
+    ...scheduleIntervalProblems(schedules, timezone, {
+      plan: (type) => `SCHEDULER_${type.toUpperCase()}_CRON`,
+      drill: 'RESTORE_DRILL_CRON',
+      min: 'SCHEDULE_MIN_INTERVAL_MINUTES (0 = no minimum)',
+    }),
+  );
   const config: AppConfig = {
     port: int('PORT', 3000, 0, 65535),
     role,
@@ -140,6 +148,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
         stalledIntervalMs: int('JOB_STALLED_INTERVAL_MS', 30_000, 1000),
         backoffMs: int('JOB_BACKOFF_MS', 5_000, 0),
         allowEviction: bool('REDIS_ALLOW_EVICTION', false),
+        maxWaiting: int('QUEUE_MAX_WAITING', DEFAULT_QUEUE_MAX_WAITING, 0, 1_000_000),
       },
       shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0),
       monitoring: {
@@ -305,6 +314,7 @@ function parseSchedulerOptions(
     defaultPlans: plans,
     retention: { policies, defaultPolicy, cleanupCron: cron('RETENTION_CLEANUP_CRON', '0 5 * * *') },
     drillCron: cron('RESTORE_DRILL_CRON', '0 6 * * 0'),
+    minIntervalMinutes: int('SCHEDULE_MIN_INTERVAL_MINUTES', DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, 0, 1440),
   };
 }
 

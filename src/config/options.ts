@@ -85,6 +85,12 @@ export interface BackupManagerOptions {
      * warning. Default false: start-up refuses, since an evicted job or lock loses work silently.
      */
     allowEviction?: boolean;
+    /**
+     * Most jobs that may wait in the queue (waiting, delayed or prioritized) before requests for
+     * backups, restores and verifications are refused with 429 and `Retry-After`; 0 = no cap.
+     * Default `DEFAULT_QUEUE_MAX_WAITING` (100).
+     */
+    maxWaiting?: number;
   };
   /** How long a running job may finish after SIGTERM before it is aborted. */
   shutdownGraceMs: number;
@@ -180,7 +186,17 @@ export interface SchedulerOptions {
    * into a throwaway database and compared with its row counts. Empty disables them.
    */
   drillCron?: string;
+  /**
+   * Shortest time allowed between two runs of a schedule (API schedules, default plans and the
+   * drill cron), in minutes; 0 = no minimum. Default `DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES` (5).
+   */
+  minIntervalMinutes?: number;
 }
+
+/** Default of `queue.maxWaiting`. */
+export const DEFAULT_QUEUE_MAX_WAITING = 100;
+/** Default of `schedules.minIntervalMinutes`. */
+export const DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES = 5;
 
 /** Built-in policies; `RETENTION_POLICIES` may override them by name or add more. */
 export const BUILTIN_RETENTION_POLICIES: RetentionPolicy[] = [
@@ -215,6 +231,7 @@ export function defaultSchedulerOptions(): SchedulerOptions {
     ],
     retention: { policies: BUILTIN_RETENTION_POLICIES, defaultPolicy: 'standard', cleanupCron: '0 5 * * *' },
     drillCron: '0 6 * * 0',
+    minIntervalMinutes: DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES,
   };
 }
 
