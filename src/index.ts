@@ -15,6 +15,8 @@ export {
   type RetentionPolicy,
   type SchedulerOptions,
   type TargetOptions,
+  DEFAULT_QUEUE_MAX_WAITING,
+  DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES,
 } from './config/options.js';
 
 // Catalog: hosts that keep the catalog in their own database add these to their DataSource.
@@ -23,14 +25,19 @@ export { CATALOG_MIGRATIONS } from '../migrations/index.js';
 export { CATALOG_CONNECTION } from './catalog/catalog.js';
 
 // Service facades.
-export { BackupsService, type BackupRequest } from './backup/backups.service.js';
-export { RestoresService, RestoresService as RestoreService, type RestoreRequest } from './restore/restores.service.js';
+export { BackupsService, type BackupRequest, type BackupSubmission } from './backup/backups.service.js';
+export { RestoresService, RestoresService as RestoreService, type RestoreRequest, type VerifyRequested } from './restore/restores.service.js';
+// What "good" and "the newest good backup of a target" mean, for host code.
+export { holdsData, isGood, isGoodDataBackup } from './backup/good-backup.js';
 export { RetentionService, type CleanupResult } from './scheduler/retention.service.js';
 export { SchedulesService } from './scheduler/schedules.service.js';
 
 // Entities and statuses.
 export { BackupRecord, BackupStatus, BackupType } from './backup/entities/backup-record.entity.js';
 export { RestoreRun, RestoreStatus } from './restore/entities/restore-run.entity.js';
+
+// Errors the facades throw (e.g. ErrorCode.QueueFull with retryAfterSeconds when the queue is full).
+export { DomainError, ErrorCode } from './common/errors.js';
 
 // Domain events (`@OnEvent(BackupEvents.Completed)` in a host).
 export { BackupEvents, type BackupEvent } from './backup/backup-events.js';

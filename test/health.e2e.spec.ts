@@ -94,7 +94,7 @@ describe('health checks', () => {
     const before = await api(t, 'GET', '/api/v1/system/health', { token: t.token('viewer') });
     expect(before.status).toBe(503);
     expect(before.body.status).toBe('error');
-    expect(before.body.error['freshness:app'].message).toBe('no successful backup of "app" yet');
+    expect(before.body.error['freshness:app'].message).toBe('no successful backup of "app" that holds its data (full scope, schema and data) yet');
     expect(before.body.details['freshness:other']).toBeUndefined(); // max age 0: not checked
 
     const created = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app' } });

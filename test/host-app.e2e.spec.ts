@@ -91,12 +91,14 @@ describe('backup-manager inside a host app', () => {
   });
 
   it('completes a backup of the host database in a separate worker process', async () => {
-    const req = await call('POST', '/api/ops/backups', { user: 'olga:operator', body: { target: 'app', description: 'from the host' } });
+    const req = await call('POST', '/api/ops/backups', { user: 'olga:operator', body: { target: 'app', type: 'daily', description: 'from the host' } });
     expect(req.status).toBe(202);
     expect(req.body).toMatchObject({ status: 'QUEUED', triggeredBy: 'user:olga' });
     // A facade call from host code, as before a risky migration; the host hears the event.
     const pre = await app.get(HostOps).backupBeforeMigration();
     expect(pre.triggeredBy).toBe('host:pre-migration');
+    // Asked again while it is still QUEUED: the same backup, not a second one.
+    expect((await app.get(HostOps).backupBeforeMigration()).id).toBe(pre.id);
     expect(app.get(HostOps).requested).toEqual(expect.arrayContaining([req.body.id, pre.id]));
 
     // Workers are off inside the host: nothing runs until a worker joins the same catalog, Redis prefix and storage.

@@ -74,8 +74,10 @@ describe('horizontally scaled workers', () => {
 
   it('runs ten backups, each exactly once', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      const r = await call('POST', '/api/v1/backups', { target: 'small' });
+    // Ten different backups: an identical request while one is still QUEUED would return that one.
+    const specs = ['manual', 'daily', 'weekly', 'monthly'].flatMap((type) => ['plain', 'custom'].flatMap((format) => [{ type, format }, { type, format, scope: 'selective', tables: ['t'] }]));
+    for (const spec of specs.slice(0, 10)) {
+      const r = await call('POST', '/api/v1/backups', { target: 'small', ...spec });
       expect(r.status).toBe(202);
       ids.push(r.body.id);
     }

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, waitForBackup } from './support/api.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
+
+const sqliteTime = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
 
 /** Retention through the API: policies, pins, dry run, cleanup of files and records, expiresAt. */
 describe('retention cleanup and pins', () => {
@@ -99,5 +102,84 @@ describe('retention cleanup and pins', () => {
     expect(r.body.pinned).toBe(false);
     const dry = await api(t, 'POST', '/api/v1/retention/cleanup', { body: { dryRun: true } });
     expect(dry.body.deleted.map((d: any) => d.id)).toEqual([ids[0]]);
+  });
+});
+
+/**
+ * Issue 12, item 6: backups that do not hold the data (schema-only, data-only) made after data
+ * backups must neither push the data backups out nor count as fresh.
+ */
+describe('retention and freshness count only backups that hold the data', () => {
+  let t: TestApp;
+  let db: string;
+  const data: string[] = []; // oldest first
+  const schemaOnly: string[] = [];
+  let dataOnly: string;
+
+  const backup = async (body: Record<string, unknown>) => {
+    const r = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app', ...body } });
+    expect(r.status).toBe(202);
+    const done = await waitForBackup(t, r.body.id);
+    expect(['COMPLETED', 'VERIFIED']).toContain(done.status);
+    return done.id as string;
+  };
+  const get = async (id: string) => (await api(t, 'GET', `/api/v1/backups/${id}`)).body;
+
+  beforeAll(async () => {
+    db = await createPgDatabase('retention_kinds');
+    await pgQuery(db, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 200) g;');
+    t = await startTestApp({
+      BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}`,
+      RETENTION_POLICIES: JSON.stringify([{ name: 'keep2', kind: 'per-type', rules: { manual: { maxCount: 2 } } }]),
+      RETENTION_DEFAULT_POLICY: 'keep2',
+    });
+    for (let i = 0; i < 3; i++) data.push(await backup({ description: `data ${i + 1}` }));
+    for (let i = 0; i < 3; i++) schemaOnly.push(await backup({ includeData: false, description: `schema ${i + 1}` }));
+    dataOnly = await backup({ includeSchema: false, description: 'data only' });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    if (db) await dropPgDatabase(db);
+  });
+
+  it('cleanup keeps the newest data backup and its file; schema-only ones fill their own maxCount', async () => {
+    const real = await api(t, 'POST', '/api/v1/retention/cleanup', { body: {} });
+    expect(real.status).toBe(200);
+    // maxCount 2 per kind: data 3 and 2 stay, schema-only 3 and 2 stay, the data-only one stays.
+    expect(real.body.deleted.map((d: any) => d.id).sort()).toEqual([data[0], schemaOnly[0]].sort());
+    const newest = await get(data[2]);
+    expect(newest).toMatchObject({ deletedAt: null, fileExists: true, scope: 'full', includeSchema: true, includeData: true });
+    expect(existsSync(join(t.config.options.storageDir, newest.fileKey))).toBe(true);
+    expect(await get(data[1])).toMatchObject({ deletedAt: null, fileExists: true });
+    expect(await get(dataOnly)).toMatchObject({ deletedAt: null, fileExists: true });
+
+    const plan = await api(t, 'POST', '/api/v1/retention/cleanup', { body: { dryRun: true } });
+    expect(plan.body.deleted).toEqual([]);
+  });
+
+  it('health and system info report freshness from the newest data backup only', async () => {
+    const health = await api(t, 'GET', '/api/v1/system/health', { token: t.token('viewer') });
+    expect(health.body.details['freshness:app']).toMatchObject({ status: 'up', backupId: data[2] });
+    const info = await api(t, 'GET', '/api/v1/system/info', { token: t.token('viewer') });
+    expect(info.body.targets.find((x: any) => x.name === 'app').lastSuccessfulBackup.id).toBe(data[2]);
+
+    // The data backups are now two days old; the schema-only and data-only ones stay fresh.
+    const catalog = new Database(t.config.options.catalog.sqlitePath);
+    try {
+      catalog
+        .prepare('UPDATE backup_records SET completedAt = ?, createdAt = ? WHERE target = ? AND includeSchema = 1 AND includeData = 1')
+        .run(sqliteTime(new Date(Date.now() - 48 * 3600_000)), sqliteTime(new Date(Date.now() - 49 * 3600_000)), 'app');
+    } finally {
+      catalog.close();
+    }
+    const stale = await api(t, 'GET', '/api/v1/system/health', { token: t.token('viewer') });
+    expect(stale.status).toBe(503);
+    expect(stale.body.error['freshness:app']).toMatchObject({ status: 'down', backupId: data[2] });
+    expect(stale.body.error['freshness:app'].message).toMatch(/^newest good backup of "app" is 4[89](\.\d+)? h old; at most 24 h allowed$/);
+
+    // Still kept however old: it is the newest copy of the data.
+    const dry = await api(t, 'POST', '/api/v1/retention/cleanup', { body: { dryRun: true } });
+    expect(dry.body.deleted.map((d: any) => d.id)).not.toContain(data[2]);
   });
 });

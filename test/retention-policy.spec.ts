@@ -17,8 +17,22 @@ const SIZE = 1000;
 function rec(target: string, type: string, at: string, status = 'COMPLETED', extra: Partial<RetentionCandidate> = {}): RetentionCandidate {
   const day = at.slice(0, 10);
   const id = `${target === 'app' ? '' : `${target}:`}${type}-${day}`;
-  return { id, target, type, status, scope: 'full', createdAt: new Date(at), pinned: PINNED.has(id), sizeBytes: status === 'COMPLETED' || status === 'VERIFIED' ? SIZE : null, retentionDays: null, ...extra };
+  return { id, target, type, status, scope: 'full', includeSchema: true, includeData: true, createdAt: new Date(at), pinned: PINNED.has(id), sizeBytes: status === 'COMPLETED' || status === 'VERIFIED' ? SIZE : null, retentionDays: null, ...extra };
 }
+
+/** What a backup holds: the whole database, or less. */
+type Kind = 'data' | 'schema-only' | 'data-only' | 'partial' | 'selective';
+const KIND: Record<Kind, Pick<RetentionCandidate, 'scope' | 'includeSchema' | 'includeData'>> = {
+  data: { scope: 'full', includeSchema: true, includeData: true },
+  'schema-only': { scope: 'full', includeSchema: true, includeData: false },
+  'data-only': { scope: 'full', includeSchema: false, includeData: true },
+  partial: { scope: 'partial', includeSchema: true, includeData: true },
+  selective: { scope: 'selective', includeSchema: true, includeData: true },
+};
+/** A manual backup of target `h`, `hoursAgo` before NOW. */
+const of = (id: string, kind: Kind, hoursAgo: number, status = 'COMPLETED'): RetentionCandidate =>
+  rec('h', 'manual', new Date(NOW.getTime() - hoursAgo * 3600_000).toISOString(), status, { id, ...KIND[kind] });
+const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 function history(): RetentionCandidate[] {
   const out: RetentionCandidate[] = [];
@@ -34,6 +48,7 @@ function history(): RetentionCandidate[] {
 
 const HISTORY = history().sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
 const good = (r: RetentionCandidate) => r.status === 'COMPLETED' || r.status === 'VERIFIED';
+const holdsData = (r: RetentionCandidate) => r.scope === 'full' && r.includeSchema && r.includeData;
 const ctx = (timezone = 'UTC', defaultPolicy = 'p') => ({ now: NOW, timezone, defaultPolicy });
 const ids = (rs: Array<{ id: string }>) => rs.map((r) => r.id).sort();
 const ageDays = (r: RetentionCandidate) => (NOW.getTime() - r.createdAt.getTime()) / 86_400_000;
@@ -201,6 +216,58 @@ const cases: Case[] = [
     ],
     expected: () => ['f-keep-90', 'f-new', 'f-queued', 'f-running'],
   },
+  {
+    name: 'schema-only backups never push the data out: 9 data backups, then 12 schema-only ones, maxCount 3',
+    policy: { name: 'p', kind: 'per-type', rules: { manual: { maxCount: 3 } } },
+    records: [...range('d', 9).map((id, i) => of(id, 'data', 40 - i)), ...range('s', 12).map((id, i) => of(id, 'schema-only', 20 - i))],
+    // Each kind fills its own maxCount: the 3 newest data backups and the 3 newest schema-only ones.
+    expected: () => ['d6', 'd7', 'd8', 's10', 's11', 's9'],
+    also: (kept) => expect(kept.has('d8')).toBe(true),
+  },
+  {
+    name: 'the newest backup holding data is kept whatever the policy says; fresher schema-only, data-only or partial ones do not stand in for it',
+    policy: { name: 'p', kind: 'age', maxAgeDays: 1 },
+    records: [
+      of('data-10d', 'data', 240),
+      of('data-12d', 'data', 288),
+      of('partial-5d', 'partial', 120),
+      of('schema-1h', 'schema-only', 1),
+      of('dataonly-2h', 'data-only', 2),
+      of('partial-3h', 'partial', 3),
+    ],
+    expected: () => ['data-10d', 'dataonly-2h', 'partial-3h', 'schema-1h'],
+  },
+  {
+    name: 'each kind counts on its own: maxCount 1 keeps the newest of each (data, schema-only, data-only, partial, selective)',
+    policy: { name: 'p', kind: 'per-type', rules: { manual: { maxCount: 1 } } },
+    records: [
+      of('failed', 'data', 1, 'FAILED'),
+      of('p1', 'partial', 2),
+      of('x1', 'selective', 3),
+      of('o1', 'data-only', 4),
+      of('s1', 'schema-only', 5),
+      of('d1', 'data', 6),
+      of('p2', 'partial', 7),
+      of('x2', 'selective', 8),
+      of('o2', 'data-only', 9),
+      of('s2', 'schema-only', 10),
+      of('d2', 'data', 11),
+    ],
+    expected: () => ['d1', 'failed', 'o1', 'p1', 's1', 'x1'],
+  },
+  {
+    name: 'tiered: a day\'s slot goes to its newest data backup; schema-only backups fill slots of their own',
+    policy: { name: 'p', kind: 'tiered', tiers: { dailyDays: 3 } },
+    records: [0, 1, 2, 3].flatMap((d) => [of(`data-${d}`, 'data', d * 24 + 10), of(`schema-${d}`, 'schema-only', d * 24 + 2)]),
+    expected: () => ['data-0', 'data-1', 'data-2', 'schema-0', 'schema-1', 'schema-2'],
+  },
+  {
+    name: 'the newest VERIFIED backup kept is the newest VERIFIED one holding data, not a schema-only one',
+    policy: { name: 'p', kind: 'per-type', rules: { manual: { maxCount: 1 } } },
+    records: [of('d0', 'data', 1), of('s0', 'schema-only', 2, 'VERIFIED'), of('d1', 'data', 3, 'VERIFIED'), of('s1', 'schema-only', 4, 'VERIFIED'), of('d2', 'data', 5, 'VERIFIED')],
+    expected: () => ['d0', 'd1', 's0'],
+    also: (kept) => expect(kept.has('d2')).toBe(false),
+  },
 ];
 
 describe('retention as a pure function over a two-year history', () => {
@@ -217,11 +284,11 @@ describe('retention as a pure function over a two-year history', () => {
     expect(ids(plan.keep)).toEqual(expected());
     expect(plan.keep.length + plan.delete.length).toBe(input.length);
     expect(plan.delete.every((d) => d.reasons.length === 1 && d.reasons[0].length > 10)).toBe(true);
-    // Always kept: the pinned, and the newest good backup of each target.
+    // Always kept: the pinned, and the newest good backup of each target that holds its data.
     for (const r of input.filter((x) => x.pinned)) expect(plan.keep.find((d) => d.id === r.id)?.reasons).toContain('pinned');
     for (const target of new Set(input.map((r) => r.target))) {
-      const newest = input.filter((r) => r.target === target && good(r)).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
-      if (newest) expect(kept.has(newest.id)).toBe(true);
+      const newest = input.filter((r) => r.target === target && good(r) && holdsData(r)).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
+      if (newest) expect(plan.keep.find((d) => d.id === newest.id)?.reasons).toContain('last-good');
     }
     also?.(kept);
   });

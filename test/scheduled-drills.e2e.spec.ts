@@ -16,6 +16,7 @@ describe('scheduled restore drills', () => {
       SCHEDULER_DEFAULT_PLANS: 'false',
       // Not before the backup below exists: the drill cron fires every 5 seconds.
       RESTORE_DRILL_CRON: '*/5 * * * * *',
+      SCHEDULE_MIN_INTERVAL_MINUTES: '0',
     });
   });
 

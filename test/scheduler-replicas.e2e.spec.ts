@@ -31,6 +31,8 @@ describe('three scheduler replicas', () => {
       SCHEDULER_ENABLED: 'true',
       SCHEDULER_SYNC_INTERVAL_MS: '300',
       SCHEDULER_DEFAULT_PLANS: 'true',
+      // Every-second schedules are the point here (the minimum interval is tested in queue-caps).
+      SCHEDULE_MIN_INTERVAL_MINUTES: '0',
     };
     // Started together: the default plans must still be created once.
     apps.push(...(await Promise.all([0, 1, 2].map(() => startTestApp(shared)))));

@@ -18,6 +18,8 @@ describe('schedules: CRUD, validation, next runs, run now, default plans', () =>
       SCHEDULER_ENABLED: 'true',
       SCHEDULER_TIMEZONE: 'Asia/Jakarta',
       SCHEDULER_SYNC_INTERVAL_MS: '300',
+      // Second-level crons are the point here (the minimum interval is tested in queue-caps).
+      SCHEDULE_MIN_INTERVAL_MINUTES: '0',
     });
   });
 

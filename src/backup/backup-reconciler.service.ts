@@ -7,16 +7,17 @@ import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/opt
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
-import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRecord, BackupStatus } from './entities/backup-record.entity.js';
+import { discardLeftovers } from './leftovers.js';
 
 /** How often a completed backup's lost verification is queued again before it is left alone. */
 export const MAX_VERIFY_REQUEUES = 3;
 
 /**
  * Makes sure no record stays QUEUED or RUNNING after its job is gone: a job that failed for good
- * (for instance stalled too often after worker crashes) or vanished from Redis fails its record.
+ * (for instance stalled too often after worker crashes) or vanished from Redis fails its record
+ * (cancels it, if it was deleted).
  * And a COMPLETED backup whose verification job was lost the same way (its workers killed again
  * and again, Redis restarted) gets a new verification job, up to MAX_VERIFY_REQUEUES times.
  */
@@ -76,10 +77,16 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
     return queued;
   }
 
+  /**
+   * Ends the records whose job is gone, failed for good or finished without them. Soft-deleted
+   * records too: a deleted record whose job is gone ends CANCELLED (it was deleted before it
+   * ran), any other FAILED with the reason; what their attempts left in storage goes.
+   */
   private async failStuck(): Promise<number> {
     const cutoff = new Date(Date.now() - 2 * this.options.queue.lockDurationMs);
     const stale = await this.records.find({
       where: { status: In([BackupStatus.Queued, BackupStatus.Running]), updatedAt: LessThan(cutoff) },
+      withDeleted: true,
       take: 200,
     });
     let fixed = 0;
@@ -94,36 +101,23 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
       else if (state === 'unknown') reason = 'the job is gone from the queue (was Redis flushed or restarted without persistence?)';
       else if (state === 'completed') reason = 'the job finished without committing this record';
       if (!reason) continue;
+      const cancel = !!r.deletedAt;
       const res = await this.records.update(
         { id: r.id, status: r.status, attempts: r.attempts },
-        { status: BackupStatus.Failed, errorMessage: reason, completedAt: new Date() },
+        cancel
+          ? { status: BackupStatus.Cancelled, errorMessage: `Cancelled: the backup was deleted before it completed (${reason})`, completedAt: new Date() }
+          : { status: BackupStatus.Failed, errorMessage: reason, completedAt: new Date() },
       );
       if (res.affected) {
         fixed++;
-        await this.discardLeftovers(r);
-        this.logger.warn({ msg: 'reconciled a stuck backup', id: r.id, was: r.status, reason });
-        const failed = await this.records.findOneBy({ id: r.id });
+        await discardLeftovers(this.storage, r).catch((err: Error) =>
+          this.logger.warn({ msg: 'could not remove what a failed backup left in storage', id: r.id, error: err.message }),
+        );
+        this.logger.warn({ msg: 'reconciled a stuck backup', id: r.id, was: r.status, now: cancel ? BackupStatus.Cancelled : BackupStatus.Failed, reason });
+        const failed = cancel ? null : await this.records.findOneBy({ id: r.id });
         if (failed) this.events.emit(BackupEvents.Failed, { record: failed } satisfies BackupEvent);
       }
     }
     return fixed;
-  }
-
-  /**
-   * What the record's dead attempts left in storage: artifacts they renamed into place without
-   * committing the record, and their partial files (a new writer of the record's group removes
-   * the group's partials; its own empty partial goes with `abort`).
-   */
-  private async discardLeftovers(r: BackupRecord): Promise<void> {
-    try {
-      for (const k of (r.metadata?.pendingFileKeys as string[] | undefined) ?? []) {
-        await this.storage.delete(k);
-        await this.storage.delete(manifestKey(k));
-      }
-      const sweep = await this.storage.createWriter(`${r.target}/${r.id}.sweep`, r.id);
-      await sweep.abort();
-    } catch (err) {
-      this.logger.warn({ msg: 'could not remove what a failed backup left in storage', id: r.id, error: (err as Error).message });
-    }
   }
 }

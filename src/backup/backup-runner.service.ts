@@ -5,7 +5,7 @@ import { UnrecoverableError } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { In, type Repository } from 'typeorm';
+import { In, IsNull, Not, type Repository } from 'typeorm';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { compressor, zstdFromPipe } from '../codecs/compression.js';
 import { hashFile, type FileDigest } from '../codecs/file-hash.js';
@@ -29,11 +29,20 @@ import { artifactKey, manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { trackBackupProgress } from './backup-progress.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
+import { discardLeftovers } from './leftovers.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
 /** Bytes of artifact between early flushes to disk while zstd writes it (see `hashFile`). */
 const FLUSH_EVERY = 32 * 2 ** 20;
 const TERMINAL = [BackupStatus.Completed, BackupStatus.Verified, BackupStatus.Corrupted, BackupStatus.Failed, BackupStatus.Cancelled];
+const ACTIVE = [BackupStatus.Queued, BackupStatus.Running];
+
+/** The record was deleted while its job waited or ran: the job ends it CANCELLED, without its files. */
+class BackupDeleted extends Error {
+  constructor() {
+    super('the backup was deleted while it ran');
+  }
+}
 
 /**
  * Runs one backup job: dump → compress → hash → storage, then commits the record. A record is
@@ -43,6 +52,10 @@ const TERMINAL = [BackupStatus.Completed, BackupStatus.Verified, BackupStatus.Co
  * Each run holds the target's lock (shared with restores, in Redis) from before it starts until
  * it has committed, records exact per-table row counts in `metadata.tableRows` for restore
  * drills, and enqueues a basic verification of the artifact once committed.
+ *
+ * A record deleted (soft) before it is committed never completes: the claim and the commit
+ * both require it undeleted, and its job ends it CANCELLED with its partial, artifact and
+ * manifest removed.
  */
 @Injectable()
 export class BackupRunner implements OnModuleInit {
@@ -76,6 +89,7 @@ export class BackupRunner implements OnModuleInit {
   async run(recordId: string, ctx: JobContext, opts: { lockHeld?: boolean } = {}): Promise<{ fileKey: string } | { skipped: string }> {
     const record = await this.records.findOne({ where: { id: recordId }, withDeleted: true });
     if (!record) throw new UnrecoverableError(`Backup record ${recordId} does not exist`);
+    if (record.deletedAt && ACTIVE.includes(record.status)) return this.cancelDeleted(record);
     if (TERMINAL.includes(record.status) || record.deletedAt) return { skipped: `record is ${record.status}` };
 
     let lock: TargetLockHandle | undefined;
@@ -139,7 +153,11 @@ export class BackupRunner implements OnModuleInit {
 
   private async runLocked(record: BackupRecord, ctx: JobContext, lock: TargetLockHandle | undefined, lockError: Error | undefined): Promise<{ fileKey: string } | { skipped: string }> {
     const attempt = await this.claim(record);
-    if (attempt === undefined) return { skipped: 'another attempt claimed the record' };
+    if (attempt === undefined) {
+      const now = await this.records.findOne({ where: { id: record.id }, withDeleted: true });
+      if (now?.deletedAt && ACTIVE.includes(now.status) && now.attempts === record.attempts) return this.cancelDeleted(now);
+      return { skipped: 'another attempt claimed the record' };
+    }
     // The artifacts earlier attempts had committed to storage without committing the record
     // (they crashed in between): gone before this attempt writes its own.
     await this.discardPending(record, []);
@@ -149,6 +167,7 @@ export class BackupRunner implements OnModuleInit {
     let writer: ArtifactWriter | undefined;
     let fileKey: string | undefined;
     let published: string | undefined;
+    let committed = false;
     try {
       if (lockError) throw lockError;
       target = await this.targets.resolve(record.target).catch((err: Error) => {
@@ -253,12 +272,18 @@ export class BackupRunner implements OnModuleInit {
       });
       const others = ((pending.pendingFileKeys as string[] | undefined) ?? []).filter((k) => k !== fileKey);
       const { pendingFileKeys: _drop, progress: _progress, ...metadata } = { ...pending, ...(result.metadata ?? {}) };
-      const committed = await this.records.update({ id: record.id, attempts: attempt, status: BackupStatus.Running }, { ...result, metadata });
-      if (!committed.affected) throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', true);
+      // NOTE: the commit requires the record undeleted, atomically: a delete that lands after it
+      // is a soft delete of a completed backup (the file stays, as for any soft delete).
+      const commit = await this.records.update({ id: record.id, attempts: attempt, status: BackupStatus.Running, deletedAt: IsNull() }, { ...result, metadata });
+      if (!commit.affected) {
+        if (await this.isDeleted(record.id)) throw new BackupDeleted();
+        throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', true);
+      }
       published = undefined;
+      committed = true;
       // A fenced-off earlier attempt may have renamed its file into place meanwhile.
       for (const k of others) await this.deleteArtifact(k);
-      const done = await this.records.findOneByOrFail({ id: record.id });
+      const done = await this.records.findOneOrFail({ where: { id: record.id }, withDeleted: true });
       this.logger.log({ msg: 'backup completed', id: record.id, target: record.target, file: fileKey, sizeBytes, rawBytes, durationMs: result.durationMs });
       this.events.emit(BackupEvents.Completed, { record: done } satisfies BackupEvent);
       await this.queue
@@ -266,10 +291,43 @@ export class BackupRunner implements OnModuleInit {
         .catch((err: Error) => this.logger.warn({ msg: 'could not enqueue the verification of a backup', id: record.id, error: err.message }));
       return { fileKey };
     } catch (err) {
+      if (committed) {
+        // The record is COMPLETED: what failed after the commit (reading it back, follow-ups) must not undo it.
+        this.logger.warn({ msg: 'backup committed, but a step after the commit failed', id: record.id, error: (err as Error).message });
+        return { fileKey: fileKey! };
+      }
       await writer?.abort();
       if (published) await this.deleteArtifact(published);
+      if (err instanceof BackupDeleted || (await this.isDeleted(record.id).catch(() => false))) {
+        return this.cancelDeleted(record, attempt);
+      }
       return this.fail(record, attempt, started, storageError(err as Error, fileKey), ctx, target);
     }
+  }
+
+  private async isDeleted(id: string): Promise<boolean> {
+    return !!(await this.records.findOne({ where: { id }, withDeleted: true }))?.deletedAt;
+  }
+
+  /**
+   * Ends the job of a deleted record: the record (still QUEUED or RUNNING, and owned by `attempt`
+   * when given) becomes CANCELLED, and what its attempts left in storage goes. The job completes:
+   * a deleted backup is never retried.
+   */
+  private async cancelDeleted(record: BackupRecord, attempt?: number): Promise<{ skipped: string }> {
+    const now = new Date();
+    const res = await this.records.update(
+      { id: record.id, status: In(ACTIVE), deletedAt: Not(IsNull()), ...(attempt !== undefined ? { attempts: attempt } : {}) },
+      { status: BackupStatus.Cancelled, errorMessage: 'Cancelled: the backup was deleted before it completed', completedAt: now, durationMs: record.startedAt ? now.getTime() - record.startedAt.getTime() : null },
+    );
+    const current = await this.records.findOne({ where: { id: record.id }, withDeleted: true });
+    if (res.affected && current) {
+      await discardLeftovers(this.storage, current).catch((err: Error) =>
+        this.logger.warn({ msg: 'could not remove what a deleted backup left in storage', id: record.id, error: err.message }),
+      );
+      this.logger.log({ msg: 'backup deleted before it completed: cancelled', id: record.id, target: record.target });
+    }
+    return { skipped: `the backup was deleted; it is ${current?.status ?? 'gone'}` };
   }
 
   /**
@@ -279,6 +337,7 @@ export class BackupRunner implements OnModuleInit {
   private async notePending(id: string, attempt: number, fileKey: string): Promise<Record<string, unknown> | undefined> {
     const current = await this.records.findOne({ where: { id }, withDeleted: true });
     if (!current || current.attempts !== attempt || current.status !== BackupStatus.Running) return undefined;
+    if (current.deletedAt) throw new BackupDeleted();
     const keys = [...(((current.metadata?.pendingFileKeys as string[] | undefined) ?? []).filter((k) => k !== fileKey)), fileKey];
     const metadata = { ...(current.metadata ?? {}), pendingFileKeys: keys };
     const res = await this.records.update({ id, attempts: attempt, status: BackupStatus.Running }, { metadata });
@@ -328,7 +387,7 @@ export class BackupRunner implements OnModuleInit {
   private async claim(record: BackupRecord): Promise<number | undefined> {
     const next = record.attempts + 1;
     const res = await this.records.update(
-      { id: record.id, attempts: record.attempts, status: In([BackupStatus.Queued, BackupStatus.Running]) },
+      { id: record.id, attempts: record.attempts, status: In(ACTIVE), deletedAt: IsNull() },
       { status: BackupStatus.Running, attempts: next, startedAt: new Date(), errorMessage: null },
     );
     return res.affected ? next : undefined;

@@ -1,5 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiBadRequestResponse, ApiConflictResponse, ApiProduces } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentActor } from '../auth/actor.decorator.js';
 import { MinRole, Role, type Actor } from '../auth/roles.js';
@@ -24,12 +33,18 @@ export class BackupsController {
   @Post()
   @HttpCode(202)
   @MinRole(Role.Operator)
-  @ApiOperation({ summary: 'Queue a backup of a target' })
-  @ApiAcceptedResponse({ type: BackupResponse, description: 'Queued; poll GET /backups/:id' })
+  @ApiOperation({
+    summary: 'Queue a backup of a target. While an identical backup (same target, type, scope, tables, includeSchema/includeData, format and compression) is still QUEUED, that one is returned instead (200)',
+  })
+  @ApiAcceptedResponse({ type: BackupResponse, description: 'Queued: a new record; poll GET /backups/:id' })
+  @ApiOkResponse({ type: BackupResponse, description: 'An identical backup is already QUEUED: that record, unchanged (nothing new is queued)' })
   @ApiBadRequestResponse({ type: ErrorResponse })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown target' })
-  create(@Body() dto: CreateBackupDto, @CurrentActor() actor: Actor) {
-    return this.backups.request({ ...dto, triggeredBy: `user:${actor.sub}` }, actor);
+  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'QUEUE_FULL: QUEUE_MAX_WAITING jobs are waiting; nothing was recorded. The Retry-After header says when to ask again' })
+  async create(@Body() dto: CreateBackupDto, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
+    const { record, created } = await this.backups.submit({ ...dto, triggeredBy: `user:${actor.sub}` }, actor);
+    if (!created) res.status(200);
+    return record;
   }
 
   @Get()

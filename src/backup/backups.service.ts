@@ -15,11 +15,14 @@ import { EnginesService } from '../engines/engines.service.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName } from '../queue/jobs.js';
+import { QueueGate } from '../queue/queue-gate.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
+import { findNewestGood } from './good-backup.js';
+import { discardLeftovers } from './leftovers.js';
 import type { ListBackupsQuery } from './dto/list-backups.dto.js';
 
 /** What a caller (HTTP, CLI, scheduler or host code) asks for. */
@@ -37,13 +40,39 @@ export interface BackupRequest {
   /** `user:<sub>`, `schedule:<name>`, `cli`, `host`, ... */
   triggeredBy?: string;
   metadata?: Record<string, unknown>;
+  /**
+   * Default true: while an identical backup (same target, type, scope, tables, schema/data
+   * switches, format and compression) is QUEUED, return that one instead of queueing another.
+   * false: always a new record (the CLI's `--inline` run, which runs its own record at once).
+   */
+  reuseQueued?: boolean;
+}
+
+/** What `submit` did: a new QUEUED record (`created`), or an identical one already QUEUED. */
+export interface BackupSubmission {
+  record: BackupRecord;
+  created: boolean;
 }
 
 const ACTIVE = [BackupStatus.Queued, BackupStatus.Running];
 
+/** What makes two backup requests the same backup. */
+interface BackupSpec {
+  target: string;
+  type: BackupType;
+  scope: BackupScopeKind;
+  tables: string[] | null;
+  includeSchema: boolean;
+  includeData: boolean;
+  format: DumpFormat;
+  compression: Compression;
+}
+
 /** The backup catalog's façade: request, list, read, download, delete. */
 @Injectable()
 export class BackupsService {
+  private readonly gate: QueueGate;
+
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
     @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
@@ -52,21 +81,56 @@ export class BackupsService {
     private readonly queue: JobsQueue,
     private readonly events: EventEmitter2,
     private readonly engines: EnginesService,
-  ) {}
+  ) {
+    this.gate = new QueueGate(queue, options);
+  }
 
-  /** Records a QUEUED backup and enqueues its job. Resolves once the job is in Redis. */
+  /**
+   * Records a QUEUED backup and enqueues its job, or returns the identical backup already QUEUED
+   * (see `submit`). Resolves once the job is in Redis.
+   */
   async request(req: BackupRequest, actor?: Actor): Promise<BackupRecord> {
+    return (await this.submit(req, actor)).record;
+  }
+
+  /**
+   * Like `request`, and says whether the record is new. Identical requests are serialised (across
+   * processes), so concurrent ones yield one record.
+   * @throws BAD_REQUEST / NOT_FOUND for a bad request; QUEUE_FULL (429, Retry-After) when
+   * `queue.maxWaiting` jobs wait; nothing is recorded then.
+   */
+  async submit(req: BackupRequest, actor?: Actor): Promise<BackupSubmission> {
     const target = this.targets.get(req.target);
     const what = await this.resolveScope(target, req);
+    const spec = { target: target.name, type: req.type ?? BackupType.Manual, ...what, compression: req.compression ?? this.options.dump.defaultCompression };
+    if (req.reuseQueued === false) {
+      await this.gate.assertRoom('backup');
+      return { record: await this.enqueue(spec, req, actor), created: true };
+    }
+    const key = JSON.stringify({ kind: 'backup', ...spec, tables: spec.tables ? [...spec.tables].sort() : null });
+    return this.gate.exclusive(key, async () => {
+      const same = await this.queuedLike(spec);
+      if (same) return { record: same, created: false };
+      await this.gate.assertRoom('backup');
+      return { record: await this.enqueue(spec, req, actor), created: true };
+    });
+  }
+
+  /** The oldest QUEUED (not deleted) backup of exactly this spec, if any. */
+  private async queuedLike(spec: BackupSpec): Promise<BackupRecord | null> {
+    const { tables, ...columns } = spec;
+    const candidates = await this.records.find({ where: { ...columns, status: BackupStatus.Queued }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const sorted = (t: string[] | null) => JSON.stringify(t ? [...t].sort() : null);
+    return candidates.find((r) => sorted(r.tables) === sorted(tables)) ?? null;
+  }
+
+  private async enqueue(spec: BackupSpec, req: BackupRequest, actor?: Actor): Promise<BackupRecord> {
     const now = new Date();
     const record = this.records.create({
       id: randomUUID(),
-      type: req.type ?? BackupType.Manual,
+      ...spec,
       status: BackupStatus.Queued,
-      target: target.name,
-      engine: target.engine,
-      ...what,
-      compression: req.compression ?? this.options.dump.defaultCompression,
+      engine: this.targets.get(spec.target).engine,
       fileKey: null,
       triggeredBy: req.triggeredBy ?? (actor ? `user:${actor.sub}` : 'system'),
       description: req.description ?? null,
@@ -207,7 +271,12 @@ export class BackupsService {
     return { record, stream, size: st.size };
   }
 
-  /** Soft-deletes (the file stays) or, with `hard`, removes the artifact and manifest too. */
+  /**
+   * Soft-deletes (the file stays) or, with `hard`, removes the artifact and manifest too. A QUEUED
+   * backup is cancelled: its job is removed, the record ends CANCELLED and what earlier attempts
+   * left in storage goes. NOTE: when a worker claims it in between, the soft delete still holds:
+   * the runner sees it before committing and ends the record CANCELLED, removing its files.
+   */
   async delete(id: string, hard: boolean, actor?: Actor): Promise<BackupRecord> {
     const record = await this.get(id, { withDeleted: hard });
     if (record.status === BackupStatus.Running) {
@@ -216,7 +285,8 @@ export class BackupsService {
     if (record.pinned) throw conflict(`Backup ${id} is pinned; unpin it before deleting it`);
     if (record.status === BackupStatus.Queued) {
       await this.queue.remove(record.id);
-      await this.records.update({ id, status: BackupStatus.Queued }, { status: BackupStatus.Cancelled, errorMessage: 'Cancelled before it ran' });
+      const cancelled = await this.records.update({ id, status: BackupStatus.Queued }, { status: BackupStatus.Cancelled, errorMessage: 'Cancelled before it ran', completedAt: new Date() });
+      if (cancelled.affected) await discardLeftovers(this.storage, record).catch(() => undefined);
     }
     if (hard && record.fileKey) {
       await this.storage.delete(record.fileKey);
@@ -228,12 +298,12 @@ export class BackupsService {
     return deleted;
   }
 
-  /** The newest COMPLETED or VERIFIED full backup of a target, if any. */
+  /**
+   * The newest good (COMPLETED or VERIFIED) backup of a target that holds its data (full scope,
+   * schema and data), if any: the one retention always keeps and freshness counts.
+   */
   newestGood(target: string): Promise<BackupRecord | null> {
-    return this.records.findOne({
-      where: [BackupStatus.Completed, BackupStatus.Verified].map((status) => ({ target, status, scope: 'full' })),
-      order: { createdAt: 'DESC', startedAt: 'DESC' },
-    });
+    return findNewestGood(this.records, target);
   }
 
   /** Records that are QUEUED or RUNNING for a target (used by locks and the scheduler). */

@@ -5,7 +5,7 @@ import { InjectCommander } from 'nest-commander';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { BackupManagerModule } from '../backup-manager.module.js';
-import { DomainError } from '../common/errors.js';
+import { DomainError, ErrorCode } from '../common/errors.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { CliError, Exit } from './exit.js';
@@ -123,7 +123,7 @@ export function reportError(err: unknown): number {
   let code: number = Exit.Failed;
   let message = (err as Error)?.message ?? String(err);
   if (err instanceof CliError) code = err.code;
-  else if (err instanceof DomainError) code = Exit.Refused;
+  else if (err instanceof DomainError) code = err.code === ErrorCode.QueueFull ? Exit.TryLater : Exit.Refused;
   else if (err instanceof HttpException) {
     const status = err.getStatus();
     code = status === 503 ? Exit.Unavailable : status >= 400 && status < 500 ? Exit.Refused : Exit.Failed;

@@ -9,6 +9,8 @@ export const Exit = {
   Refused: 65,
   /** Redis or the catalog could not be reached. */
   Unavailable: 69,
+  /** Refused for now: the job queue is full (QUEUE_MAX_WAITING); try again later. */
+  TryLater: 75,
   /** Invalid configuration (environment). */
   Config: 78,
   /** Interrupted (SIGINT/SIGTERM). */

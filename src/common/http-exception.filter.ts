@@ -9,6 +9,7 @@ const STATUS: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.Conflict]: HttpStatus.CONFLICT,
   [ErrorCode.Forbidden]: HttpStatus.FORBIDDEN,
   [ErrorCode.Unauthorized]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.QueueFull]: HttpStatus.TOO_MANY_REQUESTS,
 };
 
 /**
@@ -27,6 +28,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     if (err instanceof DomainError) {
       const status = STATUS[err.code];
+      if (err.retryAfterSeconds) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       res.status(status).json({ statusCode: status, error: err.code, message: err.message });
       return;
     }

@@ -4,7 +4,8 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { validateCronExpression } from 'cron';
 import { restoreDatabasesProblems } from '../common/database-names.js';
 import { splitTableList } from '../engines/table-names.js';
-import { BUILTIN_RETENTION_POLICIES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
+import { scheduleIntervalProblems } from '../scheduler/cron-gap.js';
+import { BUILTIN_RETENTION_POLICIES, DEFAULT_QUEUE_MAX_WAITING, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem. */
 export class ConfigError extends Error {
@@ -103,6 +104,13 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
 
   const targets = parseTargets(env, problems);
   const schedules = parseSchedulerOptions(env, problems, int, bool);
+  problems.push(
+    ...scheduleIntervalProblems(schedules, timezone, {
+      plan: (type) => `SCHEDULER_${type.toUpperCase()}_CRON`,
+      drill: 'RESTORE_DRILL_CRON',
+      min: 'SCHEDULE_MIN_INTERVAL_MINUTES (0 = no minimum)',
+    }),
+  );
   const config: AppConfig = {
     port: int('PORT', 3000, 0, 65535),
     role,
@@ -148,6 +156,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
         stalledIntervalMs: int('JOB_STALLED_INTERVAL_MS', 30_000, 1000),
         backoffMs: int('JOB_BACKOFF_MS', 5_000, 0),
         allowEviction: bool('REDIS_ALLOW_EVICTION', false),
+        maxWaiting: int('QUEUE_MAX_WAITING', DEFAULT_QUEUE_MAX_WAITING, 0, 1_000_000),
       },
       shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0),
       monitoring: {
@@ -316,6 +325,7 @@ function parseSchedulerOptions(
     defaultPlans: plans,
     retention: { policies, defaultPolicy, cleanupCron: cron('RETENTION_CLEANUP_CRON', '0 5 * * *') },
     drillCron: cron('RESTORE_DRILL_CRON', '0 6 * * 0'),
+    minIntervalMinutes: int('SCHEDULE_MIN_INTERVAL_MINUTES', DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, 0, 1440),
   };
 }
 

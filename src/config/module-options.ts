@@ -3,7 +3,9 @@ import { join, resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { restoreDatabasesProblems } from '../common/database-names.js';
+import { scheduleIntervalProblems } from '../scheduler/cron-gap.js';
 import {
+  DEFAULT_QUEUE_MAX_WAITING,
   defaultSchedulerOptions,
   type AuthOptions,
   type BackupManagerOptions,
@@ -131,6 +133,14 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
   if (controllers && !extras.guard && auth.jwtSecret.length < 32 && !auth.devMode) {
     problems.push('auth.jwtSecret (at least 32 characters) is required for the built-in JWT guard; or pass a host `guard`, or `controllers: false`');
   }
+  const schedules = input.schedules ?? defaultSchedulerOptions();
+  problems.push(
+    ...scheduleIntervalProblems(schedules, input.timezone ?? 'UTC', {
+      plan: (type) => `schedules.defaultPlans (${type})`,
+      drill: 'schedules.drillCron',
+      min: 'schedules.minIntervalMinutes (0 = no minimum)',
+    }),
+  );
   if (problems.length) throw new Error(`BackupManagerModule: invalid options:\n  - ${problems.join('\n  - ')}`);
   return {
     ...input,
@@ -151,7 +161,7 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     workers: input.workers ?? false,
     controllers,
     scheduler: input.scheduler ?? false,
-    schedules: input.schedules ?? defaultSchedulerOptions(),
+    schedules,
     dump: {
       defaultCompression: 'zstd',
       zstdLevel: 3,
@@ -167,6 +177,7 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
       lockDurationMs: 30_000,
       stalledIntervalMs: 30_000,
       backoffMs: 5_000,
+      maxWaiting: DEFAULT_QUEUE_MAX_WAITING,
       ...input.queue,
     },
     shutdownGraceMs: input.shutdownGraceMs ?? 10_000,

@@ -98,6 +98,12 @@ export interface BackupManagerOptions {
      * warning. Default false: start-up refuses, since an evicted job or lock loses work silently.
      */
     allowEviction?: boolean;
+    /**
+     * Most jobs that may wait in the queue (waiting, delayed or prioritized) before requests for
+     * backups, restores and verifications are refused with 429 and `Retry-After`; 0 = no cap.
+     * Default `DEFAULT_QUEUE_MAX_WAITING` (100).
+     */
+    maxWaiting?: number;
   };
   /** How long a running job may finish after SIGTERM before it is aborted. */
   shutdownGraceMs: number;
@@ -157,7 +163,9 @@ export interface RetentionTiers {
  * A named retention policy. `tiered` keeps what the tiers select; `per-type` applies `rules` by
  * backup type (types without a rule fall back to `maxAgeDays`); `age` keeps backups younger
  * than `maxAgeDays`. `maxTotalBytes` caps the bytes kept per target. Pinned backups and the
- * newest good backup of each target are kept whatever the policy says.
+ * newest good backup of each target that holds its data (full scope, schema and data) are kept
+ * whatever the policy says; each kind of copy (schema-only, data-only, partial...) fills its own
+ * `maxCount` and tier slots (docs/retention.md).
  */
 export interface RetentionPolicy {
   name: string;
@@ -191,7 +199,17 @@ export interface SchedulerOptions {
    * into a throwaway database and compared with its row counts. Empty disables them.
    */
   drillCron?: string;
+  /**
+   * Shortest time allowed between two runs of a schedule (API schedules, default plans and the
+   * drill cron), in minutes; 0 = no minimum. Default `DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES` (5).
+   */
+  minIntervalMinutes?: number;
 }
+
+/** Default of `queue.maxWaiting`. */
+export const DEFAULT_QUEUE_MAX_WAITING = 100;
+/** Default of `schedules.minIntervalMinutes`. */
+export const DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES = 5;
 
 /** Built-in policies; `RETENTION_POLICIES` may override them by name or add more. */
 export const BUILTIN_RETENTION_POLICIES: RetentionPolicy[] = [
@@ -226,6 +244,7 @@ export function defaultSchedulerOptions(): SchedulerOptions {
     ],
     retention: { policies: BUILTIN_RETENTION_POLICIES, defaultPolicy: 'standard', cleanupCron: '0 5 * * *' },
     drillCron: '0 6 * * 0',
+    minIntervalMinutes: DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES,
   };
 }
 

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -6,7 +6,9 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { CurrentActor } from '../auth/actor.decorator.js';
 import { MinRole, Role, type Actor } from '../auth/roles.js';
 import { ErrorResponse } from '../backup/dto/backup-response.dto.js';
@@ -32,6 +34,7 @@ export class BackupRestoreController {
   @ApiBadRequestResponse({ type: ErrorResponse, description: 'No confirm: true, or an invalid targetDatabase' })
   @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown backup or target' })
   @ApiConflictResponse({ type: ErrorResponse, description: 'Deleted, not restorable without force, artifact missing, or another restore of the same physical database (by any target) is queued or running' })
+  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'QUEUE_FULL: QUEUE_MAX_WAITING jobs are waiting; nothing was recorded. The Retry-After header says when to ask again' })
   restore(@Param('id') id: string, @Body() dto: RestoreBackupDto, @CurrentActor() actor: Actor) {
     return this.restores.request(id, dto, actor);
   }
@@ -39,13 +42,19 @@ export class BackupRestoreController {
   @Post(':id/verify')
   @HttpCode(202)
   @MinRole(Role.Operator)
-  @ApiOperation({ summary: 'Queue a verification: basic (size, SHA-256, decompresses) or a drill (restore into a throwaway database and compare row counts)' })
+  @ApiOperation({
+    summary: 'Queue a verification: basic (size, SHA-256, decompresses) or a drill (restore into a throwaway database and compare row counts). While the same kind of verification of the backup still waits for a worker, that one is returned (200)',
+  })
   @ApiAcceptedResponse({ type: VerifyAccepted, description: 'Queued; the result lands on the backup (VERIFIED or CORRUPTED)' })
+  @ApiOkResponse({ type: VerifyAccepted, description: 'The same verification (or drill) of this backup is already waiting: its job, with created: false (nothing new is queued)' })
   @ApiBadRequestResponse({ type: ErrorResponse })
   @ApiNotFoundResponse({ type: ErrorResponse })
   @ApiConflictResponse({ type: ErrorResponse, description: 'Deleted, or not COMPLETED/VERIFIED/CORRUPTED' })
-  verify(@Param('id') id: string, @Body() dto: VerifyBackupDto, @CurrentActor() actor: Actor) {
-    return this.restores.requestVerify(id, !!dto.drill, actor);
+  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'QUEUE_FULL: QUEUE_MAX_WAITING jobs are waiting; nothing was queued. The Retry-After header says when to ask again' })
+  async verify(@Param('id') id: string, @Body() dto: VerifyBackupDto, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
+    const queued = await this.restores.requestVerify(id, !!dto.drill, actor);
+    if (!queued.created) res.status(200);
+    return queued;
   }
 }
 

@@ -10,10 +10,11 @@ import { isUniqueViolation } from '../catalog/unique-violation.js';
 import { badRequest, conflict, DomainError, notFound } from '../common/errors.js';
 import { toPage, type Paged } from '../common/page.dto.js';
 import { redact } from '../common/redact.js';
-import type { TargetOptions } from '../config/options.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type TargetOptions } from '../config/options.js';
 import { DATABASE_NAME } from '../engines/restorer.interface.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName } from '../queue/jobs.js';
+import { QueueGate } from '../queue/queue-gate.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import type { ListRestoresQuery } from './dto/restore.dto.js';
@@ -33,9 +34,22 @@ export interface RestoreRequest {
 const RESTORABLE = [BackupStatus.Completed, BackupStatus.Verified];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Job states in which a verification has not started yet. */
+const WAITING_STATES = ['waiting', 'prioritized', 'delayed', 'paused', 'waiting-children'];
+
+/** What `requestVerify` queued, or found already queued (`created: false`). */
+export interface VerifyRequested {
+  backupId: string;
+  drill: boolean;
+  jobId: string;
+  created: boolean;
+}
+
 /** Restore and verification requests, and the restore history. Workers do the work. */
 @Injectable()
 export class RestoresService {
+  private readonly gate: QueueGate;
+
   constructor(
     @InjectRepository(RestoreRun, CATALOG_CONNECTION) private readonly runs: Repository<RestoreRun>,
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly backups: Repository<BackupRecord>,
@@ -44,7 +58,10 @@ export class RestoresService {
     private readonly queue: JobsQueue,
     private readonly events: EventEmitter2,
     private readonly destinations: RestoreDestinations,
-  ) {}
+    @Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions,
+  ) {
+    this.gate = new QueueGate(queue, options);
+  }
 
   /**
    * Checks where the restore would write (`RestoreDestinations`), records a QUEUED run holding
@@ -53,7 +70,8 @@ export class RestoresService {
    * names reach it, exactly one is recorded.
    * @throws BAD_REQUEST without `confirm: true` or for an invalid name; NOT_FOUND for an unknown
    * backup or target; FORBIDDEN for a destination no restore may write; CONFLICT for a deleted or
-   * unrestorable backup, or while another restore of the same database is queued or running.
+   * unrestorable backup, or while another restore of the same database is queued or running;
+   * QUEUE_FULL (429, Retry-After) when `queue.maxWaiting` jobs wait (nothing is recorded then).
    */
   async request(backupId: string, req: RestoreRequest, actor?: Actor): Promise<RestoreRun> {
     const backup = await this.backup(backupId);
@@ -93,6 +111,7 @@ export class RestoresService {
       attempts: 0,
       metadata: actor ? { actor: { sub: actor.sub, name: actor.name, role: actor.role } } : null,
     });
+    await this.gate.assertRoom('restore');
     try {
       await this.runs.insert(run);
     } catch (err) {
@@ -129,17 +148,33 @@ export class RestoresService {
     }
   }
 
-  /** Queues a verification (basic, or a drill) of a backup. */
-  async requestVerify(backupId: string, drill: boolean, actor?: Actor): Promise<{ backupId: string; drill: boolean; jobId: string }> {
+  /**
+   * Queues a verification (basic, or a drill) of a backup; while the same kind of verification of
+   * that backup is still waiting for a worker, returns that one (`created: false`) instead.
+   * `requestedBy` names a caller without an actor (e.g. `schedule:drill`).
+   * @throws CONFLICT for a deleted or unverifiable backup; QUEUE_FULL (429, Retry-After) when
+   * `queue.maxWaiting` jobs wait.
+   */
+  async requestVerify(backupId: string, drill: boolean, actor?: Actor, opts: { requestedBy?: string } = {}): Promise<VerifyRequested> {
     const backup = await this.backup(backupId);
     if (backup.deletedAt) throw conflict(`Backup ${backup.id} is deleted`);
     if (!VERIFIABLE_BACKUP_STATUSES.includes(backup.status)) throw conflict(`Backup ${backup.id} is ${backup.status}; only COMPLETED, VERIFIED or CORRUPTED backups can be verified`);
     if (drill && !backup.includeSchema) throw conflict(`Backup ${backup.id} holds data only; a drill needs the schema to restore into an empty database`);
     if (drill) this.targets.get(backup.target);
-    const jobId = `verify-${backup.id}-${randomUUID()}`;
-    await this.queue.add(JobName.Verify, { backupId: backup.id, drill, requestedBy: actor ? `user:${actor.sub}` : undefined }, jobId, { attempts: 1 });
-    this.events.emit(VerifyEvents.Requested, { record: backup, actor, detail: { drill, jobId } });
-    return { backupId: backup.id, drill, jobId };
+    const kind = drill ? 'drill' : 'verify';
+    const pointer = `verify-queued:${backup.id}:${kind}`;
+    return this.gate.exclusive(pointer, async () => {
+      const queued = await this.gate.recall(pointer);
+      if (queued && WAITING_STATES.includes(await this.queue.state(queued).catch(() => 'unknown'))) {
+        return { backupId: backup.id, drill, jobId: queued, created: false };
+      }
+      await this.gate.assertRoom(drill ? 'restore drill' : 'verification');
+      const jobId = `verify-${backup.id}-${randomUUID()}`;
+      await this.queue.add(JobName.Verify, { backupId: backup.id, drill, requestedBy: actor ? `user:${actor.sub}` : opts.requestedBy }, jobId, { attempts: 1 });
+      await this.gate.remember(pointer, jobId, 7 * 86_400_000);
+      this.events.emit(VerifyEvents.Requested, { record: backup, actor, detail: { drill, jobId } });
+      return { backupId: backup.id, drill, jobId, created: true };
+    });
   }
 
   async list(q: ListRestoresQuery): Promise<Paged<RestoreRun>> {

@@ -66,11 +66,13 @@ export class RetentionService implements OnModuleInit {
       type: r.type,
       status: r.status,
       scope: r.scope,
+      includeSchema: r.includeSchema,
+      includeData: r.includeData,
       createdAt: r.createdAt,
       pinned: r.pinned,
       sizeBytes: r.sizeBytes,
       retentionDays: r.retentionDays,
-      tiebreak: r.startedAt ?? r.completedAt,
+      startedAt: r.startedAt,
       policy: typeof r.metadata?.retentionPolicy === 'string' ? r.metadata.retentionPolicy : null,
     }));
     const plan = planRetention(candidates, this.settings.policies, { now, timezone: this.options.timezone, defaultPolicy: this.settings.defaultPolicy });

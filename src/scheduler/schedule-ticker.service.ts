@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
@@ -7,9 +8,10 @@ import { hostname } from 'node:os';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { BackupsService } from '../backup/backups.service.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
-import { JobName } from '../queue/jobs.js';
+import { RestoresService } from '../restore/restores.service.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { isRunTime, runTimeOfTick } from './cron.js';
+import { cronIntervalProblem, MIN_INTERVAL_SETTING } from './cron-gap.js';
 import type { Schedule } from './entities/schedule.entity.js';
 import { RetentionService } from './retention.service.js';
 import { SchedulerEvents, type ScheduleEvent } from './scheduler-events.js';
@@ -30,8 +32,12 @@ const CLAIM_TTL_MS = 3600_000;
  * misses its ticks; nothing is back-filled (cron computes the next run from now).
  */
 @Injectable()
-export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ScheduleTicker');
+  /** From the restore module (drills are verification requests, capped like any other). */
+  private restores?: RestoresService;
+  /** Why a schedule's cron is not registered (it runs more often than the minimum), by signature. */
+  private readonly tooFrequent = new Map<string, string | undefined>();
   /** This process, as claims and status name it. */
   readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly registered = new Map<string, string>();
@@ -49,7 +55,16 @@ export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShut
     private readonly events: EventEmitter2,
     private readonly backups: BackupsService,
     private readonly targets: TargetsService,
+    private readonly moduleRef: ModuleRef,
   ) {}
+
+  onModuleInit(): void {
+    try {
+      this.restores = this.moduleRef.get(RestoresService, { strict: false });
+    } catch {
+      this.restores = undefined; // a composition without the restore module runs no drills
+    }
+  }
 
   get enabled(): boolean {
     return this.options.scheduler;
@@ -119,6 +134,13 @@ export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShut
     }
     for (const [id, { s, sig }] of wanted) {
       if (this.registered.has(id)) continue;
+      // A schedule stored before the minimum interval existed (or under a lower one) does not fire.
+      if (!this.tooFrequent.has(sig)) {
+        const problem = cronIntervalProblem(expressionOf(s), s.timezone, this.schedules.minIntervalMinutes, MIN_INTERVAL_SETTING);
+        this.tooFrequent.set(sig, problem);
+        if (problem) this.logger.warn(`schedule ${s.name} is not run: ${problem}`);
+      }
+      if (this.tooFrequent.get(sig)) continue;
       try {
         const job = CronJob.from({
           cronTime: expressionOf(s),
@@ -176,9 +198,10 @@ export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShut
     if (!s || !s.enabled || !isRunTime(expressionOf(s), s.timezone, runAt)) return undefined;
     if (!(await this.claim(`tick:${id}:${runAt.getTime()}`))) return undefined;
     try {
-      const record = await this.schedules.requestBackup(s, { trigger: 'tick', scheduledFor: runAt, firedBy: this.instanceId });
+      const { record, created } = await this.schedules.requestBackup(s, { trigger: 'tick', scheduledFor: runAt, firedBy: this.instanceId });
       await this.schedules.recordRun(id, runAt, record.id, record.status, null);
-      this.events.emit(SchedulerEvents.ScheduleFired, { schedule: s, detail: { backupId: record.id, scheduledFor: runAt.toISOString() } } satisfies ScheduleEvent);
+      if (!created) this.logger.warn(`schedule ${s.name}: the backup of its last run (${record.id}) is still queued; no second one was queued`);
+      this.events.emit(SchedulerEvents.ScheduleFired, { schedule: s, detail: { backupId: record.id, scheduledFor: runAt.toISOString(), reused: !created } } satisfies ScheduleEvent);
       return record.id;
     } catch (e) {
       const message = (e as Error).message;
@@ -200,16 +223,20 @@ export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
-  /** Queues a restore drill of the newest good backup of every target; one replica per run. */
+  /**
+   * Queues a restore drill of the newest good backup (holding the data) of every target; one
+   * replica per run. A drill of the same backup still waiting is not queued twice, and a full
+   * queue refuses drills like any other request.
+   */
   async drillTick(expr: string, now = new Date()): Promise<string[]> {
     const runAt = runTimeOfTick(expr, this.options.timezone, now);
-    if (!runAt || !(await this.claim(`drill:${runAt.getTime()}`))) return [];
+    if (!runAt || !this.restores || !(await this.claim(`drill:${runAt.getTime()}`))) return [];
     const queued: string[] = [];
     for (const target of this.targets.list()) {
       try {
         const newest = await this.backups.newestGood(target.name);
         if (!newest) continue;
-        await this.queue.add(JobName.Verify, { backupId: newest.id, drill: true, requestedBy: 'schedule:drill' }, `drill-${newest.id}-${runAt.getTime()}`, { attempts: 1 });
+        await this.restores.requestVerify(newest.id, true, undefined, { requestedBy: 'schedule:drill' });
         queued.push(newest.id);
       } catch (e) {
         this.logger.warn(`could not queue the restore drill of ${target.name}: ${(e as Error).message}`);

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -7,7 +7,9 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { CurrentActor } from '../auth/actor.decorator.js';
 import { MinRole, Role, type Actor } from '../auth/roles.js';
 import { BackupResponse, ErrorResponse } from '../backup/dto/backup-response.dto.js';
@@ -81,11 +83,15 @@ export class SchedulesController {
   @Post(':id/run')
   @HttpCode(202)
   @MinRole(Role.Operator)
-  @ApiOperation({ summary: 'Run now: queue the schedule\'s backup (works for disabled schedules too)' })
+  @ApiOperation({ summary: 'Run now: queue the schedule\'s backup (works for disabled schedules too); while an identical backup is still QUEUED, that one is returned (200)' })
   @ApiAcceptedResponse({ type: BackupResponse, description: 'Queued; poll GET /backups/:id' })
+  @ApiOkResponse({ type: BackupResponse, description: 'An identical backup is already QUEUED: that record (nothing new is queued)' })
   @ApiNotFoundResponse({ type: ErrorResponse })
-  run(@Param('id') id: string, @CurrentActor() actor: Actor) {
-    return this.schedules.runNow(id, actor);
+  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'QUEUE_FULL: QUEUE_MAX_WAITING jobs are waiting; nothing was recorded. The Retry-After header says when to ask again' })
+  async run(@Param('id') id: string, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
+    const { record, created } = await this.schedules.runNow(id, actor);
+    if (!created) res.status(200);
+    return record;
   }
 
   @Delete(':id')

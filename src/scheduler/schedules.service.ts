@@ -5,15 +5,16 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
-import { BackupsService, isUuid } from '../backup/backups.service.js';
-import type { BackupRecord, BackupType } from '../backup/entities/backup-record.entity.js';
+import { BackupsService, isUuid, type BackupSubmission } from '../backup/backups.service.js';
+import type { BackupType } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { badRequest, conflict, notFound } from '../common/errors.js';
-import { BACKUP_MANAGER_OPTIONS, defaultSchedulerOptions, type BackupManagerOptions, type EngineKind, type SchedulerOptions } from '../config/options.js';
+import { BACKUP_MANAGER_OPTIONS, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, defaultSchedulerOptions, type BackupManagerOptions, type EngineKind, type SchedulerOptions } from '../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { checkCron, checkTimezone, nextRuns, PRESETS, type Preset } from './cron.js';
+import { cronIntervalProblem, MIN_INTERVAL_SETTING } from './cron-gap.js';
 import type { CreateScheduleDto, ScheduleResponse, UpdateScheduleDto } from './dto/schedule.dto.js';
 import { Schedule } from './entities/schedule.entity.js';
 import { SchedulerEvents, type ScheduleEvent } from './scheduler-events.js';
@@ -96,7 +97,7 @@ export class SchedulesService implements OnModuleInit {
       createdBy: actor ? `user:${actor.sub}` : null,
     });
     if (!s.cron && !s.preset) throw badRequest('give either cron (e.g. "0 2 * * *") or preset (hourly, daily, weekly, monthly)');
-    await this.check(s);
+    await this.check(s, true);
     await this.schedules.insert(s);
     const saved = await this.get(s.id);
     this.changed(SchedulerEvents.ScheduleCreated, saved, actor);
@@ -123,7 +124,7 @@ export class SchedulesService implements OnModuleInit {
     if ('retentionPolicy' in dto && dto.retentionPolicy !== undefined) s.retentionPolicy = dto.retentionPolicy ?? null;
     if ('format' in dto && dto.format === null) s.format = null;
     if ('compression' in dto && dto.compression === null) s.compression = null;
-    await this.check(s);
+    await this.check(s, !!(dto.cron || dto.preset || dto.timezone));
     await this.schedules.save(s);
     const saved = await this.get(s.id);
     const event = before.enabled !== saved.enabled && Object.keys(dto).length === 1
@@ -144,18 +145,22 @@ export class SchedulesService implements OnModuleInit {
     return s;
   }
 
-  /** Starts a backup now, as the schedule would (same type, scope and policy). */
-  async runNow(id: string, actor?: Actor): Promise<BackupRecord> {
+  /** Starts a backup now, as the schedule would (same type, scope and policy), or finds the identical one still QUEUED. */
+  async runNow(id: string, actor?: Actor): Promise<BackupSubmission> {
     const s = await this.get(id);
-    const record = await this.requestBackup(s, { trigger: 'manual', by: actor ? `user:${actor.sub}` : undefined }, actor);
+    const submitted = await this.requestBackup(s, { trigger: 'manual', by: actor ? `user:${actor.sub}` : undefined }, actor);
+    const { record } = submitted;
     await this.recordRun(s.id, new Date(), record.id, record.status, null);
-    this.events.emit(SchedulerEvents.ScheduleTriggered, { schedule: s, actor, detail: { backupId: record.id } } satisfies ScheduleEvent);
-    return record;
+    this.events.emit(SchedulerEvents.ScheduleTriggered, { schedule: s, actor, detail: { backupId: record.id, reused: !submitted.created } } satisfies ScheduleEvent);
+    return submitted;
   }
 
-  /** Asks the backup module for the schedule's backup. */
-  requestBackup(s: Schedule, run: { trigger: 'tick' | 'manual'; scheduledFor?: Date; by?: string; firedBy?: string }, actor?: Actor): Promise<BackupRecord> {
-    return this.backups.request(
+  /**
+   * Asks the backup module for the schedule's backup; while an identical one is still QUEUED (the
+   * last run's, when workers lag), that one is returned and nothing new is queued.
+   */
+  requestBackup(s: Schedule, run: { trigger: 'tick' | 'manual'; scheduledFor?: Date; by?: string; firedBy?: string }, actor?: Actor): Promise<BackupSubmission> {
+    return this.backups.submit(
       {
         target: s.target,
         type: s.type as BackupType,
@@ -183,6 +188,11 @@ export class SchedulesService implements OnModuleInit {
 
   async recordRun(id: string, at: Date, backupId: string | null, status: string, error: string | null): Promise<void> {
     await this.schedules.update({ id }, { lastRunAt: at, lastBackupId: backupId, lastStatus: status, lastError: error });
+  }
+
+  /** Shortest time allowed between two runs of a schedule, in minutes (0: no minimum). */
+  get minIntervalMinutes(): number {
+    return this.settings.minIntervalMinutes ?? DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES;
   }
 
   policyName(s: Schedule): string {
@@ -253,10 +263,13 @@ export class SchedulesService implements OnModuleInit {
     return created;
   }
 
-  private async check(s: Schedule): Promise<void> {
+  /** `timingChanged`: the cron, preset or zone is being set (the minimum interval is checked then, and whenever the schedule is enabled). */
+  private async check(s: Schedule, timingChanged: boolean): Promise<void> {
     if (s.cron) checkCron(s.cron);
     if (s.preset && !(s.preset in PRESETS)) throw badRequest(`preset must be one of: ${Object.keys(PRESETS).join(', ')}`);
     checkTimezone(s.timezone);
+    const tooOften = timingChanged || s.enabled ? cronIntervalProblem(expressionOf(s), s.timezone, this.minIntervalMinutes, MIN_INTERVAL_SETTING) : undefined;
+    if (tooOften) throw badRequest(tooOften);
     if (s.retentionPolicy && !this.settings.retention.policies.some((p) => p.name === s.retentionPolicy)) {
       throw badRequest(`retentionPolicy "${s.retentionPolicy}" is not a configured policy (known: ${this.settings.retention.policies.map((p) => p.name).join(', ')})`);
     }

@@ -2,9 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { In, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import type { BackupEvent } from '../backup/backup-events.js';
-import { BackupRecord, GOOD_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
+import { BackupRecord } from '../backup/entities/backup-record.entity.js';
+import { findNewestGood } from '../backup/good-backup.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 
@@ -33,9 +34,9 @@ export class BackupMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'backup_manager_' });
     this.backups = new Gauge({ name: 'backup_manager_backups', help: 'Backups in the catalog by target and status (soft-deleted excluded)', labelNames: ['target', 'status'], registers });
-    this.lastSuccess = new Gauge({ name: 'backup_manager_last_success_timestamp_seconds', help: 'Completion time of the newest COMPLETED or VERIFIED backup per target', labelNames: ['target'], registers });
-    this.lastSize = new Gauge({ name: 'backup_manager_last_success_size_bytes', help: 'Artifact size of the newest good backup per target', labelNames: ['target'], registers });
-    this.lastDuration = new Gauge({ name: 'backup_manager_last_success_duration_seconds', help: 'Run time of the newest good backup per target', labelNames: ['target'], registers });
+    this.lastSuccess = new Gauge({ name: 'backup_manager_last_success_timestamp_seconds', help: 'Completion time of the newest good backup per target that holds its data (full scope, schema and data)', labelNames: ['target'], registers });
+    this.lastSize = new Gauge({ name: 'backup_manager_last_success_size_bytes', help: 'Artifact size of that backup', labelNames: ['target'], registers });
+    this.lastDuration = new Gauge({ name: 'backup_manager_last_success_duration_seconds', help: 'Run time of that backup', labelNames: ['target'], registers });
     this.queueJobs = new Gauge({ name: 'backup_manager_queue_jobs', help: 'Jobs in the queue by state', labelNames: ['state'], registers });
     this.runs = new Counter({ name: 'backup_manager_backup_runs_total', help: 'Backup outcomes seen by this process (completed, failed, verified, corrupted)', labelNames: ['target', 'outcome'], registers });
     this.duration = new Histogram({
@@ -105,7 +106,7 @@ export class BackupMetrics {
     const targets = [...new Set(rows.map((r) => r.target))];
     await Promise.all(
       targets.map(async (target) => {
-        const good = await this.records.findOne({ where: { target, status: In(GOOD_BACKUP_STATUSES) }, order: { completedAt: 'DESC', createdAt: 'DESC' } });
+        const good = await findNewestGood(this.records, target);
         if (!good) return;
         this.lastSuccess.set({ target }, (good.completedAt ?? good.createdAt).getTime() / 1000);
         if (good.sizeBytes != null) this.lastSize.set({ target }, good.sizeBytes);

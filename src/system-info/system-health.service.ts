@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { open, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { In, type DataSource, type Repository } from 'typeorm';
-import { BackupRecord, GOOD_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
+import type { DataSource, Repository } from 'typeorm';
+import { BackupRecord } from '../backup/entities/backup-record.entity.js';
+import { findNewestGood } from '../backup/good-backup.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { ensurePrivateDir } from '../common/secure-fs.js';
 import { BACKUP_MANAGER_OPTIONS, defaultMonitoringOptions, type BackupManagerOptions, type MonitoringOptions } from '../config/options.js';
@@ -108,7 +109,7 @@ export class SystemHealthService implements OnApplicationShutdown {
     const session = this.indicator.check(`freshness:${target}`);
     const maxAgeMs = this.maxAgeOf(target);
     const newest = await this.newestGood(target);
-    if (!newest) return session.down({ maxAgeHours: hours(maxAgeMs), message: `no successful backup of "${target}" yet` });
+    if (!newest) return session.down({ maxAgeHours: hours(maxAgeMs), message: `no successful backup of "${target}" that holds its data (full scope, schema and data) yet` });
     const at = newest.completedAt ?? newest.createdAt;
     const ageMs = Date.now() - at.getTime();
     const data = { backupId: newest.id, completedAt: at.toISOString(), ageHours: hours(ageMs), maxAgeHours: hours(maxAgeMs) };
@@ -118,9 +119,9 @@ export class SystemHealthService implements OnApplicationShutdown {
     return session.up(data);
   }
 
-  /** Newest COMPLETED or VERIFIED backup of a target (soft-deleted ones excluded). */
+  /** Newest good backup of a target that holds its data (see `findNewestGood`); soft-deleted ones excluded. */
   newestGood(target: string): Promise<BackupRecord | null> {
-    return this.records.findOne({ where: { target, status: In(GOOD_BACKUP_STATUSES) }, order: { completedAt: 'DESC', createdAt: 'DESC' } });
+    return findNewestGood(this.records, target);
   }
 
   private client(): Redis {

@@ -111,7 +111,7 @@ export class BackupCreateCommand extends BaseCommand {
     const { ctx, queue: inlineQueue } = await this.cli.forJob(o.inline);
     const backups = ctx.get(BackupsService, { strict: false });
     const estimate = o.wait || o.inline ? await estimateSize(ctx, o.target) : undefined;
-    const record = await backups.request({
+    const { record, created } = await backups.submit({
       target: o.target,
       type: o.type,
       compression: o.compression,
@@ -124,7 +124,10 @@ export class BackupCreateCommand extends BaseCommand {
       format: o.format,
       retentionDays: o.retentionDays,
       triggeredBy: 'cli',
+      // An inline run runs its own record here and now; a queued one may share an identical waiting one.
+      reuseQueued: !o.inline,
     });
+    if (!created) process.stderr.write(`backup-manager: an identical backup of ${record.target} is already queued: ${record.id} (no new one queued)\n`);
     if (!o.wait && !o.inline) {
       print(!!o.json, record, () => `${record.id}  QUEUED  target=${record.target}  (a worker runs it; follow with: backup list, or pass --wait)`);
       return Exit.Ok;

@@ -99,6 +99,7 @@ export class VerifyAccepted {
   @ApiProperty({ format: 'uuid' }) backupId!: string;
   @ApiProperty() drill!: boolean;
   @ApiProperty({ description: 'Queue job id; the result lands on the backup (status VERIFIED or CORRUPTED, metadata.verification)' }) jobId!: string;
+  @ApiProperty({ description: 'false: the same verification of this backup was already waiting, and this is its job' }) created!: boolean;
 }
 
 export class RestoreStats {

@@ -1,3 +1,4 @@
+import { holdsData, isGood, newestFirst } from '../../backup/good-backup.js';
 import type { RetentionPolicy, RetentionRule } from '../../config/options.js';
 import { dayIndex, monthIndex, startOfDay, startOfMonth, startOfWeek, startOfYear, weekOfDay, yearIndex } from './calendar.js';
 
@@ -8,6 +9,8 @@ export interface RetentionCandidate {
   type: string;
   status: string;
   scope: string;
+  includeSchema: boolean;
+  includeData: boolean;
   createdAt: Date;
   pinned: boolean;
   sizeBytes: number | null;
@@ -15,8 +18,8 @@ export interface RetentionCandidate {
   retentionDays: number | null;
   /** Name of the policy the backup falls under; unknown or absent means the default policy. */
   policy?: string | null;
-  /** Orders backups created in the same instant (catalogs may store seconds only), e.g. the start time. */
-  tiebreak?: Date | null;
+  /** Orders backups created in the same instant (catalogs may store whole seconds only). */
+  startedAt?: Date | null;
 }
 
 /** Why a backup is kept. */
@@ -62,13 +65,21 @@ export interface RetentionContext {
   defaultPolicy: string;
 }
 
-const GOOD = new Set(['COMPLETED', 'VERIFIED']);
 const ACTIVE = new Set(['QUEUED', 'RUNNING']);
 const DAY = 86_400_000;
 
 const addDays = (d: Date, days: number) => new Date(d.getTime() + days * DAY);
-const newestFirst = (a: RetentionCandidate, b: RetentionCandidate) =>
-  b.createdAt.getTime() - a.createdAt.getTime() || (b.tiebreak?.getTime() ?? 0) - (a.tiebreak?.getTime() ?? 0) || (a.id < b.id ? 1 : -1);
+
+/**
+ * Which kind of copy a backup is, for counting: '' for a backup that holds the whole database
+ * (see `holdsData`), else e.g. 'schema-only', 'data-only', 'partial', 'selective schema-only'.
+ * Each kind fills its own `maxCount` and tier slots, so no kind pushes another out.
+ */
+export function retentionLane(r: Pick<RetentionCandidate, 'scope' | 'includeSchema' | 'includeData'>): string {
+  if (holdsData(r)) return '';
+  const what = !r.includeData ? 'schema-only' : !r.includeSchema ? 'data-only' : '';
+  return [r.scope === 'full' ? '' : r.scope, what].filter(Boolean).join(' ');
+}
 
 interface Verdict {
   keep: KeepReason[];
@@ -80,11 +91,14 @@ interface Verdict {
  * Decides which backups a set of retention policies keeps. Pure: same input, same output.
  *
  * - QUEUED and RUNNING backups are never touched.
- * - Pinned backups, the newest good (COMPLETED or VERIFIED) backup and the newest VERIFIED backup
- *   of each target and scope are always kept, whatever the rules say.
+ * - Pinned backups, and the newest good (COMPLETED or VERIFIED) and newest VERIFIED backup of each
+ *   target that holds its data (full scope, schema and data), are always kept, whatever the rules
+ *   say. Schema-only, data-only, partial and selective backups never stand in for them.
  * - Only good backups count towards tiers and `maxCount`, so failures never push a good backup
  *   out; failed, corrupted and cancelled records go once they are past the age limit (for tiered
  *   policies: past `keepAllDays`, at least one day).
+ * - Each kind of copy (`retentionLane`) counts on its own: schema-only backups fill their own
+ *   `maxCount` and tier slots, never the ones of the backups that hold the data.
  */
 export function planRetention(records: RetentionCandidate[], policies: RetentionPolicy[], ctx: RetentionContext): RetentionPlan {
   const byName = new Map(policies.map((p) => [p.name, p]));
@@ -100,13 +114,14 @@ export function planRetention(records: RetentionCandidate[], policies: Retention
   const settled = records.filter((r) => !ACTIVE.has(r.status));
   for (const r of records) if (ACTIVE.has(r.status)) verdicts.set(r.id, { keep: ['active'], expiresAt: null });
 
+  // Per target: the newest good and the newest VERIFIED backup that hold the data.
   const newestGood = new Map<string, RetentionCandidate>();
   const newestVerified = new Map<string, RetentionCandidate>();
   for (const r of [...settled].sort(newestFirst)) {
     if (r.pinned) protect(r, 'pinned');
-    const key = `${r.target}\u0000${r.scope}`;
-    if (GOOD.has(r.status) && !newestGood.has(key)) newestGood.set(key, r);
-    if (r.status === 'VERIFIED' && !newestVerified.has(key)) newestVerified.set(key, r);
+    if (!holdsData(r)) continue;
+    if (isGood(r) && !newestGood.has(r.target)) newestGood.set(r.target, r);
+    if (r.status === 'VERIFIED' && !newestVerified.has(r.target)) newestVerified.set(r.target, r);
   }
   for (const r of newestGood.values()) protect(r, 'last-good');
   for (const r of newestVerified.values()) protect(r, 'last-verified');
@@ -172,11 +187,13 @@ function applyRules(group: RetentionCandidate[], policy: RetentionPolicy, ctx: R
       continue;
     }
     if (expiresAt) keep.push('max-age');
-    if (GOOD.has(r.status) && rule.maxCount !== undefined) {
-      const rank = (seen.get(r.type) ?? 0) + 1;
-      seen.set(r.type, rank);
+    if (isGood(r) && rule.maxCount !== undefined) {
+      const lane = retentionLane(r);
+      const key = `${r.type}\u0000${lane}`;
+      const rank = (seen.get(key) ?? 0) + 1;
+      seen.set(key, rank);
       if (rank > rule.maxCount) {
-        verdicts.set(r.id, { keep, deleteReason: `beyond the newest ${rule.maxCount} ${r.type} backups (${label})`, expiresAt: ctx.now });
+        verdicts.set(r.id, { keep, deleteReason: `beyond the newest ${rule.maxCount} ${r.type}${lane ? ` ${lane}` : ''} backups (${label})`, expiresAt: ctx.now });
         continue;
       }
       keep.push('max-count');
@@ -206,18 +223,20 @@ function applyTiers(group: RetentionCandidate[], policy: RetentionPolicy, ctx: R
     if (!k.expiresAt || expiresAt > k.expiresAt) k.expiresAt = expiresAt;
     kept.set(r.id, k);
   };
-  const good = group.filter((r) => GOOD.has(r.status));
+  const good = group.filter(isGood);
   for (const r of good) {
     const until = addDays(r.createdAt, keepAll);
     if (keepAll > 0 && until > ctx.now) mark(r, 'keep-all', until);
   }
   for (const tier of tiers) {
     const current = tier.index(ctx.now);
-    const taken = new Set<number>();
+    // Buckets taken, per kind of copy: each kind has its own slots.
+    const taken = new Set<string>();
     for (const r of good) {
       const i = tier.index(r.createdAt);
-      if (taken.has(i)) continue;
-      taken.add(i); // `good` is newest first: the first seen is the bucket's newest
+      const bucket = `${retentionLane(r)}\u0000${i}`;
+      if (taken.has(bucket)) continue;
+      taken.add(bucket); // `good` is newest first: the first seen is the bucket's newest
       if (i > current - tier.count) mark(r, tier.reason, tier.start(i + tier.count));
     }
   }
@@ -225,7 +244,7 @@ function applyTiers(group: RetentionCandidate[], policy: RetentionPolicy, ctx: R
     const k = kept.get(r.id);
     if (k) {
       verdicts.set(r.id, k);
-    } else if (!GOOD.has(r.status)) {
+    } else if (!isGood(r)) {
       const expiresAt = addDays(r.createdAt, failedWindow);
       verdicts.set(
         r.id,

@@ -16,7 +16,7 @@ export class TargetInfo {
   @ApiPropertyOptional({ nullable: true }) tableCount!: number | null;
   @ApiPropertyOptional({ nullable: true, description: 'From the planner statistics; approximate' }) rowEstimate!: number | null;
   @ApiPropertyOptional({ type: BackupBrief, nullable: true, description: 'Newest backup, any status' }) lastBackup!: BackupBrief | null;
-  @ApiPropertyOptional({ type: BackupBrief, nullable: true, description: 'Newest COMPLETED or VERIFIED backup' }) lastSuccessfulBackup!: BackupBrief | null;
+  @ApiPropertyOptional({ type: BackupBrief, nullable: true, description: 'Newest COMPLETED or VERIFIED backup that holds the data (full scope, schema and data): the one freshness counts' }) lastSuccessfulBackup!: BackupBrief | null;
   @ApiPropertyOptional({ description: 'Why the database statistics could not be read' }) error?: string;
 }
 
