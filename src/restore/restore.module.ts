@@ -3,6 +3,7 @@ import { CatalogModule } from '../catalog/catalog.module.js';
 import { BackupRestoreController, RestoresController } from './restore.controller.js';
 import { RestoreRunner } from './restore-runner.service.js';
 import { RestoresService } from './restores.service.js';
+import { ScratchDatabases } from './scratch-databases.js';
 import { Verifier } from './verifier.service.js';
 
 /** Restores, verification and restore drills. */
@@ -13,7 +14,7 @@ export class RestoreModule {
       module: RestoreModule,
       imports: [CatalogModule],
       controllers: opts.controllers ? [BackupRestoreController, RestoresController] : [],
-      providers: [RestoresService, RestoreRunner, Verifier],
+      providers: [RestoresService, RestoreRunner, Verifier, ScratchDatabases],
       exports: [RestoresService],
     };
   }
