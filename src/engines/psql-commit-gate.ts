@@ -92,6 +92,16 @@ export class DumpTransactionFilter extends Transform {
     }
     let run = pos;
     for (;;) {
+      if (this.mode === 'copy' && !isCopyEndAt(chunk, pos)) {
+        // Inside COPY data only the `\.` line matters: jump to the next line that starts with it.
+        const next = chunk.indexOf(COPY_END_LINE, pos);
+        if (next === -1) {
+          const last = chunk.lastIndexOf(10);
+          if (last >= pos) pos = last + 1;
+          break;
+        }
+        pos = next + 1;
+      }
       const nl = chunk.indexOf(10, pos);
       if (nl === -1) break;
       if (!this.classify(chunk.subarray(pos, nl + 1), false)) {
@@ -158,6 +168,13 @@ export class DumpTransactionFilter extends Transform {
     }
     return true;
   }
+}
+
+const COPY_END_LINE = Buffer.from('\n\\.');
+
+/** Whether the line at `pos` may be the `\.` line (or is too short to tell yet). */
+function isCopyEndAt(chunk: Buffer, pos: number): boolean {
+  return pos >= chunk.length || (chunk[pos] === 0x5c && (pos + 1 >= chunk.length || chunk[pos + 1] === 0x2e));
 }
 
 /** The `\.` line that ends a COPY block. */
