@@ -9,6 +9,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 export class ChecksumGate extends Transform {
   private readonly hash = createHash('sha256');
   private held?: Buffer;
+  /** True once the last byte was seen and the SHA-256 matched. */
+  passed = false;
 
   constructor(private readonly expected: string) {
     super();
@@ -27,6 +29,7 @@ export class ChecksumGate extends Transform {
       cb(new Error(`checksum mismatch: expected ${this.expected}, got ${actual}`));
       return;
     }
+    this.passed = true;
     cb(null, this.held);
   }
 }

@@ -2,9 +2,14 @@ import { chmod, mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
-/** `cred-<host>-<pid>-`: whose secret directory it is, so a crashed process's can be swept. */
-const OWNER = `cred-${hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64)}-${process.pid}-`;
-const OWNED = /^cred-(.+)-(\d+)-[A-Za-z0-9]{6}$/;
+const HOST = hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64);
+/**
+ * `<kind>-<host>-<pid>-`: whose private directory it is, so a crashed process's can be swept.
+ * `cred`: credential files; `spool`: unpacked archives.
+ */
+export type PrivateDirKind = 'cred' | 'spool';
+const owner = (kind: PrivateDirKind) => `${kind}-${HOST}-${process.pid}-`;
+const OWNED = /^(?:cred|spool)-(.+)-(\d+)-[A-Za-z0-9]{6}$/;
 
 function alive(pid: number): boolean {
   try {
@@ -16,16 +21,15 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Removes the secret directories that processes of this host left behind when they died without
- * cleaning up (SIGKILL, OOM). Only this host's entries, and only those whose process is gone.
- * @returns how many were removed.
+ * Removes the private directories (credential files, unpacked archives) that processes of this
+ * host left behind when they died without cleaning up (SIGKILL, OOM). Only this host's entries,
+ * and only those whose process is gone. @returns how many were removed.
  */
 export async function sweepDeadSecretDirs(tempRoot: string): Promise<number> {
-  const host = hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64);
   let removed = 0;
   for (const name of await readdir(tempRoot).catch(() => [] as string[])) {
     const m = OWNED.exec(name);
-    if (!m || m[1] !== host || alive(Number(m[2]))) continue;
+    if (!m || m[1] !== HOST || alive(Number(m[2]))) continue;
     await rm(join(tempRoot, name), { recursive: true, force: true }).catch(() => undefined);
     removed++;
   }
@@ -59,12 +63,8 @@ export async function ensureDir(dir: string): Promise<void> {
  * with its path, and removes both afterwards, whatever happens.
  */
 export async function withSecretFile<T>(tempRoot: string, name: string, content: string, fn: (path: string) => Promise<T>): Promise<T> {
-  await ensurePrivateDir(tempRoot);
-  await sweepDeadSecretDirs(tempRoot);
-  const dir = await mkdtemp(join(tempRoot, OWNER));
-  await chmod(dir, 0o700);
-  const path = join(dir, name);
-  try {
+  return withPrivateDir(tempRoot, 'cred', async (dir) => {
+    const path = join(dir, name);
     const fh = await open(path, 'wx', 0o600);
     try {
       await fh.chmod(0o600);
@@ -72,7 +72,22 @@ export async function withSecretFile<T>(tempRoot: string, name: string, content:
     } finally {
       await fh.close();
     }
-    return await fn(path);
+    return fn(path);
+  });
+}
+
+/**
+ * Runs `fn` with a fresh 0700 directory under `tempRoot`, named after this process so that a
+ * later worker removes it if this one dies (`sweepDeadSecretDirs`); removes it afterwards,
+ * whatever happens.
+ */
+export async function withPrivateDir<T>(tempRoot: string, kind: PrivateDirKind, fn: (dir: string) => Promise<T>): Promise<T> {
+  await ensurePrivateDir(tempRoot);
+  await sweepDeadSecretDirs(tempRoot);
+  const dir = await mkdtemp(join(tempRoot, owner(kind)));
+  try {
+    await chmod(dir, 0o700);
+    return await fn(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

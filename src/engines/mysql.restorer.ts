@@ -6,7 +6,8 @@ import type { ProcessRunner } from '../common/process-runner.js';
 import type { ResolvedTarget } from '../targets/targets.service.js';
 import { classifyMysqlError, mysqlClientCommand, mysqlConnectionOptions, withMysqlDefaultsFile } from './mysql.engine.js';
 import { runRestoreClient } from './restore-client.js';
-import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec } from './restorer.interface.js';
+import { discardInput } from './restore-spool.js';
+import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec, type ScratchLease } from './restorer.interface.js';
 
 /**
  * MySQL/MariaDB restores. MySQL has no transactional DDL, so a dump is loaded into a scratch
@@ -15,7 +16,9 @@ import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRu
  * `RENAME TABLE` statement (atomic), the replaced tables going to a holding database. Views,
  * routines, events and triggers are replaced around that statement, not atomically; a failure
  * there puts the old tables and objects back (see `swap` and docs/restore.md). A failure before
- * the swap drops the scratch database: the destination was never touched. The client runs with
+ * the swap drops the scratch database: the destination was never touched. The scratch database is
+ * recorded (`RestoreRunOptions.scratch`) before it is created, so that one a killed worker left
+ * behind is dropped by the janitor. The client runs with
  * `--binary-mode --sandbox`, so client commands in a dump (`\!`, `system`, `source`, ...) are refused.
  */
 export class MysqlRestorer implements DatabaseRestorer {
@@ -56,19 +59,30 @@ export class MysqlRestorer implements DatabaseRestorer {
   async restore(target: ResolvedTarget, spec: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
     const dest = checkName(spec.database);
     const scratch = `bm_rs_${randomBytes(6).toString('hex')}`;
-    await this.createDatabase(target, scratch);
+    let lease: ScratchLease | undefined;
+    try {
+      lease = await run.scratch?.claim(target, scratch);
+      await this.createDatabase(target, scratch);
+    } catch (err) {
+      discardInput(input);
+      await lease?.release(false);
+      throw err;
+    }
     try {
       // Data only: the dump has no CREATE TABLE, so the scratch tables copy the destination's.
       const dataTables = spec.includeSchema
         ? undefined
         : await this.with(target, null, (c) => prepareDataOnlyScratch(c, scratch, dest, spec.tables ?? null)).catch((err: unknown) => {
-            discard(input);
+            discardInput(input);
             throw err;
           });
       const scanner = dataTables ? new DumpTableScanner() : undefined;
       const command = mysqlClientCommand();
       const args = ['--batch', '--binary-mode', '--sandbox', '--default-character-set=utf8mb4'];
       if (dataTables) args.push('--init-command=SET SESSION foreign_key_checks = 0');
+      // The client's input ends only once the whole dump is verified; the swap runs only after
+      // the client exited 0 on it. A client that read a cut stream (its worker died) has loaded
+      // only the scratch database, which the scratch janitor drops.
       await withMysqlDefaultsFile(target, this.tempDir, (cnf) =>
         runRestoreClient(
           this.runner,
@@ -88,9 +102,17 @@ export class MysqlRestorer implements DatabaseRestorer {
           },
         ),
       );
+      if (lease && !(await lease.held())) {
+        throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was swapped in, the destination was not changed`, false);
+      }
+      await run.beforeCommit?.();
       await this.swap(target, scratch, dest, spec, dataTables?.filter((t) => scanner!.tables.has(t)));
     } finally {
-      await this.dropDatabase(target, scratch).catch(() => undefined);
+      const dropped = await this.dropDatabase(target, scratch).then(
+        () => true,
+        () => false,
+      );
+      await lease?.release(dropped).catch(() => undefined);
     }
   }
 
@@ -106,6 +128,9 @@ export class MysqlRestorer implements DatabaseRestorer {
   private async swap(target: ResolvedTarget, scratch: string, dest: string, spec: RestoreSpec, dataTables?: string[]): Promise<void> {
     await this.with(target, null, async (c) => {
       await q(c, 'SET SESSION foreign_key_checks = 0');
+      if (!(await q(c, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [scratch])).length) {
+        throw new EngineError(`the scratch database ${scratch} is gone; nothing was swapped in, the destination was not changed`, false);
+      }
       const destExists = (await q(c, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [dest])).length > 0;
       if (!destExists) await q(c, `CREATE DATABASE ${ident(dest)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
       const incoming = dataTables ?? (await baseTables(c, scratch));
@@ -384,10 +409,4 @@ class DumpTableScanner extends Transform {
     }
     this.line = Buffer.alloc(0);
   }
-}
-
-/** Releases a dump stream that will not be read (the restore failed before the client started). */
-function discard(input: RestoreInput): void {
-  for (const p of input.done) p.catch(() => undefined);
-  for (const s of [input.source, ...input.transforms]) s.on('error', () => undefined).destroy();
 }

@@ -6,17 +6,23 @@ import type { ProcessRunner } from '../common/process-runner.js';
 import type { ResolvedTarget } from '../targets/targets.service.js';
 import type { PostgresEngine } from './postgres.engine.js';
 import { PG_TABLE_ROWS_SQL, PG_USER_SCHEMAS, pgTableRows, type PgTableRowsRow } from './postgres.engine.js';
+import { DumpTransactionFilter, GATE_COMMIT, GATE_OPEN, GATE_TRIPPED } from './psql-commit-gate.js';
 import { runRestoreClient } from './restore-client.js';
+import { discardInput, withSpooledDump } from './restore-spool.js';
 import { parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, TableNameError, type PgTableName } from './table-names.js';
 import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec } from './restorer.interface.js';
 
 const USER_SCHEMAS = PG_USER_SCHEMAS;
 
 /**
- * PostgreSQL restores: plain dumps through `psql --single-transaction -v ON_ERROR_STOP=1` in
- * psql's restricted mode (no meta-commands such as `\!` can run), custom archives through
- * `pg_restore --single-transaction --exit-on-error`. Either way one transaction: a failure or an
- * unverified stream leaves the destination as it was.
+ * PostgreSQL restores, always through psql in its restricted mode (no meta-command such as `\!`
+ * can run) with `ON_ERROR_STOP`, in one transaction that only this code can commit (see
+ * `psql-commit-gate.ts`): the stream opens it, and COMMIT is appended once the checksum gate has
+ * seen the last byte, the decompressor exited 0 and the size is the recorded one. Plain dumps
+ * stream straight in. Custom archives are first unpacked into a private temp file and verified;
+ * `pg_restore -f -` then turns the file into a script for psql, and its exit status is checked
+ * before COMMIT too. A failure, a kill or a lost worker before that point leaves the destination
+ * as it was.
  */
 export class PostgresRestorer implements DatabaseRestorer {
   readonly kind = 'postgres' as const;
@@ -24,6 +30,7 @@ export class PostgresRestorer implements DatabaseRestorer {
   constructor(
     private readonly engine: PostgresEngine,
     private readonly runner: ProcessRunner,
+    private readonly tempDir: string,
   ) {}
 
   async databaseExists(target: ResolvedTarget, name: string): Promise<boolean> {
@@ -47,16 +54,53 @@ export class PostgresRestorer implements DatabaseRestorer {
   async restore(target: ResolvedTarget, spec: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
     const dest: ResolvedTarget = { ...target, database: checkName(spec.database) };
     const classify = (stderr: string, code: number | null) => classifyRestoreError(stderr, code, dest, spec);
-    await this.engine.withConnectionEnv(dest, async (env) => {
-      if (spec.format === 'custom') {
-        const args = ['--no-password', '--single-transaction', '--exit-on-error', `--dbname=${dest.database}`];
-        if (spec.dropExisting) args.push('--clean', '--if-exists');
-        return runRestoreClient(this.runner, 'pg_restore', args, env, input, [], run, classify);
-      }
-      const prelude = await this.prelude(dest, spec, run.lockWaitTimeoutMs);
-      const args = ['--no-password', '-X', '-q', '--single-transaction', '-v', 'ON_ERROR_STOP=1', '-f', '-'];
-      return runRestoreClient(this.runner, 'psql', args, env, input, [new PsqlRestrictGuard(prelude)], run, classify);
+    const args = ['--no-password', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'];
+    const commit = { tail: GATE_COMMIT, before: run.beforeCommit };
+    // Both formats load as one psql script with the same prelude: a custom archive is turned into
+    // its script by `pg_restore -f -`, so the commit gate, the truncation of a data-only restore and
+    // the schemas a selective restore needs are the same for both.
+    let prelude: string;
+    let psql: string;
+    try {
+      prelude = await this.prelude(dest, spec, run.lockWaitTimeoutMs);
+      psql = (await this.engine.clientProgram('psql', dest)).path;
+    } catch (err) {
+      discardInput(input);
+      throw err;
+    }
+    const guards = () => [new DumpTransactionFilter(), new PsqlRestrictGuard(GATE_OPEN + prelude)];
+    if (spec.format === 'custom') {
+      const pgRestore = (await this.engine.clientProgram('pg_restore', dest).catch((err: Error) => {
+        discardInput(input);
+        throw err;
+      })).path;
+      return withSpooledDump(this.tempDir, input, run.signal, (file) =>
+        this.engine.withConnectionEnv(dest, async (env) => {
+          const script = this.archiveScript(pgRestore, file);
+          try {
+            await runRestoreClient(this.runner, psql, args, env, script.input, guards(), run, classify, commit);
+          } finally {
+            script.stop();
+          }
+        }),
+      );
+    }
+    await this.engine.withConnectionEnv(dest, (env) => runRestoreClient(this.runner, psql, args, env, input, guards(), run, classify, commit));
+  }
+
+  /** `pg_restore -f -` over an unpacked archive: the plain script it holds, as a restore input. */
+  private archiveScript(pgRestore: string, file: string): { input: RestoreInput; stop(): void } {
+    const child = this.runner.spawn(pgRestore, ['-f', '-', '--', file], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = this.runner.wait(child).then(({ code, signal, stderr }) => {
+      if (code !== 0) throw new EngineError(`pg_restore could not read the archive (${signal ?? `exit ${code}`}): ${stderr.replace(/^pg_restore: (error: )?/gm, '') || 'no message'}; nothing was restored`, false);
     });
+    exited.catch(() => undefined);
+    return {
+      input: { source: child.stdout!, transforms: [], done: [exited], verified: () => exited },
+      stop: () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      },
+    };
   }
 
   /**
@@ -226,6 +270,8 @@ export class PsqlRestrictGuard extends Transform {
 function classifyRestoreError(stderr: string, code: number | null, dest: ResolvedTarget, spec: RestoreSpec): EngineError {
   let text = stderr.replace(/^(psql|pg_restore):(<stdin>:\d+:)? ?(error: )?/gm, '').trim() || `restore client exited with code ${code}`;
   if (/backslash commands are restricted/.test(text)) text = `the dump contains a psql meta-command (e.g. \\! or \\o), which is refused: ${text}`;
+  else if (GATE_TRIPPED.test(text)) text = `the dump ends the restore's transaction itself (a COMMIT inside it), which the restore refuses: ${text}`;
+  else if (/permission denied to create temporary tables/.test(text)) text = `the restore needs the TEMPORARY privilege on ${dest.database} (PostgreSQL grants it to PUBLIC by default): ${text}`;
   else if (/already exists/.test(text) && !spec.dropExisting) text += ' (the destination already holds these objects; pass dropExisting: true to replace them)';
   const msg = `PostgreSQL ${dest.host}:${dest.port}/${dest.database}: restore failed and was rolled back: ${text}`;
   return new EngineError(msg.slice(0, 2000), false);

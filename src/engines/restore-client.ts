@@ -5,11 +5,34 @@ import { EngineError } from '../common/errors.js';
 import type { ProcessRunner } from '../common/process-runner.js';
 import type { RestoreInput, RestoreRunOptions } from './restorer.interface.js';
 
+/** How the client's input ends once every byte has passed every check. */
+export interface ClientCommit {
+  /** Written last, and only then: for psql, the statement that satisfies the commit gate and COMMITs. */
+  tail?: string;
+  /** Called right before `tail` is written (a failure stops the restore there). */
+  before?: () => Promise<void>;
+}
+
+/** Why a restore client was stopped: `aborted` means the caller's signal (shutdown, lost lock). */
+export class RestoreStoppedError extends EngineError {
+  constructor(
+    message: string,
+    readonly aborted: boolean,
+  ) {
+    super(message, false);
+    this.name = 'RestoreStoppedError';
+  }
+}
+
 /**
- * Feeds a restore client's stdin from `input`. The client's stdin is ended (EOF, which for
- * `psql -1` means COMMIT) only after the whole chain finished without error; on any error the
- * client is SIGKILLed first, so the server sees a dropped connection and rolls back.
- * `classify` turns the client's own failure (non-zero exit) into the reason.
+ * Feeds a restore client's stdin from `input`. Its stdin is ended only after the chain finished,
+ * `input.verified()` confirmed every byte (checksum, codec exit status, size) and `commit.before`
+ * passed, and then with `commit.tail` written first: no end of input before that point can be
+ * read as "done". On any failure before it the client is SIGKILLed, so the server sees a dropped
+ * connection and rolls back; if this process dies instead, the client reads an end of input
+ * without the tail (or is killed with it). Once the tail is written, an abort no longer stops the
+ * client: it finishes, and its own exit status is the outcome. `classify` turns the client's own
+ * failure (non-zero exit) into the reason.
  */
 export async function runRestoreClient(
   runner: ProcessRunner,
@@ -20,37 +43,40 @@ export async function runRestoreClient(
   extra: Duplex[],
   run: RestoreRunOptions,
   classify: (stderr: string, code: number | null) => EngineError,
+  commit: ClientCommit = {},
 ): Promise<void> {
-  if (run.signal.aborted) throw new EngineError(`restore aborted before start: ${reasonText(run.signal.reason)}`, false);
+  if (run.signal.aborted) throw new RestoreStoppedError(`restore aborted before start: ${reasonText(run.signal.reason)}`, true);
   const child = runner.spawn(command, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
   const exited = runner.wait(child);
+  let committing = false;
   let killedFor: Error | undefined;
   const kill = (why: Error) => {
+    if (committing) return;
     killedFor ??= why;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
-  const onAbort = () => kill(new EngineError(`${command} aborted: ${reasonText(run.signal.reason)}`, false));
+  const onAbort = () => kill(new RestoreStoppedError(`${command} aborted: ${reasonText(run.signal.reason)}`, true));
   run.signal.addEventListener('abort', onAbort, { once: true });
   const timer = setTimeout(() => kill(new EngineError(`${command} exceeded the restore timeout of ${run.timeoutMs} ms`, false)), run.timeoutMs);
-  let streamError: Error | undefined;
   try {
-    const chain: NodeJS.ReadWriteStream[] = [input.source, ...input.transforms, ...extra, stdinSink(child, kill)] as unknown as NodeJS.ReadWriteStream[];
-    await pipeline(chain).catch((err: Error) => {
-      streamError = err;
-      kill(err);
-    });
-    const codecs = await Promise.allSettled(input.done);
-    const codecFailure = codecs.find((c): c is PromiseRejectedResult => c.status === 'rejected');
-    if (codecFailure && !streamError) {
-      streamError = codecFailure.reason as Error;
-      kill(streamError);
+    try {
+      const chain = [input.source, ...input.transforms, ...extra, stdinSink(child, kill)] as unknown as NodeJS.ReadWriteStream[];
+      await pipeline(chain);
+      await input.verified();
+      await commit.before?.();
+    } catch (err) {
+      kill(err instanceof Error ? err : new Error(String(err)));
+      for (const p of input.done) p.catch(() => undefined);
+    }
+    if (!killedFor) {
+      committing = true;
+      const stdin = child.stdin!;
+      if (commit.tail) stdin.write(commit.tail);
+      stdin.end();
     }
     const { code, signal, stderr } = await exited;
     if (signal === null && code !== 0) throw classify(stderr, code);
-    if (streamError || killedFor) {
-      const e = (killedFor ?? streamError)!;
-      throw e instanceof EngineError ? e : new EngineError(e.message, false);
-    }
+    if (killedFor) throw killedFor instanceof EngineError ? killedFor : new EngineError(killedFor.message, false);
     if (code !== 0) throw classify(stderr, code);
   } finally {
     clearTimeout(timer);
@@ -58,7 +84,10 @@ export async function runRestoreClient(
   }
 }
 
-/** A Writable over a child's stdin that never ends it on error (see `runRestoreClient`). */
+/**
+ * A Writable over a child's stdin that never ends it: `runRestoreClient` ends it once everything
+ * is verified. A failure of the child or its pipe fails the chain.
+ */
 function stdinSink(child: ChildProcess, kill: (err: Error) => void): Writable {
   const stdin = child.stdin!;
   let broken: Error | undefined;
@@ -82,8 +111,7 @@ function stdinSink(child: ChildProcess, kill: (err: Error) => void): Writable {
       child.once('close', onClose);
     },
     final(cb) {
-      stdin.end();
-      cb();
+      cb(broken);
     },
     destroy(err, cb) {
       if (err) kill(err);

@@ -20,17 +20,49 @@ export interface RestoreRunOptions {
   signal: AbortSignal;
   timeoutMs: number;
   lockWaitTimeoutMs: number;
+  /**
+   * Called right before the restore commits (PostgreSQL: before COMMIT is sent; MySQL: before
+   * the swap). A rejection stops the restore with nothing committed (e.g. the attempt no longer
+   * owns its run).
+   */
+  beforeCommit?: () => Promise<void>;
+  /** Where scratch databases are recorded, so that one a dead worker left behind is dropped. */
+  scratch?: ScratchRegistry;
 }
 
 /**
  * The dump bytes as a chain: `source` (storage) through `transforms` (checksum gate,
- * decompressor). A transform errors if the bytes fail verification; the restorer must then abort
- * without committing. `done` settles when codec child processes have exited.
+ * decompressor). A transform errors if the bytes fail verification. The end of the chain is no
+ * proof that the dump is whole (a codec child that dies just stops its output): a restorer
+ * commits only after `verified()` resolved. `done` settles when codec child processes exited.
  */
 export interface RestoreInput {
   source: Readable;
   transforms: Duplex[];
   done: Promise<void>[];
+  /**
+   * Resolves once the chain has ended and every byte passed every check (checksum, codec exit
+   * status, decompressed size); rejects with the reason otherwise. Call it after the chain ended.
+   */
+  verified(): Promise<void>;
+  /** The decompressed size recorded at backup time, when known. */
+  rawBytes?: number | null;
+}
+
+/** A scratch database in use. */
+export interface ScratchLease {
+  /** Renews the lease; false if it was lost (expired: the janitor may drop the database). */
+  held(): Promise<boolean>;
+  /** Ends the lease; `dropped: false` keeps the database recorded, for the janitor to drop. */
+  release(dropped: boolean): Promise<void>;
+}
+
+/**
+ * Records scratch databases (`bm_rs_*`, `bm_drill_*`) before they are created, with a lease held
+ * while they are in use, so that those of a dead worker are found and dropped.
+ */
+export interface ScratchRegistry {
+  claim(target: ResolvedTarget, name: string): Promise<ScratchLease>;
 }
 
 /**

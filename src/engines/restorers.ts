@@ -16,7 +16,7 @@ export class Restorers {
 
   constructor(engines: EnginesService, runner: ProcessRunner, options: BackupManagerOptions) {
     for (const e of engines.all()) {
-      if (e.kind === 'postgres') this.byKind.set('postgres', new PostgresRestorer(e as PostgresEngine, runner));
+      if (e.kind === 'postgres') this.byKind.set('postgres', new PostgresRestorer(e as PostgresEngine, runner, options.tempDir));
       if (e.kind === 'mysql') this.byKind.set('mysql', new MysqlRestorer(runner, options.tempDir));
     }
   }

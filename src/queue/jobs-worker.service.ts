@@ -1,13 +1,14 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { sweepDeadSecretDirs } from '../common/secure-fs.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import { JobName, JOBS_QUEUE, type JobContext, type JobHandler } from './jobs.js';
+import { JobInterruptedError, JobName, JOBS_QUEUE, type JobContext, type JobHandler } from './jobs.js';
 
 /**
  * Runs the jobs queue in this process when workers are enabled. Modules register one handler per
  * job name; start-up fails if a job name has none. On shutdown it stops taking jobs, lets the
- * running ones finish for the grace period, then aborts them (their jobs are retried elsewhere).
+ * running ones finish for the grace period, then aborts them (their jobs are retried elsewhere;
+ * a handler that throws `JobInterruptedError` has its job queued again at once).
  */
 @Injectable()
 export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -15,6 +16,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly handlers = new Map<JobName, JobHandler<JobName>>();
   private readonly running = new Map<string, AbortController>();
   private worker?: Worker;
+  private sweeper?: NodeJS.Timeout;
 
   constructor(@Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions) {}
 
@@ -32,8 +34,12 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const missing = Object.values(JobName).filter((n) => !this.handlers.has(n));
     if (missing.length) throw new Error(`No handler registered for job(s): ${missing.join(', ')}`);
     const q = this.options.queue;
-    // Credential files a crashed worker of this host left behind (its finally never ran).
-    void sweepDeadSecretDirs(this.options.tempDir).catch(() => undefined);
+    // Credential files and unpacked archives a crashed worker of this host left behind (its
+    // finally never ran): now, and every stalled-check interval (a worker may die after this one started).
+    const sweep = () => void sweepDeadSecretDirs(this.options.tempDir).catch(() => undefined);
+    sweep();
+    this.sweeper = setInterval(sweep, q.stalledIntervalMs);
+    this.sweeper.unref();
     this.worker = new Worker(JOBS_QUEUE, (job, token) => this.process(job, token), {
       connection: { url: this.options.redisUrl, maxRetriesPerRequest: null },
       prefix: this.options.queuePrefix,
@@ -67,12 +73,19 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     };
     try {
       return await handler(job.data, ctx);
+    } catch (err) {
+      if (!(err instanceof JobInterruptedError) || !token) throw err;
+      // Back to the queue for another worker; a delayed job keeps its attempts.
+      await job.moveToDelayed(Date.now() + this.options.queue.backoffMs, token);
+      this.logger.warn(`job ${job.id} (${job.name}) was interrupted by the shutdown and queued again: ${err.message}`);
+      throw new DelayedError();
     } finally {
       this.running.delete(job.id!);
     }
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweeper);
     if (!this.worker) return;
     const draining = this.running.size;
     this.logger.log(

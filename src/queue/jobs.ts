@@ -26,3 +26,12 @@ export interface JobContext {
 }
 
 export type JobHandler<N extends JobName> = (data: JobPayloads[N], ctx: JobContext) => Promise<unknown>;
+
+/**
+ * Thrown by a handler whose job was cut short by a shutdown and says nothing about its subject
+ * (e.g. a verification): the job goes back to the queue, without using up an attempt, for
+ * another worker to run.
+ */
+export class JobInterruptedError extends Error {
+  override readonly name = 'JobInterruptedError';
+}

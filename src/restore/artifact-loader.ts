@@ -10,7 +10,7 @@ import type { ProcessRunner } from '../common/process-runner.js';
 import type { BackupManagerOptions, Compression } from '../config/options.js';
 import type { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
-import type { DatabaseRestorer, RestoreSpec } from '../engines/restorer.interface.js';
+import type { DatabaseRestorer, RestoreRunOptions, RestoreSpec } from '../engines/restorer.interface.js';
 import type { ArtifactStorage } from '../storage/storage.interface.js';
 import type { ResolvedTarget } from '../targets/targets.service.js';
 
@@ -79,8 +79,17 @@ export class ArtifactLoader {
     return { ok: true, sizeBytes: st.size, rawBytes: raw };
   }
 
-  /** Loads the artifact into `database` through `restorer`; a checksum mismatch aborts it before commit. */
-  async restore(record: BackupRecord, target: ResolvedTarget, restorer: DatabaseRestorer, opts: { database: string; dropExisting: boolean; signal: AbortSignal }): Promise<void> {
+  /**
+   * Loads the artifact into `database` through `restorer`. The restorer commits only once the
+   * checksum gate has seen the last byte, the decompressor exited 0 and the decompressed size is
+   * the recorded one (`RestoreInput.verified`).
+   */
+  async restore(
+    record: BackupRecord,
+    target: ResolvedTarget,
+    restorer: DatabaseRestorer,
+    opts: { database: string; dropExisting: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
+  ): Promise<void> {
     if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, false);
     const st = await this.storage.stat(record.fileKey);
     if (!st) throw new EngineError(`the artifact of backup ${record.id} is missing from storage`, false);
@@ -97,12 +106,29 @@ export class ArtifactLoader {
       dropExisting: opts.dropExisting,
     };
     const source = await this.storage.read(record.fileKey);
+    const gate = new ChecksumGate(record.checksum);
     const codec = decompressor(record.compression as Compression, this.runner);
+    const raw = new MeasureTap();
+    const verified = async () => {
+      if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', false);
+      await codec.done.catch((err: Error) => {
+        throw new EngineError(`the artifact did not decompress to its end (${err.message}); nothing was restored`, false);
+      });
+      if (record.rawBytes !== null && raw.bytes !== record.rawBytes) {
+        throw new EngineError(`the artifact decompressed to ${raw.bytes} bytes, but ${record.rawBytes} were dumped; nothing was restored`, false);
+      }
+    };
     await restorer.restore(
       target,
       spec,
-      { source, transforms: [new ChecksumGate(record.checksum), codec.stream], done: [codec.done] },
-      { signal: opts.signal, timeoutMs: this.options.dump.timeoutMs, lockWaitTimeoutMs: this.options.dump.lockWaitTimeoutMs },
+      { source, transforms: [gate, codec.stream, raw], done: [codec.done], verified, rawBytes: record.rawBytes },
+      {
+        signal: opts.signal,
+        timeoutMs: this.options.dump.timeoutMs,
+        lockWaitTimeoutMs: this.options.dump.lockWaitTimeoutMs,
+        beforeCommit: opts.beforeCommit,
+        scratch: opts.scratch,
+      },
     );
   }
 }

@@ -7,6 +7,7 @@ export const RestoreEvents = {
   Started: 'restore.started',
   Completed: 'restore.completed',
   Failed: 'restore.failed',
+  Cancelled: 'restore.cancelled',
 } as const;
 
 /**

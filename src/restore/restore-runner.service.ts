@@ -14,6 +14,7 @@ import { redact } from '../common/redact.js';
 import { TargetLock, type TargetLockHandle } from '../common/target-lock.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { EnginesService } from '../engines/engines.service.js';
+import { RestoreStoppedError } from '../engines/restore-client.js';
 import { Restorers } from '../engines/restorers.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
@@ -21,9 +22,11 @@ import { JobName, type JobContext } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactLoader } from './artifact-loader.js';
-import { endRunUpdate, RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
+import { endRunUpdate, FINAL_RESTORE_STATUSES, RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
 import { RestoreDestinations } from './restore-destinations.js';
 import { RestoreEvents, type RestoreEvent } from './restore-events.js';
+import { cancelledMessage, interruptedMessage } from './restore-state.js';
+import { ScratchDatabases } from './scratch-databases.js';
 
 /**
  * Runs restore jobs: waits for the destination database's lock (shared with backups of every
@@ -52,6 +55,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     private readonly events: EventEmitter2,
     private readonly moduleRef: ModuleRef,
     private readonly destinations: RestoreDestinations,
+    private readonly scratch: ScratchDatabases,
   ) {
     this.locks = new TargetLock(queue.connection, options.queuePrefix, options.queue.lockDurationMs);
     this.restorers = new Restorers(engines, runner, options);
@@ -75,7 +79,13 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
   async run(runId: string, ctx: JobContext): Promise<{ status: RestoreStatus } | { skipped: string }> {
     const initial = await this.runs.findOneBy({ id: runId });
     if (!initial) throw new UnrecoverableError(`Restore run ${runId} does not exist`);
-    if ([RestoreStatus.Completed, RestoreStatus.Failed].includes(initial.status)) return { skipped: `run is ${initial.status}` };
+    if (FINAL_RESTORE_STATUSES.includes(initial.status)) return { skipped: `run is ${initial.status}` };
+    // NOTE: BullMQ hands a stalled job (its worker died) to another worker whatever `attempts`
+    // says; a restore that started once is never started again.
+    if (initial.status === RestoreStatus.Running) {
+      await this.failInterrupted(initial);
+      return { skipped: 'the run was interrupted earlier; it is not run again' };
+    }
 
     let lock: TargetLockHandle | undefined;
     let lockError: Error | undefined;
@@ -96,7 +106,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
   private async runLocked(initial: RestoreRun, ctx: JobContext, lock: TargetLockHandle | undefined, lockError: Error | undefined) {
     const attempt = initial.attempts + 1;
     const claimed = await this.runs.update(
-      { id: initial.id, attempts: initial.attempts, status: In([RestoreStatus.Queued, RestoreStatus.Running]) },
+      { id: initial.id, attempts: initial.attempts, status: RestoreStatus.Queued },
       { status: RestoreStatus.Running, attempts: attempt, startedAt: new Date(), errorMessage: null },
     );
     if (!claimed.affected) return { skipped: 'another attempt claimed the run' };
@@ -105,6 +115,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     this.events.emit(RestoreEvents.Started, { run, actor: actorOf(run) } satisfies RestoreEvent);
     let target: ResolvedTarget | undefined;
     let created = false;
+    let metadata: NonNullable<RestoreRun['metadata']> = { ...(run.metadata ?? {}) };
     try {
       if (lockError || !lock) throw lockError ?? new EngineError('could not take the target lock', false);
       const signal = AbortSignal.any([ctx.signal, lock.signal]);
@@ -124,6 +135,8 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       if (!exists) {
         await restorer.createDatabase(target, run.database);
         created = true;
+        metadata = { ...metadata, createdDatabase: true };
+        await this.runs.update({ id: run.id, attempts: attempt }, { metadata });
       } else if (run.safetyBackup) {
         const safety = await this.safetyBackup(run, target, { ...ctx, signal }).catch((err: Error) => {
           throw new EngineError(`the safety backup failed, so nothing was restored: ${err.message}`, false);
@@ -131,14 +144,23 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         await this.runs.update({ id: run.id }, { safetyBackupId: safety.id });
       }
 
-      await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, signal });
+      // The last check before the commit: this attempt still holds its locks and owns the run.
+      // It records that the commit started, so that a run interrupted later says what it left.
+      const beforeCommit = async () => {
+        if (lock.signal.aborted) throw new EngineError(`the target lock was lost before the commit; nothing was committed`, false);
+        if (!(await ctx.stillOwned())) throw new EngineError(`this worker lost the restore job (its job lock expired) before the commit; nothing was committed`, false);
+        metadata = { ...metadata, commitStartedAt: new Date().toISOString() };
+        const res = await this.runs.update({ id: run.id, attempts: attempt, status: RestoreStatus.Running }, { metadata });
+        if (!res.affected) throw new EngineError(`the run was ended by another worker before the commit; nothing was committed`, false);
+      };
+      await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, signal, beforeCommit, scratch: this.scratch });
       if (!(await ctx.stillOwned())) this.logger.warn({ msg: 'restore finished after its job lock was lost', id: run.id });
       const completedAt = new Date();
       const result = endRunUpdate(RestoreStatus.Completed, {
         completedAt,
         durationMs: completedAt.getTime() - started,
         errorMessage: null,
-        metadata: { ...(run.metadata ?? {}), createdDatabase: created, checksum: backup.checksum },
+        metadata: { ...metadata, createdDatabase: created, checksum: backup.checksum },
       });
       await this.runs.update({ id: run.id, attempts: attempt }, result);
       const done = await this.runs.findOneByOrFail({ id: run.id });
@@ -146,28 +168,64 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       this.events.emit(RestoreEvents.Completed, { run: done, actor: actorOf(done) } satisfies RestoreEvent);
       return { status: RestoreStatus.Completed };
     } catch (err) {
+      // A shutdown (not a lost lock) stopped it before its commit: CANCELLED, not FAILED. Once
+      // the commit is under way the client is not stopped, and its own outcome is reported.
+      const beforeCommitPoint = err instanceof RestoreStoppedError || typeof metadata.commitStartedAt !== 'string';
+      const shutdown = ctx.signal.aborted && !lock?.signal.aborted && beforeCommitPoint;
+      let dropped = false;
       if (created && target) {
-        await this.restorers
+        dropped = await this.restorers
           .for(target.engine)
           .dropDatabase(target, run.database)
-          .catch((e: Error) => this.logger.warn({ msg: 'could not drop the database created for a failed restore', id: run.id, error: e.message }));
+          .then(
+            () => true,
+            (e: Error) => {
+              this.logger.warn({ msg: 'could not drop the database created for a failed restore', id: run.id, error: e.message });
+              return false;
+            },
+          );
       }
-      const message = redact((err as Error).message || String(err), this.targets.secretsOf(target));
       const completedAt = new Date();
-      await this.runs.update(
-        { id: run.id, attempts: attempt },
-        endRunUpdate(RestoreStatus.Failed, { errorMessage: message, completedAt, durationMs: completedAt.getTime() - started }),
-      );
-      this.logger.warn({ msg: 'restore failed', id: run.id, target: run.target, database: run.database, error: message });
+      const ended = { ...run, metadata };
+      const message = shutdown ? cancelledMessage(ended, dropped) : redact((err as Error).message || String(err), this.targets.secretsOf(target));
+      const status = shutdown ? RestoreStatus.Cancelled : RestoreStatus.Failed;
+      await this.runs.update({ id: run.id, attempts: attempt }, endRunUpdate(status, { errorMessage: message, completedAt, durationMs: completedAt.getTime() - started }));
+      this.logger.warn({ msg: shutdown ? 'restore cancelled by the shutdown' : 'restore failed', id: run.id, target: run.target, database: run.database, error: message });
       const failed = await this.runs.findOneBy({ id: run.id });
-      if (failed) this.events.emit(RestoreEvents.Failed, { run: failed, actor: actorOf(failed) } satisfies RestoreEvent);
+      if (failed) this.events.emit(shutdown ? RestoreEvents.Cancelled : RestoreEvents.Failed, { run: failed, actor: actorOf(failed) } satisfies RestoreEvent);
+      if (shutdown) return { status: RestoreStatus.Cancelled };
       throw new UnrecoverableError(message);
     }
   }
 
   /**
-   * Fails runs left QUEUED or RUNNING whose job failed or vanished (e.g. a worker crash), and
-   * frees the destination of any ended run that still holds it (`activeKey`).
+   * Ends a run found RUNNING when its job comes round again: an earlier attempt started it and
+   * stopped (its worker died). It is never run again. Attempts goes up first: from then on an
+   * earlier attempt that was only frozen can neither commit (see `beforeCommit`) nor record
+   * anything; the run is read again after that, so its message sees whether that attempt's commit
+   * had started.
+   */
+  private async failInterrupted(r: RestoreRun, detail?: string): Promise<boolean> {
+    const fenced = await this.runs.update({ id: r.id, status: RestoreStatus.Running, attempts: r.attempts }, { attempts: r.attempts + 1 });
+    if (!fenced.affected) return false;
+    const now = (await this.runs.findOneBy({ id: r.id })) ?? r;
+    const message = interruptedMessage(now, detail);
+    const res = await this.runs.update(
+      { id: r.id, status: RestoreStatus.Running, attempts: r.attempts + 1 },
+      endRunUpdate(RestoreStatus.Failed, { errorMessage: message, completedAt: new Date() }),
+    );
+    if (res.affected) {
+      this.logger.warn({ msg: 'restore interrupted earlier; not run again', id: r.id, target: r.target, database: r.database, error: message });
+      const failed = await this.runs.findOneBy({ id: r.id });
+      if (failed) this.events.emit(RestoreEvents.Failed, { run: failed, actor: actorOf(failed) } satisfies RestoreEvent);
+    }
+    return !!res.affected;
+  }
+
+  /**
+   * Fails runs left QUEUED or RUNNING whose job failed or vanished (e.g. a worker crash), a RUNNING
+   * one with the same end as `failInterrupted`, and frees the destination of any ended run that
+   * still holds it (`activeKey`).
    */
   async reconcile(): Promise<number> {
     await this.runs.update({ activeKey: Not(IsNull()), status: Not(In([RestoreStatus.Queued, RestoreStatus.Running])) }, { activeKey: null });
@@ -183,6 +241,10 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         : state === 'completed' ? 'the job finished without recording this run'
         : undefined;
       if (!reason) continue;
+      if (r.status === RestoreStatus.Running) {
+        if (await this.failInterrupted(r, reason)) fixed++;
+        continue;
+      }
       const res = await this.runs.update({ id: r.id, status: r.status, attempts: r.attempts }, endRunUpdate(RestoreStatus.Failed, { errorMessage: reason, completedAt: new Date() }));
       if (res.affected) {
         fixed++;

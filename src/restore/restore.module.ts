@@ -4,6 +4,7 @@ import { BackupRestoreController, RestoresController } from './restore.controlle
 import { RestoreDestinations } from './restore-destinations.js';
 import { RestoreRunner } from './restore-runner.service.js';
 import { RestoresService } from './restores.service.js';
+import { ScratchDatabases } from './scratch-databases.js';
 import { Verifier } from './verifier.service.js';
 
 /** Restores, verification and restore drills. */
@@ -14,7 +15,7 @@ export class RestoreModule {
       module: RestoreModule,
       imports: [CatalogModule],
       controllers: opts.controllers ? [BackupRestoreController, RestoresController] : [],
-      providers: [RestoresService, RestoreRunner, RestoreDestinations, Verifier],
+      providers: [RestoresService, RestoreRunner, RestoreDestinations, Verifier, ScratchDatabases],
       exports: [RestoresService],
     };
   }

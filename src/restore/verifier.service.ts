@@ -13,11 +13,12 @@ import { EnginesService } from '../engines/engines.service.js';
 import { Restorers } from '../engines/restorers.js';
 import { canonicalTableKey } from '../engines/table-names.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
-import { JobName, type JobContext, type JobPayloads } from '../queue/jobs.js';
+import { JobInterruptedError, JobName, type JobContext, type JobPayloads } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactLoader } from './artifact-loader.js';
 import { VerifyEvents } from './restore-events.js';
+import { ScratchDatabases } from './scratch-databases.js';
 
 /** What a verification found; stored in `metadata.verification` (and `metadata.drill` for drills). */
 export interface VerificationResult {
@@ -40,7 +41,8 @@ export interface VerificationResult {
  * table list and exact row counts with `metadata.tableRows` captured at backup time, and drops
  * the database. The outcome is the record's status: VERIFIED (with `verifiedAt`) or CORRUPTED
  * (with the reason in `errorMessage`). Failures of the infrastructure (server unreachable) fail
- * the job and leave the record as it was.
+ * the job and leave the record as it was; a check cut short by a shutdown leaves it as it was and
+ * queues the job again.
  */
 @Injectable()
 export class Verifier implements OnModuleInit {
@@ -57,6 +59,7 @@ export class Verifier implements OnModuleInit {
     runner: ProcessRunner,
     private readonly worker: JobsWorker,
     private readonly events: EventEmitter2,
+    private readonly scratch: ScratchDatabases,
   ) {
     this.restorers = new Restorers(engines, runner, options);
     this.loader = new ArtifactLoader(storage, runner, options);
@@ -72,10 +75,24 @@ export class Verifier implements OnModuleInit {
     if (!VERIFIABLE_BACKUP_STATUSES.includes(record.status)) return { skipped: `the backup is ${record.status}` };
     const started = Date.now();
     const basic = await this.loader.check(record, ctx.signal);
+    if (!basic.ok) this.throwIfShutdown(record, ctx, basic.reason);
     let result: VerificationResult = { kind: 'basic', ...basic, at: new Date().toISOString(), durationMs: Date.now() - started, requestedBy: data.requestedBy };
-    if (basic.ok && data.drill) result = { ...(await this.drill(record, ctx)), sizeBytes: basic.sizeBytes, rawBytes: basic.rawBytes, durationMs: Date.now() - started, requestedBy: data.requestedBy };
+    if (basic.ok && data.drill) {
+      const drill = await this.drill(record, ctx);
+      if (!drill.ok) this.throwIfShutdown(record, ctx, drill.reason);
+      result = { ...drill, sizeBytes: basic.sizeBytes, rawBytes: basic.rawBytes, durationMs: Date.now() - started, requestedBy: data.requestedBy };
+    }
     await this.record(record, result);
     return result;
+  }
+
+  /**
+   * A check cut short by a shutdown says nothing about the backup: its status stays as it was and
+   * the job goes back to the queue for another worker.
+   */
+  private throwIfShutdown(record: BackupRecord, ctx: JobContext, reason: string | undefined): void {
+    if (!ctx.signal.aborted) return;
+    throw new JobInterruptedError(`the verification of backup ${record.id} was cut short by a shutdown (${reason ?? 'aborted'}); it says nothing about the backup`);
   }
 
   private async drill(record: BackupRecord, ctx: JobContext): Promise<VerificationResult> {
@@ -83,11 +100,17 @@ export class Verifier implements OnModuleInit {
     const target: ResolvedTarget = await this.targets.resolve(record.target);
     const restorer = this.restorers.for(target.engine);
     const scratch = `bm_drill_${randomBytes(6).toString('hex')}`;
-    await restorer.createDatabase(target, scratch); // an error here is the server's, not the backup's: the job fails
+    const lease = await this.scratch.claim(target, scratch);
+    // An error here is the server's, not the backup's: the job fails.
+    await restorer.createDatabase(target, scratch).catch(async (err: unknown) => {
+      await lease.release(false);
+      throw err;
+    });
     try {
       try {
-        await this.loader.restore(record, target, restorer, { database: scratch, dropExisting: false, signal: ctx.signal });
+        await this.loader.restore(record, target, restorer, { database: scratch, dropExisting: false, signal: ctx.signal, scratch: this.scratch });
       } catch (err) {
+        if (!(await lease.held())) throw new Error(`the drill database ${scratch} was given up while in use (this worker was stopped too long): ${(err as Error).message}`);
         return { ...base, ok: false, reason: `drill: the backup does not restore: ${redact((err as Error).message, this.targets.secretsOf(target))}` };
       }
       const actual = await restorer.tableRows(target, scratch);
@@ -112,7 +135,14 @@ export class Verifier implements OnModuleInit {
       }
       return { ...base, ok: true, tables, rows, ...(expected ? {} : { reason: 'no row counts were captured at backup time; only the restore itself was checked' }) };
     } finally {
-      await restorer.dropDatabase(target, scratch).catch((e: Error) => this.logger.warn({ msg: 'could not drop a drill database', database: scratch, error: e.message }));
+      const dropped = await restorer.dropDatabase(target, scratch).then(
+        () => true,
+        (e: Error) => {
+          this.logger.warn({ msg: 'could not drop a drill database; the scratch janitor will', database: scratch, error: e.message });
+          return false;
+        },
+      );
+      await lease.release(dropped).catch(() => undefined);
     }
   }
 

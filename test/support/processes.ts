@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -119,4 +120,18 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
     if (Date.now() > deadline) throw new Error(`${url} did not come up`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * A directory for PATH holding the database clients and zstd but no `setpriv`: a process started
+ * with it runs its children without a parent-death signal, so they outlive a SIGKILL of it, which
+ * is what happens when that signal loses the race against the closing pipe. The caller removes it.
+ */
+export function pathWithoutSetpriv(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bm-nopdeath-'));
+  for (const name of ['psql', 'pg_restore', 'pg_dump', 'zstd', 'mariadb', 'mariadb-dump', 'mysql', 'mysqldump']) {
+    const found = (process.env.PATH ?? '').split(delimiter).map((d) => join(d, name)).find((p) => existsSync(p));
+    if (found) symlinkSync(found, join(dir, name));
+  }
+  return dir;
 }

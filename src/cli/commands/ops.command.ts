@@ -3,7 +3,7 @@ import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { signToken } from '../../auth/jwt.service.js';
 import { Role } from '../../auth/roles.js';
 import { migrateCatalog, openCatalog } from '../../catalog/catalog.js';
-import { RestoreRun, RestoreStatus } from '../../restore/entities/restore-run.entity.js';
+import { FINAL_RESTORE_STATUSES, RestoreRun, RestoreStatus } from '../../restore/entities/restore-run.entity.js';
 import { RestoresService } from '../../restore/restores.service.js';
 import { RetentionService } from '../../scheduler/retention.service.js';
 import { SchedulesService } from '../../scheduler/schedules.service.js';
@@ -61,7 +61,7 @@ export class RestoreCommand extends JsonCommand {
           this.cli.abort.signal,
           async () => {
             const r = await restores.get(run.id);
-            if (r.status === RestoreStatus.Completed || r.status === RestoreStatus.Failed) return r;
+            if (FINAL_RESTORE_STATUSES.includes(r.status)) return r;
             status = r.status;
             progress.update(0, r.status);
             return undefined;
@@ -72,7 +72,7 @@ export class RestoreCommand extends JsonCommand {
       progress.finish(`restore ${final.id} ${final.status}`);
       print(!!o.json, final, () => `${final.id}  ${final.status}  ${final.target}/${final.database}${final.errorMessage ? `\n  error: ${final.errorMessage}` : ''}`);
       if (final.status === RestoreStatus.Completed) return Exit.Ok;
-      throw new CliError(`restore ${final.id} FAILED: ${final.errorMessage ?? 'no reason recorded'}`, Exit.Failed);
+      throw new CliError(`restore ${final.id} ${final.status}: ${final.errorMessage ?? 'no reason recorded'}`, Exit.Failed);
     });
   }
 

@@ -79,14 +79,14 @@ export class RestoreRunResponse {
   @ApiProperty() force!: boolean;
   @ApiProperty({ description: 'Whether a safety backup is taken of the destination (when it exists at run time)' }) safetyBackup!: boolean;
   @ApiPropertyOptional({ nullable: true, format: 'uuid', description: 'The backup taken just before restoring' }) safetyBackupId!: string | null;
-  @ApiProperty({ enum: RestoreStatus }) status!: RestoreStatus;
+  @ApiProperty({ enum: RestoreStatus, description: 'QUEUED → RUNNING → COMPLETED, or FAILED, or CANCELLED (stopped by a worker shutdown before it committed). A run that started is never run again on its own' }) status!: RestoreStatus;
   @ApiPropertyOptional({ nullable: true, example: 'postgres:localhost:5432:app', description: 'The destination\'s physical database (engine:host:port:name) while QUEUED or RUNNING; null once ended' })
   activeKey!: string | null;
   @ApiProperty({ example: 'user:alice' }) requestedBy!: string;
   @ApiPropertyOptional({ nullable: true, description: 'When the run took the database lock and began' }) startedAt!: Date | null;
   @ApiPropertyOptional({ nullable: true }) completedAt!: Date | null;
   @ApiPropertyOptional({ nullable: true }) durationMs!: number | null;
-  @ApiPropertyOptional({ nullable: true }) errorMessage!: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'Why the run FAILED or was CANCELLED, and what the destination database holds since' }) errorMessage!: string | null;
   @ApiProperty() attempts!: number;
   @ApiPropertyOptional({ type: Object, nullable: true }) metadata!: Record<string, unknown> | null;
   @ApiProperty() createdAt!: Date;

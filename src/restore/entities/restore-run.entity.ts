@@ -6,7 +6,12 @@ export enum RestoreStatus {
   Running = 'RUNNING',
   Completed = 'COMPLETED',
   Failed = 'FAILED',
+  /** Stopped by a worker shutdown before it committed; `errorMessage` says what the destination holds. */
+  Cancelled = 'CANCELLED',
 }
+
+/** Statuses a run never leaves. */
+export const FINAL_RESTORE_STATUSES = [RestoreStatus.Completed, RestoreStatus.Failed, RestoreStatus.Cancelled];
 
 /** A status a run ends in: everything but QUEUED and RUNNING. */
 export type EndedRestoreStatus = Exclude<RestoreStatus, RestoreStatus.Queued | RestoreStatus.Running>;
