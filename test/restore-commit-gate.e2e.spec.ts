@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { BackupRecord } from '../src/backup/entities/backup-record.entity.js';
 import { ProcessRunner, type SpawnOptions } from '../src/common/process-runner.js';
 import { loadConfig } from '../src/config/env.js';
@@ -137,7 +137,7 @@ describe('PostgreSQL restores commit only a whole, verified dump', () => {
     const deadline = Date.now() + 30_000;
     let zstd: ChildProcess | undefined;
     while (!(zstd = runner.children.slice(from).find((c) => c.command === 'zstd')?.child) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const psql = () => runner.children.slice(from).find((c) => c.command === 'psql')?.child;
+    const psql = () => runner.children.slice(from).find((c) => basename(c.command) === 'psql')?.child;
     while (!psql() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 400));
     expect(zstd!.exitCode).toBeNull();

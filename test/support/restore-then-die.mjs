@@ -3,6 +3,7 @@
 // `DIE_AFTER_MS` after the restore client started: a worker killed mid-restore, as the OOM killer
 // does. Argument: the backup record as JSON. Configuration: the service's environment variables
 // (DATA_DIR, BACKUP_TARGET_APP_URL, ...) and RESTORE_DATABASE.
+import { basename } from 'node:path';
 import { loadConfig } from '../../dist/src/config/env.js';
 import { ProcessRunner } from '../../dist/src/common/process-runner.js';
 import { PostgresEngine } from '../../dist/src/engines/postgres.engine.js';
@@ -14,7 +15,8 @@ import { TargetsService } from '../../dist/src/targets/targets.service.js';
 class DyingRunner extends ProcessRunner {
   spawn(command, args, opts) {
     const child = super.spawn(command, args, opts);
-    if (command === 'psql') setTimeout(() => process.kill(process.pid, 'SIGKILL'), Number(process.env.DIE_AFTER_MS ?? 500));
+    // The restorer runs the psql picked for the server's version, by its full path.
+    if (basename(command) === 'psql') setTimeout(() => process.kill(process.pid, 'SIGKILL'), Number(process.env.DIE_AFTER_MS ?? 500));
     return child;
   }
 }
