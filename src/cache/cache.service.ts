@@ -9,7 +9,6 @@ import type { Actor } from '../auth/roles.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { badRequest } from '../common/errors.js';
 import { toPage } from '../common/page.dto.js';
-import { cachePrefixProblem } from '../config/env.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type CacheOptions } from '../config/options.js';
 import { CacheType, type CacheClearResponse, type CacheHistoryQuery, type CacheKindResult, type ClearCacheDto } from './dto/cache.dto.js';
 import { CacheClearEvent } from './entities/cache-clear-event.entity.js';
@@ -35,11 +34,8 @@ export class CacheService implements OnApplicationShutdown {
     private readonly events: EventEmitter2,
     @Optional() @Inject(CACHE_MANAGER) private readonly memory?: Cache,
   ) {
+    // Checked at start-up with the other options (validateOptions → cacheOptionProblems).
     this.cfg = { redisPrefixes: [], sessionPrefixes: [], ...options.cache };
-    for (const p of [...this.cfg.redisPrefixes, ...this.cfg.sessionPrefixes]) {
-      const problem = cachePrefixProblem(p, options.queuePrefix);
-      if (problem) throw new Error(`Invalid cache options: ${problem}`);
-    }
   }
 
   async clear(dto: ClearCacheDto, actor: Actor): Promise<CacheClearResponse> {

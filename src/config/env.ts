@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { validateCronExpression } from 'cron';
+import { join, resolve } from 'node:path';
+import { retentionPolicyProblem } from '../scheduler/retention/policy-rules.js';
 import { BUILTIN_RETENTION_POLICIES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
+import { validateOptions, type OptionProblem } from './validate-options.js';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem. */
 export class ConfigError extends Error {
@@ -66,33 +67,16 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
   const dataDir = resolve(env.DATA_DIR || './data');
   const storageDir = resolve(env.STORAGE_DIR || join(dataDir, 'backups'));
   const tempDir = resolve(env.TEMP_DIR || join(dataDir, 'tmp'));
-  if (storageDir === tempDir) problems.push('STORAGE_DIR and TEMP_DIR must differ');
-
   const timezone = env.SCHEDULER_TIMEZONE || env.TZ || 'UTC';
-  if (!isValidTimezone(timezone)) problems.push(`SCHEDULER_TIMEZONE/TZ is not an IANA time zone: "${timezone}"`);
-
   const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
-  if (!/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
-
   const catalogUrl = env.CATALOG_URL || undefined;
-  if (catalogUrl && !/^(postgres|postgresql|mysql|mariadb|sqlite):/.test(catalogUrl)) {
-    problems.push('CATALOG_URL must be a postgres://, mysql:// or sqlite: URL');
-  }
-
   const queuePrefix = env.QUEUE_PREFIX || 'backup-manager';
-  if (!/^[A-Za-z0-9:_-]{1,64}$/.test(queuePrefix)) {
-    problems.push('QUEUE_PREFIX may hold only letters, digits, ":", "_" and "-" (at most 64)');
-  }
 
   const devMode = bool('AUTH_DEV_MODE', false);
   let jwtSecret = env.JWT_SECRET ?? '';
   if (!jwtSecret && env.JWT_SECRET_FILE) jwtSecret = readSecretFile('JWT_SECRET_FILE', env.JWT_SECRET_FILE, problems);
   if (!jwtSecret && devMode) jwtSecret = devSecret(dataDir);
-  if (!jwtSecret) {
-    problems.push('JWT_SECRET (or JWT_SECRET_FILE) is required; for local development set AUTH_DEV_MODE=true');
-  } else if (jwtSecret.length < 32 && !devMode) {
-    problems.push('JWT_SECRET must be at least 32 characters');
-  }
+  if (!jwtSecret) problems.push('JWT_SECRET (or JWT_SECRET_FILE) is required; for local development set AUTH_DEV_MODE=true');
 
   const targets = parseTargets(env, problems);
   const schedules = parseSchedulerOptions(env, problems, int, bool);
@@ -148,9 +132,10 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
         targetMaxBackupAgeMs: parseTargetMaxAges(env, targets, problems),
         checkTimeoutMs: int('HEALTH_CHECK_TIMEOUT_MS', 3_000, 100, 60_000),
       },
-      cache: parseCacheOptions(env, { dataDir, storageDir, tempDir, queuePrefix }, problems),
+      cache: parseCacheOptions(env, dataDir),
     },
   };
+  problems.push(...variableProblems(validateOptions(config.options), config.options, problems));
   if (problems.length) throw new ConfigError(problems);
   return config;
 }
@@ -170,45 +155,14 @@ function parseTargetMaxAges(env: Env, targets: TargetOptions[], problems: string
 }
 
 /** `CACHE_*`: Redis prefixes (comma-separated), session prefixes, the cache Redis, the file root. */
-function parseCacheOptions(
-  env: Env,
-  dirs: { dataDir: string; storageDir: string; tempDir: string; queuePrefix: string },
-  problems: string[],
-): CacheOptions {
+function parseCacheOptions(env: Env, dataDir: string): CacheOptions {
   const list = (name: string) => (env[name] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-  const redisPrefixes = list('CACHE_REDIS_PREFIXES');
-  const sessionPrefixes = list('CACHE_SESSION_PREFIXES');
-  for (const p of [...redisPrefixes, ...sessionPrefixes]) {
-    const problem = cachePrefixProblem(p, dirs.queuePrefix);
-    if (problem) problems.push(`CACHE_REDIS_PREFIXES/CACHE_SESSION_PREFIXES: ${problem}`);
-  }
-  const redisUrl = env.CACHE_REDIS_URL || undefined;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('CACHE_REDIS_URL must start with redis:// or rediss://');
-  const fileRoot = resolve(env.CACHE_FILE_ROOT || join(dirs.dataDir, 'cache'));
-  const problem = cacheFileRootProblem(fileRoot, [dirs.storageDir, dirs.tempDir, dirs.dataDir]);
-  if (problem) problems.push(`CACHE_FILE_ROOT ${problem}`);
-  return { redisPrefixes, sessionPrefixes, redisUrl, fileRoot };
-}
-
-/** Why a cache key prefix is refused: empty, a pattern, or reaching the queue's keys. */
-export function cachePrefixProblem(prefix: string, queuePrefix: string): string | undefined {
-  if (!prefix) return 'an empty prefix would match every key';
-  if (/[*?[\]\\\s]/.test(prefix)) return `prefix "${prefix}" must be literal (no *, ?, [, ], \\ or spaces)`;
-  const queueKeys = `${queuePrefix}:`;
-  if (queueKeys.startsWith(prefix) || prefix.startsWith(queueKeys)) {
-    return `prefix "${prefix}" overlaps the job queue's keys (${queueKeys}*); the queue is never cleared`;
-  }
-  return undefined;
-}
-
-/** Why a directory may not be the file-cache root: it is, or contains, one the service needs. */
-export function cacheFileRootProblem(root: string, protectedDirs: string[]): string | undefined {
-  if (root === '/' || root === resolve('/')) return 'must not be the filesystem root';
-  for (const dir of protectedDirs) {
-    const rel = relative(root, dir);
-    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return `must not be or contain ${dir}`;
-  }
-  return undefined;
+  return {
+    redisPrefixes: list('CACHE_REDIS_PREFIXES'),
+    sessionPrefixes: list('CACHE_SESSION_PREFIXES'),
+    redisUrl: env.CACHE_REDIS_URL || undefined,
+    fileRoot: resolve(env.CACHE_FILE_ROOT || join(dataDir, 'cache')),
+  };
 }
 
 function parseTargets(env: Env, problems: string[]): TargetOptions[] {
@@ -254,23 +208,14 @@ function parseTargets(env: Env, problems: string[]): TargetOptions[] {
   return targets;
 }
 
-const POLICY_KINDS = ['tiered', 'per-type', 'age'];
-const NON_NEGATIVE_INT = (v: unknown) => v === undefined || (Number.isInteger(v) && (v as number) >= 0);
-
 function parseSchedulerOptions(
   env: Env,
   problems: string[],
   int: (name: string, def: number, min?: number, max?: number) => number,
   bool: (name: string, def: boolean) => boolean,
 ): SchedulerOptions {
-  const cron = (name: string, def: string): string => {
-    const raw = env[name];
-    if (raw === undefined) return def;
-    if (raw === '') return '';
-    const v = validateCronExpression(raw.trim());
-    if (!v.valid) problems.push(`${name} is not a valid cron expression ("${raw}": ${v.error?.message ?? 'invalid'})`);
-    return raw.trim();
-  };
+  // Checked with the other options (validateOptions).
+  const cron = (name: string, def: string): string => env[name]?.trim() ?? def;
   const plans: DefaultPlan[] = bool('SCHEDULER_DEFAULT_PLANS', true)
     ? [
         { type: 'daily' as const, cron: cron('SCHEDULER_DAILY_CRON', '0 2 * * *') },
@@ -297,38 +242,12 @@ function parseSchedulerOptions(
   const cap = env.RETENTION_MAX_TOTAL_BYTES ? int('RETENTION_MAX_TOTAL_BYTES', 0, 1) : undefined;
   const policies = [...byName.values()].map((p) => (cap && p.maxTotalBytes === undefined ? { ...p, maxTotalBytes: cap } : p));
   const defaultPolicy = env.RETENTION_DEFAULT_POLICY || 'standard';
-  if (!byName.has(defaultPolicy)) {
-    problems.push(`RETENTION_DEFAULT_POLICY names no policy: "${defaultPolicy}" (known: ${[...byName.keys()].join(', ')})`);
-  }
   return {
     syncIntervalMs: int('SCHEDULER_SYNC_INTERVAL_MS', 5_000, 100, 3_600_000),
     defaultPlans: plans,
     retention: { policies, defaultPolicy, cleanupCron: cron('RETENTION_CLEANUP_CRON', '0 5 * * *') },
     drillCron: cron('RESTORE_DRILL_CRON', '0 6 * * 0'),
   };
-}
-
-/** Why a retention policy is unusable, or undefined when it is fine. */
-export function retentionPolicyProblem(p: RetentionPolicy): string | undefined {
-  if (!p || typeof p !== 'object') return 'each policy must be an object';
-  if (typeof p.name !== 'string' || !/^[a-z0-9_-]{1,64}$/.test(p.name)) return `policy name must match [a-z0-9_-]{1,64} (got ${JSON.stringify(p.name)})`;
-  if (!POLICY_KINDS.includes(p.kind)) return `policy ${p.name}: kind must be one of ${POLICY_KINDS.join(', ')}`;
-  const numbers: Array<[string, unknown]> = [
-    ['maxAgeDays', p.maxAgeDays],
-    ['maxTotalBytes', p.maxTotalBytes],
-    ...Object.entries(p.tiers ?? {}).map(([k, v]) => [`tiers.${k}`, v] as [string, unknown]),
-    ...Object.entries(p.rules ?? {}).flatMap(([t, r]) => [
-      [`rules.${t}.maxAgeDays`, r?.maxAgeDays],
-      [`rules.${t}.maxCount`, r?.maxCount],
-    ] as Array<[string, unknown]>),
-  ];
-  for (const [k, v] of numbers) if (!NON_NEGATIVE_INT(v)) return `policy ${p.name}: ${k} must be a non-negative integer`;
-  for (const t of Object.keys(p.rules ?? {})) {
-    if (!['manual', 'daily', 'weekly', 'monthly'].includes(t)) return `policy ${p.name}: rules may name manual, daily, weekly, monthly (got ${t})`;
-  }
-  if (p.kind === 'tiered' && !p.tiers) return `policy ${p.name}: a tiered policy needs tiers`;
-  if (p.kind === 'age' && p.maxAgeDays === undefined) return `policy ${p.name}: an age policy needs maxAgeDays`;
-  return undefined;
 }
 
 function readConfigFile(path: string | undefined, problems: string[]): Env {
@@ -367,11 +286,70 @@ function devSecret(dataDir: string): string {
   }
 }
 
-export function isValidTimezone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
+/** The variable that sets each option (by option path; the longest prefix wins), to name it in errors. */
+const VARIABLE_OF: Record<string, string> = {
+  storageDir: 'STORAGE_DIR',
+  tempDir: 'TEMP_DIR',
+  timezone: 'SCHEDULER_TIMEZONE/TZ',
+  redisUrl: 'REDIS_URL',
+  queuePrefix: 'QUEUE_PREFIX',
+  'catalog.url': 'CATALOG_URL',
+  'auth.jwtSecret': 'JWT_SECRET',
+  'auth.failureLimit': 'AUTH_FAILURE_LIMIT',
+  'auth.failureWindowMs': 'AUTH_FAILURE_WINDOW_MS',
+  'dump.defaultCompression': 'BACKUP_COMPRESSION',
+  'dump.zstdLevel': 'ZSTD_LEVEL',
+  'dump.gzipLevel': 'GZIP_LEVEL',
+  'dump.timeoutMs': 'DUMP_TIMEOUT_MS',
+  'dump.lockWaitTimeoutMs': 'DUMP_LOCK_WAIT_TIMEOUT_MS',
+  'dump.pgFormat': 'BACKUP_PG_FORMAT',
+  'queue.attempts': 'JOB_ATTEMPTS',
+  'queue.concurrency': 'WORKER_CONCURRENCY',
+  'queue.lockDurationMs': 'JOB_LOCK_DURATION_MS',
+  'queue.stalledIntervalMs': 'JOB_STALLED_INTERVAL_MS',
+  'queue.backoffMs': 'JOB_BACKOFF_MS',
+  shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
+  'monitoring.minFreeBytes': 'HEALTH_MIN_FREE_MB',
+  'monitoring.maxBackupAgeMs': 'BACKUP_MAX_AGE_HOURS',
+  'monitoring.checkTimeoutMs': 'HEALTH_CHECK_TIMEOUT_MS',
+  'schedules.syncIntervalMs': 'SCHEDULER_SYNC_INTERVAL_MS',
+  'schedules.retention.policies': 'RETENTION_POLICIES',
+  'schedules.retention.defaultPolicy': 'RETENTION_DEFAULT_POLICY',
+  'schedules.retention.cleanupCron': 'RETENTION_CLEANUP_CRON',
+  'schedules.drillCron': 'RESTORE_DRILL_CRON',
+  'cache.redisPrefixes': 'CACHE_REDIS_PREFIXES',
+  'cache.sessionPrefixes': 'CACHE_SESSION_PREFIXES',
+  'cache.redisUrl': 'CACHE_REDIS_URL',
+  'cache.fileRoot': 'CACHE_FILE_ROOT',
+};
+const TARGET_VARIABLE: Record<string, string> = { passwordFile: 'PASSWORD_FILE', coreTables: 'CORE_TABLES' };
+
+/**
+ * Option problems in the environment's terms: `CACHE_FILE_ROOT must not ...`. A variable whose
+ * value could not even be parsed (already in `parsed`) is not reported twice.
+ */
+function variableProblems(found: OptionProblem[], o: BackupManagerOptions, parsed: string[]): string[] {
+  const out: string[] = [];
+  for (const { path, message } of found) {
+    let variable: string;
+    let rest = '';
+    const target = /^targets\[(\d+)\](?:\.(\w+))?/.exec(path);
+    const plan = /^schedules\.defaultPlans\[(\d+)\]/.exec(path);
+    if (target) {
+      const suffix = TARGET_VARIABLE[target[2] ?? ''];
+      variable = `BACKUP_TARGET_${(o.targets[Number(target[1])]?.name ?? '?').toUpperCase()}_${suffix ?? 'URL'}`;
+      if (!suffix && target[2]) rest = ` (${target[2]})`;
+    } else if (plan) {
+      variable = `SCHEDULER_${String(o.schedules?.defaultPlans[Number(plan[1])]?.type).toUpperCase()}_CRON`;
+    } else {
+      const prefix = Object.keys(VARIABLE_OF)
+        .filter((k) => path === k || path.startsWith(`${k}.`) || path.startsWith(`${k}[`))
+        .sort((a, b) => b.length - a.length)[0];
+      variable = prefix ? VARIABLE_OF[prefix] : path;
+      rest = prefix ? path.slice(prefix.length) : '';
+    }
+    if (parsed.some((p) => p.startsWith(`${variable} `) || p.startsWith(`${variable}:`))) continue;
+    out.push(`${variable}${rest} ${message}`);
   }
+  return out;
 }

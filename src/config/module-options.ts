@@ -9,6 +9,7 @@ import {
   type CatalogOptions,
   type TargetOptions,
 } from './options.js';
+import { MIN_JWT_SECRET_LENGTH, validateOptions } from './validate-options.js';
 
 /** A target read from a host's TypeORM DataSource (postgres or mysql/mariadb driver). */
 export interface DataSourceTargetOptions {
@@ -97,23 +98,20 @@ export function isHostCatalog(o: CatalogOptions): o is CatalogOptions & { dataSo
 export async function resolveModuleOptions(input: BackupManagerModuleOptions, extras: BackupManagerExtras): Promise<BackupManagerOptions> {
   const problems: string[] = [];
   const dataDir = resolve('data');
-  const targets: TargetOptions[] = [];
-  for (const t of input.targets ?? []) {
-    try {
-      targets.push('dataSource' in t && t.dataSource ? await targetFromDataSource(t) : (t as TargetOptions));
-    } catch (err) {
-      problems.push(`targets: ${(err as Error).message}`);
-    }
-  }
-  const names = new Set<string>();
-  for (const t of targets) {
-    if (!/^[a-z0-9_]{1,64}$/.test(t.name)) problems.push(`targets: name "${t.name}" must be lower-case letters, digits or "_"`);
-    if (names.has(t.name)) problems.push(`targets: two targets are named "${t.name}"`);
-    names.add(t.name);
-  }
-  const storageDir = resolve(input.storageDir ?? join(dataDir, 'backups'));
-  const tempDir = resolve(input.tempDir ?? join(dataDir, 'tmp'));
-  if (storageDir === tempDir) problems.push('storageDir and tempDir must differ');
+  // A DataSource that cannot be read leaves its slot as given, so later targets keep their index in errors.
+  const unresolved = new Set<number>();
+  const targets = await Promise.all(
+    (input.targets ?? []).map(async (t, i) => {
+      if (!('dataSource' in t && t.dataSource)) return t as TargetOptions;
+      try {
+        return await targetFromDataSource(t);
+      } catch (err) {
+        unresolved.add(i);
+        problems.push(`targets[${i}]: ${(err as Error).message}`);
+        return t as unknown as TargetOptions;
+      }
+    }),
+  );
   const controllers = extras.controllers ?? true;
   const auth: AuthOptions = {
     jwtSecret: input.auth?.jwtSecret ?? '',
@@ -123,11 +121,11 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     failureLimit: input.auth?.failureLimit,
     failureWindowMs: input.auth?.failureWindowMs,
   };
-  if (controllers && !extras.guard && auth.jwtSecret.length < 32 && !auth.devMode) {
-    problems.push('auth.jwtSecret (at least 32 characters) is required for the built-in JWT guard; or pass a host `guard`, or `controllers: false`');
+  if (controllers && !extras.guard && !auth.jwtSecret) {
+    problems.push(`auth.jwtSecret (at least ${MIN_JWT_SECRET_LENGTH} characters) is required for the built-in JWT guard; or pass a host \`guard\`, or \`controllers: false\``);
   }
-  if (problems.length) throw new Error(`BackupManagerModule: invalid options:\n  - ${problems.join('\n  - ')}`);
-  return {
+  const defaults = defaultSchedulerOptions();
+  const options: BackupManagerOptions = {
     ...input,
     targets,
     catalog: {
@@ -138,14 +136,14 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     },
     redisUrl: input.redisUrl ?? 'redis://127.0.0.1:6379',
     queuePrefix: input.queuePrefix ?? 'backup-manager',
-    storageDir,
-    tempDir,
+    storageDir: resolve(input.storageDir ?? join(dataDir, 'backups')),
+    tempDir: resolve(input.tempDir ?? join(dataDir, 'tmp')),
     auth,
     timezone: input.timezone ?? 'UTC',
     workers: input.workers ?? false,
     controllers,
     scheduler: input.scheduler ?? false,
-    schedules: input.schedules ?? defaultSchedulerOptions(),
+    schedules: input.schedules ? { ...defaults, ...input.schedules, retention: { ...defaults.retention, ...input.schedules.retention } } : defaults,
     dump: {
       defaultCompression: 'zstd',
       zstdLevel: 3,
@@ -165,6 +163,11 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     },
     shutdownGraceMs: input.shutdownGraceMs ?? 10_000,
   };
+  for (const p of validateOptions(options)) {
+    if (!unresolved.has(Number(/^targets\[(\d+)\]/.exec(p.path)?.[1]))) problems.push(`${p.path} ${p.message}`);
+  }
+  if (problems.length) throw new Error(`BackupManagerModule: invalid options:\n  - ${problems.join('\n  - ')}`);
+  return options;
 }
 
 type PgLikeOptions = {
