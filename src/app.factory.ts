@@ -43,9 +43,7 @@ export async function createWorkerContext(config: AppConfig): Promise<INestAppli
   return ctx;
 }
 
+/** Says which secret signs tokens when AUTH_DEV_MODE is on. */
 function warnDevMode(config: AppConfig): void {
-  if (!config.options.auth.devMode) return;
-  new NestLogger('Auth').warn(
-    '!!! AUTH_DEV_MODE is on: tokens are signed with a generated development secret kept in DATA_DIR. Never run this in production; set JWT_SECRET instead. !!!',
-  );
+  if (config.devModeNotice) new NestLogger('Auth').warn(config.devModeNotice);
 }

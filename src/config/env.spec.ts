@@ -64,6 +64,13 @@ describe('loadConfig', () => {
     expect(a.options.auth.devMode).toBe(true);
     expect(a.options.auth.jwtSecret).toHaveLength(64);
     expect(b.options.auth.jwtSecret).toBe(a.options.auth.jwtSecret);
+    expect(a.devModeNotice).toContain(`generated into ${dir}/.dev-jwt-secret`);
+    // Dev mode neither lowers the minimum nor claims a generated secret when one is given.
+    expect(problems({ DATA_DIR: '/tmp/x', AUTH_DEV_MODE: 'true', JWT_SECRET: 'abc' })).toContain('JWT_SECRET must be at least 32 characters');
+    const given = loadConfig({ ...base, AUTH_DEV_MODE: 'true' });
+    expect(given.options.auth).toMatchObject({ jwtSecret: base.JWT_SECRET, devMode: false });
+    expect(given.devModeNotice).toMatch(/^AUTH_DEV_MODE is on, but JWT_SECRET is set: tokens are signed with JWT_SECRET/);
+    expect(loadConfig(base).devModeNotice).toBeUndefined();
   });
 
   it('derives process roles', () => {

@@ -19,6 +19,8 @@ export interface AppConfig {
   /** Largest JSON request body accepted (bytes); larger ones get 413. */
   bodyLimitBytes: number;
   options: BackupManagerOptions;
+  /** What start-up says about AUTH_DEV_MODE when it is on: which secret signs tokens. */
+  devModeNotice?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -75,7 +77,13 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
   const devMode = bool('AUTH_DEV_MODE', false);
   let jwtSecret = env.JWT_SECRET ?? '';
   if (!jwtSecret && env.JWT_SECRET_FILE) jwtSecret = readSecretFile('JWT_SECRET_FILE', env.JWT_SECRET_FILE, problems);
-  if (!jwtSecret && devMode) jwtSecret = devSecret(dataDir);
+  const generated = !jwtSecret && devMode;
+  if (generated) jwtSecret = devSecret(dataDir);
+  const devModeNotice = !devMode
+    ? undefined
+    : generated
+      ? `!!! AUTH_DEV_MODE is on: tokens are signed with a development secret generated into ${join(dataDir, DEV_SECRET_FILE)}. Never run this in production; set JWT_SECRET instead. !!!`
+      : `AUTH_DEV_MODE is on, but ${env.JWT_SECRET ? 'JWT_SECRET' : 'JWT_SECRET_FILE'} is set: tokens are signed with ${env.JWT_SECRET ? 'JWT_SECRET' : 'that file\'s secret'}; AUTH_DEV_MODE changes nothing.`;
   if (!jwtSecret) problems.push('JWT_SECRET (or JWT_SECRET_FILE) is required; for local development set AUTH_DEV_MODE=true');
 
   const targets = parseTargets(env, problems);
@@ -85,6 +93,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
     role,
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     bodyLimitBytes: int('HTTP_BODY_LIMIT_KB', 100, 1, 1024 * 1024) * 1024,
+    devModeNotice,
     options: {
       targets,
       catalog: {
@@ -98,7 +107,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
       tempDir,
       auth: {
         jwtSecret,
-        devMode,
+        devMode: generated,
         issuer: env.JWT_ISSUER || undefined,
         audience: env.JWT_AUDIENCE || undefined,
         failureLimit: int('AUTH_FAILURE_LIMIT', 20, 0, 1_000_000),
@@ -270,9 +279,11 @@ function readSecretFile(name: string, path: string, problems: string[]): string 
   }
 }
 
+const DEV_SECRET_FILE = '.dev-jwt-secret';
+
 /** A per-data-dir random secret so `npm run token` and the server agree in development. */
 function devSecret(dataDir: string): string {
-  const file = join(dataDir, '.dev-jwt-secret');
+  const file = join(dataDir, DEV_SECRET_FILE);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(32).toString('hex');

@@ -37,7 +37,7 @@ export interface CatalogOptions {
 
 export interface AuthOptions {
   jwtSecret: string;
-  /** True when the secret was generated for local development. */
+  /** True when the secret was generated for local development (AUTH_DEV_MODE with no JWT_SECRET). */
   devMode: boolean;
   issuer?: string;
   audience?: string;
