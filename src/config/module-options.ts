@@ -120,6 +120,7 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     audience: input.auth?.audience,
     failureLimit: input.auth?.failureLimit,
     failureWindowMs: input.auth?.failureWindowMs,
+    maxTokenLifetimeMs: input.auth?.maxTokenLifetimeMs,
   };
   if (controllers && !extras.guard && !auth.jwtSecret) {
     problems.push(`auth.jwtSecret (at least ${MIN_JWT_SECRET_LENGTH} characters) is required for the built-in JWT guard; or pass a host \`guard\`, or \`controllers: false\``);

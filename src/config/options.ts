@@ -45,6 +45,8 @@ export interface AuthOptions {
   failureLimit?: number;
   /** That window, in milliseconds. Default 60000. */
   failureWindowMs?: number;
+  /** Longest token lifetime (`exp` − `iat`, or `exp` − now without `iat`) the built-in guard accepts. Default 24 h. */
+  maxTokenLifetimeMs?: number;
 }
 
 export interface BackupManagerOptions {

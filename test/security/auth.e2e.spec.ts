@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import jwt from 'jsonwebtoken';
 import { MIN_ROLE_EXTENSION } from '../../src/auth/roles.js';
@@ -153,6 +153,16 @@ describe('forged and foreign tokens', () => {
     ['unknown role', () => sign({ role: 'root' }), /role/],
     ['role as an array', () => sign({ role: ['admin'] }), /role/],
     ['an 8 kB token', () => 'a'.repeat(8_000), /invalid/],
+    ['exp in the year 5000', () => sign({ exp: 95_617_584_000 }), /lifetime \(exp - iat\) is .* h, more than the maximum of 24 h/],
+    ['a lifetime of 25 h (the maximum is 24 h)', () => sign({ exp: now() + 25 * 3600 }), /more than the maximum of 24 h/],
+    ['iat an hour in the future', () => sign({ iat: now() + 3600, exp: now() + 7200 }), /iat is in the future/],
+    ['a backdated iat to pass a 30-day lifetime', () => sign({ iat: now() - 30 * 86400, exp: now() + 600 }), /lifetime .* more than the maximum of 24 h/],
+    ['no iat and exp in two days', () => jwt.sign({ sub: 'x', role: 'admin', iss: ISSUER, aud: AUDIENCE, exp: now() + 2 * 86400 }, secret, { algorithm: 'HS256', noTimestamp: true }), /expires in 48 h, more than the maximum token lifetime of 24 h/],
+    ['iat not a number', () => {
+      const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'x', role: 'admin', iss: ISSUER, aud: AUDIENCE, exp: now() + 600, iat: 'yesterday' })}`;
+      return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+    }, /iat/],
+    ['a NUL in the subject', () => sign({ sub: 'eve\u0000admin' }), /control character/],
   ];
 
   it.each(cases)('refuses a token: %s → 401 with a reason, no secret in the body', async (_name, make, reason) => {
@@ -162,6 +172,25 @@ describe('forged and foreign tokens', () => {
     expect(res.text).not.toContain(secret);
     // ...and a refused token never reaches a mutating route either
     expect((await call('POST', ROUTE, make(), { target: 'nope' })).status).toBe(401);
+  });
+
+  it('accepts an iat slightly ahead of this clock and a lifetime of exactly the maximum', async () => {
+    expect((await call('GET', ROUTE, sign({ iat: now() + 30, exp: now() + 600 }))).status).toBe(200);
+    expect((await call('GET', ROUTE, sign({ iat: now(), exp: now() + 24 * 3600 }))).status).toBe(200);
+    expect((await call('GET', ROUTE, jwt.sign({ sub: 'x', role: 'viewer', iss: ISSUER, aud: AUDIENCE, exp: now() + 3600 }, secret, { algorithm: 'HS256', noTimestamp: true }))).status).toBe(200);
+  });
+
+  it('takes its maximum lifetime from JWT_MAX_LIFETIME_HOURS and says it', async () => {
+    const short = await startTestApp({ JWT_MAX_LIFETIME_HOURS: '1', AUTH_FAILURE_LIMIT: '0' });
+    try {
+      const at = (exp: number) => fetch(`${short.url}${ROUTE}`, { headers: { authorization: `Bearer ${jwt.sign({ sub: 's', role: 'viewer', exp }, short.config.options.auth.jwtSecret, { algorithm: 'HS256' })}` } });
+      const long = await at(now() + 2 * 3600);
+      expect(long.status).toBe(401);
+      expect(await long.text()).toMatch(/more than the maximum of 1 h/);
+      expect((await at(now() + 50 * 60)).status).toBe(200);
+    } finally {
+      await short.close();
+    }
   });
 
   it('refuses a header too large for the server with 431', async () => {
