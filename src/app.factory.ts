@@ -17,6 +17,8 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   // before any handler runs.
   // NOTE: `verify` is passed through to express.json; Nest's type omits it (it uses it for rawBody).
   app.useBodyParser('json', { limit: config.bodyLimitBytes, verify: refuseDeepJson } as NestExpressBodyParserOptionsFor<'json'>);
+  // NOTE: req.ip (per-IP limits, audit) is the client's only if the proxies in front are trusted.
+  if (config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
   app.useLogger(app.get(Logger));
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
   app.enableShutdownHooks();

@@ -73,6 +73,14 @@ describe('loadConfig', () => {
     expect(loadConfig(base).devModeNotice).toBeUndefined();
   });
 
+  it('reads TRUST_PROXY as a hop count or proxy addresses, off by default, never "trust everything"', () => {
+    expect(loadConfig(base).trustProxy).toBe(false);
+    expect(loadConfig({ ...base, TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ ...base, TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8, 192.0.2.7' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.7']);
+    expect(problems({ ...base, TRUST_PROXY: 'true' }).join('\n')).toMatch(/TRUST_PROXY=true would trust any X-Forwarded-For/);
+    expect(problems({ ...base, TRUST_PROXY: '10.0.0.0/33, proxy.local' }).join('\n')).toContain('TRUST_PROXY must be a hop count or a list of addresses, CIDR subnets and loopback/linklocal/uniquelocal (not: 10.0.0.0/33, proxy.local)');
+  });
+
   it('derives process roles', () => {
     expect(loadConfig({ ...base, APP_ROLE: 'api' }).options).toMatchObject({ workers: false, controllers: true, scheduler: false });
     expect(loadConfig({ ...base }, { roleOverride: 'worker' }).options).toMatchObject({ workers: true, controllers: false });

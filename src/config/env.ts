@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { retentionPolicyProblem } from '../scheduler/retention/policy-rules.js';
 import { BUILTIN_RETENTION_POLICIES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
@@ -21,6 +22,11 @@ export interface AppConfig {
   options: BackupManagerOptions;
   /** What start-up says about AUTH_DEV_MODE when it is on: which secret signs tokens. */
   devModeNotice?: string;
+  /**
+   * Express `trust proxy`: false (default: the client is the peer address), a hop count, or the
+   * addresses and subnets of the proxies in front. Decides `req.ip`, which limits and audit use.
+   */
+  trustProxy: false | number | string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -94,6 +100,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     bodyLimitBytes: int('HTTP_BODY_LIMIT_KB', 100, 1, 1024 * 1024) * 1024,
     devModeNotice,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY, problems),
     options: {
       targets,
       catalog: {
@@ -112,6 +119,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
         audience: env.JWT_AUDIENCE || undefined,
         failureLimit: int('AUTH_FAILURE_LIMIT', 20, 0, 1_000_000),
         failureWindowMs: int('AUTH_FAILURE_WINDOW_MS', 60_000, 1_000, 24 * 3600_000),
+        forbiddenLimit: int('AUTH_FORBIDDEN_LIMIT', 20, 0, 1_000_000),
         maxTokenLifetimeMs: int('JWT_MAX_LIFETIME_HOURS', 24, 1, 8760) * 3600_000,
       },
       timezone,
@@ -173,6 +181,33 @@ function parseCacheOptions(env: Env, dataDir: string): CacheOptions {
     redisUrl: env.CACHE_REDIS_URL || undefined,
     fileRoot: resolve(env.CACHE_FILE_ROOT || join(dataDir, 'cache')),
   };
+}
+
+const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `TRUST_PROXY`: empty/false/0 (off), a hop count, or a comma-separated list of proxy addresses,
+ * CIDR subnets and Express presets (loopback, linklocal, uniquelocal). `true` is refused: trusting
+ * every hop lets any client choose its own IP, and so dodge (or aim) the per-IP limits.
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): false | number | string[] {
+  const v = raw?.trim() ?? '';
+  if (v === '' || /^(false|off|no|0)$/i.test(v)) return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  if (/^(true|on|yes)$/i.test(v)) {
+    problems.push('TRUST_PROXY=true would trust any X-Forwarded-For a client sends; give the number of proxies in front (e.g. 1) or their addresses/subnets');
+    return false;
+  }
+  const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+  const bad = entries.filter((e) => {
+    if (PROXY_PRESETS.includes(e)) return false;
+    const [addr, bits, extra] = e.split('/');
+    const family = isIP(addr);
+    if (!family || extra !== undefined) return true;
+    return bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+  if (bad.length) problems.push(`TRUST_PROXY must be a hop count or a list of addresses, CIDR subnets and ${PROXY_PRESETS.join('/')} (not: ${bad.join(', ')})`);
+  return entries;
 }
 
 function parseTargets(env: Env, problems: string[]): TargetOptions[] {
@@ -309,6 +344,7 @@ const VARIABLE_OF: Record<string, string> = {
   'auth.jwtSecret': 'JWT_SECRET',
   'auth.failureLimit': 'AUTH_FAILURE_LIMIT',
   'auth.failureWindowMs': 'AUTH_FAILURE_WINDOW_MS',
+  'auth.forbiddenLimit': 'AUTH_FORBIDDEN_LIMIT',
   'auth.maxTokenLifetimeMs': 'JWT_MAX_LIFETIME_HOURS',
   'dump.defaultCompression': 'BACKUP_COMPRESSION',
   'dump.zstdLevel': 'ZSTD_LEVEL',

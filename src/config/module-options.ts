@@ -120,6 +120,7 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     audience: input.auth?.audience,
     failureLimit: input.auth?.failureLimit,
     failureWindowMs: input.auth?.failureWindowMs,
+    forbiddenLimit: input.auth?.forbiddenLimit,
     maxTokenLifetimeMs: input.auth?.maxTokenLifetimeMs,
   };
   if (controllers && !extras.guard && !auth.jwtSecret) {
