@@ -24,6 +24,8 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   // before any handler runs.
   // NOTE: `verify` is passed through to express.json; Nest's type omits it (it uses it for rawBody).
   app.useBodyParser('json', { limit: config.bodyLimitBytes, verify: refuseDeepJson } as NestExpressBodyParserOptionsFor<'json'>);
+  // NOTE: req.ip (per-IP limits, audit) is the client's only if the proxies in front are trusted.
+  if (config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
   app.useLogger(new StartupLogFilter(app.get(Logger)));
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
   const doc = SwaggerModule.createDocument(
@@ -92,9 +94,7 @@ export function roleDescription(config: AppConfig): string {
   return config.options.controllers ? `role ${config.role}: HTTP API, ${jobs}` : `role ${config.role}: no HTTP server, ${jobs}`;
 }
 
+/** Says which secret signs tokens when AUTH_DEV_MODE is on. */
 function warnDevMode(config: AppConfig): void {
-  if (!config.options.auth.devMode) return;
-  new NestLogger('Auth').warn(
-    '!!! AUTH_DEV_MODE is on: tokens are signed with a generated development secret kept in DATA_DIR. Never run this in production; set JWT_SECRET instead. !!!',
-  );
+  if (config.devModeNotice) new NestLogger('Auth').warn(config.devModeNotice);
 }

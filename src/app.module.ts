@@ -4,6 +4,7 @@ import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { BackupManagerModule } from './backup-manager.module.js';
+import { redactRequestForLog } from './common/redact.js';
 import type { AppConfig } from './config/env.js';
 import { HealthResponse } from './system-info/dto/system-info.dto.js';
 import { BackupMetrics } from './system-info/backup-metrics.service.js';
@@ -63,7 +64,20 @@ export class AppModule {
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
-            redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password'], censor: '***' },
+            // No credential in any line: known headers censored, tokens in URLs and queries masked.
+            redact: {
+              paths: [
+                'req.headers.authorization',
+                'req.headers["proxy-authorization"]',
+                'req.headers.cookie',
+                'req.headers["x-api-key"]',
+                'req.headers["x-auth-token"]',
+                'res.headers["set-cookie"]',
+                '*.password',
+              ],
+              censor: '***',
+            },
+            serializers: { req: redactRequestForLog },
             autoLogging: { ignore: (req) => (req.url?.startsWith('/health') || req.url?.startsWith('/metrics')) ?? false },
           },
         }),

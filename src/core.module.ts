@@ -39,9 +39,9 @@ export class BackupManagerCoreModule {
           { provide: HOST_GUARD, useClass: r.guard },
           {
             provide: HOST_AUTH,
-            inject: [HOST_GUARD, ...(r.rawOptionsToken ? [r.rawOptionsToken] : [])],
-            useFactory: (guard: CanActivate, raw?: BackupManagerModuleOptions) =>
-              new HostAuth(guard, raw?.auth?.actorFromRequest ?? actorFromUser(raw?.auth?.defaultRole)),
+            inject: [HOST_GUARD, AuthFailureLimiter, ...(r.rawOptionsToken ? [r.rawOptionsToken] : [])],
+            useFactory: (guard: CanActivate, limiter: AuthFailureLimiter, raw?: BackupManagerModuleOptions) =>
+              new HostAuth(guard, raw?.auth?.actorFromRequest ?? actorFromUser(raw?.auth?.defaultRole), limiter),
           },
         ]
       : [];

@@ -5,6 +5,7 @@
 export { BackupManagerModule, BACKUP_MANAGER_MODULE_OPTIONS, type BackupManagerAsyncOptions, type BackupManagerForRootOptions } from './backup-manager.module.js';
 export type { BackupManagerExtras, BackupManagerModuleOptions, DataSourceTargetOptions, HostAuthOptions } from './config/module-options.js';
 export { targetFromDataSource } from './config/module-options.js';
+export { validateOptions, type OptionProblem } from './config/validate-options.js';
 export {
   BACKUP_MANAGER_OPTIONS,
   type AuthOptions,

@@ -140,6 +140,10 @@ describe('backup-manager CLI against a running stack', () => {
     const t = await cli(['token', '--role', 'admin', '--sub', 'alice'], env);
     expect(t.code).toBe(0);
     expect(jwt.verify(t.stdout.trim(), env.JWT_SECRET)).toMatchObject({ sub: 'alice', role: 'admin' });
+    // A token the API would refuse is not printed at all.
+    const long = await cli(['token', '--role', 'admin', '--sub', 'alice', '--expires', '7d'], env);
+    expect({ code: long.code, stdout: long.stdout }).toEqual({ code: 64, stdout: '' });
+    expect(long.stderr).toMatch(/--expires 7d: .* more than|longer than the maximum token lifetime of 24 h/);
   }, 60_000);
 
   it('backup create takes what the API takes: --tables, --schema-only, --format, --retention-days; bad values exit 64/65', async () => {

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import { Module, ValidationPipe, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BackupManagerModule, type BackupManagerModuleOptions } from '../src/index.js';
 import { dropQueueKeys, REDIS_URL } from './support/app.js';
 import { HostAppModule, HostOps } from './support/host/host.module.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
@@ -131,4 +132,76 @@ describe('backup-manager inside a host app', () => {
       expect(existsSync(join(dataDir, 'backups', rec.fileKey))).toBe(true);
     }
   }, 120_000);
+});
+
+/**
+ * A host passes options the env path would refuse: start-up fails naming the option, through the
+ * same checks (`validateOptions`), for `forRootAsync` and `forRoot` alike.
+ */
+describe('a host app with bad backup-manager options', () => {
+  let dir: string;
+  let storageDir: string;
+  let base: BackupManagerModuleOptions;
+  const queuePrefix = `bmtest-hostopt-${randomBytes(4).toString('hex')}`;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bm-host-opts-'));
+    storageDir = join(dir, 'backups');
+    mkdirSync(storageDir);
+    symlinkSync(storageDir, join(dir, 'alias'));
+    base = { storageDir, tempDir: join(dir, 'tmp'), catalog: { sqlitePath: join(dir, 'catalog.sqlite') }, redisUrl: REDIS_URL, queuePrefix };
+  });
+
+  afterAll(async () => {
+    await dropQueueKeys(queuePrefix);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A host module whose config provider hands `options` to the library's async factory. */
+  function hostWith(options: BackupManagerModuleOptions, sync = false): DynamicModule {
+    @Module({ providers: [{ provide: 'HOST_CONFIG', useValue: options }], exports: ['HOST_CONFIG'] })
+    class HostConfigModule {}
+    @Module({})
+    class HostModule {}
+    const lib = sync
+      ? BackupManagerModule.forRoot({ ...options, controllers: false })
+      : BackupManagerModule.forRootAsync({ imports: [HostConfigModule], inject: ['HOST_CONFIG'], useFactory: (o: BackupManagerModuleOptions) => o, controllers: false });
+    return { module: HostModule, imports: [lib] };
+  }
+
+  const start = (options: BackupManagerModuleOptions, sync = false) => NestFactory.createApplicationContext(hostWith(options, sync), { logger: false, abortOnError: false });
+
+  it('starts with good options (the control)', async () => {
+    const ctx = await start({ ...base, cache: { fileRoot: join(dir, 'cache') }, timezone: 'Europe/Berlin' });
+    await ctx.close();
+  });
+
+  const cases: Array<[string, () => BackupManagerModuleOptions, RegExp]> = [
+    ['a file-cache root that contains the storage directory', () => ({ ...base, cache: { fileRoot: dir } }), /cache\.fileRoot must not be or contain .*backups/],
+    ['a file-cache root inside the storage directory', () => ({ ...base, cache: { fileRoot: join(storageDir, 'cache') } }), /cache\.fileRoot must not lie inside .*backups/],
+    ['a file-cache root that reaches the storage directory through a symlink', () => ({ ...base, cache: { fileRoot: join(dir, 'alias') } }), /cache\.fileRoot must not be or contain/],
+    ['a file-cache root that holds the SQLite catalog', () => ({ ...base, storageDir: join(dir, 'b', 'store'), tempDir: join(dir, 'b', 'tmp'), cache: { fileRoot: dir } }), /cache\.fileRoot must not be or contain .*bm-host-opts-/],
+    ['a cache prefix overlapping the queue', () => ({ ...base, cache: { redisPrefixes: ['ok:', `${queuePrefix}:jobs:`] } }), /cache\.redisPrefixes\[1\] must not overlap the job queue's keys/],
+    ['an unknown time zone', () => ({ ...base, timezone: 'Mars/Olympus' }), /timezone is not an IANA time zone: "Mars\/Olympus"/],
+    ['a policy of an unknown kind', () => ({ ...base, schedules: { retention: { policies: [{ name: 'odd', kind: 'weird' }], defaultPolicy: 'odd' } } as never }), /schedules\.retention\.policies\[0\] is not a valid policy: policy odd: kind must be one of tiered, per-type, age/],
+    ['a default policy that names none', () => ({ ...base, schedules: { retention: { defaultPolicy: 'nope' } } as never }), /schedules\.retention\.defaultPolicy names no policy: "nope"/],
+    ['a bad cleanup cron', () => ({ ...base, schedules: { retention: { cleanupCron: 'every day' } } as never }), /schedules\.retention\.cleanupCron is not a valid cron expression \("every day"/],
+    ['a bad drill cron', () => ({ ...base, schedules: { drillCron: '61 * * * *' } as never }), /schedules\.drillCron is not a valid cron expression/],
+    ['a bad default plan', () => ({ ...base, schedules: { defaultPlans: [{ type: 'hourly', cron: '* *' }] } as never }), /schedules\.defaultPlans\[0\]\.type must be one of daily, weekly, monthly[\s\S]*schedules\.defaultPlans\[0\]\.cron is not a valid cron/],
+    ['a 3-character JWT secret, dev mode or not', () => ({ ...base, auth: { jwtSecret: 'abc', devMode: true } }), /auth\.jwtSecret must be at least 32 characters/],
+    ['attempts out of range', () => ({ ...base, queue: { attempts: 0 } }), /queue\.attempts must be an integer between 1 and 20 \(got 0\)/],
+    ['the same storage and temp directory', () => ({ ...base, tempDir: storageDir }), /tempDir must differ from storageDir/],
+    ['a target with a bad name and no database', () => ({ ...base, targets: [{ name: 'App', engine: 'postgres', host: '127.0.0.1', port: 5432, user: 'u', database: '' }] }), /targets\[0\]\.name must be 1 to 64 lower-case[\s\S]*targets\[0\]\.database must name a database/],
+  ];
+
+  it.each(cases)('refuses %s at start-up, naming the option', async (_name, options, message) => {
+    await expect(start(options())).rejects.toThrow(message);
+    await expect(start(options(), true)).rejects.toThrow(message);
+  });
+
+  it('names every problem at once', async () => {
+    const err = await start({ ...base, timezone: 'Nowhere', cache: { fileRoot: dir }, queue: { attempts: 99 } }).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/^BackupManagerModule: invalid options:\n {2}- /);
+    for (const path of ['timezone', 'cache.fileRoot', 'queue.attempts']) expect((err as Error).message).toContain(`\n  - ${path} `);
+  });
 });

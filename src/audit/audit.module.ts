@@ -6,6 +6,7 @@ import { CatalogModule } from '../catalog/catalog.module.js';
 import { AuditController } from './audit.controller.js';
 import { AuditRecorder } from './audit-recorder.service.js';
 import { AuditService } from './audit.service.js';
+import { RefusalAuditor } from './refusal-auditor.js';
 import { RequestContextMiddleware } from './request-context.middleware.js';
 
 /**
@@ -21,7 +22,7 @@ export class AuditModule implements NestModule {
       module: AuditModule,
       imports: [CatalogModule],
       controllers: opts.controllers ? [AuditController] : [],
-      providers: [AuditService, AuditRecorder, RequestContextMiddleware],
+      providers: [AuditService, AuditRecorder, RefusalAuditor, RequestContextMiddleware],
       exports: [AuditService],
     };
   }

@@ -2,8 +2,8 @@ import { Injectable, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { JwtService } from '../auth/jwt.service.js';
-import { AuditService } from './audit.service.js';
-import { AuditOutcome, AuditSeverity } from './entities/audit-event.entity.js';
+import type { AuthedRequest } from '../auth/auth.guard.js';
+import { RefusalAuditor, type RefusalEvent } from './refusal-auditor.js';
 import { requestContext } from './request-context.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -11,12 +11,13 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /**
  * For the library's routes: gives each request an id (an incoming valid `X-Request-Id`, else a
  * new UUID, echoed back) and its client IP for the audit trail, and audits refused requests
- * (401 failed authentication, 403 forbidden).
+ * (401 failed authentication, 403 forbidden, and the 429s of callers throttled for those),
+ * repeats summed up by RefusalAuditor.
  */
 @Injectable()
 export class RequestContextMiddleware implements NestMiddleware {
   constructor(
-    private readonly audit: AuditService,
+    private readonly refusals: RefusalAuditor,
     private readonly jwt: JwtService,
   ) {}
 
@@ -26,24 +27,28 @@ export class RequestContextMiddleware implements NestMiddleware {
     const ctx = { requestId, clientIp: req.ip ?? req.socket.remoteAddress ?? undefined };
     res.setHeader('X-Request-Id', requestId);
     res.on('finish', () => {
-      if (res.statusCode !== 401 && res.statusCode !== 403) return;
-      requestContext.run(ctx, () => void this.auditRefusal(req, res.statusCode));
+      const refusal = this.refusalOf(req as AuthedRequest, res.statusCode);
+      if (refusal) requestContext.run(ctx, () => this.refusals.record(refusal));
     });
     requestContext.run(ctx, next);
   }
 
-  private auditRefusal(req: Request, status: number): Promise<void> {
+  /** What the guard refused (it says so on the request), or a 401/403 from elsewhere (a host guard). */
+  private refusalOf(req: AuthedRequest, status: number): RefusalEvent | undefined {
+    const route = `${req.method} ${(req.originalUrl ?? req.url).split('?')[0].slice(0, 200)}`;
+    const r = req.refusal;
+    if (r && (status === 401 || status === 403 || status === 429)) {
+      return { action: r.action, actor: r.actor ?? 'anonymous', route, status, reason: r.reason };
+    }
+    if (status !== 401 && status !== 403) return undefined;
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const actor = m ? this.jwt.verify(m[1]) : 'no bearer token';
-    const path = (req.originalUrl ?? req.url).split('?')[0].slice(0, 200);
-    return this.audit.record({
+    const actor = req.actor ?? (m ? this.jwt.verify(m[1]) : 'no bearer token');
+    return {
       action: status === 401 ? 'auth.login_failed' : 'auth.forbidden',
       actor: typeof actor === 'string' ? 'anonymous' : actor,
-      resourceType: 'route',
-      resource: `${req.method} ${path}`,
-      outcome: AuditOutcome.Failure,
-      severity: AuditSeverity.Warning,
-      metadata: { status, ...(typeof actor === 'string' ? { reason: actor } : {}) },
-    });
+      route,
+      status,
+      ...(typeof actor === 'string' ? { reason: actor } : {}),
+    };
   }
 }

@@ -1,8 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 
-/** Most clients tracked at once; the oldest entry goes first (bounds memory under a flood). */
-const MAX_CLIENTS = 10_000;
+/** Most keys tracked at once per counter; the oldest entry goes first (bounds memory under a flood). */
+const MAX_KEYS = 10_000;
 
 interface Entry {
   failures: number;
@@ -11,46 +11,68 @@ interface Entry {
 }
 
 /**
- * Counts failed authentications (401) per client IP in a fixed window; a client that reaches
- * the limit is refused (429) for one window, whatever token it sends, so a guessing client
- * gets no signal. In memory, per process: each API replica counts on its own.
+ * Failures of one kind counted per key in a fixed window; a key that reaches the limit is
+ * blocked for one window. In memory, per process: each API replica counts on its own.
  */
-@Injectable()
-export class AuthFailureLimiter {
-  private readonly clients = new Map<string, Entry>();
-  private readonly limit: number;
-  private readonly windowMs: number;
+export class FailureCounter {
+  private readonly keys = new Map<string, Entry>();
 
-  constructor(@Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions) {
-    this.limit = options.auth.failureLimit ?? 20;
-    this.windowMs = options.auth.failureWindowMs ?? 60_000;
-  }
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** Milliseconds the client must wait, or 0 when it may try. */
-  retryAfterMs(ip: string): number {
+  /** Milliseconds `key` must wait, or 0 when it is not blocked. */
+  retryAfterMs(key: string): number {
     if (this.limit <= 0) return 0;
-    const e = this.clients.get(ip);
-    if (!e) return 0;
-    const wait = e.blockedUntil - this.now();
+    const wait = (this.keys.get(key)?.blockedUntil ?? 0) - this.now();
     return wait > 0 ? wait : 0;
   }
 
-  /** Records one failed authentication of `ip`. */
-  fail(ip: string): void {
+  /** Records one failure of `key`. */
+  fail(key: string): void {
     if (this.limit <= 0) return;
     const now = this.now();
-    let e = this.clients.get(ip);
+    let e = this.keys.get(key);
     if (!e || now - e.windowStart >= this.windowMs) {
       e = { failures: 0, windowStart: now, blockedUntil: e && e.blockedUntil > now ? e.blockedUntil : 0 };
     }
     e.failures++;
     if (e.failures >= this.limit) e.blockedUntil = now + this.windowMs;
-    this.clients.delete(ip); // re-insert: Map order is recency order
-    this.clients.set(ip, e);
-    for (const oldest of this.clients.keys()) {
-      if (this.clients.size <= MAX_CLIENTS) break;
-      this.clients.delete(oldest);
+    this.keys.delete(key); // re-insert: Map order is recency order
+    this.keys.set(key, e);
+    for (const oldest of this.keys.keys()) {
+      if (this.keys.size <= MAX_KEYS) break;
+      this.keys.delete(oldest);
     }
+  }
+}
+
+/** A 429 with `Retry-After` (set on `res`) saying what to wait for. */
+export function tooMany(res: { setHeader(name: string, value: string): unknown } | undefined, waitMs: number, what: string): HttpException {
+  const seconds = Math.ceil(waitMs / 1000);
+  res?.setHeader('Retry-After', String(seconds));
+  return new HttpException({ statusCode: 429, error: 'TOO_MANY_REQUESTS', message: `${what}; retry in ${seconds} s` }, HttpStatus.TOO_MANY_REQUESTS);
+}
+
+/**
+ * Throttles callers who keep being refused, and only them: requests that authenticate and pass
+ * their role check are never refused here. Failed authentications (401) count per client IP
+ * (`req.ip`: behind a reverse proxy, set TRUST_PROXY so it is the client's); refused role checks
+ * (403) count per actor. Past its limit in a window, such a caller gets 429 for one window.
+ */
+@Injectable()
+export class AuthFailureLimiter {
+  /** Failed authentications, by client IP. Default 20 a window. */
+  readonly authentication: FailureCounter;
+  /** Refused role checks, by actor (token subject). Default 20 a window. */
+  readonly forbidden: FailureCounter;
+
+  constructor(@Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions) {
+    const windowMs = options.auth.failureWindowMs ?? 60_000;
+    this.authentication = new FailureCounter(options.auth.failureLimit ?? 20, windowMs, () => this.now());
+    this.forbidden = new FailureCounter(options.auth.forbiddenLimit ?? 20, windowMs, () => this.now());
   }
 
   protected now(): number {

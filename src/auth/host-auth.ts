@@ -1,6 +1,8 @@
-import { ForbiddenException, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
 import { isObservable, lastValueFrom } from 'rxjs';
+import type { AuthFailureLimiter } from './auth-failure-limiter.js';
+import { checkRole, type AuthedRequest } from './role-check.js';
 import { Role, ROLES_KEY, roleAllows, type Actor } from './roles.js';
 
 /** Set when a host app authenticates the library's routes with its own guard. */
@@ -17,20 +19,18 @@ export class HostAuth {
   constructor(
     private readonly guard: CanActivate,
     private readonly actorOf: (req: unknown) => Actor | undefined,
+    private readonly limiter: AuthFailureLimiter,
   ) {}
 
   async authorize(ctx: ExecutionContext, reflector: Reflector): Promise<boolean> {
     const verdict = this.guard.canActivate(ctx);
     const ok = isObservable(verdict) ? await lastValueFrom(verdict) : await verdict;
     if (!ok) return false; // Nest answers 403, as for any guard that says no
-    const req = ctx.switchToHttp().getRequest<{ actor?: Actor }>();
+    const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const actor = this.actorOf(req);
     if (!actor) throw new UnauthorizedException('The host app authenticated no user for this request');
     const needed = reflector.getAllAndOverride<Role>(ROLES_KEY, [ctx.getHandler(), ctx.getClass()]) ?? Role.Viewer;
-    if (!roleAllows(actor.role, needed)) {
-      throw new ForbiddenException(`This action needs the ${needed} role; your user has ${actor.role}`);
-    }
-    req.actor = actor;
+    checkRole(req, actor, needed, this.limiter, 'user');
     return true;
   }
 }

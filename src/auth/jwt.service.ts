@@ -5,7 +5,15 @@ import { Role, type Actor } from './roles.js';
 
 const ALGORITHM = 'HS256';
 
-/** Issues and checks HS256 tokens; the algorithm is pinned and `exp` is required. */
+/** Longest token lifetime (`exp` − `iat`) accepted unless configured: 24 hours. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_MS = 24 * 3600_000;
+/** How far ahead of this server's clock a token's `iat` may be (the issuer's clock may run fast). */
+export const CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * Issues and checks HS256 tokens; the algorithm is pinned, `exp` is required, the lifetime is
+ * capped (`auth.maxTokenLifetimeMs`) and `iat` may not lie in the future.
+ */
 @Injectable()
 export class JwtService {
   constructor(@Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions) {}
@@ -26,23 +34,58 @@ export class JwtService {
     }
     if (typeof payload === 'string') return 'invalid token payload';
     if (typeof payload.exp !== 'number') return 'token has no exp claim';
+    const tooLong = lifetimeProblem(payload as jwt.JwtPayload & { exp: number }, this.maxLifetimeSeconds());
+    if (tooLong) return tooLong;
     if (typeof payload.sub !== 'string' || !payload.sub) return 'token has no sub claim';
     const role = payload.role as Role;
     if (!Object.values(Role).includes(role)) return 'token has no valid role claim (admin, operator or viewer)';
+    if (/[\u0000-\u001f]/.test(payload.sub) || (typeof payload.name === 'string' && /[\u0000-\u001f]/.test(payload.name))) {
+      return 'token sub or name claim holds a control character';
+    }
     return { sub: payload.sub, role, name: typeof payload.name === 'string' ? payload.name : undefined };
+  }
+
+  private maxLifetimeSeconds(): number {
+    return Math.floor((this.options.auth.maxTokenLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_MS) / 1000);
   }
 }
 
+/** A span of seconds for a message: `90 s`, `2.5 h`. */
+function span(seconds: number): string {
+  return seconds < 3600 ? `${seconds} s` : `${Math.round((seconds / 3600) * 10) / 10} h`;
+}
+
+/** Why a token lives too long or was issued in the future, or undefined. */
+function lifetimeProblem(p: jwt.JwtPayload & { exp: number }, maxSeconds: number, now = Math.floor(Date.now() / 1000)): string | undefined {
+  if (p.iat !== undefined && typeof p.iat !== 'number') return 'token iat claim is not a number';
+  if (typeof p.iat === 'number') {
+    if (p.iat > now + CLOCK_SKEW_SECONDS) return `token iat is in the future (${span(p.iat - now)} ahead of this server's clock; ${CLOCK_SKEW_SECONDS} s allowed)`;
+    if (p.exp - p.iat > maxSeconds) return `token lifetime (exp - iat) is ${span(p.exp - p.iat)}, more than the maximum of ${span(maxSeconds)}`;
+  }
+  if (p.exp - now > maxSeconds + CLOCK_SKEW_SECONDS) return `token expires in ${span(p.exp - now)}, more than the maximum token lifetime of ${span(maxSeconds)}`;
+  return undefined;
+}
+
+/**
+ * Signs a token for the built-in guard.
+ * @throws when `opts.maxLifetimeMs` is given and `expiresIn` exceeds it (the guard would refuse the token).
+ */
 export function signToken(
   secret: string,
   claims: { sub: string; role: Role; name?: string },
-  opts: { expiresIn: string | number; issuer?: string; audience?: string },
+  opts: { expiresIn: string | number; issuer?: string; audience?: string; maxLifetimeMs?: number },
 ): string {
-  return jwt.sign({ role: claims.role, name: claims.name }, secret, {
+  const token = jwt.sign({ role: claims.role, name: claims.name }, secret, {
     algorithm: ALGORITHM,
     subject: claims.sub,
     expiresIn: opts.expiresIn as jwt.SignOptions['expiresIn'],
     ...(opts.issuer ? { issuer: opts.issuer } : {}),
     ...(opts.audience ? { audience: opts.audience } : {}),
   });
+  if (opts.maxLifetimeMs !== undefined) {
+    const { exp, iat } = jwt.decode(token) as { exp: number; iat: number };
+    const max = Math.floor(opts.maxLifetimeMs / 1000);
+    if (exp - iat > max) throw new Error(`a token valid for ${span(exp - iat)} lives longer than the maximum token lifetime of ${span(max)}`);
+  }
+  return token;
 }

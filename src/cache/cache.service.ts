@@ -4,18 +4,15 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { DataSource, Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { badRequest } from '../common/errors.js';
 import { toPage } from '../common/page.dto.js';
-import { cachePrefixProblem } from '../config/env.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type CacheOptions } from '../config/options.js';
 import { CacheType, type CacheClearResponse, type CacheHistoryQuery, type CacheKindResult, type ClearCacheDto } from './dto/cache.dto.js';
 import { CacheClearEvent } from './entities/cache-clear-event.entity.js';
-import { emptyDir, removeTree, resolveInside } from './file-sweeper.js';
+import { emptyDir, keyProblem, removeInside, removeMatching } from './file-sweeper.js';
 import { sweepPrefix } from './redis-key-sweeper.js';
 
 const ALL_KINDS = [CacheType.Redis, CacheType.Session, CacheType.Memory, CacheType.Database, CacheType.File];
@@ -37,11 +34,8 @@ export class CacheService implements OnApplicationShutdown {
     private readonly events: EventEmitter2,
     @Optional() @Inject(CACHE_MANAGER) private readonly memory?: Cache,
   ) {
+    // Checked at start-up with the other options (validateOptions → cacheOptionProblems).
     this.cfg = { redisPrefixes: [], sessionPrefixes: [], ...options.cache };
-    for (const p of [...this.cfg.redisPrefixes, ...this.cfg.sessionPrefixes]) {
-      const problem = cachePrefixProblem(p, options.queuePrefix);
-      if (problem) throw new Error(`Invalid cache options: ${problem}`);
-    }
   }
 
   async clear(dto: ClearCacheDto, actor: Actor): Promise<CacheClearResponse> {
@@ -135,27 +129,14 @@ export class CacheService implements OnApplicationShutdown {
         const root = this.cfg.fileRoot;
         if (!root) return async () => ({ type: kind, items: 0, skipped: 'no file cache root configured (CACHE_FILE_ROOT)' });
         if (!keys || all) return async () => ({ type: kind, items: await emptyDir(root) });
-        const paths: string[] = [];
         for (const key of keys) {
-          if (key.endsWith('*') && !key.slice(0, -1).includes('/')) {
-            paths.push(key); // top-level name prefix, expanded below
-            continue;
-          }
-          const r = await resolveInside(root, key).catch(() => ({ refused: `"${key.slice(0, 100)}" cannot be resolved` }));
-          if (typeof r !== 'string') throw badRequest(r.refused);
-          paths.push(r);
+          if (isNamePrefix(key)) continue;
+          const problem = await keyProblem(root, key).catch(() => `"${key.slice(0, 100)}" cannot be resolved`);
+          if (problem) throw badRequest(problem);
         }
         return async () => {
           let items = 0;
-          for (const p of paths) {
-            if (p.endsWith('*')) {
-              const prefix = p.slice(0, -1);
-              const names = await readdir(root).catch(() => [] as string[]);
-              for (const name of names.filter((n) => n.startsWith(prefix))) items += await removeTree(join(root, name));
-            } else {
-              items += await removeTree(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? 0 : Promise.reject(err)));
-            }
-          }
+          for (const key of keys) items += isNamePrefix(key) ? await removeMatching(root, key.slice(0, -1)) : await removeInside(root, key);
           return { type: kind, items };
         };
       }
@@ -191,6 +172,11 @@ export class CacheService implements OnApplicationShutdown {
   onApplicationShutdown(): void {
     this.redis?.disconnect();
   }
+}
+
+/** `name*`: the top-level entries of the file root whose names start with `name`. */
+function isNamePrefix(key: string): boolean {
+  return key.endsWith('*') && !key.slice(0, -1).includes('/');
 }
 
 /** Entries of in-memory stores (a Map behind Keyv), or null when a store cannot say. */

@@ -23,8 +23,8 @@ if (!values.sub) {
 }
 try {
   const { options } = loadConfig(process.env, { roleOverride: 'api' });
-  const { jwtSecret, issuer, audience } = options.auth;
-  process.stdout.write(signToken(jwtSecret, { sub: values.sub, role, name: values.name }, { expiresIn: values.expires!, issuer, audience }) + '\n');
+  const { jwtSecret, issuer, audience, maxTokenLifetimeMs } = options.auth;
+  process.stdout.write(signToken(jwtSecret, { sub: values.sub, role, name: values.name }, { expiresIn: values.expires!, issuer, audience, maxLifetimeMs: maxTokenLifetimeMs }) + '\n');
 } catch (err) {
   process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
   process.exit(78);

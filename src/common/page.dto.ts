@@ -18,16 +18,26 @@ export interface Paged<T> {
 }
 
 /**
- * A base class for list queries: `page` (1-based, default 1) and `limit` (1 to `maxLimit`,
- * default `defaultLimit`), converted from the query string and validated.
+ * The last page number whose offset, `(page - 1) * limit`, stays an exact JavaScript integer
+ * (and so a value TypeORM passes exactly to every catalog engine) at any allowed limit.
+ */
+export function maxPageFor(maxLimit: number): number {
+  return Math.floor(Number.MAX_SAFE_INTEGER / maxLimit);
+}
+
+/**
+ * A base class for list queries: `page` (1-based, default 1, at most `maxPageFor(maxLimit)`) and
+ * `limit` (1 to `maxLimit`, default `defaultLimit`), converted from the query string and validated.
  */
 export function pageQuery({ defaultLimit, maxLimit }: { defaultLimit: number; maxLimit: number }): new () => Paging {
+  const maxPage = maxPageFor(maxLimit);
   class PageQueryFields implements Paging {
-    @ApiPropertyOptional({ minimum: 1, default: 1 })
+    @ApiPropertyOptional({ minimum: 1, maximum: maxPage, default: 1 })
     @IsOptional()
     @Type(() => Number)
-    @IsInt()
+    @IsInt({ message: 'page must be a whole number' })
     @Min(1)
+    @Max(maxPage, { message: `page must be at most ${maxPage}` })
     page: number = 1;
 
     @ApiPropertyOptional({ minimum: 1, maximum: maxLimit, default: defaultLimit })

@@ -1,14 +1,43 @@
-import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { BadRequestException, ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
+import { MAX_JSON_DEPTH } from './json-depth.js';
 
 /** The pipe every controller of the module uses: unknown fields refused, messages name the field. */
 export function apiValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new ApiValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
     exceptionFactory: (errors: ValidationError[]) =>
       new BadRequestException({ statusCode: 400, error: 'BAD_REQUEST', message: flatten(errors) }),
   });
+}
+
+/**
+ * Also refuses a NUL character in any string of a body, query or path parameter, before the
+ * field rules: PostgreSQL text cannot hold one, and no field of the API needs it.
+ */
+class ApiValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') {
+      const at = nulAt(value, metadata.type === 'param' ? (metadata.data ?? 'param') : '');
+      if (at !== undefined) {
+        throw new BadRequestException({ statusCode: 400, error: 'BAD_REQUEST', message: [`${at || 'body'} must not contain a NUL character (\\u0000)`] });
+      }
+    }
+    return super.transform(value, metadata);
+  }
+}
+
+/** Path of the first string holding a NUL inside `value` (`''` for `value` itself), or undefined. */
+function nulAt(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (!value || typeof value !== 'object' || depth > MAX_JSON_DEPTH) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\0')) return path ? `${path}.<key>` : '<key>';
+    const found = nulAt(v, Array.isArray(value) ? `${path}[${k}]` : path ? `${path}.${k}` : k, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function flatten(errors: ValidationError[], parent = ''): string[] {

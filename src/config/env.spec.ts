@@ -1,4 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from './env.js';
 
 const base = { JWT_SECRET: 'x'.repeat(40), DATA_DIR: '/tmp/bm-config-spec' };
@@ -61,10 +64,55 @@ describe('loadConfig', () => {
     expect(a.options.auth.devMode).toBe(true);
     expect(a.options.auth.jwtSecret).toHaveLength(64);
     expect(b.options.auth.jwtSecret).toBe(a.options.auth.jwtSecret);
+    expect(a.devModeNotice).toContain(`generated into ${dir}/.dev-jwt-secret`);
+    // Dev mode neither lowers the minimum nor claims a generated secret when one is given.
+    expect(problems({ DATA_DIR: '/tmp/x', AUTH_DEV_MODE: 'true', JWT_SECRET: 'abc' })).toContain('JWT_SECRET must be at least 32 characters');
+    const given = loadConfig({ ...base, AUTH_DEV_MODE: 'true' });
+    expect(given.options.auth).toMatchObject({ jwtSecret: base.JWT_SECRET, devMode: false });
+    expect(given.devModeNotice).toMatch(/^AUTH_DEV_MODE is on, but JWT_SECRET is set: tokens are signed with JWT_SECRET/);
+    expect(loadConfig(base).devModeNotice).toBeUndefined();
+  });
+
+  it('reads TRUST_PROXY as a hop count or proxy addresses, off by default, never "trust everything"', () => {
+    expect(loadConfig(base).trustProxy).toBe(false);
+    expect(loadConfig({ ...base, TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ ...base, TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8, 192.0.2.7' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.7']);
+    expect(problems({ ...base, TRUST_PROXY: 'true' }).join('\n')).toMatch(/TRUST_PROXY=true would trust any X-Forwarded-For/);
+    expect(problems({ ...base, TRUST_PROXY: '10.0.0.0/33, proxy.local' }).join('\n')).toContain('TRUST_PROXY must be a hop count or a list of addresses, CIDR subnets and loopback/linklocal/uniquelocal (not: 10.0.0.0/33, proxy.local)');
   });
 
   it('derives process roles', () => {
     expect(loadConfig({ ...base, APP_ROLE: 'api' }).options).toMatchObject({ workers: false, controllers: true, scheduler: false });
     expect(loadConfig({ ...base }, { roleOverride: 'worker' }).options).toMatchObject({ workers: true, controllers: false });
+  });
+
+  it('checks the options every way in shares: cache root, crons, policies, time zone, target names', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bm-config-'));
+    try {
+      const storage = join(dir, 'store');
+      mkdirSync(storage);
+      symlinkSync(storage, join(dir, 'alias'));
+      const env = { ...base, DATA_DIR: join(dir, 'data'), STORAGE_DIR: storage };
+      const one = (extra: Record<string, string>) => problems({ ...env, ...extra }).join('\n');
+      expect(one({ CACHE_FILE_ROOT: dir })).toContain(`CACHE_FILE_ROOT must not be or contain ${storage}`);
+      expect(one({ CACHE_FILE_ROOT: join(storage, 'cache') })).toContain(`CACHE_FILE_ROOT must not lie inside ${storage}`);
+      expect(one({ CACHE_FILE_ROOT: join(dir, 'alias') })).toContain(`CACHE_FILE_ROOT must not be or contain ${storage}`);
+      expect(one({ CACHE_FILE_ROOT: join(dir, 'alias', 'sub') })).toContain(`CACHE_FILE_ROOT must not lie inside ${storage}`);
+      expect(one({ CACHE_REDIS_PREFIXES: 'ok:,backup-manager:' })).toContain("CACHE_REDIS_PREFIXES[1] must not overlap the job queue's keys");
+      expect(one({ SCHEDULER_WEEKLY_CRON: 'every sunday' })).toContain('SCHEDULER_WEEKLY_CRON is not a valid cron expression ("every sunday"');
+      expect(one({ RETENTION_CLEANUP_CRON: '61 * * * *' })).toContain('RETENTION_CLEANUP_CRON is not a valid cron expression');
+      expect(one({ RESTORE_DRILL_CRON: '* * *' })).toContain('RESTORE_DRILL_CRON is not a valid cron expression');
+      expect(one({ RETENTION_POLICIES: '[{"name":"odd","kind":"weird"}]' })).toContain('RETENTION_POLICIES: policy odd: kind must be one of tiered, per-type, age');
+      expect(one({ RETENTION_DEFAULT_POLICY: 'nope' })).toContain('RETENTION_DEFAULT_POLICY names no policy: "nope"');
+      expect(one({ TZ: 'Mars/Olympus' })).toContain('SCHEDULER_TIMEZONE/TZ is not an IANA time zone: "Mars/Olympus"');
+      expect(one({ [`BACKUP_TARGET_${'X'.repeat(65)}_URL`]: 'postgres://u@h/db' })).toContain(`BACKUP_TARGET_${'X'.repeat(65)}_URL (name) must be 1 to 64`);
+      expect(one({ TEMP_DIR: storage })).toContain('TEMP_DIR must differ from storageDir');
+      // Each problem once, though the value is both parsed and checked.
+      const twice = problems({ ...env, BACKUP_TARGET_C_URL: 'postgres://u@h:5432/' });
+      expect(twice.filter((p) => p.startsWith('BACKUP_TARGET_C_URL'))).toEqual(['BACKUP_TARGET_C_URL names no database (add /dbname to the URL)']);
+      expect(loadConfig({ ...env, CACHE_FILE_ROOT: join(dir, 'cache') }).options.cache?.fileRoot).toBe(join(dir, 'cache'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { validateCronExpression } from 'cron';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
 import { restoreDatabasesProblems } from '../common/database-names.js';
 import { splitTableList } from '../engines/table-names.js';
-import { scheduleIntervalProblems } from '../scheduler/cron-gap.js';
+import { retentionPolicyProblem } from '../scheduler/retention/policy-rules.js';
 import { BUILTIN_RETENTION_POLICIES, DEFAULT_QUEUE_MAX_WAITING, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
+import { validateOptions, type OptionProblem } from './validate-options.js';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem. */
 export class ConfigError extends Error {
@@ -21,6 +22,13 @@ export interface AppConfig {
   /** Largest JSON request body accepted (bytes); larger ones get 413. */
   bodyLimitBytes: number;
   options: BackupManagerOptions;
+  /** What start-up says about AUTH_DEV_MODE when it is on: which secret signs tokens. */
+  devModeNotice?: string;
+  /**
+   * Express `trust proxy`: false (default: the client is the peer address), a hop count, or the
+   * addresses and subnets of the proxies in front. Decides `req.ip`, which limits and audit use.
+   */
+  trustProxy: false | number | string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -69,18 +77,9 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
   const dataDir = resolve(env.DATA_DIR || './data');
   const storageDir = resolve(env.STORAGE_DIR || join(dataDir, 'backups'));
   const tempDir = resolve(env.TEMP_DIR || join(dataDir, 'tmp'));
-  if (storageDir === tempDir) problems.push('STORAGE_DIR and TEMP_DIR must differ');
-
   const timezone = env.SCHEDULER_TIMEZONE || env.TZ || 'UTC';
-  if (!isValidTimezone(timezone)) problems.push(`SCHEDULER_TIMEZONE/TZ is not an IANA time zone: "${timezone}"`);
-
   const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
-  if (!/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
-
   const catalogUrl = env.CATALOG_URL || undefined;
-  if (catalogUrl && !/^(postgres|postgresql|mysql|mariadb|sqlite):/.test(catalogUrl)) {
-    problems.push('CATALOG_URL must be a postgres://, mysql:// or sqlite: URL');
-  }
   // The catalog's password as a file (a container secret), rather than inside CATALOG_URL.
   const catalogPassword = env.CATALOG_PASSWORD_FILE ? readPasswordFile('CATALOG_PASSWORD_FILE', env.CATALOG_PASSWORD_FILE, problems) : undefined;
   if (env.CATALOG_PASSWORD_FILE && catalogUrl && /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(catalogUrl)) {
@@ -88,34 +87,28 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
   }
 
   const queuePrefix = env.QUEUE_PREFIX || 'backup-manager';
-  if (!/^[A-Za-z0-9:_-]{1,64}$/.test(queuePrefix)) {
-    problems.push('QUEUE_PREFIX may hold only letters, digits, ":", "_" and "-" (at most 64)');
-  }
 
   const devMode = bool('AUTH_DEV_MODE', false);
   let jwtSecret = env.JWT_SECRET ?? '';
   if (!jwtSecret && env.JWT_SECRET_FILE) jwtSecret = readSecretFile('JWT_SECRET_FILE', env.JWT_SECRET_FILE, problems);
-  if (!jwtSecret && devMode) jwtSecret = devSecret(dataDir);
-  if (!jwtSecret) {
-    problems.push('JWT_SECRET (or JWT_SECRET_FILE) is required; for local development set AUTH_DEV_MODE=true');
-  } else if (jwtSecret.length < 32 && !devMode) {
-    problems.push('JWT_SECRET must be at least 32 characters');
-  }
+  const generated = !jwtSecret && devMode;
+  if (generated) jwtSecret = devSecret(dataDir);
+  const devModeNotice = !devMode
+    ? undefined
+    : generated
+      ? `!!! AUTH_DEV_MODE is on: tokens are signed with a development secret generated into ${join(dataDir, DEV_SECRET_FILE)}. Never run this in production; set JWT_SECRET instead. !!!`
+      : `AUTH_DEV_MODE is on, but ${env.JWT_SECRET ? 'JWT_SECRET' : 'JWT_SECRET_FILE'} is set: tokens are signed with ${env.JWT_SECRET ? 'JWT_SECRET' : 'that file\'s secret'}; AUTH_DEV_MODE changes nothing.`;
+  if (!jwtSecret) problems.push('JWT_SECRET (or JWT_SECRET_FILE) is required; for local development set AUTH_DEV_MODE=true');
 
   const targets = parseTargets(env, problems);
   const schedules = parseSchedulerOptions(env, problems, int, bool);
-  problems.push(
-    ...scheduleIntervalProblems(schedules, timezone, {
-      plan: (type) => `SCHEDULER_${type.toUpperCase()}_CRON`,
-      drill: 'RESTORE_DRILL_CRON',
-      min: 'SCHEDULE_MIN_INTERVAL_MINUTES (0 = no minimum)',
-    }),
-  );
   const config: AppConfig = {
     port: int('PORT', 3000, 0, 65535),
     role,
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     bodyLimitBytes: int('HTTP_BODY_LIMIT_KB', 100, 1, 1024 * 1024) * 1024,
+    devModeNotice,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY, problems),
     options: {
       targets,
       catalog: {
@@ -130,11 +123,13 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
       tempDir,
       auth: {
         jwtSecret,
-        devMode,
+        devMode: generated,
         issuer: env.JWT_ISSUER || undefined,
         audience: env.JWT_AUDIENCE || undefined,
         failureLimit: int('AUTH_FAILURE_LIMIT', 20, 0, 1_000_000),
         failureWindowMs: int('AUTH_FAILURE_WINDOW_MS', 60_000, 1_000, 24 * 3600_000),
+        forbiddenLimit: int('AUTH_FORBIDDEN_LIMIT', 20, 0, 1_000_000),
+        maxTokenLifetimeMs: int('JWT_MAX_LIFETIME_HOURS', 24, 1, 8760) * 3600_000,
       },
       timezone,
       workers: role !== 'api',
@@ -165,9 +160,10 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
         targetMaxBackupAgeMs: parseTargetMaxAges(env, targets, problems),
         checkTimeoutMs: int('HEALTH_CHECK_TIMEOUT_MS', 3_000, 100, 60_000),
       },
-      cache: parseCacheOptions(env, { dataDir, storageDir, tempDir, queuePrefix }, problems),
+      cache: parseCacheOptions(env, dataDir),
     },
   };
+  problems.push(...variableProblems(validateOptions(config.options), config.options, problems));
   if (problems.length) throw new ConfigError(problems);
   return config;
 }
@@ -187,45 +183,41 @@ function parseTargetMaxAges(env: Env, targets: TargetOptions[], problems: string
 }
 
 /** `CACHE_*`: Redis prefixes (comma-separated), session prefixes, the cache Redis, the file root. */
-function parseCacheOptions(
-  env: Env,
-  dirs: { dataDir: string; storageDir: string; tempDir: string; queuePrefix: string },
-  problems: string[],
-): CacheOptions {
+function parseCacheOptions(env: Env, dataDir: string): CacheOptions {
   const list = (name: string) => (env[name] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-  const redisPrefixes = list('CACHE_REDIS_PREFIXES');
-  const sessionPrefixes = list('CACHE_SESSION_PREFIXES');
-  for (const p of [...redisPrefixes, ...sessionPrefixes]) {
-    const problem = cachePrefixProblem(p, dirs.queuePrefix);
-    if (problem) problems.push(`CACHE_REDIS_PREFIXES/CACHE_SESSION_PREFIXES: ${problem}`);
-  }
-  const redisUrl = env.CACHE_REDIS_URL || undefined;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('CACHE_REDIS_URL must start with redis:// or rediss://');
-  const fileRoot = resolve(env.CACHE_FILE_ROOT || join(dirs.dataDir, 'cache'));
-  const problem = cacheFileRootProblem(fileRoot, [dirs.storageDir, dirs.tempDir, dirs.dataDir]);
-  if (problem) problems.push(`CACHE_FILE_ROOT ${problem}`);
-  return { redisPrefixes, sessionPrefixes, redisUrl, fileRoot };
+  return {
+    redisPrefixes: list('CACHE_REDIS_PREFIXES'),
+    sessionPrefixes: list('CACHE_SESSION_PREFIXES'),
+    redisUrl: env.CACHE_REDIS_URL || undefined,
+    fileRoot: resolve(env.CACHE_FILE_ROOT || join(dataDir, 'cache')),
+  };
 }
 
-/** Why a cache key prefix is refused: empty, a pattern, or reaching the queue's keys. */
-export function cachePrefixProblem(prefix: string, queuePrefix: string): string | undefined {
-  if (!prefix) return 'an empty prefix would match every key';
-  if (/[*?[\]\\\s]/.test(prefix)) return `prefix "${prefix}" must be literal (no *, ?, [, ], \\ or spaces)`;
-  const queueKeys = `${queuePrefix}:`;
-  if (queueKeys.startsWith(prefix) || prefix.startsWith(queueKeys)) {
-    return `prefix "${prefix}" overlaps the job queue's keys (${queueKeys}*); the queue is never cleared`;
-  }
-  return undefined;
-}
+const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
 
-/** Why a directory may not be the file-cache root: it is, or contains, one the service needs. */
-export function cacheFileRootProblem(root: string, protectedDirs: string[]): string | undefined {
-  if (root === '/' || root === resolve('/')) return 'must not be the filesystem root';
-  for (const dir of protectedDirs) {
-    const rel = relative(root, dir);
-    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return `must not be or contain ${dir}`;
+/**
+ * `TRUST_PROXY`: empty/false/0 (off), a hop count, or a comma-separated list of proxy addresses,
+ * CIDR subnets and Express presets (loopback, linklocal, uniquelocal). `true` is refused: trusting
+ * every hop lets any client choose its own IP, and so dodge (or aim) the per-IP limits.
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): false | number | string[] {
+  const v = raw?.trim() ?? '';
+  if (v === '' || /^(false|off|no|0)$/i.test(v)) return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  if (/^(true|on|yes)$/i.test(v)) {
+    problems.push('TRUST_PROXY=true would trust any X-Forwarded-For a client sends; give the number of proxies in front (e.g. 1) or their addresses/subnets');
+    return false;
   }
-  return undefined;
+  const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+  const bad = entries.filter((e) => {
+    if (PROXY_PRESETS.includes(e)) return false;
+    const [addr, bits, extra] = e.split('/');
+    const family = isIP(addr);
+    if (!family || extra !== undefined) return true;
+    return bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+  if (bad.length) problems.push(`TRUST_PROXY must be a hop count or a list of addresses, CIDR subnets and ${PROXY_PRESETS.join('/')} (not: ${bad.join(', ')})`);
+  return entries;
 }
 
 function parseTargets(env: Env, problems: string[]): TargetOptions[] {
@@ -274,23 +266,14 @@ function parseTargets(env: Env, problems: string[]): TargetOptions[] {
   return targets;
 }
 
-const POLICY_KINDS = ['tiered', 'per-type', 'age'];
-const NON_NEGATIVE_INT = (v: unknown) => v === undefined || (Number.isInteger(v) && (v as number) >= 0);
-
 function parseSchedulerOptions(
   env: Env,
   problems: string[],
   int: (name: string, def: number, min?: number, max?: number) => number,
   bool: (name: string, def: boolean) => boolean,
 ): SchedulerOptions {
-  const cron = (name: string, def: string): string => {
-    const raw = env[name];
-    if (raw === undefined) return def;
-    if (raw === '') return '';
-    const v = validateCronExpression(raw.trim());
-    if (!v.valid) problems.push(`${name} is not a valid cron expression ("${raw}": ${v.error?.message ?? 'invalid'})`);
-    return raw.trim();
-  };
+  // Checked with the other options (validateOptions).
+  const cron = (name: string, def: string): string => env[name]?.trim() ?? def;
   const plans: DefaultPlan[] = bool('SCHEDULER_DEFAULT_PLANS', true)
     ? [
         { type: 'daily' as const, cron: cron('SCHEDULER_DAILY_CRON', '0 2 * * *') },
@@ -317,9 +300,6 @@ function parseSchedulerOptions(
   const cap = env.RETENTION_MAX_TOTAL_BYTES ? int('RETENTION_MAX_TOTAL_BYTES', 0, 1) : undefined;
   const policies = [...byName.values()].map((p) => (cap && p.maxTotalBytes === undefined ? { ...p, maxTotalBytes: cap } : p));
   const defaultPolicy = env.RETENTION_DEFAULT_POLICY || 'standard';
-  if (!byName.has(defaultPolicy)) {
-    problems.push(`RETENTION_DEFAULT_POLICY names no policy: "${defaultPolicy}" (known: ${[...byName.keys()].join(', ')})`);
-  }
   return {
     syncIntervalMs: int('SCHEDULER_SYNC_INTERVAL_MS', 5_000, 100, 3_600_000),
     defaultPlans: plans,
@@ -327,29 +307,6 @@ function parseSchedulerOptions(
     drillCron: cron('RESTORE_DRILL_CRON', '0 6 * * 0'),
     minIntervalMinutes: int('SCHEDULE_MIN_INTERVAL_MINUTES', DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, 0, 1440),
   };
-}
-
-/** Why a retention policy is unusable, or undefined when it is fine. */
-export function retentionPolicyProblem(p: RetentionPolicy): string | undefined {
-  if (!p || typeof p !== 'object') return 'each policy must be an object';
-  if (typeof p.name !== 'string' || !/^[a-z0-9_-]{1,64}$/.test(p.name)) return `policy name must match [a-z0-9_-]{1,64} (got ${JSON.stringify(p.name)})`;
-  if (!POLICY_KINDS.includes(p.kind)) return `policy ${p.name}: kind must be one of ${POLICY_KINDS.join(', ')}`;
-  const numbers: Array<[string, unknown]> = [
-    ['maxAgeDays', p.maxAgeDays],
-    ['maxTotalBytes', p.maxTotalBytes],
-    ...Object.entries(p.tiers ?? {}).map(([k, v]) => [`tiers.${k}`, v] as [string, unknown]),
-    ...Object.entries(p.rules ?? {}).flatMap(([t, r]) => [
-      [`rules.${t}.maxAgeDays`, r?.maxAgeDays],
-      [`rules.${t}.maxCount`, r?.maxCount],
-    ] as Array<[string, unknown]>),
-  ];
-  for (const [k, v] of numbers) if (!NON_NEGATIVE_INT(v)) return `policy ${p.name}: ${k} must be a non-negative integer`;
-  for (const t of Object.keys(p.rules ?? {})) {
-    if (!['manual', 'daily', 'weekly', 'monthly'].includes(t)) return `policy ${p.name}: rules may name manual, daily, weekly, monthly (got ${t})`;
-  }
-  if (p.kind === 'tiered' && !p.tiers) return `policy ${p.name}: a tiered policy needs tiers`;
-  if (p.kind === 'age' && p.maxAgeDays === undefined) return `policy ${p.name}: an age policy needs maxAgeDays`;
-  return undefined;
 }
 
 function readConfigFile(path: string | undefined, problems: string[]): Env {
@@ -382,9 +339,11 @@ function readPasswordFile(name: string, path: string, problems: string[]): strin
   }
 }
 
+const DEV_SECRET_FILE = '.dev-jwt-secret';
+
 /** A per-data-dir random secret so `npm run token` and the server agree in development. */
 function devSecret(dataDir: string): string {
-  const file = join(dataDir, '.dev-jwt-secret');
+  const file = join(dataDir, DEV_SECRET_FILE);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(32).toString('hex');
@@ -398,11 +357,74 @@ function devSecret(dataDir: string): string {
   }
 }
 
-export function isValidTimezone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
+/** The variable that sets each option (by option path; the longest prefix wins), to name it in errors. */
+const VARIABLE_OF: Record<string, string> = {
+  storageDir: 'STORAGE_DIR',
+  tempDir: 'TEMP_DIR',
+  timezone: 'SCHEDULER_TIMEZONE/TZ',
+  redisUrl: 'REDIS_URL',
+  queuePrefix: 'QUEUE_PREFIX',
+  'catalog.url': 'CATALOG_URL',
+  'auth.jwtSecret': 'JWT_SECRET',
+  'auth.failureLimit': 'AUTH_FAILURE_LIMIT',
+  'auth.failureWindowMs': 'AUTH_FAILURE_WINDOW_MS',
+  'auth.forbiddenLimit': 'AUTH_FORBIDDEN_LIMIT',
+  'auth.maxTokenLifetimeMs': 'JWT_MAX_LIFETIME_HOURS',
+  'dump.defaultCompression': 'BACKUP_COMPRESSION',
+  'dump.zstdLevel': 'ZSTD_LEVEL',
+  'dump.gzipLevel': 'GZIP_LEVEL',
+  'dump.timeoutMs': 'DUMP_TIMEOUT_MS',
+  'dump.lockWaitTimeoutMs': 'DUMP_LOCK_WAIT_TIMEOUT_MS',
+  'dump.pgFormat': 'BACKUP_PG_FORMAT',
+  'queue.attempts': 'JOB_ATTEMPTS',
+  'queue.concurrency': 'WORKER_CONCURRENCY',
+  'queue.lockDurationMs': 'JOB_LOCK_DURATION_MS',
+  'queue.stalledIntervalMs': 'JOB_STALLED_INTERVAL_MS',
+  'queue.backoffMs': 'JOB_BACKOFF_MS',
+  shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
+  'monitoring.minFreeBytes': 'HEALTH_MIN_FREE_MB',
+  'monitoring.maxBackupAgeMs': 'BACKUP_MAX_AGE_HOURS',
+  'monitoring.checkTimeoutMs': 'HEALTH_CHECK_TIMEOUT_MS',
+  'schedules.syncIntervalMs': 'SCHEDULER_SYNC_INTERVAL_MS',
+  'schedules.minIntervalMinutes': 'SCHEDULE_MIN_INTERVAL_MINUTES',
+  'queue.maxWaiting': 'QUEUE_MAX_WAITING',
+  'schedules.retention.policies': 'RETENTION_POLICIES',
+  'schedules.retention.defaultPolicy': 'RETENTION_DEFAULT_POLICY',
+  'schedules.retention.cleanupCron': 'RETENTION_CLEANUP_CRON',
+  'schedules.drillCron': 'RESTORE_DRILL_CRON',
+  'cache.redisPrefixes': 'CACHE_REDIS_PREFIXES',
+  'cache.sessionPrefixes': 'CACHE_SESSION_PREFIXES',
+  'cache.redisUrl': 'CACHE_REDIS_URL',
+  'cache.fileRoot': 'CACHE_FILE_ROOT',
+};
+const TARGET_VARIABLE: Record<string, string> = { passwordFile: 'PASSWORD_FILE', coreTables: 'CORE_TABLES', restoreDatabases: 'RESTORE_DATABASES' };
+
+/**
+ * Option problems in the environment's terms: `CACHE_FILE_ROOT must not ...`. A variable whose
+ * value could not even be parsed (already in `parsed`) is not reported twice.
+ */
+function variableProblems(found: OptionProblem[], o: BackupManagerOptions, parsed: string[]): string[] {
+  const out: string[] = [];
+  for (const { path, message } of found) {
+    let variable: string;
+    let rest = '';
+    const target = /^targets\[(\d+)\](?:\.(\w+))?/.exec(path);
+    const plan = /^schedules\.defaultPlans\[(\d+)\]/.exec(path);
+    if (target) {
+      const suffix = TARGET_VARIABLE[target[2] ?? ''];
+      variable = `BACKUP_TARGET_${(o.targets[Number(target[1])]?.name ?? '?').toUpperCase()}_${suffix ?? 'URL'}`;
+      if (!suffix && target[2]) rest = ` (${target[2]})`;
+    } else if (plan) {
+      variable = `SCHEDULER_${String(o.schedules?.defaultPlans[Number(plan[1])]?.type).toUpperCase()}_CRON`;
+    } else {
+      const prefix = Object.keys(VARIABLE_OF)
+        .filter((k) => path === k || path.startsWith(`${k}.`) || path.startsWith(`${k}[`))
+        .sort((a, b) => b.length - a.length)[0];
+      variable = prefix ? VARIABLE_OF[prefix] : path;
+      rest = prefix ? path.slice(prefix.length) : '';
+    }
+    if (parsed.some((p) => p.startsWith(`${variable} `) || p.startsWith(`${variable}:`))) continue;
+    out.push(`${variable}${rest} ${message}`);
   }
+  return out;
 }

@@ -2,16 +2,16 @@ import type { CanActivate, Type } from '@nestjs/common';
 import { join, resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
-import { restoreDatabasesProblems } from '../common/database-names.js';
-import { scheduleIntervalProblems } from '../scheduler/cron-gap.js';
 import {
   DEFAULT_QUEUE_MAX_WAITING,
   defaultSchedulerOptions,
   type AuthOptions,
   type BackupManagerOptions,
+  type CacheOptions,
   type CatalogOptions,
   type TargetOptions,
 } from './options.js';
+import { MIN_JWT_SECRET_LENGTH, validateOptions } from './validate-options.js';
 
 /** A target read from a host's TypeORM DataSource (postgres or mysql/mariadb driver). */
 export interface DataSourceTargetOptions {
@@ -44,7 +44,7 @@ export interface HostAuthOptions {
  * processes by default.
  */
 export interface BackupManagerModuleOptions
-  extends Partial<Omit<BackupManagerOptions, 'targets' | 'catalog' | 'auth' | 'dump' | 'queue' | 'controllers'>> {
+  extends Partial<Omit<BackupManagerOptions, 'targets' | 'catalog' | 'auth' | 'dump' | 'queue' | 'controllers' | 'cache'>> {
   /** Databases to back up: connection details, or a host DataSource to read them from. */
   targets?: Array<TargetOptions | DataSourceTargetOptions>;
   /** Catalog connection: a URL, an SQLite file, or a host DataSource (`{ dataSource }`). Default: SQLite in `./data/catalog.sqlite`. */
@@ -53,6 +53,8 @@ export interface BackupManagerModuleOptions
   auth?: Partial<AuthOptions> & HostAuthOptions;
   dump?: Partial<BackupManagerOptions['dump']>;
   queue?: Partial<BackupManagerOptions['queue']>;
+  /** What `DELETE /cache` may clear; prefixes default to none. */
+  cache?: Partial<CacheOptions>;
 }
 
 /** Options that shape the module itself, so they are known before any factory runs. */
@@ -102,25 +104,20 @@ export function isHostCatalog(o: CatalogOptions): o is CatalogOptions & { dataSo
 export async function resolveModuleOptions(input: BackupManagerModuleOptions, extras: BackupManagerExtras): Promise<BackupManagerOptions> {
   const problems: string[] = [];
   const dataDir = resolve('data');
-  const targets: TargetOptions[] = [];
-  for (const t of input.targets ?? []) {
-    try {
-      targets.push('dataSource' in t && t.dataSource ? await targetFromDataSource(t) : (t as TargetOptions));
-    } catch (err) {
-      problems.push(`targets: ${(err as Error).message}`);
-    }
-  }
-  const names = new Set<string>();
-  for (const t of targets) {
-    if (!/^[a-z0-9_]{1,64}$/.test(t.name)) problems.push(`targets: name "${t.name}" must be lower-case letters, digits or "_"`);
-    if (names.has(t.name)) problems.push(`targets: two targets are named "${t.name}"`);
-    if (t.restoreDatabases !== undefined && !Array.isArray(t.restoreDatabases)) problems.push(`targets: target "${t.name}": restoreDatabases must be an array of database names`);
-    else for (const p of restoreDatabasesProblems(t.restoreDatabases ?? [])) problems.push(`targets: target "${t.name}": restoreDatabases: ${p}`);
-    names.add(t.name);
-  }
-  const storageDir = resolve(input.storageDir ?? join(dataDir, 'backups'));
-  const tempDir = resolve(input.tempDir ?? join(dataDir, 'tmp'));
-  if (storageDir === tempDir) problems.push('storageDir and tempDir must differ');
+  // A DataSource that cannot be read leaves its slot as given, so later targets keep their index in errors.
+  const unresolved = new Set<number>();
+  const targets = await Promise.all(
+    (input.targets ?? []).map(async (t, i) => {
+      if (!('dataSource' in t && t.dataSource)) return t as TargetOptions;
+      try {
+        return await targetFromDataSource(t);
+      } catch (err) {
+        unresolved.add(i);
+        problems.push(`targets[${i}]: ${(err as Error).message}`);
+        return t as unknown as TargetOptions;
+      }
+    }),
+  );
   const controllers = extras.controllers ?? true;
   const auth: AuthOptions = {
     jwtSecret: input.auth?.jwtSecret ?? '',
@@ -129,20 +126,14 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     audience: input.auth?.audience,
     failureLimit: input.auth?.failureLimit,
     failureWindowMs: input.auth?.failureWindowMs,
+    forbiddenLimit: input.auth?.forbiddenLimit,
+    maxTokenLifetimeMs: input.auth?.maxTokenLifetimeMs,
   };
-  if (controllers && !extras.guard && auth.jwtSecret.length < 32 && !auth.devMode) {
-    problems.push('auth.jwtSecret (at least 32 characters) is required for the built-in JWT guard; or pass a host `guard`, or `controllers: false`');
+  if (controllers && !extras.guard && !auth.jwtSecret) {
+    problems.push(`auth.jwtSecret (at least ${MIN_JWT_SECRET_LENGTH} characters) is required for the built-in JWT guard; or pass a host \`guard\`, or \`controllers: false\``);
   }
-  const schedules = input.schedules ?? defaultSchedulerOptions();
-  problems.push(
-    ...scheduleIntervalProblems(schedules, input.timezone ?? 'UTC', {
-      plan: (type) => `schedules.defaultPlans (${type})`,
-      drill: 'schedules.drillCron',
-      min: 'schedules.minIntervalMinutes (0 = no minimum)',
-    }),
-  );
-  if (problems.length) throw new Error(`BackupManagerModule: invalid options:\n  - ${problems.join('\n  - ')}`);
-  return {
+  const defaults = defaultSchedulerOptions();
+  const options: BackupManagerOptions = {
     ...input,
     targets,
     catalog: {
@@ -154,14 +145,14 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     },
     redisUrl: input.redisUrl ?? 'redis://127.0.0.1:6379',
     queuePrefix: input.queuePrefix ?? 'backup-manager',
-    storageDir,
-    tempDir,
+    storageDir: resolve(input.storageDir ?? join(dataDir, 'backups')),
+    tempDir: resolve(input.tempDir ?? join(dataDir, 'tmp')),
     auth,
     timezone: input.timezone ?? 'UTC',
     workers: input.workers ?? false,
     controllers,
     scheduler: input.scheduler ?? false,
-    schedules,
+    schedules: input.schedules ? { ...defaults, ...input.schedules, retention: { ...defaults.retention, ...input.schedules.retention } } : defaults,
     dump: {
       defaultCompression: 'zstd',
       zstdLevel: 3,
@@ -181,7 +172,13 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
       ...input.queue,
     },
     shutdownGraceMs: input.shutdownGraceMs ?? 10_000,
+    cache: input.cache ? { redisPrefixes: [], sessionPrefixes: [], ...input.cache } : undefined,
   };
+  for (const p of validateOptions(options)) {
+    if (!unresolved.has(Number(/^targets\[(\d+)\]/.exec(p.path)?.[1]))) problems.push(`${p.path} ${p.message}`);
+  }
+  if (problems.length) throw new Error(`BackupManagerModule: invalid options:\n  - ${problems.join('\n  - ')}`);
+  return options;
 }
 
 type PgLikeOptions = {

@@ -44,14 +44,21 @@ export interface CatalogOptions {
 
 export interface AuthOptions {
   jwtSecret: string;
-  /** True when the secret was generated for local development. */
+  /** True when the secret was generated for local development (AUTH_DEV_MODE with no JWT_SECRET). */
   devMode: boolean;
   issuer?: string;
   audience?: string;
-  /** Failed authentications (401) one client IP may make per window before it gets 429 for a window; 0 = no limit. Default 20. */
+  /**
+   * Failed authentications (401) one client IP may make per window; past it, its failing requests
+   * get 429 for a window (valid tokens still pass). 0 = no limit. Default 20.
+   */
   failureLimit?: number;
-  /** That window, in milliseconds. Default 60000. */
+  /** That window (also of `forbiddenLimit` and of audit aggregation), in milliseconds. Default 60000. */
   failureWindowMs?: number;
+  /** Refused role checks (403) one actor may cause per window before they get 429; 0 = no limit. Default 20. */
+  forbiddenLimit?: number;
+  /** Longest token lifetime (`exp` − `iat`, or `exp` − now without `iat`) the built-in guard accepts. Default 24 h. */
+  maxTokenLifetimeMs?: number;
 }
 
 export interface BackupManagerOptions {

@@ -1,5 +1,6 @@
 import { CronTime, validateCronExpression } from 'cron';
 import { DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, type SchedulerOptions } from '../config/options.js';
+import type { OptionProblem } from '../config/validate-options.js';
 
 /** Runs looked at: enough for every pattern cron fields can make to show its shortest gap (they repeat within a day or fire less often than the minimum). */
 const RUNS = 60;
@@ -62,22 +63,21 @@ export const MIN_INTERVAL_SETTING = 'SCHEDULE_MIN_INTERVAL_MINUTES (schedules.mi
 
 /**
  * The configured crons that run more often than `schedules.minIntervalMinutes` allows: the default
- * plans and the drill cron (invalid expressions and zones are left to their own checks). One check
- * for the environment and for `forRoot`; `names` says how each path names the settings.
+ * plans and the drill cron (invalid expressions and zones are left to their own checks), named by
+ * their option paths under `schedules`. One check for the environment and for `forRoot`.
  */
-export function scheduleIntervalProblems(
-  s: Pick<SchedulerOptions, 'defaultPlans' | 'drillCron' | 'minIntervalMinutes'>,
-  timezone: string,
-  names: { plan: (type: string) => string; drill: string; min: string },
-): string[] {
+export function scheduleIntervalProblems(s: Pick<SchedulerOptions, 'defaultPlans' | 'drillCron' | 'minIntervalMinutes'>, timezone: string): OptionProblem[] {
   const min = s.minIntervalMinutes ?? DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES;
-  const crons: Array<[string, string | undefined]> = [...s.defaultPlans.map((p): [string, string] => [names.plan(p.type), p.cron]), [names.drill, s.drillCron]];
-  const problems: string[] = [];
-  for (const [name, expr] of crons) {
-    if (!expr?.trim() || !validateCronExpression(expr.trim()).valid) continue;
+  const crons: Array<[string, string | undefined]> = [
+    ...(Array.isArray(s.defaultPlans) ? s.defaultPlans : []).map((p, i): [string, string] => [`defaultPlans[${i}].cron`, p?.cron]),
+    ['drillCron', s.drillCron],
+  ];
+  const problems: OptionProblem[] = [];
+  for (const [path, expr] of crons) {
+    if (typeof expr !== 'string' || !expr.trim() || !validateCronExpression(expr.trim()).valid) continue;
     try {
-      const problem = cronIntervalProblem(expr.trim(), timezone, min, names.min);
-      if (problem) problems.push(`${name}: ${problem}`);
+      const message = cronIntervalProblem(expr.trim(), timezone, min, MIN_INTERVAL_SETTING);
+      if (message) problems.push({ path, message });
     } catch {
       // an unknown time zone: reported by its own check
     }

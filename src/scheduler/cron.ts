@@ -1,6 +1,6 @@
 import { CronTime, validateCronExpression } from 'cron';
 import { badRequest } from '../common/errors.js';
-import { isValidTimezone } from '../config/env.js';
+import { isValidTimezone } from '../common/timezone.js';
 
 /** Named schedules and the cron expressions they stand for. */
 export const PRESETS = {
@@ -17,8 +17,14 @@ export function checkCron(expr: string): void {
   if (fields !== 5 && fields !== 6) {
     throw badRequest(`cron "${expr.slice(0, 128)}" is invalid: it needs 5 fields (minute hour day month weekday) or 6 with seconds first, not ${fields}`);
   }
+  const problem = cronProblem(expr);
+  if (problem) throw badRequest(`cron "${expr.slice(0, 128)}" is invalid: ${problem}`);
+}
+
+/** Why the cron library refuses `expr` (presets such as `@daily` pass), or undefined. */
+export function cronProblem(expr: string): string | undefined {
   const v = validateCronExpression(expr.trim());
-  if (!v.valid) throw badRequest(`cron "${expr.slice(0, 128)}" is invalid: ${v.error?.message ?? 'unparseable'}`);
+  return v.valid ? undefined : (v.error?.message ?? 'unparseable');
 }
 
 /** @throws BAD_REQUEST naming the zone. */

@@ -1,9 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import jwt from 'jsonwebtoken';
 import { MIN_ROLE_EXTENSION } from '../../src/auth/roles.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { startTestApp, waitFor, type TestApp } from '../support/app.js';
 
 /**
  * Attacks on authentication: forged, foreign, expired and mis-addressed JWTs; every route of the
@@ -51,7 +51,7 @@ interface Route {
 const routes: Route[] = [];
 
 beforeAll(async () => {
-  t = await startTestApp({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, AUTH_FAILURE_LIMIT: '0' });
+  t = await startTestApp({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, AUTH_FAILURE_LIMIT: '0', AUTH_FORBIDDEN_LIMIT: '0' });
   secret = t.config.options.auth.jwtSecret;
   const doc = (await (await fetch(`${t.url}/docs-json`)).json()) as { paths: Record<string, Record<string, Record<string, unknown>>> };
   for (const [path, ops] of Object.entries(doc.paths)) {
@@ -153,6 +153,16 @@ describe('forged and foreign tokens', () => {
     ['unknown role', () => sign({ role: 'root' }), /role/],
     ['role as an array', () => sign({ role: ['admin'] }), /role/],
     ['an 8 kB token', () => 'a'.repeat(8_000), /invalid/],
+    ['exp in the year 5000', () => sign({ exp: 95_617_584_000 }), /lifetime \(exp - iat\) is .* h, more than the maximum of 24 h/],
+    ['a lifetime of 25 h (the maximum is 24 h)', () => sign({ exp: now() + 25 * 3600 }), /more than the maximum of 24 h/],
+    ['iat an hour in the future', () => sign({ iat: now() + 3600, exp: now() + 7200 }), /iat is in the future/],
+    ['a backdated iat to pass a 30-day lifetime', () => sign({ iat: now() - 30 * 86400, exp: now() + 600 }), /lifetime .* more than the maximum of 24 h/],
+    ['no iat and exp in two days', () => jwt.sign({ sub: 'x', role: 'admin', iss: ISSUER, aud: AUDIENCE, exp: now() + 2 * 86400 }, secret, { algorithm: 'HS256', noTimestamp: true }), /expires in 48 h, more than the maximum token lifetime of 24 h/],
+    ['iat not a number', () => {
+      const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'x', role: 'admin', iss: ISSUER, aud: AUDIENCE, exp: now() + 600, iat: 'yesterday' })}`;
+      return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+    }, /iat/],
+    ['a NUL in the subject', () => sign({ sub: 'eve\u0000admin' }), /control character/],
   ];
 
   it.each(cases)('refuses a token: %s → 401 with a reason, no secret in the body', async (_name, make, reason) => {
@@ -162,6 +172,25 @@ describe('forged and foreign tokens', () => {
     expect(res.text).not.toContain(secret);
     // ...and a refused token never reaches a mutating route either
     expect((await call('POST', ROUTE, make(), { target: 'nope' })).status).toBe(401);
+  });
+
+  it('accepts an iat slightly ahead of this clock and a lifetime of exactly the maximum', async () => {
+    expect((await call('GET', ROUTE, sign({ iat: now() + 30, exp: now() + 600 }))).status).toBe(200);
+    expect((await call('GET', ROUTE, sign({ iat: now(), exp: now() + 24 * 3600 }))).status).toBe(200);
+    expect((await call('GET', ROUTE, jwt.sign({ sub: 'x', role: 'viewer', iss: ISSUER, aud: AUDIENCE, exp: now() + 3600 }, secret, { algorithm: 'HS256', noTimestamp: true }))).status).toBe(200);
+  });
+
+  it('takes its maximum lifetime from JWT_MAX_LIFETIME_HOURS and says it', async () => {
+    const short = await startTestApp({ JWT_MAX_LIFETIME_HOURS: '1', AUTH_FAILURE_LIMIT: '0' });
+    try {
+      const at = (exp: number) => fetch(`${short.url}${ROUTE}`, { headers: { authorization: `Bearer ${jwt.sign({ sub: 's', role: 'viewer', exp }, short.config.options.auth.jwtSecret, { algorithm: 'HS256' })}` } });
+      const long = await at(now() + 2 * 3600);
+      expect(long.status).toBe(401);
+      expect(await long.text()).toMatch(/more than the maximum of 1 h/);
+      expect((await at(now() + 50 * 60)).status).toBe(200);
+    } finally {
+      await short.close();
+    }
   });
 
   it('refuses a header too large for the server with 431', async () => {
@@ -226,6 +255,7 @@ describe('clients that keep failing authentication', () => {
   let limited: TestApp;
   const WINDOW_MS = 2_000;
   const LIMIT = 5;
+  const FORBIDDEN_LIMIT = 20;
 
   beforeAll(async () => {
     limited = await startTestApp({ AUTH_FAILURE_LIMIT: String(LIMIT), AUTH_FAILURE_WINDOW_MS: String(WINDOW_MS) });
@@ -242,7 +272,7 @@ describe('clients that keep failing authentication', () => {
     return res;
   };
 
-  it('403s do not count; after LIMIT 401s the client gets 429 with Retry-After, whatever it sends, until the window passes', async () => {
+  it('403s do not count; after LIMIT 401s the client gets 429 with Retry-After for failing requests until the window passes, while valid tokens pass', async () => {
     for (let i = 0; i < LIMIT * 3; i++) {
       const res = await fetch(`${limited.url}/api/v1/audit`, { headers: { authorization: `Bearer ${limited.token('viewer')}` } });
       expect(res.status).toBe(403);
@@ -253,14 +283,40 @@ describe('clients that keep failing authentication', () => {
     const blocked = await hit('forged.token.here');
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
-    // a valid token gets no answer either (a guesser learns nothing), nor does a spoofed forwarding header
-    expect((await hit(limited.token('admin'))).status).toBe(429);
+    // a valid token is never refused by the limiter (else one failing client behind a shared
+    // address would lock everyone out); a spoofed forwarding header changes nothing without TRUST_PROXY
+    expect((await hit(limited.token('admin'))).status).toBe(200);
+    expect((await hit(limited.token('viewer'), { 'x-forwarded-for': '203.0.113.9' })).status).toBe(200);
     expect((await hit(null, { 'x-forwarded-for': '203.0.113.9' })).status).toBe(429);
     // probes are not behind the guard
     expect((await fetch(`${limited.url}/health/live`)).status).toBe(200);
 
     await new Promise((r) => setTimeout(r, WINDOW_MS + 300));
     expect((await hit(limited.token('viewer'))).status).toBe(200);
+  }, 30_000);
+
+  it('throttles a user who keeps hitting routes above their role (429 after AUTH_FORBIDDEN_LIMIT), and sums the repeats up in the audit trail', async () => {
+    const nosy = limited.token('viewer', 'nosy');
+    const statuses = await Promise.all(
+      Array.from({ length: 100 }, () => fetch(`${limited.url}/api/v1/audit`, { headers: { authorization: `Bearer ${nosy}` } }).then(async (r) => (await r.text(), r.status))),
+    );
+    expect(statuses.filter((s) => s === 403).length).toBeGreaterThanOrEqual(FORBIDDEN_LIMIT);
+    expect(statuses.filter((s) => s === 403).length).toBeLessThanOrEqual(FORBIDDEN_LIMIT * 2); // at most two windows' worth
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 403 || s === 429)).toBe(true);
+    // what the role allows still works, and another viewer is not throttled
+    expect((await hit(nosy)).status).toBe(200);
+    expect((await fetch(`${limited.url}/api/v1/audit`, { headers: { authorization: `Bearer ${limited.token('viewer', 'other')}` } })).status).toBe(403);
+
+    // The trail accounts for all 100 in a handful of entries, once the window has closed.
+    const rows = await waitFor(async () => {
+      const r = await fetch(`${limited.url}/api/v1/audit?actor=nosy&action=auth.forbidden&limit=500`, { headers: { authorization: `Bearer ${limited.token('admin')}` } });
+      const items = ((await r.json()) as { items: Array<{ metadata: { repeated?: number } }> }).items;
+      // an entry stands for one request, a summary for `repeated` ones
+      return items.reduce((n, e) => n + (e.metadata.repeated ?? 1), 0) === 100 ? items : undefined;
+    }, 'the audit summary of the repeated denials', 15_000);
+    expect(rows.length).toBeLessThanOrEqual(12);
+    expect(rows.some((e: any) => e.metadata.repeated > 0 && e.metadata.statuses['429'] > 0 && e.resource === 'GET /api/v1/audit')).toBe(true);
   }, 30_000);
 
   it('a flood of bad tokens is answered quickly with 429, and the service keeps serving afterwards', async () => {
@@ -272,4 +328,38 @@ describe('clients that keep failing authentication', () => {
     await new Promise((r) => setTimeout(r, WINDOW_MS + 300));
     expect((await hit(limited.token('viewer'))).status).toBe(200);
   }, 30_000);
+});
+
+describe('behind a reverse proxy (TRUST_PROXY)', () => {
+  let proxied: TestApp;
+  const LIMIT = 3;
+
+  beforeAll(async () => {
+    // The test connects from 127.0.0.1, standing in for one proxy that appends the client's address.
+    proxied = await startTestApp({ TRUST_PROXY: '1', AUTH_FAILURE_LIMIT: String(LIMIT), AUTH_FAILURE_WINDOW_MS: '60000' });
+  }, 60_000);
+  afterAll(async () => {
+    await proxied?.close();
+  });
+
+  const via = async (client: string, token: string | null) => {
+    const h: Record<string, string> = { 'x-forwarded-for': client };
+    if (token) h.authorization = `Bearer ${token}`;
+    const res = await fetch(`${proxied.url}/api/v1/backups`, { headers: h });
+    await res.text();
+    return res.status;
+  };
+
+  it('limits the failing client only, by the address the proxy forwarded; others and valid tokens pass', async () => {
+    for (let i = 0; i < LIMIT; i++) expect(await via('203.0.113.9', 'forged.token.here')).toBe(401);
+    expect(await via('203.0.113.9', 'forged.token.here')).toBe(429);
+    expect(await via('198.51.100.7', 'forged.token.here')).toBe(401); // another client behind the same proxy
+    expect(await via('198.51.100.7', proxied.token('viewer'))).toBe(200);
+    expect(await via('203.0.113.9', proxied.token('viewer'))).toBe(200); // even the failing one, with a valid token
+    // the audit trail names the client, not the proxy
+    const audit = await fetch(`${proxied.url}/api/v1/audit?action=auth.login_failed&limit=50`, { headers: { authorization: `Bearer ${proxied.token('admin')}` } });
+    const ips = ((await audit.json()) as { items: Array<{ clientIp: string }> }).items.map((e) => e.clientIp);
+    expect(ips).toEqual(expect.arrayContaining(['203.0.113.9', '198.51.100.7']));
+    expect(ips).not.toContain('127.0.0.1');
+  });
 });

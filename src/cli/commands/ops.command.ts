@@ -183,8 +183,14 @@ export class TokenCommand extends CommandRunner {
       const role = (o.role ?? Role.Viewer) as Role;
       if (!Object.values(Role).includes(role)) throw new CliError(`--role must be one of ${Object.values(Role).join(', ')}`, Exit.Usage);
       if (!o.sub) throw new CliError('--sub is required (the user id the token names)', Exit.Usage);
-      const { jwtSecret, issuer, audience } = this.cli.loadConfig(true).options.auth;
-      process.stdout.write(signToken(jwtSecret, { sub: o.sub, role, name: o.name }, { expiresIn: o.expires ?? '12h', issuer, audience }) + '\n');
+      const { jwtSecret, issuer, audience, maxTokenLifetimeMs } = this.cli.loadConfig(true).options.auth;
+      let token: string;
+      try {
+        token = signToken(jwtSecret, { sub: o.sub, role, name: o.name }, { expiresIn: o.expires ?? '12h', issuer, audience, maxLifetimeMs: maxTokenLifetimeMs });
+      } catch (err) {
+        throw new CliError(`--expires ${o.expires}: ${(err as Error).message} (JWT_MAX_LIFETIME_HOURS)`, Exit.Usage);
+      }
+      process.stdout.write(token + '\n');
     });
   }
 
