@@ -26,7 +26,7 @@ function filesUnder(dir: string): string[] {
 const TYPES = ['manual', 'daily', 'weekly', 'monthly'];
 const COMPRESSIONS = ['zstd', 'gzip', 'none'];
 const FORMATS = ['plain', 'custom'];
-/** Milliseconds after the request at which each round sends a DELETE: around the moment a worker picks the job up. */
+/** Milliseconds after the requests at which each record gets a DELETE: around the moments workers pick jobs up. */
 const OFFSETS = [0, 2, 4, 6, 8, 11, 14, 18, 24, 32, 45, 60];
 
 /**
@@ -59,22 +59,29 @@ describe('deleting backups while workers pick them up', () => {
   it('leaves no record QUEUED or RUNNING and no file of a cancelled record', async () => {
     const deletes = new Map<string, number[]>();
     const specs = TYPES.flatMap((type) => COMPRESSIONS.flatMap((compression) => FORMATS.map((format) => ({ type, compression, format }))));
-    for (const spec of specs) {
-      const created = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app', ...spec } });
-      expect(created.status).toBe(202);
-      const id = created.body.id as string;
-      const statuses = await Promise.all(
-        OFFSETS.map(async (ms) => {
-          await new Promise((r) => setTimeout(r, ms));
-          return (await api(t, 'DELETE', `/api/v1/backups/${id}`)).status;
-        }),
-      );
-      // 200 deleted it; 404: an earlier DELETE already had; 409: it was running.
-      expect(statuses.filter((s) => ![200, 404, 409].includes(s))).toEqual([]);
-      deletes.set(id, statuses);
-      // The next round starts with the workers idle again (a stuck record is caught below).
-      await waitFor(async () => !['QUEUED', 'RUNNING'].includes((await api(t, 'GET', `/api/v1/backups/${id}`)).body.status), `backup ${id} to settle`, 20_000).catch(() => undefined);
-    }
+    // All requests at once, then every record's DELETEs at staggered offsets, all in parallel: with
+    // 24 jobs and 4 worker slots, some DELETEs find a record still QUEUED, some land as a worker picks
+    // it up, some while it runs or after it completed; every one of those interleavings must end well.
+    const ids = await Promise.all(
+      specs.map(async (spec) => {
+        const created = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app', ...spec } });
+        expect(created.status).toBe(202);
+        return created.body.id as string;
+      }),
+    );
+    await Promise.all(
+      ids.map(async (id) => {
+        const statuses = await Promise.all(
+          OFFSETS.map(async (ms) => {
+            await new Promise((r) => setTimeout(r, ms));
+            return (await api(t, 'DELETE', `/api/v1/backups/${id}`)).status;
+          }),
+        );
+        // 200 deleted it; 404: an earlier DELETE already had; 409: it was running.
+        expect(statuses.filter((s) => ![200, 404, 409].includes(s))).toEqual([]);
+        deletes.set(id, statuses);
+      }),
+    );
 
     const all = async () => (await api(t, 'GET', '/api/v1/backups?includeDeleted=true&limit=100')).body.items as any[];
     await waitFor(async () => (await all()).every((r) => !['QUEUED', 'RUNNING'].includes(r.status)), 'every record to leave QUEUED/RUNNING', 60_000).catch(() => undefined);
@@ -95,10 +102,8 @@ describe('deleting backups while workers pick them up', () => {
         expect({ id: r.id, status: r.status, fileExists: (await api(t, 'GET', `/api/v1/backups/${r.id}`)).body.fileExists }).toEqual({ id: r.id, status: expect.stringMatching(/^(COMPLETED|VERIFIED)$/), fileExists: true });
       }
     }
-    // NOTE: how many deletes land while a record is still QUEUED (CANCELLED) rather than after it
-    // ran depends on the machine's timing, so neither count is asserted; the invariants above hold
-    // for every interleaving, and at least some deletes did take hold.
-    expect([...deletes.values()].filter((s) => s.includes(200)).length).toBeGreaterThan(0);
+    // More jobs than worker slots: the last ones requested were still QUEUED when their first DELETE came.
+    expect(records.filter((r) => r.status === 'CANCELLED').length).toBeGreaterThan(0);
 
     // Storage: exactly the artifacts and manifests of completed records; nothing of a cancelled one, no partial.
     const expected = records

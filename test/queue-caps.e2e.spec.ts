@@ -215,15 +215,15 @@ describe('queue caps: the minimum schedule interval', () => {
       problems = (err as ConfigError).problems;
     }
     expect(problems).toEqual([
-      expect.stringMatching(/^SCHEDULER_DAILY_CRON: cron "\*\/2 \* \* \* \*" runs 2 minutes apart .*; a schedule may run at most once every 5 minutes\. .* SCHEDULE_MIN_INTERVAL_MINUTES \(0 = no minimum\)$/),
-      expect.stringMatching(/^RESTORE_DRILL_CRON: cron "\*\/5 \* \* \* \* \*" runs 5 seconds apart/),
+      expect.stringMatching(/^SCHEDULER_DAILY_CRON runs too often: cron "\*\/2 \* \* \* \*" runs 2 minutes apart .*; a schedule may run at most once every 5 minutes\. .* SCHEDULE_MIN_INTERVAL_MINUTES \(schedules\.minIntervalMinutes in forRoot; 0 = no minimum\)$/),
+      expect.stringMatching(/^RESTORE_DRILL_CRON runs too often: cron "\*\/5 \* \* \* \* \*" runs 5 seconds apart/),
     ]);
     expect(() => loadConfig({ ...base, SCHEDULER_DAILY_CRON: '*/2 * * * *', SCHEDULE_MIN_INTERVAL_MINUTES: '2' })).not.toThrow();
     expect(() => loadConfig({ ...base, RESTORE_DRILL_CRON: '*/5 * * * * *', SCHEDULE_MIN_INTERVAL_MINUTES: '0' })).not.toThrow();
 
     const schedules = { ...defaultSchedulerOptions(), defaultPlans: [{ type: 'daily' as const, cron: '* * * * *' }] };
     await expect(resolveModuleOptions({ schedules }, { controllers: false })).rejects.toThrow(
-      /schedules\.defaultPlans \(daily\): cron "\* \* \* \* \*" runs 1 minute apart .* schedules\.minIntervalMinutes \(0 = no minimum\)/,
+      /schedules\.defaultPlans\[0\]\.cron runs too often: cron "\* \* \* \* \*" runs 1 minute apart .*\(schedules\.minIntervalMinutes in forRoot; 0 = no minimum\)/,
     );
     await expect(resolveModuleOptions({ schedules: { ...schedules, minIntervalMinutes: 1 } }, { controllers: false })).resolves.toMatchObject({ schedules: { minIntervalMinutes: 1 } });
   });
@@ -234,6 +234,6 @@ describe('queue caps: the minimum schedule interval', () => {
     const timer = setTimeout(() => p.child.kill('SIGKILL'), 30_000);
     const code = await p.exited.finally(() => clearTimeout(timer));
     expect(code).toBe(78);
-    expect(p.output()).toMatch(/SCHEDULER_DAILY_CRON: cron "\* \* \* \* \*" runs 1 minute apart/);
+    expect(p.output()).toMatch(/SCHEDULER_DAILY_CRON runs too often: cron "\* \* \* \* \*" runs 1 minute apart/);
   });
 });

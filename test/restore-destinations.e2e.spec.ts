@@ -294,6 +294,6 @@ describe.each([['SQLite'], ['PostgreSQL'], ['MariaDB']])('restore destinations a
         { targets: [{ name: 'app', engine: 'mysql', host: 'h', port: 3306, user: 'u', database: 'app', restoreDatabases: ['mysql'] }] },
         { controllers: false },
       ),
-    ).rejects.toThrow(/targets: target "app": restoreDatabases: "mysql" is a system database/);
+    ).rejects.toThrow(/targets\[0\]\.restoreDatabases "mysql" is a system database/);
   });
 });

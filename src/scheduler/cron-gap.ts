@@ -77,7 +77,7 @@ export function scheduleIntervalProblems(s: Pick<SchedulerOptions, 'defaultPlans
     if (typeof expr !== 'string' || !expr.trim() || !validateCronExpression(expr.trim()).valid) continue;
     try {
       const message = cronIntervalProblem(expr.trim(), timezone, min, MIN_INTERVAL_SETTING);
-      if (message) problems.push({ path, message });
+      if (message) problems.push({ path, message: `runs too often: ${message}` });
     } catch {
       // an unknown time zone: reported by its own check
     }
