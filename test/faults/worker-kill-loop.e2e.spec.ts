@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { dropQueueKeys, testEnv } from '../support/app.js';
+import { dropQueueKeys, testEnv, waitFor } from '../support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from '../support/pg.js';
 import { childPids, commandOf, freePort, startProcess, waitForHttp, type Proc } from '../support/processes.js';
 import { checkInvariants, client, orphanClients, sleep, type Client } from './support/faults.js';
@@ -123,9 +123,13 @@ describe(`SIGKILL a worker at a random point of a dump, ${LOOPS} times`, () => {
       for (const r of ok) expect(r.status).toBe('VERIFIED');
       for (const f of failed) expect(f.errorMessage).toMatch(/died or lost its job lock|gone from the queue|aborted|lock was lost|superseded/i);
     }
-    // No pg_dump or zstd outlived its worker, and no session of ours is left on the database.
-    await sleep(500);
+    // No pg_dump or zstd outlived its worker, and once the workers are idle no client or session of
+    // ours is left on the database. An orphan would stay (reparented to init), so waiting for them
+    // to end still catches it.
+    // NOTE: on a starved machine a live worker can lose its job lock mid-dump (that attempt runs its
+    // dump to the end, then is fenced off), and a killed worker takes a moment to be torn down.
     for (const db of dbs) {
+      await waitFor(async () => orphanClients(`PGDATABASE=${db}`).length === 0, `the dump clients of ${db} to end`, 120_000).catch(() => undefined);
       expect(orphanClients(`PGDATABASE=${db}`)).toEqual([]);
       const sessions = await pgQuery(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'backup-manager'`, [db]);
       expect(sessions[0].n).toBe(0);
