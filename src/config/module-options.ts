@@ -92,7 +92,7 @@ export const DEFAULT_EXTRAS: Required<Omit<BackupManagerExtras, 'routePrefix' | 
   scheduleModule: true,
 };
 
-/** The catalog tables live in a host DataSource the library must not close or migrate. */
+/** The catalog lives in the database of a host DataSource. */
 export function isHostCatalog(o: CatalogOptions): o is CatalogOptions & { dataSource: DataSource } {
   return !!o.dataSource;
 }
@@ -139,7 +139,8 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     catalog: {
       url: input.catalog?.url,
       sqlitePath: input.catalog?.sqlitePath ?? join(dataDir, 'catalog.sqlite'),
-      migrationsRun: input.catalog?.dataSource ? false : (input.catalog?.migrationsRun ?? true),
+      migrationsRun: input.catalog?.migrationsRun ?? true,
+      tablePrefix: input.catalog?.tablePrefix,
       dataSource: input.catalog?.dataSource,
       password: input.catalog?.password,
     },
