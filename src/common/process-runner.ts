@@ -59,10 +59,6 @@ export class ProcessRunner implements OnApplicationShutdown {
     });
   }
 
-  get liveCount(): number {
-    return this.live.size;
-  }
-
   killAll(signal: NodeJS.Signals = 'SIGTERM'): void {
     for (const child of this.live) child.kill(signal);
   }
