@@ -4,7 +4,7 @@ import { ErrorCode } from '../common/error-codes.js';
 import { httpError } from '../common/http-errors.js';
 import { AuthFailureLimiter, tooMany } from './auth-failure-limiter.js';
 import { HOST_AUTH, type HostAuth } from './host-auth.js';
-import { JwtService } from './jwt.service.js';
+import { TokenVerifier } from './token-verifier.js';
 import { checkRole, type AuthedRequest } from './role-check.js';
 import { Role, ROLES_KEY } from './roles.js';
 
@@ -17,7 +17,7 @@ export type { AuthedRequest, Refusal } from './role-check.js';
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
-    private readonly jwt: JwtService,
+    private readonly tokens: TokenVerifier,
     private readonly reflector: Reflector,
     private readonly limiter: AuthFailureLimiter,
     /** Set when a host app authenticates with its own guard (BackupManagerModule `guard`). */
@@ -28,7 +28,7 @@ export class AuthGuard implements CanActivate {
     if (this.host) return this.host.authorize(ctx, this.reflector);
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const actor = m ? this.jwt.verify(m[1]) : undefined;
+    const actor = m ? this.tokens.verify(m[1]) : undefined;
     if (!actor || typeof actor === 'string') {
       // NOTE: req.ip is the client's only when TRUST_PROXY names the proxies in front.
       const ip = req.ip ?? req.socket?.remoteAddress ?? 'unknown';
