@@ -5,10 +5,11 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
-import { BackupsService, isUuid, type BackupSubmission } from '../backup/backups.service.js';
+import { BackupsService, type BackupSubmission } from '../backup/backups.service.js';
 import type { BackupType } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { DomainError, ErrorCode, invalid } from '../common/errors.js';
+import { findByIdOrPrefix } from '../common/ids.js';
 import { BACKUP_MANAGER_OPTIONS, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, defaultSchedulerOptions, type BackupManagerOptions, type EngineKind, type SchedulerOptions } from '../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
@@ -60,10 +61,9 @@ export class SchedulesService implements OnModuleInit {
     return this.schedules.find({ order: { name: 'ASC' } });
   }
 
-  async get(id: string): Promise<Schedule> {
-    const s = isUuid(id) ? await this.schedules.findOneBy({ id }) : null;
-    if (!s) throw new DomainError(ErrorCode.ScheduleNotFound, `Schedule ${String(id).slice(0, 64)} not found`);
-    return s;
+  /** By full id or an unambiguous prefix of 8 or more characters. */
+  get(id: string): Promise<Schedule> {
+    return findByIdOrPrefix(this.schedules, id, 'Schedule', ErrorCode.ScheduleNotFound);
   }
 
   /** The live schedule with this id, or null (used by ticks: no error for a vanished one). */
