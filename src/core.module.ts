@@ -1,8 +1,9 @@
 import { Module, type CanActivate, type DynamicModule, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import { JwtModule } from '@nestjs/jwt';
 import { AuthFailureLimiter } from './auth/auth-failure-limiter.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { actorFromUser, HOST_AUTH, HostAuth } from './auth/host-auth.js';
-import { JwtService } from './auth/jwt.service.js';
+import { TokenVerifier } from './auth/token-verifier.js';
 import { EnginesModule } from './engines/engines.module.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
@@ -52,7 +53,7 @@ export class BackupManagerCoreModule {
       { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
       JobsQueue,
       JobsWorker,
-      JwtService,
+      TokenVerifier,
       AuthFailureLimiter,
       AuthGuard,
       ...hostAuth,
@@ -61,7 +62,8 @@ export class BackupManagerCoreModule {
     return {
       module: BackupManagerCoreModule,
       global: true,
-      imports: [...(r.imports ?? []), EnginesModule],
+      // JwtModule is imported, not exported: a host's own JwtService stays the host's.
+      imports: [...(r.imports ?? []), JwtModule.register({}), EnginesModule],
       providers,
       exports: [
         BACKUP_MANAGER_OPTIONS,
@@ -69,7 +71,7 @@ export class BackupManagerCoreModule {
         ARTIFACT_STORAGE,
         JobsQueue,
         JobsWorker,
-        JwtService,
+        TokenVerifier,
         AuthFailureLimiter,
         AuthGuard,
         EnginesModule,

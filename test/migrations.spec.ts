@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import 'reflect-metadata';
-import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, DataSource, Entity, PrimaryGeneratedColumn, type DataSourceOptions } from 'typeorm';
 import { CATALOG_MIGRATIONS } from '../migrations/index.js';
 import { openCatalog } from '../src/catalog/catalog.js';
 import { createPgDatabase, dropPgDatabase } from './support/pg.js';
@@ -152,7 +152,7 @@ describe("a catalog in a host DataSource's database", () => {
       @Column({ type: 'varchar', length: 40 })
       label!: string;
     }
-    const hostOptions = { type: 'postgres', url: `postgres://postgres@127.0.0.1:5432/${db}`, entities: [Widget], synchronize: true, logging: false } as const;
+    const hostOptions: DataSourceOptions = { type: 'postgres', url: `postgres://postgres@127.0.0.1:5432/${db}`, entities: [Widget], synchronize: true, logging: false };
     let host = await new DataSource(hostOptions).initialize();
     const catalog = await openCatalog({ dataSource: host, sqlitePath: '', migrationsRun: true });
     const completedAt = new Date('2026-01-02T03:04:05.678Z');

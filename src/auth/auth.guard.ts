@@ -1,8 +1,10 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ErrorCode } from '../common/error-codes.js';
+import { httpError } from '../common/http-errors.js';
 import { AuthFailureLimiter, tooMany } from './auth-failure-limiter.js';
 import { HOST_AUTH, type HostAuth } from './host-auth.js';
-import { JwtService } from './jwt.service.js';
+import { TokenVerifier } from './token-verifier.js';
 import { checkRole, type AuthedRequest } from './role-check.js';
 import { Role, ROLES_KEY } from './roles.js';
 
@@ -15,7 +17,7 @@ export type { AuthedRequest, Refusal } from './role-check.js';
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
-    private readonly jwt: JwtService,
+    private readonly tokens: TokenVerifier,
     private readonly reflector: Reflector,
     private readonly limiter: AuthFailureLimiter,
     /** Set when a host app authenticates with its own guard (BackupManagerModule `guard`). */
@@ -26,7 +28,7 @@ export class AuthGuard implements CanActivate {
     if (this.host) return this.host.authorize(ctx, this.reflector);
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const actor = m ? this.jwt.verify(m[1]) : undefined;
+    const actor = m ? this.tokens.verify(m[1]) : undefined;
     if (!actor || typeof actor === 'string') {
       // NOTE: req.ip is the client's only when TRUST_PROXY names the proxies in front.
       const ip = req.ip ?? req.socket?.remoteAddress ?? 'unknown';
@@ -34,7 +36,7 @@ export class AuthGuard implements CanActivate {
       req.refusal = { action: 'auth.login_failed', reason: actor ?? 'no bearer token', throttled: wait > 0 };
       if (wait > 0) throw tooMany(req.res, wait, 'Too many failed authentications from this client');
       this.limiter.authentication.fail(ip);
-      throw new UnauthorizedException(actor ?? 'Missing bearer token (Authorization: Bearer <jwt>)');
+      throw httpError(ErrorCode.Unauthorized, actor ?? 'Missing bearer token (Authorization: Bearer <jwt>)');
     }
     const needed = this.reflector.getAllAndOverride<Role>(ROLES_KEY, [ctx.getHandler(), ctx.getClass()]) ?? Role.Viewer;
     checkRole(req, actor, needed, this.limiter, 'token');

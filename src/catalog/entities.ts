@@ -4,13 +4,13 @@ import { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import { CACHE_ENTITIES } from '../cache/entities/index.js';
 import { RESTORE_ENTITIES } from '../restore/entities/index.js';
 import { SCHEDULER_ENTITIES } from '../scheduler/entities/index.js';
-import { SYSTEM_INFO_ENTITIES } from '../system-info/entities/index.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** Every catalog entity class (repository tokens; `ds.getRepository(BackupRecord)`). */
-export const CATALOG_ENTITIES = [BackupRecord, ...RESTORE_ENTITIES, ...SCHEDULER_ENTITIES, ...AUDIT_ENTITIES, ...CACHE_ENTITIES, ...SYSTEM_INFO_ENTITIES];
+export const CATALOG_ENTITIES = [BackupRecord, ...RESTORE_ENTITIES, ...SCHEDULER_ENTITIES, ...AUDIT_ENTITIES, ...CACHE_ENTITIES];
 
 /** Prefix of the catalog's table and index names unless `catalog.tablePrefix` says otherwise. */
-export const DEFAULT_TABLE_PREFIX = 'bm_';
+export const DEFAULT_TABLE_PREFIX = DEFAULTS.catalog.tablePrefix;
 
 /** Engines the catalog runs on, as TypeORM's `type`. */
 export type CatalogDbType = 'postgres' | 'mysql' | 'mariadb' | 'better-sqlite3';

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import pg from 'pg';
-import { EngineError } from '../common/errors.js';
-import type { ProcessRunner } from '../common/process-runner.js';
-import type { ResolvedTarget } from '../targets/targets.service.js';
+import { EngineError } from '../../common/errors.js';
+import type { ProcessRunner } from '../../common/process-runner.js';
+import type { ResolvedTarget } from '../../targets/targets.service.js';
+import { runRestoreClient } from '../restore-client.js';
+import { discardInput, withSpooledDump } from '../restore-spool.js';
+import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec } from '../restorer.interface.js';
+import { parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, TableNameError, type PgTableName } from '../table-names.js';
+import { pgQuery } from './connection.js';
 import type { PostgresEngine } from './postgres.engine.js';
 import { PG_TABLE_ROWS_SQL, PG_USER_SCHEMAS, pgTableRows, type PgTableRowsRow } from './postgres.engine.js';
 import { DumpTransactionFilter, GATE_COMMIT, GATE_OPEN, GATE_TRIPPED } from './psql-commit-gate.js';
-import { runRestoreClient } from './restore-client.js';
-import { discardInput, withSpooledDump } from './restore-spool.js';
-import { parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, TableNameError, type PgTableName } from './table-names.js';
-import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec } from './restorer.interface.js';
 
 const USER_SCHEMAS = PG_USER_SCHEMAS;
 
@@ -42,7 +42,7 @@ export class PostgresRestorer implements DatabaseRestorer {
   }
 
   async dropDatabase(target: ResolvedTarget, name: string): Promise<void> {
-    if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, false);
+    if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, { retryable: false });
     await this.query(target, target.database, `DROP DATABASE IF EXISTS ${ident(checkName(name))} WITH (FORCE)`);
   }
 
@@ -92,7 +92,7 @@ export class PostgresRestorer implements DatabaseRestorer {
   private archiveScript(pgRestore: string, file: string): { input: RestoreInput; stop(): void } {
     const child = this.runner.spawn(pgRestore, ['-f', '-', '--', file], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = this.runner.wait(child).then(({ code, signal, stderr }) => {
-      if (code !== 0) throw new EngineError(`pg_restore could not read the archive (${signal ?? `exit ${code}`}): ${stderr.replace(/^pg_restore: (error: )?/gm, '') || 'no message'}; nothing was restored`, false);
+      if (code !== 0) throw new EngineError(`pg_restore could not read the archive (${signal ?? `exit ${code}`}): ${stderr.replace(/^pg_restore: (error: )?/gm, '') || 'no message'}; nothing was restored`, { retryable: false });
     });
     exited.catch(() => undefined);
     return {
@@ -145,29 +145,8 @@ export class PostgresRestorer implements DatabaseRestorer {
     return this.query<PgTableName>(dest, dest.database, sql);
   }
 
-  private async query<T>(target: ResolvedTarget, database: string, sql: string, params: unknown[] = [], snapshot = false): Promise<T[]> {
-    const client = new pg.Client({
-      host: target.host,
-      port: target.port,
-      user: target.user,
-      password: target.password,
-      database,
-      connectionTimeoutMillis: 10_000,
-      application_name: 'backup-manager',
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      if (snapshot) await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const res = await client.query(sql, params);
-      if (snapshot) await client.query('COMMIT');
-      return res.rows as T[];
-    } catch (err) {
-      const msg = `PostgreSQL ${target.host}:${target.port}/${database}: ${(err as Error).message}`;
-      throw new EngineError(msg, !/does not exist|authentication|permission denied|already exists/i.test(msg));
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  private query<T>(target: ResolvedTarget, database: string, sql: string, params: unknown[] = [], snapshot = false): Promise<T[]> {
+    return pgQuery<T>(target, sql, params, { database, snapshot });
   }
 }
 
@@ -274,11 +253,11 @@ function classifyRestoreError(stderr: string, code: number | null, dest: Resolve
   else if (/permission denied to create temporary tables/.test(text)) text = `the restore needs the TEMPORARY privilege on ${dest.database} (PostgreSQL grants it to PUBLIC by default): ${text}`;
   else if (/already exists/.test(text) && !spec.dropExisting) text += ' (the destination already holds these objects; pass dropExisting: true to replace them)';
   const msg = `PostgreSQL ${dest.host}:${dest.port}/${dest.database}: restore failed and was rolled back: ${text}`;
-  return new EngineError(msg.slice(0, 2000), false);
+  return new EngineError(msg.slice(0, 2000), { retryable: false });
 }
 
 function checkName(name: string): string {
-  if (!DATABASE_NAME.test(name)) throw new EngineError(`invalid database name ${JSON.stringify(name).slice(0, 80)}`, false);
+  if (!DATABASE_NAME.test(name)) throw new EngineError(`invalid database name ${JSON.stringify(name).slice(0, 80)}`, { retryable: false });
   return name;
 }
 
@@ -287,7 +266,7 @@ function recordedTable(name: string): PgTableName {
   try {
     return parsePgTable(name);
   } catch (err) {
-    if (err instanceof TableNameError) throw new EngineError(`the backup names a table that cannot be read: ${err.message}`, false);
+    if (err instanceof TableNameError) throw new EngineError(`the backup names a table that cannot be read: ${err.message}`, { retryable: false });
     throw err;
   }
 }

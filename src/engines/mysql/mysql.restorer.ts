@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import mysql from 'mysql2/promise';
-import { EngineError } from '../common/errors.js';
-import type { ProcessRunner } from '../common/process-runner.js';
-import type { ResolvedTarget } from '../targets/targets.service.js';
-import { classifyMysqlError, mysqlClientCommand, mysqlConnectionOptions, withMysqlDefaultsFile } from './mysql.engine.js';
-import { runRestoreClient } from './restore-client.js';
-import { discardInput } from './restore-spool.js';
-import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec, type ScratchLease } from './restorer.interface.js';
+import type mysql from 'mysql2/promise';
+import { EngineError } from '../../common/errors.js';
+import type { ProcessRunner } from '../../common/process-runner.js';
+import type { ResolvedTarget } from '../../targets/targets.service.js';
+import { runRestoreClient } from '../restore-client.js';
+import { discardInput } from '../restore-spool.js';
+import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec, type ScratchLease } from '../restorer.interface.js';
+import { withMysqlConnection, withMysqlDefaultsFile } from './connection.js';
+import { classifyMysqlError } from './errors.js';
+import { mysqlClientCommand } from './mysql.engine.js';
+import { mysqlIdent, planMysqlSwap, type SchemaObject } from './swap-plan.js';
 
 /**
  * MySQL/MariaDB restores. MySQL has no transactional DDL, so a dump is loaded into a scratch
@@ -38,7 +41,7 @@ export class MysqlRestorer implements DatabaseRestorer {
   }
 
   async dropDatabase(target: ResolvedTarget, name: string): Promise<void> {
-    if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, false);
+    if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, { retryable: false });
     await this.with(target, null, (c) => q(c, `DROP DATABASE IF EXISTS ${ident(checkName(name))}`));
   }
 
@@ -95,15 +98,15 @@ export class MysqlRestorer implements DatabaseRestorer {
           (stderr, code) => {
             const missing = dataTables && /\b1146\b[^\n]*Table '[^'.]*\.([^']+)' doesn't exist/.exec(stderr);
             if (missing) {
-              return new EngineError(`the data-only backup holds rows for table ${missing[1]}, which ${dest} does not have (a data-only backup restores only into a database with its schema); the destination was not changed`, false);
+              return new EngineError(`the data-only backup holds rows for table ${missing[1]}, which ${dest} does not have (a data-only backup restores only into a database with its schema); the destination was not changed`, { retryable: false });
             }
             const e = classifyMysqlError(stderr.split(scratch).join(dest), { ...target, database: dest }, code);
-            return new EngineError(`${e.message} (the destination was not changed)`, false);
+            return new EngineError(`${e.message} (the destination was not changed)`, { retryable: false });
           },
         ),
       );
       if (lease && !(await lease.held())) {
-        throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was swapped in, the destination was not changed`, false);
+        throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was swapped in, the destination was not changed`, { retryable: false });
       }
       await run.beforeCommit?.();
       await this.swap(target, scratch, dest, spec, dataTables?.filter((t) => scanner!.tables.has(t)));
@@ -129,38 +132,27 @@ export class MysqlRestorer implements DatabaseRestorer {
     await this.with(target, null, async (c) => {
       await q(c, 'SET SESSION foreign_key_checks = 0');
       if (!(await q(c, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [scratch])).length) {
-        throw new EngineError(`the scratch database ${scratch} is gone; nothing was swapped in, the destination was not changed`, false);
+        throw new EngineError(`the scratch database ${scratch} is gone; nothing was swapped in, the destination was not changed`, { retryable: false });
       }
       const destExists = (await q(c, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [dest])).length > 0;
       if (!destExists) await q(c, `CREATE DATABASE ${ident(dest)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-      const incoming = dataTables ?? (await baseTables(c, scratch));
-      const existing = await baseTables(c, dest);
+      const trash = `bm_old_${randomBytes(6).toString('hex')}`;
       const incomingObjects = dataTables ? [] : await readObjects(c, scratch);
-      const existingObjects = await readObjects(c, dest);
-      const incomingViews = incomingObjects.filter((o) => o.kind === 'VIEW').map((o) => o.name);
-      const existingViews = existingObjects.filter((o) => o.kind === 'VIEW').map((o) => o.name);
-
-      // What the restore replaces. Views share the tables' namespace.
-      const clash = [...incoming, ...incomingViews].filter((t) => existing.includes(t) || existingViews.includes(t));
-      const sameObject = (a: SchemaObject) => (b: SchemaObject) => a.kind === b.kind && a.name === b.name;
-      const objectClash = incomingObjects.filter((o) => o.kind !== 'VIEW' && existingObjects.some(sameObject(o))).map((o) => `${o.kind.toLowerCase()} ${o.name}`);
-      if ((clash.length || objectClash.length) && !spec.dropExisting) {
-        throw new EngineError(`the destination already holds ${[...clash, ...objectClash].slice(0, 5).join(', ')}; pass dropExisting: true to replace them (the destination was not changed)`, false);
-      }
-      const wholeDatabase = spec.dropExisting && spec.scope === 'full' && !dataTables;
-      const replaced = wholeDatabase ? existing : existing.filter((t) => incoming.includes(t));
-      const oldObjects = existingObjects.filter((o) =>
-        o.kind === 'TRIGGER' ? replaced.includes(o.table!)
-        : wholeDatabase ? true
-        : o.kind === 'VIEW' ? clash.includes(o.name)
-        : incomingObjects.some(sameObject(o)),
-      );
-      // Data only: the tables keep the destination's triggers.
-      const newObjects = dataTables ? oldObjects.filter((o) => o.kind === 'TRIGGER') : incomingObjects;
+      const plan = planMysqlSwap({
+        scratch,
+        dest,
+        trash,
+        incoming: dataTables ?? (await baseTables(c, scratch)),
+        existing: await baseTables(c, dest),
+        incomingObjects,
+        existingObjects: await readObjects(c, dest),
+        dataOnly: !!dataTables,
+        spec,
+      });
+      const { replaced, kept, oldObjects } = plan;
 
       // InnoDB moves a foreign key with the table it references: a table left in place that
       // references a replaced one would end up referencing the holding database.
-      const kept = existing.filter((t) => !replaced.includes(t));
       if (kept.length && replaced.length) {
         const refs = await q<{ t: string; r: string }>(
           c,
@@ -170,11 +162,10 @@ export class MysqlRestorer implements DatabaseRestorer {
         );
         if (refs.length) {
           const shown = refs.slice(0, 3).map((x) => `${x.t} → ${x.r}`).join(', ');
-          throw new EngineError(`tables the backup does not hold reference tables it replaces by foreign key (${shown}); restore the referencing tables too, or into a new targetDatabase (the destination was not changed)`, false);
+          throw new EngineError(`tables the backup does not hold reference tables it replaces by foreign key (${shown}); restore the referencing tables too, or into a new targetDatabase (the destination was not changed)`, { retryable: false });
         }
       }
 
-      const trash = `bm_old_${randomBytes(6).toString('hex')}`;
       if (replaced.length) await q(c, `CREATE DATABASE ${ident(trash)}`);
       let renamed = false;
       const created: SchemaObject[] = [];
@@ -184,25 +175,17 @@ export class MysqlRestorer implements DatabaseRestorer {
           // Before the RENAME: triggers off both sides, views that the tables replace by name.
           for (const o of incomingObjects.filter((x) => x.kind === 'TRIGGER')) await dropObject(c, scratch, o);
           for (const o of oldObjects.filter((x) => x.kind === 'TRIGGER' || x.kind === 'VIEW')) await dropObject(c, dest, o);
-          const pairs = [
-            ...replaced.map((t) => `${ident(dest)}.${ident(t)} TO ${ident(trash)}.${ident(t)}`),
-            ...incoming.map((t) => `${ident(scratch)}.${ident(t)} TO ${ident(dest)}.${ident(t)}`),
-          ];
-          if (pairs.length) await q(c, `RENAME TABLE ${pairs.join(', ')}`);
+          if (plan.rename.length) await q(c, `RENAME TABLE ${plan.rename.join(', ')}`);
           renamed = true;
           // After it: the backup's views, routines, events and triggers replace the old ones.
           for (const o of oldObjects.filter((x) => x.kind !== 'TRIGGER' && x.kind !== 'VIEW')) await dropObject(c, dest, o);
-          await createObjects(c, dest, created, newObjects.map((o) => (dataTables ? o : { ...o, sql: o.sql.split(scratch).join(dest) })));
+          await createObjects(c, dest, created, plan.newObjects);
         } catch (err) {
           const reason = err instanceof Error ? err.message : String(err);
           try {
             for (const o of [...created, ...oldObjects]) await dropObject(c, dest, o);
             if (renamed) {
-              const back = [
-                ...incoming.map((t) => `${ident(dest)}.${ident(t)} TO ${ident(scratch)}.${ident(t)}`),
-                ...replaced.map((t) => `${ident(trash)}.${ident(t)} TO ${ident(dest)}.${ident(t)}`),
-              ];
-              if (back.length) await q(c, `RENAME TABLE ${back.join(', ')}`);
+              if (plan.renameBack.length) await q(c, `RENAME TABLE ${plan.renameBack.join(', ')}`);
               renamed = false;
             }
             await createObjects(c, dest, [], oldObjects);
@@ -211,10 +194,10 @@ export class MysqlRestorer implements DatabaseRestorer {
             throw new EngineError(
               `the restore failed (${reason}) and so did putting the destination back (${(rollbackErr as Error).message})` +
                 (keepTrash ? `; the replaced tables are kept in database ${trash}` : '; its tables are as they were, some views, routines, events or triggers may be missing'),
-              false,
+              { retryable: false },
             );
           }
-          throw new EngineError(`${reason.replace(/\s*\(the destination was not changed\)$/, '')} (the destination was put back as it was)`, false);
+          throw new EngineError(`${reason.replace(/\s*\(the destination was not changed\)$/, '')} (the destination was put back as it was)`, { retryable: false });
         }
       } finally {
         if (replaced.length && !keepTrash) await q(c, `DROP DATABASE IF EXISTS ${ident(trash)}`).catch(() => undefined);
@@ -222,17 +205,8 @@ export class MysqlRestorer implements DatabaseRestorer {
     });
   }
 
-  private async with<T>(target: ResolvedTarget, database: string | null, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-    let conn: mysql.Connection | undefined;
-    try {
-      conn = await mysql.createConnection(mysqlConnectionOptions(target, database ?? undefined));
-      return await fn(conn);
-    } catch (err) {
-      if (err instanceof EngineError) throw err;
-      throw classifyMysqlError(err as Error & { errno?: number }, target);
-    } finally {
-      await conn?.end().catch(() => undefined);
-    }
+  private with<T>(target: ResolvedTarget, database: string | null, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+    return withMysqlConnection(target, database, fn);
   }
 }
 
@@ -251,24 +225,11 @@ async function baseTables(c: mysql.Connection, database: string): Promise<string
 }
 
 function checkName(name: string): string {
-  if (!DATABASE_NAME.test(name)) throw new EngineError(`invalid database name ${JSON.stringify(name).slice(0, 80)}`, false);
+  if (!DATABASE_NAME.test(name)) throw new EngineError(`invalid database name ${JSON.stringify(name).slice(0, 80)}`, { retryable: false });
   return name;
 }
 
-function ident(s: string): string {
-  return `\`${s.replace(/`/g, '``')}\``;
-}
-
-/** A view, routine, event or trigger, as `SHOW CREATE ...` gives it with its database as the current one. */
-interface SchemaObject {
-  kind: 'VIEW' | 'PROCEDURE' | 'FUNCTION' | 'EVENT' | 'TRIGGER';
-  name: string;
-  /** The table of a trigger. */
-  table?: string;
-  sql: string;
-  sqlMode?: string;
-  timeZone?: string;
-}
+const ident = mysqlIdent;
 
 /**
  * The definitions of every view, routine, event and trigger of `db` (triggers per table in their
@@ -281,7 +242,7 @@ async function readObjects(c: mysql.Connection, db: string): Promise<SchemaObjec
   const one = async (sql: string, column: string, name: string) => {
     const [row] = await q<Record<string, string | null>>(c, `${sql} ${ident(name)}`);
     const text = row?.[column];
-    if (!text) throw new EngineError(`cannot read the definition of ${name} in ${db} (${sql.toLowerCase()} gave nothing: missing privileges?)`, false);
+    if (!text) throw new EngineError(`cannot read the definition of ${name} in ${db} (${sql.toLowerCase()} gave nothing: missing privileges?)`, { retryable: false });
     return { sql: text, sqlMode: row.sql_mode ?? undefined, timeZone: row.time_zone ?? undefined };
   };
   for (const r of await q<{ n: string; t: 'PROCEDURE' | 'FUNCTION' }>(c, 'SELECT routine_name AS n, routine_type AS t FROM information_schema.routines WHERE routine_schema = ? ORDER BY 2, 1', [db])) {
@@ -323,7 +284,7 @@ async function createObjects(c: mysql.Connection, db: string, created: SchemaObj
       await c.query(o.sql);
       created.push(o);
     } catch (err) {
-      throw new EngineError(`could not create ${o.kind.toLowerCase()} ${o.name} in ${db}: ${(err as Error).message}`, false);
+      throw new EngineError(`could not create ${o.kind.toLowerCase()} ${o.name} in ${db}: ${(err as Error).message}`, { retryable: false });
     }
   };
   try {
@@ -357,7 +318,7 @@ async function prepareDataOnlyScratch(c: mysql.Connection, scratch: string, dest
   const missing = wanted.filter((t) => !existing.includes(t));
   if (missing.length || !wanted.length) {
     const what = missing.length ? `tables ${missing.slice(0, 5).join(', ')}, which ${dest} does not have` : `no tables, and ${dest} has none`;
-    throw new EngineError(`a data-only backup restores only into a database that has its schema; it holds ${what} (the destination was not changed)`, false);
+    throw new EngineError(`a data-only backup restores only into a database that has its schema; it holds ${what} (the destination was not changed)`, { retryable: false });
   }
   await q(c, `USE ${ident(dest)}`);
   const ddl: string[] = [];
