@@ -4,8 +4,6 @@ import { api, waitForBackup } from './support/api.js';
 import { startTestApp, waitFor, type TestApp } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- an OpenAPI document is walked as plain JSON */
-
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
 /**
