@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type mysql from 'mysql2/promise';
+import { catalogMigrationsTable, catalogTableNames } from '../../catalog/entities.js';
 import { EngineError } from '../../common/errors.js';
 import type { ProcessRunner } from '../../common/process-runner.js';
 import type { ResolvedTarget } from '../../targets/targets.service.js';
@@ -30,6 +31,8 @@ export class MysqlRestorer implements DatabaseRestorer {
   constructor(
     private readonly runner: ProcessRunner,
     private readonly tempDir: string,
+    /** The catalog's table prefix: a catalog found in a database is left out (`baseTables`). */
+    private readonly tablePrefix: string,
   ) {}
 
   async databaseExists(target: ResolvedTarget, name: string): Promise<boolean> {
@@ -50,7 +53,7 @@ export class MysqlRestorer implements DatabaseRestorer {
       await q(c, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
       await q(c, 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
       const out: Record<string, number> = {};
-      for (const t of await baseTables(c, database)) {
+      for (const t of await baseTables(c, database, this.tablePrefix)) {
         const [row] = await q<{ n: string }>(c, `SELECT COUNT(*) AS n FROM ${ident(database)}.${ident(t)}`);
         out[t] = Number(row.n);
       }
@@ -75,7 +78,7 @@ export class MysqlRestorer implements DatabaseRestorer {
       // Data only: the dump has no CREATE TABLE, so the scratch tables copy the destination's.
       const dataTables = spec.includeSchema
         ? undefined
-        : await this.with(target, null, (c) => prepareDataOnlyScratch(c, scratch, dest, spec.tables ?? null)).catch((err: unknown) => {
+        : await this.with(target, null, (c) => prepareDataOnlyScratch(c, scratch, dest, spec.tables ?? null, this.tablePrefix)).catch((err: unknown) => {
             discardInput(input);
             throw err;
           });
@@ -142,8 +145,8 @@ export class MysqlRestorer implements DatabaseRestorer {
         scratch,
         dest,
         trash,
-        incoming: dataTables ?? (await baseTables(c, scratch)),
-        existing: await baseTables(c, dest),
+        incoming: dataTables ?? (await baseTables(c, scratch, this.tablePrefix)),
+        existing: await baseTables(c, dest, this.tablePrefix),
         incomingObjects,
         existingObjects: await readObjects(c, dest),
         dataOnly: !!dataTables,
@@ -215,13 +218,21 @@ async function q<T = Record<string, unknown>>(c: mysql.Connection, sql: string, 
   return rows as T[];
 }
 
-async function baseTables(c: mysql.Connection, database: string): Promise<string[]> {
+/**
+ * The base tables of `database`, without the backup-manager catalog's when a catalog with
+ * `prefix` lives there (its history table among them): a restore never replaces, empties or
+ * counts the catalog, which is not the application's data.
+ */
+async function baseTables(c: mysql.Connection, database: string, prefix: string): Promise<string[]> {
   const rows = await q<{ name: string }>(
     c,
     `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_type IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY table_name`,
     [database],
   );
-  return rows.map((r) => r.name);
+  const names = rows.map((r) => r.name);
+  if (!names.includes(catalogMigrationsTable(prefix))) return names;
+  const catalog = new Set(catalogTableNames(prefix));
+  return names.filter((n) => !catalog.has(n));
 }
 
 function checkName(name: string): string {
@@ -311,9 +322,9 @@ async function createObjects(c: mysql.Connection, db: string, created: SchemaObj
  * with the destination, so it still points there after the swap. Fails, before anything changes,
  * if the destination lacks one of `tables`. Returns the tables created.
  */
-async function prepareDataOnlyScratch(c: mysql.Connection, scratch: string, dest: string, tables: string[] | null): Promise<string[]> {
+async function prepareDataOnlyScratch(c: mysql.Connection, scratch: string, dest: string, tables: string[] | null, prefix: string): Promise<string[]> {
   const exists = (await q(c, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [dest])).length > 0;
-  const existing = exists ? await baseTables(c, dest) : [];
+  const existing = exists ? await baseTables(c, dest, prefix) : [];
   const wanted = tables ?? existing;
   const missing = wanted.filter((t) => !existing.includes(t));
   if (missing.length || !wanted.length) {

@@ -6,7 +6,8 @@ import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../../config/
 import type { ResolvedTarget } from '../../targets/targets.service.js';
 import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from '../engine.interface.js';
 import { runDumpClient } from '../run-client.js';
-import { canonicalTableKey, formatPgTable, pgDumpTablePattern } from '../table-names.js';
+import { catalogMigrationsTable, catalogTableNames, tablePrefixOf } from '../../catalog/entities.js';
+import { canonicalTableKey, formatPgTable, pgDumpTablePattern, type PgTableName } from '../table-names.js';
 import { pgClient, pgQuery, withPgConnectionEnv } from './connection.js';
 import { classifyPgError } from './errors.js';
 
@@ -70,8 +71,43 @@ export class PostgresEngine implements DatabaseEngine {
     return (await this.catalogTables(target)).map((t) => ({ name: t.name, rowEstimate: t.rowEstimate, sizeBytes: t.sizeBytes }));
   }
 
-  /** User tables with their exact schema and table names beside the canonical API name. */
+  /**
+   * The backup-manager catalog's own tables in `database` (default: the target's), when a catalog
+   * with this installation's table prefix lives there (its history table beside them), else none.
+   * Dumps, restores, table lists and row counts leave them out: they are never application data,
+   * and restoring the database in place must not rewrite the catalog that records the restore.
+   */
+  async catalogTablesIn(target: ResolvedTarget, database = target.database): Promise<PgTableName[]> {
+    const prefix = tablePrefixOf(this.options.catalog);
+    return pgQuery<PgTableName>(
+      target,
+      `SELECT n.nspname AS schema, c.relname AS "table"
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND c.relname = ANY($1)
+          AND c.relnamespace IN (SELECT h.relnamespace FROM pg_class h WHERE h.relname = $2 AND h.relkind = 'r')
+        ORDER BY 1, 2`,
+      [catalogTableNames(prefix), catalogMigrationsTable(prefix)],
+      { database },
+    );
+  }
+
+  /** Sequences owned by columns of `tables` (pg_dump dumps them apart from their table). */
+  private async ownedSequences(target: ResolvedTarget, tables: PgTableName[]): Promise<PgTableName[]> {
+    if (!tables.length) return [];
+    return pgQuery<PgTableName>(
+      target,
+      `SELECT sn.nspname AS schema, s.relname AS "table"
+         FROM pg_class s JOIN pg_namespace sn ON sn.oid = s.relnamespace
+         JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')
+         JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+        WHERE s.relkind = 'S' AND (tn.nspname, t.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [tables.map((t) => t.schema), tables.map((t) => t.table)],
+    );
+  }
+
+  /** User tables with their exact schema and table names beside the canonical API name (the catalog's left out). */
   private async catalogTables(target: ResolvedTarget): Promise<Array<TableInfo & { schema: string; table: string }>> {
+    const skip = pgNameSet(await this.catalogTablesIn(target));
     const rows = await this.query<{ schema: string; name: string; rows: string; size: string }>(
       target,
       `SELECT n.nspname AS schema, c.relname AS name,
@@ -82,7 +118,7 @@ export class PostgresEngine implements DatabaseEngine {
           AND n.nspname NOT LIKE 'pg_toast%'
         ORDER BY 1, 2`,
     );
-    return rows.map((r) => ({
+    return rows.filter((r) => !skip.has(formatPgTable({ schema: r.schema, table: r.name }))).map((r) => ({
       name: formatPgTable({ schema: r.schema, table: r.name }),
       rowEstimate: Number(r.rows),
       sizeBytes: Number(r.size),
@@ -110,6 +146,9 @@ export class PostgresEngine implements DatabaseEngine {
       // --strict-names: a pattern that matches nothing is an error, never a silently smaller dump.
       args.push('--strict-names');
       for (const t of wanted) args.push(`--table=${pgDumpTablePattern(byName.get(t.name)!)}`);
+    } else {
+      const catalog = await this.catalogTablesIn(target);
+      for (const t of [...catalog, ...(await this.ownedSequences(target, catalog))]) args.push(`--exclude-table=${pgDumpTablePattern(t)}`);
     }
     const { path } = await this.clientProgram('pg_dump', target);
     return this.withConnectionEnv(target, (env) =>
@@ -127,6 +166,7 @@ export class PostgresEngine implements DatabaseEngine {
    * --snapshot` and exact row counts see the same data while the counts run beside the dump.
    */
   async exportSnapshot(target: ResolvedTarget, lockWaitTimeoutMs: number): Promise<PgSnapshot> {
+    const skip = pgNameSet(await this.catalogTablesIn(target));
     const client = pgClient(target);
     try {
       await client.connect();
@@ -135,7 +175,7 @@ export class PostgresEngine implements DatabaseEngine {
       const { rows } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
       return {
         id: rows[0].id,
-        countRows: async () => pgTableRows((await client.query<PgTableRowsRow>(PG_TABLE_ROWS_SQL)).rows),
+        countRows: async () => withoutTables(pgTableRows((await client.query<PgTableRowsRow>(PG_TABLE_ROWS_SQL)).rows), skip),
         close: async () => {
           await client.query('ROLLBACK').catch(() => undefined);
           await client.end().catch(() => undefined);
@@ -177,4 +217,14 @@ export interface PgTableRowsRow {
 /** Canonical table name (see `table-names.ts`) → rows. */
 export function pgTableRows(rows: PgTableRowsRow[]): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [formatPgTable({ schema: r.schema, table: r.name }), Number(r.rows)]));
+}
+
+/** Canonical names (`table-names.ts`) of `tables`. */
+export function pgNameSet(tables: PgTableName[]): Set<string> {
+  return new Set(tables.map(formatPgTable));
+}
+
+/** Row counts without the tables named in `skip`. */
+export function withoutTables(rows: Record<string, number>, skip: Set<string>): Record<string, number> {
+  return skip.size ? Object.fromEntries(Object.entries(rows).filter(([t]) => !skip.has(t))) : rows;
 }
