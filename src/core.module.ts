@@ -4,6 +4,8 @@ import { AuthFailureLimiter } from './auth/auth-failure-limiter.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { actorFromUser, HOST_AUTH, HostAuth } from './auth/host-auth.js';
 import { TokenVerifier } from './auth/token-verifier.js';
+import { REDIS, RedisConnections, redisProviders } from './common/redis.js';
+import { TargetLock } from './common/target-lock.js';
 import { EnginesModule } from './engines/engines.module.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
@@ -51,6 +53,7 @@ export class BackupManagerCoreModule {
       TargetsService,
       LocalStorage,
       { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
+      ...redisProviders,
       JobsQueue,
       JobsWorker,
       TokenVerifier,
@@ -69,6 +72,9 @@ export class BackupManagerCoreModule {
         BACKUP_MANAGER_OPTIONS,
         TargetsService,
         ARTIFACT_STORAGE,
+        RedisConnections,
+        REDIS,
+        TargetLock,
         JobsQueue,
         JobsWorker,
         TokenVerifier,

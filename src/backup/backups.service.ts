@@ -15,12 +15,13 @@ import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js
 import { EnginesService } from '../engines/engines.service.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
-import { JobName } from '../queue/jobs.js';
+import { JobName, type JobContext } from '../queue/jobs.js';
 import { QueueGate } from '../queue/queue-gate.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
+import { BackupRunner } from './backup-runner.service.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 import { findNewestGood } from './good-backup.js';
 import { discardLeftovers } from './leftovers.js';
@@ -82,8 +83,18 @@ export class BackupsService {
     private readonly queue: JobsQueue,
     private readonly events: EventEmitter2,
     private readonly engines: EnginesService,
+    private readonly runner: BackupRunner,
   ) {
     this.gate = new QueueGate(queue, options);
+  }
+
+  /**
+   * A full backup taken inline for a restore that already holds the database's lock: of the
+   * target's own database, or of `opts.database` on its server. Resolves with the COMPLETED
+   * record; rejects with the reason when the backup failed.
+   */
+  safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext, opts: { database?: string } = {}): Promise<BackupRecord> {
+    return this.runner.safetyBackup(targetName, restoreRunId, ctx, opts);
   }
 
   /**

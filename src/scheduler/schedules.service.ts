@@ -1,5 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
@@ -33,10 +32,7 @@ export function stableUuid(input: string): string {
 
 /** Schedules in the catalog: CRUD, default plans, run now. Ticks live in `ScheduleTicker`. */
 @Injectable()
-export class SchedulesService implements OnModuleInit {
-  /** From the backup module's own instance (importing BackupModule again would start a second one). */
-  private backups!: BackupsService;
-
+export class SchedulesService {
   private readonly logger = new Logger('SchedulesService');
   readonly settings: SchedulerOptions;
   /** Called after every change so this process re-registers at once (others poll). */
@@ -46,14 +42,10 @@ export class SchedulesService implements OnModuleInit {
     @InjectRepository(Schedule, CATALOG_CONNECTION) private readonly schedules: Repository<Schedule>,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
-    private readonly moduleRef: ModuleRef,
+    private readonly backups: BackupsService,
     private readonly events: EventEmitter2,
   ) {
     this.settings = options.schedules ?? defaultSchedulerOptions();
-  }
-
-  onModuleInit(): void {
-    this.backups = this.moduleRef.get(BackupsService, { strict: false });
   }
 
   /** Every live schedule, by name. */
