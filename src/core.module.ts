@@ -4,12 +4,17 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { actorFromUser, HOST_AUTH, HostAuth } from './auth/host-auth.js';
 import { JwtService } from './auth/jwt.service.js';
 import { EnginesModule } from './engines/engines.module.js';
+import { BullJobsQueue } from './queue/bullmq-jobs-queue.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
+import { QueueGate } from './queue/queue-gate.js';
+import { REDIS, redisProviders } from './queue/redis.js';
+import { TargetLock } from './common/target-lock.js';
 import { LocalStorage } from './storage/local.storage.js';
 import { ARTIFACT_STORAGE } from './storage/storage.interface.js';
 import { TargetsService } from './targets/targets.service.js';
-import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
+import type { Redis } from 'ioredis';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from './config/options.js';
 import type { BackupManagerModuleOptions } from './config/module-options.js';
 
 const HOST_GUARD = Symbol('BACKUP_MANAGER_HOST_GUARD');
@@ -23,7 +28,7 @@ export interface CoreRegistration {
   guard?: Type<CanActivate>;
   /** Token of the options as the caller passed them (for the host-auth settings). */
   rawOptionsToken?: string | symbol;
-  /** Replacements of core providers by token (the CLI's in-process queue). */
+  /** Replacements of core providers by token (the in-process queue and Redis stand-in of `--inline`). */
   overrides?: Provider[];
 }
 
@@ -50,8 +55,15 @@ export class BackupManagerCoreModule {
       TargetsService,
       LocalStorage,
       { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
-      JobsQueue,
+      ...redisProviders,
+      { provide: JobsQueue, useClass: BullJobsQueue },
       JobsWorker,
+      QueueGate,
+      {
+        provide: TargetLock,
+        inject: [REDIS, BACKUP_MANAGER_OPTIONS],
+        useFactory: (redis: Redis, o: BackupManagerOptions) => new TargetLock(redis, o.queuePrefix, o.queue.lockDurationMs),
+      },
       JwtService,
       AuthFailureLimiter,
       AuthGuard,
@@ -67,8 +79,11 @@ export class BackupManagerCoreModule {
         BACKUP_MANAGER_OPTIONS,
         TargetsService,
         ARTIFACT_STORAGE,
+        REDIS,
         JobsQueue,
         JobsWorker,
+        QueueGate,
+        TargetLock,
         JwtService,
         AuthFailureLimiter,
         AuthGuard,

@@ -60,7 +60,6 @@ class BackupDeleted extends Error {
 @Injectable()
 export class BackupRunner implements OnModuleInit {
   private readonly logger = new Logger('BackupRunner');
-  private readonly locks: TargetLock;
   private readonly restorers: Restorers;
 
   constructor(
@@ -73,8 +72,8 @@ export class BackupRunner implements OnModuleInit {
     private readonly worker: JobsWorker,
     private readonly events: EventEmitter2,
     private readonly queue: JobsQueue,
+    private readonly locks: TargetLock,
   ) {
-    this.locks = new TargetLock(queue.connection, options.queuePrefix, options.queue.lockDurationMs);
     this.restorers = new Restorers(engines, runner, options);
   }
 

@@ -71,7 +71,6 @@ interface BackupSpec {
 /** The backup catalog's façade: request, list, read, download, delete. */
 @Injectable()
 export class BackupsService {
-  private readonly gate: QueueGate;
 
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
@@ -81,9 +80,8 @@ export class BackupsService {
     private readonly queue: JobsQueue,
     private readonly events: EventEmitter2,
     private readonly engines: EnginesService,
-  ) {
-    this.gate = new QueueGate(queue, options);
-  }
+    private readonly gate: QueueGate,
+  ) {}
 
   /**
    * Records a QUEUED backup and enqueues its job, or returns the identical backup already QUEUED

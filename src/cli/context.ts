@@ -7,9 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { BackupManagerModule } from '../backup-manager.module.js';
 import { DomainError, ErrorCode } from '../common/errors.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
-import { JobsQueue } from '../queue/jobs-queue.service.js';
+import { InProcessJobsQueue } from '../queue/in-process-jobs-queue.js';
+import { JobsQueue, type JobInfo } from '../queue/jobs-queue.service.js';
 import { CliError, Exit } from './exit.js';
-import { InlineJobsQueue, InlineLibraryModule } from './inline.js';
+import { InlineLibraryModule } from './inline.js';
+import type { Progress } from './progress.js';
+
+/** How a job's state reads in a progress line. */
+const JOB_STATE_LABEL: Partial<Record<JobInfo['state'], string>> = { waiting: 'QUEUED', prioritized: 'QUEUED', delayed: 'QUEUED', active: 'RUNNING' };
 
 /** Nest's logger for the CLI: warnings and errors only, on stderr, so stdout stays parseable. */
 class StderrLogger implements LoggerService {
@@ -81,15 +86,44 @@ export class CliContext implements OnApplicationShutdown {
   }
 
   /** The library with an in-process queue: jobs run here, without Redis. */
-  async inline(): Promise<{ ctx: INestApplicationContext; queue: InlineJobsQueue }> {
+  async inline(): Promise<{ ctx: INestApplicationContext; queue: JobsQueue }> {
     const { options } = this.loadConfig();
     const ctx = await this.create(InlineLibraryModule.create(options));
-    return { ctx, queue: ctx.get(JobsQueue) as unknown as InlineJobsQueue };
+    return { ctx, queue: ctx.get(JobsQueue, { strict: false }) };
   }
 
-  /** The library for a command that runs a job: with `inline`, an in-process queue it drains itself; otherwise `queued()`. */
-  async forJob(inline: boolean | undefined): Promise<{ ctx: INestApplicationContext; queue?: InlineJobsQueue }> {
-    return inline ? this.inline() : { ctx: await this.queued() };
+  /** The library for a command that runs a job: with `inline`, jobs run in this process; otherwise `queued()`. */
+  async forJob(inline: boolean | undefined): Promise<{ ctx: INestApplicationContext; queue: JobsQueue }> {
+    if (inline) return this.inline();
+    const ctx = await this.queued();
+    return { ctx, queue: ctx.get(JobsQueue, { strict: false }) };
+  }
+
+  /**
+   * Waits for job `jobId`, showing its progress, until `settle` returns a value. `settle` is asked
+   * each poll on a queue in Redis; in-process, once every job (follow-ups included) has run. On
+   * SIGINT/SIGTERM a queued job is left to the queue (Exit.Interrupted with `stopped()`); an
+   * in-process one is aborted and settles as it ends.
+   */
+  async waitForJob<T>(
+    queue: JobsQueue,
+    jobId: string,
+    o: { progress: Progress; bytes: (progress: Record<string, unknown>) => number; settle: (job: JobInfo | undefined) => Promise<T | undefined>; stopped: () => string },
+  ): Promise<T> {
+    const inline = queue instanceof InProcessJobsQueue ? queue : undefined;
+    const signal = this.abort.signal;
+    if (inline) signal.addEventListener('abort', () => inline.stop(signal.reason as Error), { once: true });
+    for (;;) {
+      const job = await queue.jobInfo(jobId).catch(() => undefined);
+      if (job) o.progress.update(o.bytes(job.progress), JOB_STATE_LABEL[job.state] ?? job.state);
+      if (!inline || !(await inline.busy())) {
+        const done = await o.settle(job);
+        if (done !== undefined) return done;
+        if (inline) throw new CliError(`job ${jobId} ended without a result`, Exit.Failed);
+      }
+      if (!inline && signal.aborted) throw new CliError(o.stopped(), Exit.Interrupted);
+      await Promise.race([new Promise((r) => setTimeout(r, 400)), inline?.idle()].filter(Boolean));
+    }
   }
 
   private async create(module: Parameters<typeof NestFactory.createApplicationContext>[0]): Promise<INestApplicationContext> {

@@ -25,6 +25,11 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.handlers.set(name, handler as unknown as JobHandler<JobName>);
   }
 
+  /** The handler registered for `name` (the in-process queue runs jobs with it). */
+  handlerFor(name: JobName): JobHandler<JobName> | undefined {
+    return this.handlers.get(name);
+  }
+
   get isRunning(): boolean {
     return !!this.worker?.isRunning();
   }

@@ -37,7 +37,6 @@ import { ScratchDatabases } from './scratch-databases.js';
 @Injectable()
 export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('RestoreRunner');
-  private readonly locks: TargetLock;
   private readonly restorers: Restorers;
   private readonly loader: ArtifactLoader;
   private timer?: NodeJS.Timeout;
@@ -56,8 +55,8 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     private readonly moduleRef: ModuleRef,
     private readonly destinations: RestoreDestinations,
     private readonly scratch: ScratchDatabases,
+    private readonly locks: TargetLock,
   ) {
-    this.locks = new TargetLock(queue.connection, options.queuePrefix, options.queue.lockDurationMs);
     this.restorers = new Restorers(engines, runner, options);
     this.loader = new ArtifactLoader(storage, runner, options);
   }
@@ -233,8 +232,8 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     const stale = await this.runs.find({ where: { status: In([RestoreStatus.Queued, RestoreStatus.Running]), updatedAt: LessThan(cutoff) }, take: 200 });
     let fixed = 0;
     for (const r of stale) {
-      const job = await this.queue.queue.getJob(r.id);
-      const state = job ? await job.getState() : 'unknown';
+      const job = await this.queue.jobInfo(r.id);
+      const state = job?.state ?? 'unknown';
       const reason =
         state === 'failed' ? job?.failedReason || 'the job failed'
         : state === 'unknown' ? 'the job is gone from the queue'

@@ -3,14 +3,14 @@ import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { BackupsService } from '../../backup/backups.service.js';
 import { BackupRecord, BackupStatus, BackupType, GOOD_BACKUP_STATUSES } from '../../backup/entities/backup-record.entity.js';
 import type { ListBackupsQuery } from '../../backup/dto/list-backups.dto.js';
+import type { JobsQueue } from '../../queue/jobs-queue.service.js';
 import type { Compression } from '../../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../../engines/engine.interface.js';
 import { EnginesService } from '../../engines/engines.service.js';
 import { splitTableList } from '../../engines/table-names.js';
-import { JobsQueue } from '../../queue/jobs-queue.service.js';
 import { RestoresService } from '../../restore/restores.service.js';
 import { TargetsService } from '../../targets/targets.service.js';
-import { CliContext, pollUntil, print, runCommand } from '../context.js';
+import { CliContext, print, runCommand } from '../context.js';
 import { CliError, Exit, oneOf } from '../exit.js';
 import { formatBytes, Progress } from '../progress.js';
 
@@ -62,24 +62,19 @@ export function describeBackup(r: BackupRecord): string {
   return lines.join('\n');
 }
 
-/** Polls the catalog (and the job's progress) until the backup leaves QUEUED/RUNNING. */
-async function waitForBackup(ctx: INestApplicationContext, id: string, progress: Progress, signal: AbortSignal): Promise<BackupRecord> {
-  const backups = ctx.get(BackupsService, { strict: false });
-  const queue = ctx.get(JobsQueue, { strict: false });
-  let status = '';
-  return pollUntil(
-    signal,
-    async () => {
+/** Waits until the backup leaves QUEUED/RUNNING (in-process: until its verification has run too). */
+async function waitForBackup(cli: CliContext, queue: JobsQueue, backups: BackupsService, id: string, progress: Progress): Promise<BackupRecord> {
+  let status = 'QUEUED';
+  return cli.waitForJob(queue, id, {
+    progress,
+    bytes: (p) => Number(p.rawBytes ?? p.bytes ?? 0),
+    settle: async () => {
       const r = await backups.get(id, { withDeleted: true });
-      if (TERMINAL.includes(r.status)) return r;
       status = r.status;
-      const job = await queue.queue.getJob(id).catch(() => undefined);
-      const p = (job?.progress ?? {}) as { rawBytes?: number; bytes?: number };
-      progress.update(Number(p.rawBytes ?? p.bytes ?? 0), r.status);
-      return undefined;
+      return TERMINAL.includes(r.status) ? r : undefined;
     },
-    () => `stopped waiting; backup ${id} is ${status} and continues in the queue`,
-  );
+    stopped: () => `stopped waiting; backup ${id} is ${status} and continues in the queue`,
+  });
 }
 
 interface CreateFlags extends CommonFlags {
@@ -108,7 +103,7 @@ export class BackupCreateCommand extends BaseCommand {
     if (o.retentionDays !== undefined && !(Number.isInteger(o.retentionDays) && o.retentionDays >= 1 && o.retentionDays <= 36500)) {
       throw new CliError('--retention-days must be a whole number of days from 1 to 36500', Exit.Usage);
     }
-    const { ctx, queue: inlineQueue } = await this.cli.forJob(o.inline);
+    const { ctx, queue } = await this.cli.forJob(o.inline);
     const backups = ctx.get(BackupsService, { strict: false });
     const estimate = o.wait || o.inline ? await estimateSize(ctx, o.target) : undefined;
     const { record, created } = await backups.submit({
@@ -133,13 +128,7 @@ export class BackupCreateCommand extends BaseCommand {
       return Exit.Ok;
     }
     const progress = new Progress(`backup ${record.id.slice(0, 8)} of ${record.target}`, { stream: process.stderr, total: estimate, quiet: o.quiet });
-    let final: BackupRecord;
-    if (inlineQueue) {
-      await inlineQueue.drain({ signal: this.cli.abort.signal, updateProgress: async (p) => progress.update(Number(p.rawBytes ?? p.bytes ?? 0), 'RUNNING') });
-      final = await backups.get(record.id, { withDeleted: true });
-    } else {
-      final = await waitForBackup(ctx, record.id, progress, this.cli.abort.signal);
-    }
+    const final = await waitForBackup(this.cli, queue, backups, record.id, progress);
     progress.finish(`backup ${final.id} ${final.status}`);
     print(!!o.json, final, () => describeBackup(final));
     if (GOOD_BACKUP_STATUSES.includes(final.status)) return Exit.Ok;
@@ -254,7 +243,7 @@ interface VerifyFlags extends CommonFlags {
 export class BackupVerifyCommand extends BaseCommand {
   async run([id]: string[], o: VerifyFlags): Promise<void> {
     await runCommand(async () => {
-      const { ctx, queue: inlineQueue } = await this.cli.forJob(o.inline);
+      const { ctx, queue } = await this.cli.forJob(o.inline);
       const restores = ctx.get(RestoresService, { strict: false });
       const { jobId } = await restores.requestVerify(id, !!o.drill);
       if (o.wait === false && !o.inline) {
@@ -262,28 +251,16 @@ export class BackupVerifyCommand extends BaseCommand {
         return Exit.Ok;
       }
       const progress = new Progress(`${o.drill ? 'drill' : 'verify'} ${id.slice(0, 8)}`, { stream: process.stderr, quiet: o.quiet });
-      let result: unknown;
-      let failure: string | undefined;
-      if (inlineQueue) {
-        const outcomes = await inlineQueue.drain({ signal: this.cli.abort.signal, updateProgress: async (p) => progress.update(Number(p.rawBytes ?? p.bytes ?? 0)) });
-        const mine = outcomes.find((x) => x.id === jobId);
-        result = mine?.result;
-        failure = mine?.error?.message;
-      } else {
-        const queue = ctx.get(JobsQueue, { strict: false });
-        ({ result, failure } = await pollUntil<{ result?: unknown; failure?: string }>(
-          this.cli.abort.signal,
-          async () => {
-            const job = await queue.queue.getJob(jobId);
-            const state = job ? await job.getState() : 'unknown';
-            if (state === 'completed') return { result: job!.returnvalue };
-            if (state === 'failed') return { failure: job!.failedReason };
-            progress.update(0, state);
-            return undefined;
-          },
-          () => `stopped waiting; verification ${jobId} continues in the queue`,
-        ));
-      }
+      const { result, failure } = await this.cli.waitForJob<{ result?: unknown; failure?: string }>(queue, jobId, {
+        progress,
+        bytes: (p) => Number(p.rawBytes ?? p.bytes ?? 0),
+        settle: async (job) =>
+          !job ? { failure: 'the job is gone from the queue' }
+          : job.state === 'completed' ? { result: job.result }
+          : job.state === 'failed' ? { failure: job.failedReason ?? 'the job failed' }
+          : undefined,
+        stopped: () => `stopped waiting; verification ${jobId} continues in the queue`,
+      });
       const record = await ctx.get(BackupsService, { strict: false }).get(id, { withDeleted: true });
       const verification = result as { ok?: boolean; reason?: string; skipped?: string } | undefined;
       const ok = !failure && !!verification && (verification.ok === true || !!verification.skipped);

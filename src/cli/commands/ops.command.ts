@@ -7,7 +7,7 @@ import { FINAL_RESTORE_STATUSES, RestoreRun, RestoreStatus } from '../../restore
 import { RestoresService } from '../../restore/restores.service.js';
 import { RetentionService } from '../../scheduler/retention.service.js';
 import { SchedulesService } from '../../scheduler/schedules.service.js';
-import { CliContext, pollUntil, print, runCommand } from '../context.js';
+import { CliContext, print, runCommand } from '../context.js';
 import { CliError, Exit } from '../exit.js';
 import { formatBytes, Progress } from '../progress.js';
 
@@ -43,7 +43,7 @@ export class RestoreCommand extends JsonCommand {
   async run([id]: string[], o: RestoreFlags): Promise<void> {
     await runCommand(async () => {
       if (!o.confirm) throw new CliError(`--confirm is required: a restore replaces the contents of the target database`, Exit.Usage);
-      const { ctx, queue: inlineQueue } = await this.cli.forJob(o.inline);
+      const { ctx, queue } = await this.cli.forJob(o.inline);
       const restores = ctx.get(RestoresService, { strict: false });
       const run = await restores.request(id, { confirm: true, targetDatabase: o.targetDatabase, force: o.force, safetyBackup: o.safetyBackup });
       if (o.wait === false && !o.inline) {
@@ -51,24 +51,17 @@ export class RestoreCommand extends JsonCommand {
         return Exit.Ok;
       }
       const progress = new Progress(`restore ${run.id.slice(0, 8)} into ${run.database}`, { stream: process.stderr, quiet: o.quiet });
-      let final: RestoreRun;
-      if (inlineQueue) {
-        await inlineQueue.drain({ signal: this.cli.abort.signal, updateProgress: async (p) => progress.update(Number(p.bytes ?? p.rawBytes ?? 0), 'RUNNING') });
-        final = await restores.get(run.id);
-      } else {
-        let status = '';
-        final = await pollUntil(
-          this.cli.abort.signal,
-          async () => {
-            const r = await restores.get(run.id);
-            if (FINAL_RESTORE_STATUSES.includes(r.status)) return r;
-            status = r.status;
-            progress.update(0, r.status);
-            return undefined;
-          },
-          () => `stopped waiting; restore ${run.id} is ${status} and continues in the queue`,
-        );
-      }
+      let status: string = run.status;
+      const final: RestoreRun = await this.cli.waitForJob(queue, run.id, {
+        progress,
+        bytes: (p) => Number(p.bytes ?? p.rawBytes ?? 0),
+        settle: async () => {
+          const r = await restores.get(run.id);
+          status = r.status;
+          return FINAL_RESTORE_STATUSES.includes(r.status) ? r : undefined;
+        },
+        stopped: () => `stopped waiting; restore ${run.id} is ${status} and continues in the queue`,
+      });
       progress.finish(`restore ${final.id} ${final.status}`);
       print(!!o.json, final, () => `${final.id}  ${final.status}  ${final.target}/${final.database}${final.errorMessage ? `\n  error: ${final.errorMessage}` : ''}`);
       if (final.status === RestoreStatus.Completed) return Exit.Ok;
