@@ -1,20 +1,12 @@
-import { HttpException, Injectable, Logger, type INestApplicationContext, type LoggerService, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type INestApplicationContext, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { Command as Commander } from 'commander';
-import { InjectCommander } from 'nest-commander';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { BackupManagerModule } from '../backup-manager.module.js';
-import { DomainError, ErrorCode } from '../common/errors.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
-import { InProcessJobsQueue } from '../queue/in-process-jobs-queue.js';
-import { JobsQueue, type JobInfo } from '../queue/jobs-queue.service.js';
+import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { CliError, Exit } from './exit.js';
 import { InlineLibraryModule } from './inline.js';
-import type { Progress } from './progress.js';
-
-/** How a job's state reads in a progress line. */
-const JOB_STATE_LABEL: Partial<Record<JobInfo['state'], string>> = { waiting: 'QUEUED', prioritized: 'QUEUED', delayed: 'QUEUED', active: 'RUNNING' };
 
 /** Nest's logger for the CLI: warnings and errors only, on stderr, so stdout stays parseable. */
 class StderrLogger implements LoggerService {
@@ -36,16 +28,19 @@ class StderrLogger implements LoggerService {
   }
 }
 
-/** Config, library contexts and output of one CLI run. The CLI reads the same environment as the service. */
-@Injectable()
-export class CliContext implements OnApplicationShutdown {
+/**
+ * Config, library contexts and the stop signal of one CLI run. The CLI reads the same environment
+ * as the service. Each command starts the library context it needs (queued, inline or none) when
+ * it runs, so `token --help` stays instant.
+ */
+export class CliContext {
   private config?: AppConfig;
   private readonly contexts: INestApplicationContext[] = [];
-  /** Aborted on SIGINT/SIGTERM; inline jobs stop with it. */
+  /** Aborted on SIGINT/SIGTERM; waits stop, in-process jobs are aborted. */
   readonly abort = new AbortController();
 
-  constructor(@InjectCommander() readonly program: Commander) {
-    program.name('backup-manager');
+  /** Handles SIGINT/SIGTERM: the first stops the command, the second exits at once. */
+  listenForSignals(): void {
     const stop = (sig: string) => {
       if (this.abort.signal.aborted) process.exit(Exit.Interrupted);
       process.stderr.write(`backup-manager: ${sig}, stopping (again to exit at once)\n`);
@@ -85,7 +80,7 @@ export class CliContext implements OnApplicationShutdown {
     return this.create(BackupManagerModule.forRoot({ ...options, workers: false, scheduler: false, controllers: false }));
   }
 
-  /** The library with an in-process queue: jobs run here, without Redis. */
+  /** The library with the in-process job queue and no Redis: jobs run here. */
   async inline(): Promise<{ ctx: INestApplicationContext; queue: JobsQueue }> {
     const { options } = this.loadConfig();
     const ctx = await this.create(InlineLibraryModule.create(options));
@@ -99,33 +94,6 @@ export class CliContext implements OnApplicationShutdown {
     return { ctx, queue: ctx.get(JobsQueue, { strict: false }) };
   }
 
-  /**
-   * Waits for job `jobId`, showing its progress, until `settle` returns a value. `settle` is asked
-   * each poll on a queue in Redis; in-process, once every job (follow-ups included) has run. On
-   * SIGINT/SIGTERM a queued job is left to the queue (Exit.Interrupted with `stopped()`); an
-   * in-process one is aborted and settles as it ends.
-   */
-  async waitForJob<T>(
-    queue: JobsQueue,
-    jobId: string,
-    o: { progress: Progress; bytes: (progress: Record<string, unknown>) => number; settle: (job: JobInfo | undefined) => Promise<T | undefined>; stopped: () => string },
-  ): Promise<T> {
-    const inline = queue instanceof InProcessJobsQueue ? queue : undefined;
-    const signal = this.abort.signal;
-    if (inline) signal.addEventListener('abort', () => inline.stop(signal.reason as Error), { once: true });
-    for (;;) {
-      const job = await queue.jobInfo(jobId).catch(() => undefined);
-      if (job) o.progress.update(o.bytes(job.progress), JOB_STATE_LABEL[job.state] ?? job.state);
-      if (!inline || !(await inline.busy())) {
-        const done = await o.settle(job);
-        if (done !== undefined) return done;
-        if (inline) throw new CliError(`job ${jobId} ended without a result`, Exit.Failed);
-      }
-      if (!inline && signal.aborted) throw new CliError(o.stopped(), Exit.Interrupted);
-      await Promise.race([new Promise((r) => setTimeout(r, 400)), inline?.idle()].filter(Boolean));
-    }
-  }
-
   private async create(module: Parameters<typeof NestFactory.createApplicationContext>[0]): Promise<INestApplicationContext> {
     const verbose = !!process.env.BACKUP_CLI_VERBOSE;
     try {
@@ -137,55 +105,11 @@ export class CliContext implements OnApplicationShutdown {
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async close(): Promise<void> {
     for (const ctx of this.contexts.splice(0)) await ctx.close().catch((err: Error) => new Logger('cli').warn(err.message));
   }
 }
 
-/** Runs a command body and turns its outcome into output and an exit code. */
-export async function runCommand(body: () => Promise<number | void>): Promise<void> {
-  let code: number;
-  try {
-    code = (await body()) ?? Exit.Ok;
-  } catch (err) {
-    code = reportError(err);
-  }
-  process.exitCode = code;
-}
-
-export function reportError(err: unknown): number {
-  let code: number = Exit.Failed;
-  let message = (err as Error)?.message ?? String(err);
-  if (err instanceof CliError) code = err.code;
-  else if (err instanceof DomainError) code = err.code === ErrorCode.QueueFull ? Exit.TryLater : Exit.Refused;
-  else if (err instanceof HttpException) {
-    const status = err.getStatus();
-    code = status === 503 ? Exit.Unavailable : status >= 400 && status < 500 ? Exit.Refused : Exit.Failed;
-    const body = err.getResponse();
-    if (body && typeof body === 'object' && 'message' in body) message = String((body as { message: unknown }).message);
-  }
-  process.stderr.write(`backup-manager: ${message}\n`);
-  return code;
-}
-
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
-}
-
-/**
- * Calls `poll` every 400 ms until it returns a value (it updates the progress itself); once
- * `signal` is aborted, stops with Exit.Interrupted and the message `stopped()` gives.
- */
-export async function pollUntil<T>(signal: AbortSignal, poll: () => Promise<T | undefined>, stopped: () => string): Promise<T> {
-  for (;;) {
-    const done = await poll();
-    if (done !== undefined) return done;
-    if (signal.aborted) throw new CliError(stopped(), Exit.Interrupted);
-    await new Promise((r) => setTimeout(r, 400));
-  }
-}
-
-/** Prints a result: JSON for scripts, or the human lines. */
-export function print(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
 }

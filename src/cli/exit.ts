@@ -1,3 +1,6 @@
+import { HttpException } from '@nestjs/common';
+import { DomainError, ErrorCode } from '../common/errors.js';
+
 /** Exit codes scripts can rely on (sysexits-style where one fits). */
 export const Exit = {
   Ok: 0,
@@ -27,13 +30,39 @@ export class CliError extends Error {
   }
 }
 
+/** A bad command line (exit 64). Say what to change. */
+export const usageError = (message: string) => new CliError(message, Exit.Usage);
+
 /**
- * `value` if it is one of `allowed`, else a usage error (exit 64) naming the choices.
- * NOTE: nest-commander installs each `@Option` method as the option's parser, which replaces
- * commander's own `choices` check, so option parsers call this themselves.
+ * The one table from what the library refuses with to the CLI's exit code: by the error's stable
+ * code where it has one, else by its HTTP status.
  */
-export function oneOf<T extends string>(allowed: readonly T[], value: string): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  // The code commander recognises as "invalid option argument" (its InvalidArgumentError).
-  throw Object.assign(new Error(`Allowed choices are ${allowed.join(', ')}.`), { code: 'commander.invalidArgument' });
+const EXIT_BY_CODE: Record<string, number> = {
+  [ErrorCode.QueueFull]: Exit.TryLater,
+  [ErrorCode.NotFound]: Exit.Refused,
+  [ErrorCode.BadRequest]: Exit.Refused,
+  [ErrorCode.Conflict]: Exit.Refused,
+  [ErrorCode.Forbidden]: Exit.Refused,
+  [ErrorCode.Unauthorized]: Exit.Refused,
+};
+
+function exitForStatus(status: number): number {
+  if (status === 429) return Exit.TryLater;
+  if (status === 503) return Exit.Unavailable;
+  if (status >= 400 && status < 500) return Exit.Refused;
+  return Exit.Failed;
+}
+
+/** The exit code and message for anything a command throws. */
+export function describeFailure(err: unknown): { code: number; message: string } {
+  const message = (err as Error)?.message ?? String(err);
+  if (err instanceof CliError) return { code: err.code, message };
+  if (err instanceof DomainError) return { code: EXIT_BY_CODE[err.code] ?? Exit.Refused, message };
+  if (err instanceof HttpException) {
+    const body = err.getResponse() as { message?: unknown; code?: unknown } | string;
+    const code = typeof body === 'object' && typeof body.code === 'string' ? EXIT_BY_CODE[body.code] : undefined;
+    const text = typeof body === 'object' && body.message !== undefined ? [body.message].flat().join('; ') : message;
+    return { code: code ?? exitForStatus(err.getStatus()), message: text };
+  }
+  return { code: Exit.Failed, message };
 }
