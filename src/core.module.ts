@@ -1,8 +1,9 @@
 import { Module, type CanActivate, type DynamicModule, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import { JwtModule } from '@nestjs/jwt';
 import { AuthFailureLimiter } from './auth/auth-failure-limiter.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { actorFromUser, HOST_AUTH, HostAuth } from './auth/host-auth.js';
-import { JwtService } from './auth/jwt.service.js';
+import { TokenVerifier } from './auth/token-verifier.js';
 import { EnginesModule } from './engines/engines.module.js';
 import { BullJobsQueue } from './queue/bullmq-jobs-queue.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
@@ -64,7 +65,7 @@ export class BackupManagerCoreModule {
         inject: [REDIS, BACKUP_MANAGER_OPTIONS],
         useFactory: (redis: Redis, o: BackupManagerOptions) => new TargetLock(redis, o.queuePrefix, o.queue.lockDurationMs),
       },
-      JwtService,
+      TokenVerifier,
       AuthFailureLimiter,
       AuthGuard,
       ...hostAuth,
@@ -73,7 +74,8 @@ export class BackupManagerCoreModule {
     return {
       module: BackupManagerCoreModule,
       global: true,
-      imports: [...(r.imports ?? []), EnginesModule],
+      // JwtModule is imported, not exported: a host's own JwtService stays the host's.
+      imports: [...(r.imports ?? []), JwtModule.register({}), EnginesModule],
       providers,
       exports: [
         BACKUP_MANAGER_OPTIONS,
@@ -84,7 +86,7 @@ export class BackupManagerCoreModule {
         JobsWorker,
         QueueGate,
         TargetLock,
-        JwtService,
+        TokenVerifier,
         AuthFailureLimiter,
         AuthGuard,
         EnginesModule,

@@ -1,7 +1,7 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
-import { JwtService } from '../auth/jwt.service.js';
+import { TokenVerifier } from '../auth/token-verifier.js';
 import type { AuthedRequest } from '../auth/auth.guard.js';
 import { RefusalAuditor, type RefusalEvent } from './refusal-auditor.js';
 import { requestContext } from './request-context.js';
@@ -18,7 +18,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export class RequestContextMiddleware implements NestMiddleware {
   constructor(
     private readonly refusals: RefusalAuditor,
-    private readonly jwt: JwtService,
+    private readonly tokens: TokenVerifier,
   ) {}
 
   use(req: Request, res: Response, next: NextFunction): void {
@@ -42,7 +42,7 @@ export class RequestContextMiddleware implements NestMiddleware {
     }
     if (status !== 401 && status !== 403) return undefined;
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const actor = req.actor ?? (m ? this.jwt.verify(m[1]) : 'no bearer token');
+    const actor = req.actor ?? (m ? this.tokens.verify(m[1]) : 'no bearer token');
     return {
       action: status === 401 ? 'auth.login_failed' : 'auth.forbidden',
       actor: typeof actor === 'string' ? 'anonymous' : actor,

@@ -10,17 +10,24 @@ const SHORTEST = 4;
 
 const asUuid = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 
+/** Checks that `given` can be a backup id or the start of one. @throws a usage error (64). */
+export function checkBackupIdArg(given: string): void {
+  const hex = given.replace(/-/g, '');
+  if (FULL_ID.test(given)) return;
+  if (!/^[0-9a-f]+$/i.test(hex) || hex.length < SHORTEST || hex.length > 32) {
+    throw usageError(`"${given}" is not a backup id: give the id, or at least its first ${SHORTEST} characters, as \`backup list\` prints it`);
+  }
+}
+
 /**
  * The backup id `given` names: a full id as it is, or the start of one (such as the 8 characters
  * of a progress line) when exactly one backup's id starts with it, deleted ones included.
  * @throws a usage error (64) for something that is no id or matches several; refused (65) when none does.
  */
 export async function resolveBackupId(ctx: INestApplicationContext, given: string): Promise<string> {
+  checkBackupIdArg(given);
   if (FULL_ID.test(given)) return given.toLowerCase();
   const hex = given.replace(/-/g, '').toLowerCase();
-  if (!/^[0-9a-f]+$/.test(hex) || hex.length < SHORTEST || hex.length > 32) {
-    throw usageError(`"${given}" is not a backup id: give the id (or at least its first ${SHORTEST} characters) as \`backup list\` prints it`);
-  }
   // Ids are lower-case UUIDs, so a prefix is a range (works for a uuid column and for text).
   const records = ctx.get<Repository<BackupRecord>>(getRepositoryToken(BackupRecord, CATALOG_CONNECTION), { strict: false });
   const found = await records.find({

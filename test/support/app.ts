@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createHttpApp } from '../../src/app.factory.js';
-import { signToken } from '../../src/auth/jwt.service.js';
+import { signToken } from '../../src/auth/token-verifier.js';
 import { Role } from '../../src/auth/roles.js';
 import { loadConfig, type AppConfig } from '../../src/config/env.js';
 import { JOBS_QUEUE } from '../../src/queue/jobs.js';

@@ -4,7 +4,7 @@ import { RestoresService } from '../../restore/restores.service.js';
 import { BaseCommand, print, type CommonFlags } from '../base-command.js';
 import { CliError, Exit } from '../exit.js';
 import { Progress } from '../progress.js';
-import { resolveBackupId } from '../short-id.js';
+import { checkBackupIdArg, resolveBackupId } from '../short-id.js';
 import { waitForJob } from '../wait-for-job.js';
 import { describeBackup } from './backup-output.js';
 
@@ -29,6 +29,7 @@ export class BackupVerifyCommand extends BaseCommand<VerifyFlags> {
   }
 
   async run([given]: string[], o: VerifyFlags): Promise<number> {
+    checkBackupIdArg(given);
     const { ctx, queue } = await this.cli.forJob(o.inline);
     const id = await resolveBackupId(ctx, given);
     const { jobId } = await ctx.get(RestoresService, { strict: false }).requestVerify(id, !!o.drill);

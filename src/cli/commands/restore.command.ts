@@ -4,7 +4,7 @@ import { RestoresService } from '../../restore/restores.service.js';
 import { BaseCommand, print, type CommonFlags } from '../base-command.js';
 import { CliError, Exit, usageError } from '../exit.js';
 import { Progress } from '../progress.js';
-import { resolveBackupId } from '../short-id.js';
+import { checkBackupIdArg, resolveBackupId } from '../short-id.js';
 import { waitForJob } from '../wait-for-job.js';
 
 interface RestoreFlags extends CommonFlags {
@@ -35,6 +35,7 @@ export class RestoreCommand extends BaseCommand<RestoreFlags> {
 
   async run([given]: string[], o: RestoreFlags): Promise<number> {
     if (!o.confirm) throw usageError('--confirm is required: a restore replaces the contents of the target database; add --confirm to go ahead');
+    checkBackupIdArg(given);
     const { ctx, queue } = await this.cli.forJob(o.inline);
     const id = await resolveBackupId(ctx, given);
     const restores = ctx.get(RestoresService, { strict: false });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { signToken } from '../../auth/jwt.service.js';
+import { signToken } from '../../auth/token-verifier.js';
 import { Role } from '../../auth/roles.js';
 import { BaseCommand } from '../base-command.js';
 import { usageError } from '../exit.js';
