@@ -1,4 +1,6 @@
-import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { HttpException, Inject, Injectable } from '@nestjs/common';
+import { ErrorCode } from '../common/error-codes.js';
+import { httpError } from '../common/http-errors.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 
 /** Most keys tracked at once per counter; the oldest entry goes first (bounds memory under a flood). */
@@ -53,7 +55,7 @@ export class FailureCounter {
 export function tooMany(res: { setHeader(name: string, value: string): unknown } | undefined, waitMs: number, what: string): HttpException {
   const seconds = Math.ceil(waitMs / 1000);
   res?.setHeader('Retry-After', String(seconds));
-  return new HttpException({ statusCode: 429, error: 'TOO_MANY_REQUESTS', message: `${what}; retry in ${seconds} s` }, HttpStatus.TOO_MANY_REQUESTS);
+  return httpError(ErrorCode.TooManyFailures, `${what}; retry in ${seconds} s`);
 }
 
 /**

@@ -1,6 +1,8 @@
-import { UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { CanActivate, ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
 import { isObservable, lastValueFrom } from 'rxjs';
+import { ErrorCode } from '../common/error-codes.js';
+import { httpError } from '../common/http-errors.js';
 import type { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { checkRole, type AuthedRequest } from './role-check.js';
 import { Role, ROLES_KEY, roleAllows, type Actor } from './roles.js';
@@ -28,7 +30,7 @@ export class HostAuth {
     if (!ok) return false; // Nest answers 403, as for any guard that says no
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const actor = this.actorOf(req);
-    if (!actor) throw new UnauthorizedException('The host app authenticated no user for this request');
+    if (!actor) throw httpError(ErrorCode.Unauthorized, 'The host app authenticated no user for this request');
     const needed = reflector.getAllAndOverride<Role>(ROLES_KEY, [ctx.getHandler(), ctx.getClass()]) ?? Role.Viewer;
     checkRole(req, actor, needed, this.limiter, 'user');
     return true;

@@ -100,7 +100,7 @@ export class BackupRunner implements OnModuleInit {
       lock = await this.locks
         .acquire(key, `backup:${record.id}`, { waitMs: this.options.dump.timeoutMs, signal: ctx.signal })
         .catch((err: Error) => {
-          lockError = new EngineError(`could not take the target lock: ${err.message}`, false);
+          lockError = new EngineError(`could not take the target lock: ${err.message}`, { retryable: false });
           return undefined;
         });
     }
@@ -170,7 +170,7 @@ export class BackupRunner implements OnModuleInit {
     try {
       if (lockError) throw lockError;
       target = await this.targets.resolve(record.target).catch((err: Error) => {
-        throw new EngineError(err.message, false);
+        throw new EngineError(err.message, { retryable: false });
       });
       target = { ...target, database: sourceDatabase(record, target.database) };
       const engine = this.engines.for(target.engine);
@@ -236,7 +236,7 @@ export class BackupRunner implements OnModuleInit {
         rowCounts = await this.tableRows(target, spec, counter);
       }
 
-      if (!(await ctx.stillOwned())) throw new EngineError('the job lock was lost; another worker owns this backup now', true);
+      if (!(await ctx.stillOwned())) throw new EngineError('the job lock was lost; another worker owns this backup now', { retryable: true });
       const checksum = written?.sha256 ?? out.digest();
       const sizeBytes = written?.bytes ?? out.bytes;
       const result: Partial<BackupRecord> = {
@@ -255,7 +255,7 @@ export class BackupRunner implements OnModuleInit {
       // Announce the key before it becomes visible in storage: if this process dies between the
       // rename and the record update, the next attempt (or the reconciler) removes the file.
       const pending = await this.notePending(record.id, attempt, fileKey);
-      if (!pending) throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', true);
+      if (!pending) throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', { retryable: true });
       published = fileKey;
       await writer.commit().catch((err: Error) => {
         throw storageError(err, fileKey!);
@@ -276,7 +276,7 @@ export class BackupRunner implements OnModuleInit {
       const commit = await this.records.update({ id: record.id, attempts: attempt, status: BackupStatus.Running, deletedAt: IsNull() }, { ...result, metadata });
       if (!commit.affected) {
         if (await this.isDeleted(record.id)) throw new BackupDeleted();
-        throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', true);
+        throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', { retryable: true });
       }
       published = undefined;
       committed = true;
@@ -461,7 +461,7 @@ export function storageError(err: Error, key: string | undefined): Error {
     (/no space left on device/i.test(err.message) ? 'ENOSPC' : /disk quota exceeded/i.test(err.message) ? 'EDQUOT' : undefined);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     const what = code === 'ENOSPC' ? 'no space left on the backup storage' : 'the disk quota of the backup storage is exhausted';
-    return new EngineError(`${what} while writing ${key ?? 'an artifact'} (${code}); free space or move STORAGE_DIR, then back up again`, true);
+    return new EngineError(`${what} while writing ${key ?? 'an artifact'} (${code}); free space or move STORAGE_DIR, then back up again`, { retryable: true });
   }
   return err;
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource, Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
-import { badRequest } from '../common/errors.js';
+import { invalid } from '../common/errors.js';
 import { toPage } from '../common/page.dto.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type CacheOptions } from '../config/options.js';
 import { CacheType, type CacheClearResponse, type CacheHistoryQuery, type CacheKindResult, type ClearCacheDto } from './dto/cache.dto.js';
@@ -132,7 +132,7 @@ export class CacheService implements OnApplicationShutdown {
         for (const key of keys) {
           if (isNamePrefix(key)) continue;
           const problem = await keyProblem(root, key).catch(() => `"${key.slice(0, 100)}" cannot be resolved`);
-          if (problem) throw badRequest(problem);
+          if (problem) throw invalid(problem);
         }
         return async () => {
           let items = 0;
@@ -141,7 +141,7 @@ export class CacheService implements OnApplicationShutdown {
         };
       }
       default:
-        throw badRequest(`Unknown cache type ${String(kind)}`);
+        throw invalid(`Unknown cache type ${String(kind)}`);
     }
   }
 
@@ -149,9 +149,9 @@ export class CacheService implements OnApplicationShutdown {
   private redisTarget(key: string, prefixes: string[]): { literal: string; exact: boolean } {
     const exact = !key.endsWith('*');
     const literal = exact ? key : key.slice(0, -1);
-    if (/[*?[\]\\]/.test(literal)) throw badRequest(`Key "${key.slice(0, 100)}": only a trailing * is allowed`);
+    if (/[*?[\]\\]/.test(literal)) throw invalid(`Key "${key.slice(0, 100)}": only a trailing * is allowed`);
     if (!prefixes.some((p) => literal.startsWith(p)) || this.isQueueKey(literal)) {
-      throw badRequest(`Key "${key.slice(0, 100)}" is outside the configured cache prefixes (${prefixes.join(', ')})`);
+      throw invalid(`Key "${key.slice(0, 100)}" is outside the configured cache prefixes (${prefixes.join(', ')})`);
     }
     return { literal, exact };
   }

@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
-import { DomainError, ErrorCode } from '../common/errors.js';
+import { codeForStatus, isErrorCode, type ErrorCode } from '../common/error-codes.js';
+import { DomainError } from '../common/errors.js';
 
 /** Exit codes scripts can rely on (sysexits-style where one fits). */
 export const Exit = {
@@ -34,35 +35,52 @@ export class CliError extends Error {
 export const usageError = (message: string) => new CliError(message, Exit.Usage);
 
 /**
- * The one table from what the library refuses with to the CLI's exit code: by the error's stable
- * code where it has one, else by its HTTP status.
+ * The one table from the library's error codes (`common/error-codes.ts`, the `code` of every API
+ * error body) to the CLI's exit codes. Exhaustive by type: a new code must be placed here.
  */
-const EXIT_BY_CODE: Record<string, number> = {
-  [ErrorCode.QueueFull]: Exit.TryLater,
-  [ErrorCode.NotFound]: Exit.Refused,
-  [ErrorCode.BadRequest]: Exit.Refused,
-  [ErrorCode.Conflict]: Exit.Refused,
-  [ErrorCode.Forbidden]: Exit.Refused,
-  [ErrorCode.Unauthorized]: Exit.Refused,
+export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
+  VALIDATION_FAILED: Exit.Refused,
+  INVALID_JSON: Exit.Refused,
+  PAYLOAD_TOO_LARGE: Exit.Refused,
+  UNSUPPORTED_MEDIA_TYPE: Exit.Refused,
+  ROUTE_NOT_FOUND: Exit.Refused,
+  AMBIGUOUS_ID: Exit.Usage,
+  SERVICE_UNAVAILABLE: Exit.Unavailable,
+  INTERNAL: Exit.Failed,
+  UNAUTHORIZED: Exit.Refused,
+  FORBIDDEN: Exit.Refused,
+  TOO_MANY_AUTH_FAILURES: Exit.TryLater,
+  TARGET_NOT_FOUND: Exit.Refused,
+  TARGET_UNREACHABLE: Exit.Unavailable,
+  BACKUP_NOT_FOUND: Exit.Refused,
+  BACKUP_NOT_READY: Exit.Refused,
+  BACKUP_RUNNING: Exit.Refused,
+  BACKUP_PINNED: Exit.Refused,
+  BACKUP_DELETED: Exit.Refused,
+  ARTIFACT_MISSING: Exit.Refused,
+  RESTORE_NOT_FOUND: Exit.Refused,
+  RESTORE_IN_PROGRESS: Exit.Refused,
+  BACKUP_NOT_RESTORABLE: Exit.Refused,
+  RESTORE_DESTINATION_FORBIDDEN: Exit.Refused,
+  SCHEDULE_NOT_FOUND: Exit.Refused,
+  SCHEDULE_NAME_TAKEN: Exit.Refused,
+  QUEUE_FULL: Exit.TryLater,
+  QUEUE_UNAVAILABLE: Exit.Unavailable,
+  QUEUE_BUSY: Exit.TryLater,
+  STORAGE_REFUSED: Exit.Refused,
 };
-
-function exitForStatus(status: number): number {
-  if (status === 429) return Exit.TryLater;
-  if (status === 503) return Exit.Unavailable;
-  if (status >= 400 && status < 500) return Exit.Refused;
-  return Exit.Failed;
-}
 
 /** The exit code and message for anything a command throws. */
 export function describeFailure(err: unknown): { code: number; message: string } {
   const message = (err as Error)?.message ?? String(err);
   if (err instanceof CliError) return { code: err.code, message };
-  if (err instanceof DomainError) return { code: EXIT_BY_CODE[err.code] ?? Exit.Refused, message };
+  if (err instanceof DomainError) return { code: EXIT_FOR_CODE[err.code], message };
   if (err instanceof HttpException) {
+    // Nest's own exceptions (a pipe, a guard): by the body's code, else by the status.
     const body = err.getResponse() as { message?: unknown; code?: unknown } | string;
-    const code = typeof body === 'object' && typeof body.code === 'string' ? EXIT_BY_CODE[body.code] : undefined;
+    const code = typeof body === 'object' && isErrorCode(body.code) ? body.code : codeForStatus(err.getStatus());
     const text = typeof body === 'object' && body.message !== undefined ? [body.message].flat().join('; ') : message;
-    return { code: code ?? exitForStatus(err.getStatus()), message: text };
+    return { code: EXIT_FOR_CODE[code], message: text };
   }
   return { code: Exit.Failed, message };
 }

@@ -1,4 +1,6 @@
-import { BadRequestException, ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
+import { ErrorCode } from './error-codes.js';
+import { httpError } from './http-errors.js';
 import { MAX_JSON_DEPTH } from './json-depth.js';
 
 /** The pipe every controller of the module uses: unknown fields refused, messages name the field. */
@@ -7,8 +9,7 @@ export function apiValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
-    exceptionFactory: (errors: ValidationError[]) =>
-      new BadRequestException({ statusCode: 400, error: 'BAD_REQUEST', message: flatten(errors) }),
+    exceptionFactory: (errors: ValidationError[]) => httpError(ErrorCode.ValidationFailed, flatten(errors)),
   });
 }
 
@@ -21,7 +22,7 @@ class ApiValidationPipe extends ValidationPipe {
     if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') {
       const at = nulAt(value, metadata.type === 'param' ? (metadata.data ?? 'param') : '');
       if (at !== undefined) {
-        throw new BadRequestException({ statusCode: 400, error: 'BAD_REQUEST', message: [`${at || 'body'} must not contain a NUL character (\\u0000)`] });
+        throw httpError(ErrorCode.ValidationFailed, [`${at || 'body'} must not contain a NUL character (\\u0000)`]);
       }
     }
     return super.transform(value, metadata);

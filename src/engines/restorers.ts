@@ -23,7 +23,7 @@ export class Restorers {
 
   for(kind: EngineKind): DatabaseRestorer {
     const r = this.byKind.get(kind);
-    if (!r) throw new EngineError(`Restoring ${kind} databases is not supported yet`, false);
+    if (!r) throw new EngineError(`Restoring ${kind} databases is not supported yet`, { retryable: false });
     return r;
   }
 }

@@ -90,11 +90,11 @@ export class ArtifactLoader {
     restorer: DatabaseRestorer,
     opts: { database: string; dropExisting: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
   ): Promise<void> {
-    if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, false);
+    if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, { retryable: false });
     const st = await this.storage.stat(record.fileKey);
-    if (!st) throw new EngineError(`the artifact of backup ${record.id} is missing from storage`, false);
+    if (!st) throw new EngineError(`the artifact of backup ${record.id} is missing from storage`, { retryable: false });
     if (record.sizeBytes !== null && st.size !== record.sizeBytes) {
-      throw new EngineError(`the artifact is ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced); nothing was restored`, false);
+      throw new EngineError(`the artifact is ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced); nothing was restored`, { retryable: false });
     }
     const spec: RestoreSpec = {
       database: opts.database,
@@ -110,12 +110,12 @@ export class ArtifactLoader {
     const codec = decompressor(record.compression as Compression, this.runner);
     const raw = new MeasureTap();
     const verified = async () => {
-      if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', false);
+      if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', { retryable: false });
       await codec.done.catch((err: Error) => {
-        throw new EngineError(`the artifact did not decompress to its end (${err.message}); nothing was restored`, false);
+        throw new EngineError(`the artifact did not decompress to its end (${err.message}); nothing was restored`, { retryable: false });
       });
       if (record.rawBytes !== null && raw.bytes !== record.rawBytes) {
-        throw new EngineError(`the artifact decompressed to ${raw.bytes} bytes, but ${record.rawBytes} were dumped; nothing was restored`, false);
+        throw new EngineError(`the artifact decompressed to ${raw.bytes} bytes, but ${record.rawBytes} were dumped; nothing was restored`, { retryable: false });
       }
     };
     await restorer.restore(

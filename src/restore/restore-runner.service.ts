@@ -93,7 +93,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       const key = this.targets.keyOf(this.targets.get(initial.target), initial.database);
       lock = await this.locks.acquire(key, `restore:${initial.id}`, { waitMs: this.options.dump.timeoutMs, signal: ctx.signal });
     } catch (err) {
-      lockError = new EngineError(`could not take the target lock: ${(err as Error).message}`, false);
+      lockError = new EngineError(`could not take the target lock: ${(err as Error).message}`, { retryable: false });
     }
     try {
       return await this.runLocked(initial, ctx, lock, lockError);
@@ -116,19 +116,19 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     let created = false;
     let metadata: NonNullable<RestoreRun['metadata']> = { ...(run.metadata ?? {}) };
     try {
-      if (lockError || !lock) throw lockError ?? new EngineError('could not take the target lock', false);
+      if (lockError || !lock) throw lockError ?? new EngineError('could not take the target lock', { retryable: false });
       const signal = AbortSignal.any([ctx.signal, lock.signal]);
       const backup = await this.backups.findOne({ where: { id: run.backupId }, withDeleted: true });
-      if (!backup || backup.deletedAt) throw new EngineError(`backup ${run.backupId} no longer exists or was deleted`, false);
+      if (!backup || backup.deletedAt) throw new EngineError(`backup ${run.backupId} no longer exists or was deleted`, { retryable: false });
       target = await this.targets.resolve(run.target).catch((err: Error) => {
-        throw new EngineError(err.message, false);
+        throw new EngineError(err.message, { retryable: false });
       });
       const restorer = this.restorers.for(target.engine);
       this.logger.log({ msg: 'restore started', id: run.id, backup: backup.id, target: run.target, database: run.database, attempt });
 
       // Checked again under the lock: a database absent at request time may exist by now.
       const destination = await this.destinations.check(target, run.database, 'run').catch((err: Error) => {
-        throw new EngineError(err.message, false);
+        throw new EngineError(err.message, { retryable: false });
       });
       const exists = destination.kind === 'own' || (destination.kind === 'allowed' && (await restorer.databaseExists(target, run.database)));
       if (!exists) {
@@ -138,7 +138,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         await this.runs.update({ id: run.id, attempts: attempt }, { metadata });
       } else if (run.safetyBackup) {
         const safety = await this.safetyBackup(run, target, { ...ctx, signal }).catch((err: Error) => {
-          throw new EngineError(`the safety backup failed, so nothing was restored: ${err.message}`, false);
+          throw new EngineError(`the safety backup failed, so nothing was restored: ${err.message}`, { retryable: false });
         });
         await this.runs.update({ id: run.id }, { safetyBackupId: safety.id });
       }
@@ -146,11 +146,11 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       // The last check before the commit: this attempt still holds its locks and owns the run.
       // It records that the commit started, so that a run interrupted later says what it left.
       const beforeCommit = async () => {
-        if (lock.signal.aborted) throw new EngineError(`the target lock was lost before the commit; nothing was committed`, false);
-        if (!(await ctx.stillOwned())) throw new EngineError(`this worker lost the restore job (its job lock expired) before the commit; nothing was committed`, false);
+        if (lock.signal.aborted) throw new EngineError(`the target lock was lost before the commit; nothing was committed`, { retryable: false });
+        if (!(await ctx.stillOwned())) throw new EngineError(`this worker lost the restore job (its job lock expired) before the commit; nothing was committed`, { retryable: false });
         metadata = { ...metadata, commitStartedAt: new Date().toISOString() };
         const res = await this.runs.update({ id: run.id, attempts: attempt, status: RestoreStatus.Running }, { metadata });
-        if (!res.affected) throw new EngineError(`the run was ended by another worker before the commit; nothing was committed`, false);
+        if (!res.affected) throw new EngineError(`the run was ended by another worker before the commit; nothing was committed`, { retryable: false });
       };
       await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, signal, beforeCommit, scratch: this.scratch });
       if (!(await ctx.stillOwned())) this.logger.warn({ msg: 'restore finished after its job lock was lost', id: run.id });

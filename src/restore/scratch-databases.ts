@@ -73,7 +73,7 @@ export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap
 
   /** Records `name` and takes its lease; call before creating the database. */
   async claim(target: ResolvedTarget, name: string): Promise<ScratchLease> {
-    if (!SCRATCH_DATABASE.test(name)) throw new EngineError(`not a scratch database name: ${name}`, false);
+    if (!SCRATCH_DATABASE.test(name)) throw new EngineError(`not a scratch database name: ${name}`, { retryable: false });
     const key = this.leaseKey(name);
     const token = randomBytes(12).toString('hex');
     const ttl = this.options.queue.lockDurationMs;

@@ -8,7 +8,7 @@ import type { Actor } from '../auth/roles.js';
 import { BackupsService, isUuid, type BackupSubmission } from '../backup/backups.service.js';
 import type { BackupType } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
-import { badRequest, conflict, notFound } from '../common/errors.js';
+import { DomainError, ErrorCode, invalid } from '../common/errors.js';
 import { BACKUP_MANAGER_OPTIONS, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, defaultSchedulerOptions, type BackupManagerOptions, type EngineKind, type SchedulerOptions } from '../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
@@ -62,7 +62,7 @@ export class SchedulesService implements OnModuleInit {
 
   async get(id: string): Promise<Schedule> {
     const s = isUuid(id) ? await this.schedules.findOneBy({ id }) : null;
-    if (!s) throw notFound(`Schedule ${String(id).slice(0, 64)} not found`);
+    if (!s) throw new DomainError(ErrorCode.ScheduleNotFound, `Schedule ${String(id).slice(0, 64)} not found`);
     return s;
   }
 
@@ -96,7 +96,7 @@ export class SchedulesService implements OnModuleInit {
       lastError: null,
       createdBy: actor ? `user:${actor.sub}` : null,
     });
-    if (!s.cron && !s.preset) throw badRequest('give either cron (e.g. "0 2 * * *") or preset (hourly, daily, weekly, monthly)');
+    if (!s.cron && !s.preset) throw invalid('give either cron (e.g. "0 2 * * *") or preset (hourly, daily, weekly, monthly)');
     await this.check(s, true);
     await this.schedules.insert(s);
     const saved = await this.get(s.id);
@@ -108,7 +108,7 @@ export class SchedulesService implements OnModuleInit {
     const s = await this.get(id);
     const before = { enabled: s.enabled };
     if (dto.cron !== undefined && dto.preset !== undefined && dto.cron !== null && dto.preset !== null) {
-      throw badRequest('give either cron or preset, not both');
+      throw invalid('give either cron or preset, not both');
     }
     if (dto.cron) {
       s.cron = dto.cron.trim();
@@ -266,20 +266,20 @@ export class SchedulesService implements OnModuleInit {
   /** `timingChanged`: the cron, preset or zone is being set (the minimum interval is checked then, and whenever the schedule is enabled). */
   private async check(s: Schedule, timingChanged: boolean): Promise<void> {
     if (s.cron) checkCron(s.cron);
-    if (s.preset && !(s.preset in PRESETS)) throw badRequest(`preset must be one of: ${Object.keys(PRESETS).join(', ')}`);
+    if (s.preset && !(s.preset in PRESETS)) throw invalid(`preset must be one of: ${Object.keys(PRESETS).join(', ')}`);
     checkTimezone(s.timezone);
     const tooOften = timingChanged || s.enabled ? cronIntervalProblem(expressionOf(s), s.timezone, this.minIntervalMinutes, MIN_INTERVAL_SETTING) : undefined;
-    if (tooOften) throw badRequest(tooOften);
+    if (tooOften) throw invalid(tooOften);
     if (s.retentionPolicy && !this.settings.retention.policies.some((p) => p.name === s.retentionPolicy)) {
-      throw badRequest(`retentionPolicy "${s.retentionPolicy}" is not a configured policy (known: ${this.settings.retention.policies.map((p) => p.name).join(', ')})`);
+      throw invalid(`retentionPolicy "${s.retentionPolicy}" is not a configured policy (known: ${this.settings.retention.policies.map((p) => p.name).join(', ')})`);
     }
-    if (s.scope === 'selective' && !s.tables?.length) throw badRequest('scope "selective" needs tables');
-    if (s.scope !== 'selective' && s.tables?.length) throw badRequest('tables is only used with scope "selective"');
+    if (s.scope === 'selective' && !s.tables?.length) throw invalid('scope "selective" needs tables');
+    if (s.scope !== 'selective' && s.tables?.length) throw invalid('tables is only used with scope "selective"');
     const target = this.targets.get(s.target);
     // Kept in the canonical form; whether each table exists is checked at each run.
     if (s.tables) s.tables = [...new Set(s.tables.map((t) => scheduleTableName(target.engine, t)))];
     const clash = await this.schedules.findOneBy({ name: s.name });
-    if (clash && clash.id !== s.id) throw conflict(`A schedule named "${s.name}" already exists`);
+    if (clash && clash.id !== s.id) throw new DomainError(ErrorCode.ScheduleNameTaken, `A schedule named "${s.name}" already exists`);
   }
 
   private changed(event: string, schedule: Schedule, actor?: Actor, detail?: Record<string, unknown>): void {
@@ -293,7 +293,7 @@ function scheduleTableName(engine: EngineKind, name: string): string {
   try {
     return canonicalTableName(engine, name);
   } catch (err) {
-    if (err instanceof TableNameError) throw badRequest(`tables: ${err.message}`);
+    if (err instanceof TableNameError) throw invalid(`tables: ${err.message}`);
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { BackupStatus, BackupType } from '../entities/backup-record.entity.js';
+import { ERROR_CODES, type ErrorCode } from '../../common/error-codes.js';
 import { pageOf } from '../../common/page.dto.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 
@@ -44,9 +45,11 @@ export class BackupResponse {
 
 export class BackupPage extends pageOf(BackupResponse) {}
 
+/** The one error body of the API (see `common/error-codes.ts`). */
 export class ErrorResponse {
   @ApiProperty({ example: 400 }) statusCode!: number;
-  @ApiProperty({ example: 'BAD_REQUEST' }) error!: string;
+  @ApiProperty({ enum: ERROR_CODES, example: 'VALIDATION_FAILED', description: 'Stable error code; branch on this, not on the message' }) code!: ErrorCode;
+  @ApiProperty({ example: 'Bad Request', description: 'The HTTP reason phrase' }) error!: string;
   @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], example: 'type must be one of: manual, daily, weekly, monthly' })
   message!: string | string[];
 }
