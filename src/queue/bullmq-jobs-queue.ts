@@ -60,13 +60,16 @@ export class BullJobsQueue extends JobsQueue implements OnModuleInit, OnApplicat
   }
 
   async jobInfo(jobId: string): Promise<JobInfo | undefined> {
-    const job = await this.queue.getJob(jobId);
+    // The state first: a job read after it is seen finished carries its result (read the other
+    // way round, a job that finishes in between would be "completed" without one).
+    const state = (await this.queue.getJobState(jobId)) as JobState;
+    const job = state === 'unknown' ? undefined : await this.queue.getJob(jobId);
     if (!job) return undefined;
     const progress = job.progress;
     return {
       id: jobId,
       name: job.name as JobName,
-      state: (await job.getState()) as JobState,
+      state,
       progress: progress && typeof progress === 'object' ? (progress as Record<string, unknown>) : {},
       result: job.returnvalue ?? undefined,
       failedReason: job.failedReason || undefined,

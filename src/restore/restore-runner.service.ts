@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { ModuleRef } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
-import { UnrecoverableError } from 'bullmq';
 import { In, IsNull, LessThan, Not, type Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { BackupRunner } from '../backup/backup-runner.service.js';
@@ -18,7 +17,7 @@ import { RestoreStoppedError } from '../engines/restore-client.js';
 import { Restorers } from '../engines/restorers.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
-import { JobName, type JobContext } from '../queue/jobs.js';
+import { JobName, PermanentJobError, type JobContext } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactLoader } from './artifact-loader.js';
@@ -77,7 +76,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
 
   async run(runId: string, ctx: JobContext): Promise<{ status: RestoreStatus } | { skipped: string }> {
     const initial = await this.runs.findOneBy({ id: runId });
-    if (!initial) throw new UnrecoverableError(`Restore run ${runId} does not exist`);
+    if (!initial) throw new PermanentJobError(`Restore run ${runId} does not exist`);
     if (FINAL_RESTORE_STATUSES.includes(initial.status)) return { skipped: `run is ${initial.status}` };
     // NOTE: BullMQ hands a stalled job (its worker died) to another worker whatever `attempts`
     // says; a restore that started once is never started again.
@@ -193,7 +192,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       const failed = await this.runs.findOneBy({ id: run.id });
       if (failed) this.events.emit(shutdown ? RestoreEvents.Cancelled : RestoreEvents.Failed, { run: failed, actor: actorOf(failed) } satisfies RestoreEvent);
       if (shutdown) return { status: RestoreStatus.Cancelled };
-      throw new UnrecoverableError(message);
+      throw new PermanentJobError(message);
     }
   }
 
