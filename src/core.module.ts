@@ -4,18 +4,17 @@ import { AuthFailureLimiter } from './auth/auth-failure-limiter.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { actorFromUser, HOST_AUTH, HostAuth } from './auth/host-auth.js';
 import { TokenVerifier } from './auth/token-verifier.js';
+import { REDIS, RedisConnections, redisProviders } from './common/redis.js';
+import { TargetLock } from './common/target-lock.js';
 import { EnginesModule } from './engines/engines.module.js';
 import { BullJobsQueue } from './queue/bullmq-jobs-queue.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
 import { QueueGate } from './queue/queue-gate.js';
-import { REDIS, redisProviders } from './queue/redis.js';
-import { TargetLock } from './common/target-lock.js';
 import { LocalStorage } from './storage/local.storage.js';
 import { ARTIFACT_STORAGE } from './storage/storage.interface.js';
 import { TargetsService } from './targets/targets.service.js';
-import type { Redis } from 'ioredis';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from './config/options.js';
+import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
 import type { BackupManagerModuleOptions } from './config/module-options.js';
 
 const HOST_GUARD = Symbol('BACKUP_MANAGER_HOST_GUARD');
@@ -60,11 +59,6 @@ export class BackupManagerCoreModule {
       { provide: JobsQueue, useClass: BullJobsQueue },
       JobsWorker,
       QueueGate,
-      {
-        provide: TargetLock,
-        inject: [REDIS, BACKUP_MANAGER_OPTIONS],
-        useFactory: (redis: Redis, o: BackupManagerOptions) => new TargetLock(redis, o.queuePrefix, o.queue.lockDurationMs),
-      },
       TokenVerifier,
       AuthFailureLimiter,
       AuthGuard,
@@ -81,11 +75,12 @@ export class BackupManagerCoreModule {
         BACKUP_MANAGER_OPTIONS,
         TargetsService,
         ARTIFACT_STORAGE,
+        RedisConnections,
         REDIS,
+        TargetLock,
         JobsQueue,
         JobsWorker,
         QueueGate,
-        TargetLock,
         TokenVerifier,
         AuthFailureLimiter,
         AuthGuard,

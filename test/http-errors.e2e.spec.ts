@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { getRepositoryToken } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
+import type { Repository } from 'typeorm';
+import { BackupRecord, BackupStatus, BackupType } from '../src/backup/entities/backup-record.entity.js';
+import { CATALOG_CONNECTION } from '../src/catalog/catalog.js';
 import { ERROR_CODES, ERROR_STATUS } from '../src/common/error-codes.js';
 import { api } from './support/api.js';
 import { startTestApp, type TestApp } from './support/app.js';
@@ -77,5 +81,59 @@ describe('one error model', () => {
     expectError(await api(t, 'POST', '/api/v1/backups', { body: { target: 'app', tables: ['customers'] } }), 400, 'VALIDATION_FAILED', /set scope to "selective"/);
     expectError(await api(t, 'POST', '/api/v1/backups', { body: { target: 'app', extra: 1 } }), 400, 'VALIDATION_FAILED', /extra should not exist/);
     expectError(await api(t, 'POST', `/api/v1/backups/${id}/restore`, { body: { confirm: true } }), 404, 'BACKUP_NOT_FOUND');
+  });
+
+  describe('one clear message per mistake (issue 15 item 8)', () => {
+    const records = () => t.app.get<Repository<BackupRecord>>(getRepositoryToken(BackupRecord, CATALOG_CONNECTION), { strict: false });
+    const insert = (id: string, metadata: Record<string, unknown> | null = null) =>
+      records().insert({ id, type: BackupType.Manual, status: BackupStatus.Failed, target: 'app', engine: 'postgres', compression: 'zstd', triggeredBy: 'test', metadata });
+
+    it('a wrong type yields one message, not every rule of the field', async () => {
+      const r = await api(t, 'POST', '/api/v1/backups', { body: { target: 123 } });
+      expectError(r, 400, 'VALIDATION_FAILED');
+      expect(r.body.message).toEqual(['target must be a configured target name (lower-case letters, digits, _)']);
+    });
+
+    it('booleans in queries are true/false or an error, never silently false', async () => {
+      expectError(await api(t, 'GET', '/api/v1/backups?includeDeleted=maybe'), 400, 'VALIDATION_FAILED', /includeDeleted must be true or false/);
+      expect((await api(t, 'GET', '/api/v1/backups?includeDeleted=false')).status).toBe(200);
+      expect((await api(t, 'GET', '/api/v1/backups?includeDeleted=1')).status).toBe(200);
+      expectError(await api(t, 'DELETE', `/api/v1/backups/${randomUUID()}?hard=yes`), 400, 'VALIDATION_FAILED', /hard must be true or false/);
+    });
+
+    it('stats with from after to is a 400 naming both', async () => {
+      expectError(await api(t, 'GET', '/api/v1/backups/stats?from=2025-02-01&to=2025-01-01'), 400, 'VALIDATION_FAILED', /from \(2025-02-01T00:00:00.000Z\) is after to/);
+      expect((await api(t, 'GET', '/api/v1/backups/stats?from=2025-01-01&to=2025-02-01')).status).toBe(200);
+    });
+
+    it('the 8-character ids the CLI prints work where unambiguous; an ambiguous one is a 409 listing the matches', async () => {
+      const a = `abcdef12${randomUUID().slice(8)}`;
+      const b = `abcdef12${randomUUID().slice(8)}`;
+      await insert(a);
+      const one = await api(t, 'GET', `/api/v1/backups/${a.slice(0, 8)}`);
+      expect({ status: one.status, id: one.body.id }).toEqual({ status: 200, id: a });
+      await insert(b);
+      const both = await api(t, 'GET', `/api/v1/backups/${a.slice(0, 8)}`);
+      expectError(both, 409, 'AMBIGUOUS_ID', /give more characters or the full id/);
+      expect(both.body.message).toContain(a);
+      expect(both.body.message).toContain(b);
+      // Longer prefixes tell them apart again; the routes that act on a backup take them too.
+      expect((await api(t, 'GET', `/api/v1/backups/${a.slice(0, 13)}`)).body.id).toBe(a);
+      const deleted = await api(t, 'DELETE', `/api/v1/backups/${b.slice(0, 13)}`);
+      expect({ status: deleted.status, id: deleted.body.id }).toEqual({ status: 200, id: b });
+      expectError(await api(t, 'GET', '/api/v1/backups/abc'), 404, 'BACKUP_NOT_FOUND', /first 8 or more characters/);
+      expectError(await api(t, 'GET', '/api/v1/backups/ffffffff'), 404, 'BACKUP_NOT_FOUND', /no id starts with it/);
+      expectError(await api(t, 'GET', '/api/v1/restores/ffffffff'), 404, 'RESTORE_NOT_FOUND');
+      expectError(await api(t, 'GET', '/api/v1/schedules/ffffffff'), 404, 'SCHEDULE_NOT_FOUND');
+    });
+
+    it('responses are DTOs: the runner\'s internal metadata never reaches the API', async () => {
+      const id = randomUUID();
+      await insert(id, { pendingFileKeys: ['app/2025/x.dump.zst'], tableRows: { customers: 1 } });
+      const got = await api(t, 'GET', `/api/v1/backups/${id}`);
+      expect(got.body.metadata).toEqual({ tableRows: { customers: 1 } });
+      const listed = (await api(t, 'GET', '/api/v1/backups?limit=100')).body.items.find((x: { id: string }) => x.id === id);
+      expect(listed.metadata).toEqual({ tableRows: { customers: 1 } });
+    });
   });
 });

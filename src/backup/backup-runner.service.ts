@@ -59,7 +59,6 @@ class BackupDeleted extends Error {
 @Injectable()
 export class BackupRunner implements OnModuleInit {
   private readonly logger = new Logger('BackupRunner');
-  private readonly restorers: Restorers;
 
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
@@ -67,14 +66,13 @@ export class BackupRunner implements OnModuleInit {
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
     private readonly engines: EnginesService,
+    private readonly restorers: Restorers,
+    private readonly locks: TargetLock,
     private readonly runner: ProcessRunner,
     private readonly worker: JobsWorker,
     private readonly events: EventEmitter2,
     private readonly queue: JobsQueue,
-    private readonly locks: TargetLock,
-  ) {
-    this.restorers = new Restorers(engines, runner, options);
-  }
+  ) {}
 
   onModuleInit(): void {
     this.worker.register(JobName.Backup, (data, ctx) => this.run(data.recordId, ctx));

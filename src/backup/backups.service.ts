@@ -7,6 +7,7 @@ import type { FindOptionsWhere, Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { DomainError, EngineError, ErrorCode, invalid } from '../common/errors.js';
+import { findByIdOrPrefix } from '../common/ids.js';
 import { redact } from '../common/redact.js';
 import { toPage, type Paged } from '../common/page.dto.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type Compression, type TargetOptions } from '../config/options.js';
@@ -14,12 +15,13 @@ import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js
 import { EnginesService } from '../engines/engines.service.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
-import { JobName } from '../queue/jobs.js';
+import { JobName, type JobContext } from '../queue/jobs.js';
 import { QueueGate } from '../queue/queue-gate.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
+import { BackupRunner } from './backup-runner.service.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 import { findNewestGood } from './good-backup.js';
 import { discardLeftovers } from './leftovers.js';
@@ -80,8 +82,18 @@ export class BackupsService {
     private readonly queue: JobsQueue,
     private readonly events: EventEmitter2,
     private readonly engines: EnginesService,
+    private readonly runner: BackupRunner,
     private readonly gate: QueueGate,
   ) {}
+
+  /**
+   * A full backup taken inline for a restore that already holds the database's lock: of the
+   * target's own database, or of `opts.database` on its server. Resolves with the COMPLETED
+   * record; rejects with the reason when the backup failed.
+   */
+  safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext, opts: { database?: string } = {}): Promise<BackupRecord> {
+    return this.runner.safetyBackup(targetName, restoreRunId, ctx, opts);
+  }
 
   /**
    * Records a QUEUED backup and enqueues its job, or returns the identical backup already QUEUED
@@ -244,12 +256,12 @@ export class BackupsService {
     return toPage(items, total, q);
   }
 
-  /** @throws BACKUP_NOT_FOUND for unknown or malformed ids. */
-  async get(id: string, opts: { withDeleted?: boolean } = {}): Promise<BackupRecord> {
-    if (!isUuid(id)) throw new DomainError(ErrorCode.BackupNotFound, `Backup ${String(id).slice(0, 64)} not found (ids are UUIDs)`);
-    const record = await this.records.findOne({ where: { id }, withDeleted: opts.withDeleted });
-    if (!record) throw new DomainError(ErrorCode.BackupNotFound, `Backup ${id} not found`);
-    return record;
+  /**
+   * By full id or by an unambiguous prefix of 8 or more characters (the short ids the CLI prints).
+   * @throws BACKUP_NOT_FOUND for unknown or malformed ids; AMBIGUOUS_ID for a prefix of several.
+   */
+  get(id: string, opts: { withDeleted?: boolean } = {}): Promise<BackupRecord> {
+    return findByIdOrPrefix(this.records, id, 'Backup', ErrorCode.BackupNotFound, opts);
   }
 
   async fileExists(record: BackupRecord): Promise<boolean> {
@@ -257,8 +269,9 @@ export class BackupsService {
   }
 
   /** Opens the artifact for download; the caller checks the checksum while streaming. */
-  async openArtifact(id: string, actor?: Actor): Promise<{ record: BackupRecord; stream: Readable; size: number }> {
-    const record = await this.get(id);
+  async openArtifact(idOrPrefix: string, actor?: Actor): Promise<{ record: BackupRecord; stream: Readable; size: number }> {
+    const record = await this.get(idOrPrefix);
+    const id = record.id;
     if (![BackupStatus.Completed, BackupStatus.Verified].includes(record.status) || !record.fileKey) {
       throw new DomainError(ErrorCode.BackupNotReady, `Backup ${id} is ${record.status}; only COMPLETED or VERIFIED backups can be downloaded`);
     }
@@ -275,8 +288,9 @@ export class BackupsService {
    * left in storage goes. NOTE: when a worker claims it in between, the soft delete still holds:
    * the runner sees it before committing and ends the record CANCELLED, removing its files.
    */
-  async delete(id: string, hard: boolean, actor?: Actor): Promise<BackupRecord> {
-    const record = await this.get(id, { withDeleted: hard });
+  async delete(idOrPrefix: string, hard: boolean, actor?: Actor): Promise<BackupRecord> {
+    const record = await this.get(idOrPrefix, { withDeleted: hard });
+    const id = record.id;
     if (record.status === BackupStatus.Running) {
       throw new DomainError(ErrorCode.BackupRunning, `Backup ${id} is running; wait for it to finish before deleting it`);
     }
@@ -310,6 +324,4 @@ export class BackupsService {
   }
 }
 
-export function isUuid(id: unknown): id is string {
-  return typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
-}
+export { isUuid } from '../common/ids.js';

@@ -1,14 +1,15 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { invalid } from '../common/errors.js';
 import { toPage } from '../common/page.dto.js';
+import { RedisConnections } from '../common/redis.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type CacheOptions } from '../config/options.js';
 import { CacheType, type CacheClearResponse, type CacheHistoryQuery, type CacheKindResult, type ClearCacheDto } from './dto/cache.dto.js';
 import { CacheClearEvent } from './entities/cache-clear-event.entity.js';
@@ -22,7 +23,7 @@ const ALL_KINDS = [CacheType.Redis, CacheType.Session, CacheType.Memory, CacheTy
  * (SCAN + UNLINK; never KEYS, FLUSHALL or the job queue's keys); files only inside the root.
  */
 @Injectable()
-export class CacheService implements OnApplicationShutdown {
+export class CacheService {
   private readonly logger = new Logger('Cache');
   private readonly cfg: Required<Omit<CacheOptions, 'redisUrl' | 'fileRoot'>> & Pick<CacheOptions, 'redisUrl' | 'fileRoot'>;
   private redis?: Redis;
@@ -32,6 +33,7 @@ export class CacheService implements OnApplicationShutdown {
     @InjectRepository(CacheClearEvent, CATALOG_CONNECTION) private readonly history: Repository<CacheClearEvent>,
     @InjectDataSource(CATALOG_CONNECTION) private readonly catalog: DataSource,
     private readonly events: EventEmitter2,
+    private readonly redisConnections: RedisConnections,
     @Optional() @Inject(CACHE_MANAGER) private readonly memory?: Cache,
   ) {
     // Checked at start-up with the other options (validateOptions → cacheOptionProblems).
@@ -161,16 +163,8 @@ export class CacheService implements OnApplicationShutdown {
   }
 
   private client(): Redis {
-    this.redis ??= (() => {
-      const r = new Redis(this.cfg.redisUrl ?? this.options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5_000 });
-      r.on('error', () => undefined);
-      return r;
-    })();
+    this.redis ??= this.redisConnections.create(this.cfg.redisUrl ?? this.options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5_000 });
     return this.redis;
-  }
-
-  onApplicationShutdown(): void {
-    this.redis?.disconnect();
   }
 }
 

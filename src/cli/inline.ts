@@ -2,12 +2,12 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { AuditModule } from '../audit/audit.module.js';
 import { BackupModule } from '../backup/backup.module.js';
+import { REDIS } from '../common/redis.js';
 import { BackupManagerCoreModule } from '../core.module.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { InProcessJobsQueue } from '../queue/in-process-jobs-queue.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { MemoryRedis } from '../queue/memory-redis.js';
-import { REDIS } from '../queue/redis.js';
 import { RestoreModule } from '../restore/restore.module.js';
 import { SchedulerModule } from '../scheduler/scheduler.module.js';
 

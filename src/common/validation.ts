@@ -9,6 +9,8 @@ export function apiValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
+    // One message per wrong field: `{"target":123}` is "not a string", not also too long and unmatched.
+    stopAtFirstError: true,
     exceptionFactory: (errors: ValidationError[]) => httpError(ErrorCode.ValidationFailed, flatten(errors)),
   });
 }
@@ -27,6 +29,16 @@ class ApiValidationPipe extends ValidationPipe {
     }
     return super.transform(value, metadata);
   }
+}
+
+/**
+ * A boolean query parameter: `true`/`1` and `false`/`0`; anything else is left as it came so that
+ * `@IsBoolean` refuses it (`includeDeleted=maybe` is an error, not silently false).
+ */
+export function queryBoolean({ value }: { value: unknown }): unknown {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  return value;
 }
 
 /** Path of the first string holding a NUL inside `value` (`''` for `value` itself), or undefined. */

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { JOBS_QUEUE, type JobName, type JobPayloads } from './jobs.js';
 import { JobsQueue, type AddJobOptions, type JobCounts, type JobInfo, type JobState, type WorkerInfo } from './jobs-queue.service.js';
-import { REDIS } from './redis.js';
+import { REDIS } from '../common/redis.js';
 
 /** The jobs queue on BullMQ. Start-up checks that Redis will not evict its keys. */
 @Injectable()

@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { DomainError, ErrorCode, queueFull } from '../common/errors.js';
 import { BACKUP_MANAGER_OPTIONS, DEFAULT_QUEUE_MAX_WAITING, type BackupManagerOptions } from '../config/options.js';
 import { JobsQueue } from './jobs-queue.service.js';
-import { REDIS } from './redis.js';
+import { REDIS } from '../common/redis.js';
 
 /** What a refused request is told: ask again after this long. */
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 60;

@@ -1,3 +1,4 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { closeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -6,12 +7,12 @@ import { decompressor, zstdTester } from '../codecs/compression.js';
 import { hashFile } from '../codecs/file-hash.js';
 import { MeasureTap } from '../codecs/tap.js';
 import { EngineError } from '../common/errors.js';
-import type { ProcessRunner } from '../common/process-runner.js';
-import type { BackupManagerOptions, Compression } from '../config/options.js';
+import { ProcessRunner } from '../common/process-runner.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type Compression } from '../config/options.js';
 import type { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import type { DatabaseRestorer, RestoreRunOptions, RestoreSpec } from '../engines/restorer.interface.js';
-import type { ArtifactStorage } from '../storage/storage.interface.js';
+import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import type { ResolvedTarget } from '../targets/targets.service.js';
 
 /** Result of reading an artifact end to end. */
@@ -26,11 +27,12 @@ export interface BasicCheck {
  * Streams artifacts out of storage through the checksum gate and the decompressor: into a
  * restorer (restores, drills) or into nothing (basic verification). Never loads a dump in memory.
  */
+@Injectable()
 export class ArtifactLoader {
   constructor(
-    private readonly storage: ArtifactStorage,
+    @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
     private readonly runner: ProcessRunner,
-    private readonly options: BackupManagerOptions,
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
   ) {}
 
   /** The artifact exists, has the recorded size and SHA-256, and decompresses to the end. */

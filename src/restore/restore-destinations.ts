@@ -1,9 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { protectedDatabaseReason, restoreDatabasesVariable } from '../common/database-names.js';
 import { DomainError, ErrorCode } from '../common/errors.js';
-import { ProcessRunner } from '../common/process-runner.js';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type TargetOptions } from '../config/options.js';
-import { EnginesService } from '../engines/engines.service.js';
+import { type TargetOptions } from '../config/options.js';
 import { Restorers } from '../engines/restorers.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 
@@ -28,16 +26,10 @@ export interface Destination {
  */
 @Injectable()
 export class RestoreDestinations {
-  private readonly restorers: Restorers;
-
   constructor(
     private readonly targets: TargetsService,
-    engines: EnginesService,
-    runner: ProcessRunner,
-    @Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions,
-  ) {
-    this.restorers = new Restorers(engines, runner, options);
-  }
+    private readonly restorers: Restorers,
+  ) {}
 
   /**
    * Decides whether a restore of `target`'s backups may write `database` on its server. Only a

@@ -1,24 +1,20 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, LessThan, Not, type Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
-import { BackupRunner } from '../backup/backup-runner.service.js';
+import { BackupsService } from '../backup/backups.service.js';
 import { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { EngineError } from '../common/errors.js';
-import { ProcessRunner } from '../common/process-runner.js';
 import { redact } from '../common/redact.js';
 import { TargetLock, type TargetLockHandle } from '../common/target-lock.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import { EnginesService } from '../engines/engines.service.js';
 import { RestoreStoppedError } from '../engines/restore-client.js';
 import { Restorers } from '../engines/restorers.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
 import { JobName, PermanentJobError, type JobContext } from '../queue/jobs.js';
-import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactLoader } from './artifact-loader.js';
 import { endRunUpdate, FINAL_RESTORE_STATUSES, RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
@@ -36,29 +32,23 @@ import { ScratchDatabases } from './scratch-databases.js';
 @Injectable()
 export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('RestoreRunner');
-  private readonly restorers: Restorers;
-  private readonly loader: ArtifactLoader;
   private timer?: NodeJS.Timeout;
 
   constructor(
     @InjectRepository(RestoreRun, CATALOG_CONNECTION) private readonly runs: Repository<RestoreRun>,
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly backups: Repository<BackupRecord>,
-    @Inject(ARTIFACT_STORAGE) storage: ArtifactStorage,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
-    engines: EnginesService,
-    runner: ProcessRunner,
+    private readonly locks: TargetLock,
+    private readonly restorers: Restorers,
+    private readonly loader: ArtifactLoader,
     private readonly worker: JobsWorker,
     private readonly queue: JobsQueue,
     private readonly events: EventEmitter2,
-    private readonly moduleRef: ModuleRef,
+    private readonly backupsService: BackupsService,
     private readonly destinations: RestoreDestinations,
     private readonly scratch: ScratchDatabases,
-    private readonly locks: TargetLock,
-  ) {
-    this.restorers = new Restorers(engines, runner, options);
-    this.loader = new ArtifactLoader(storage, runner, options);
-  }
+  ) {}
 
   onModuleInit(): void {
     this.worker.register(JobName.Restore, (data, ctx) => this.run(data.runId, ctx));
@@ -260,12 +250,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
    */
   private async safetyBackup(run: RestoreRun, target: ResolvedTarget, ctx: JobContext): Promise<BackupRecord> {
     const via = this.destinations.targetReaching(target, run.database);
-    return via ? this.backupRunner().safetyBackup(via.name, run.id, ctx) : this.backupRunner().safetyBackup(target.name, run.id, ctx, { database: run.database });
-  }
-
-  // NOTE: the backup module exports only its service facade; the runner is looked up app-wide.
-  private backupRunner(): BackupRunner {
-    return this.moduleRef.get(BackupRunner, { strict: false });
+    return via ? this.backupsService.safetyBackup(via.name, run.id, ctx) : this.backupsService.safetyBackup(target.name, run.id, ctx, { database: run.database });
   }
 }
 

@@ -8,6 +8,7 @@ import { BackupRecord, BackupStatus, VERIFIABLE_BACKUP_STATUSES } from '../backu
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { isUniqueViolation } from '../catalog/unique-violation.js';
 import { DomainError, ErrorCode, invalid } from '../common/errors.js';
+import { findByIdOrPrefix } from '../common/ids.js';
 import { toPage, type Paged } from '../common/page.dto.js';
 import { redact } from '../common/redact.js';
 import type { TargetOptions } from '../config/options.js';
@@ -32,7 +33,6 @@ export interface RestoreRequest {
 }
 
 const RESTORABLE = [BackupStatus.Completed, BackupStatus.Verified];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Job states in which a verification has not started yet. */
 const WAITING_STATES = ['waiting', 'prioritized', 'delayed', 'paused', 'waiting-children'];
@@ -185,11 +185,8 @@ export class RestoresService {
     return toPage(items, total, q);
   }
 
-  async get(id: string): Promise<RestoreRun> {
-    if (!UUID.test(String(id))) throw new DomainError(ErrorCode.RestoreNotFound, `Restore ${String(id).slice(0, 64)} not found (ids are UUIDs)`);
-    const run = await this.runs.findOneBy({ id });
-    if (!run) throw new DomainError(ErrorCode.RestoreNotFound, `Restore ${id} not found`);
-    return run;
+  get(id: string): Promise<RestoreRun> {
+    return findByIdOrPrefix(this.runs, id, 'Restore', ErrorCode.RestoreNotFound);
   }
 
   /** Restore runs by status and backups by verification outcome. */
@@ -210,11 +207,8 @@ export class RestoresService {
     };
   }
 
-  private async backup(id: string): Promise<BackupRecord> {
-    if (!UUID.test(String(id))) throw new DomainError(ErrorCode.BackupNotFound, `Backup ${String(id).slice(0, 64)} not found (ids are UUIDs)`);
-    const backup = await this.backups.findOne({ where: { id }, withDeleted: true });
-    if (!backup) throw new DomainError(ErrorCode.BackupNotFound, `Backup ${id} not found`);
-    return backup;
+  private backup(id: string): Promise<BackupRecord> {
+    return findByIdOrPrefix(this.backups, id, 'Backup', ErrorCode.BackupNotFound, { withDeleted: true });
   }
 }
 

@@ -1,13 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { EngineError } from '../common/errors.js';
-import { ProcessRunner } from '../common/process-runner.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import { EnginesService } from '../engines/engines.service.js';
 import type { ScratchLease, ScratchRegistry } from '../engines/restorer.interface.js';
 import { Restorers } from '../engines/restorers.js';
 import type { Redis } from 'ioredis';
-import { REDIS } from '../queue/redis.js';
+import { REDIS } from '../common/redis.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 
 /** The only names the janitor ever drops: restore scratch and drill databases. */
@@ -39,7 +37,6 @@ interface ScratchEntry {
 @Injectable()
 export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ScratchDatabases');
-  private readonly restorers: Restorers;
   private readonly registry: string;
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<number>;
@@ -48,10 +45,8 @@ export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly targets: TargetsService,
-    engines: EnginesService,
-    runner: ProcessRunner,
+    private readonly restorers: Restorers,
   ) {
-    this.restorers = new Restorers(engines, runner, options);
     this.registry = `${options.queuePrefix}:scratch-dbs`;
   }
 

@@ -1,5 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
@@ -8,7 +7,7 @@ import { hostname } from 'node:os';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { BackupsService } from '../backup/backups.service.js';
 import type { Redis } from 'ioredis';
-import { REDIS } from '../queue/redis.js';
+import { REDIS } from '../common/redis.js';
 import { RestoresService } from '../restore/restores.service.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { isRunTime, runTimeOfTick } from './cron.js';
@@ -33,10 +32,9 @@ const CLAIM_TTL_MS = 3600_000;
  * misses its ticks; nothing is back-filled (cron computes the next run from now).
  */
 @Injectable()
-export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ScheduleTicker');
   /** From the restore module (drills are verification requests, capped like any other). */
-  private restores?: RestoresService;
   /** Why a schedule's cron is not registered (it runs more often than the minimum), by signature. */
   private readonly tooFrequent = new Map<string, string | undefined>();
   /** This process, as claims and status name it. */
@@ -56,16 +54,9 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
     private readonly events: EventEmitter2,
     private readonly backups: BackupsService,
     private readonly targets: TargetsService,
-    private readonly moduleRef: ModuleRef,
+    // A composition without the restore module runs no drills.
+    @Optional() private readonly restores?: RestoresService,
   ) {}
-
-  onModuleInit(): void {
-    try {
-      this.restores = this.moduleRef.get(RestoresService, { strict: false });
-    } catch {
-      this.restores = undefined; // a composition without the restore module runs no drills
-    }
-  }
 
   get enabled(): boolean {
     return this.options.scheduler;

@@ -1,14 +1,14 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
-import { BackupsService, isUuid, type BackupSubmission } from '../backup/backups.service.js';
+import { BackupsService, type BackupSubmission } from '../backup/backups.service.js';
 import type { BackupType } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { DomainError, ErrorCode, invalid } from '../common/errors.js';
+import { findByIdOrPrefix } from '../common/ids.js';
 import { BACKUP_MANAGER_OPTIONS, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, defaultSchedulerOptions, type BackupManagerOptions, type EngineKind, type SchedulerOptions } from '../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
@@ -32,10 +32,7 @@ export function stableUuid(input: string): string {
 
 /** Schedules in the catalog: CRUD, default plans, run now. Ticks live in `ScheduleTicker`. */
 @Injectable()
-export class SchedulesService implements OnModuleInit {
-  /** From the backup module's own instance (importing BackupModule again would start a second one). */
-  private backups!: BackupsService;
-
+export class SchedulesService {
   private readonly logger = new Logger('SchedulesService');
   readonly settings: SchedulerOptions;
   /** Called after every change so this process re-registers at once (others poll). */
@@ -45,14 +42,10 @@ export class SchedulesService implements OnModuleInit {
     @InjectRepository(Schedule, CATALOG_CONNECTION) private readonly schedules: Repository<Schedule>,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
-    private readonly moduleRef: ModuleRef,
+    private readonly backups: BackupsService,
     private readonly events: EventEmitter2,
   ) {
     this.settings = options.schedules ?? defaultSchedulerOptions();
-  }
-
-  onModuleInit(): void {
-    this.backups = this.moduleRef.get(BackupsService, { strict: false });
   }
 
   /** Every live schedule, by name. */
@@ -60,10 +53,9 @@ export class SchedulesService implements OnModuleInit {
     return this.schedules.find({ order: { name: 'ASC' } });
   }
 
-  async get(id: string): Promise<Schedule> {
-    const s = isUuid(id) ? await this.schedules.findOneBy({ id }) : null;
-    if (!s) throw new DomainError(ErrorCode.ScheduleNotFound, `Schedule ${String(id).slice(0, 64)} not found`);
-    return s;
+  /** By full id or an unambiguous prefix of 8 or more characters. */
+  get(id: string): Promise<Schedule> {
+    return findByIdOrPrefix(this.schedules, id, 'Schedule', ErrorCode.ScheduleNotFound);
   }
 
   /** The live schedule with this id, or null (used by ticks: no error for a vanished one). */
