@@ -157,16 +157,16 @@ describe('backup-manager CLI against a running stack', () => {
     expect(twin).not.toBe(firstId);
     const catalog = new Database(join(env.DATA_DIR, 'catalog.sqlite'));
     try {
-      const columns = (catalog.prepare('PRAGMA table_info(backup_records)').all() as Array<{ name: string }>).map((c) => `"${c.name}"`);
+      const columns = (catalog.prepare('PRAGMA table_info(bm_backup_records)').all() as Array<{ name: string }>).map((c) => `"${c.name}"`);
       const copy = columns.map((c) => (c === '"id"' ? '?' : c)).join(', ');
-      catalog.prepare(`INSERT INTO backup_records (${columns.join(', ')}) SELECT ${copy} FROM backup_records WHERE id = ?`).run(twin, firstId);
+      catalog.prepare(`INSERT INTO bm_backup_records (${columns.join(', ')}) SELECT ${copy} FROM bm_backup_records WHERE id = ?`).run(twin, firstId);
       const amb = await cli(['restore', short, '--confirm', '--no-wait'], env);
       expect(amb.code).toBe(64);
       expect(amb.stderr).toContain(`backup-manager: ${short} is ambiguous: it starts 2 backup ids (`);
       expect(amb.stderr).toContain(firstId);
       expect(amb.stderr).toMatch(/give more characters of the id\n$/);
     } finally {
-      catalog.prepare('DELETE FROM backup_records WHERE id = ?').run(twin);
+      catalog.prepare('DELETE FROM bm_backup_records WHERE id = ?').run(twin);
       catalog.close();
     }
     const none = await cli(['backup', 'verify', short === 'ffff0000' ? 'eeee0000' : 'ffff0000'], env);
