@@ -9,6 +9,7 @@ import { JobName } from '../queue/jobs.js';
 import { ArtifactCommits } from './artifact-commit.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRecord, BackupStatus } from './entities/backup-record.entity.js';
+import { logLine } from '../common/log-line.js';
 
 /** How often a completed backup's lost verification is queued again before it is left alone. */
 export const MAX_VERIFY_REQUEUES = 3;
@@ -70,7 +71,7 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
       await this.queue.add(JobName.Verify, { backupId: r.id, drill: false, requestedBy: 'system:after-backup' }, `verify-${r.id}-requeue-${next}`);
       const metadata: BackupRecord['metadata'] = { ...(r.metadata ?? {}), verifyRequeues: next };
       await this.records.update({ id: r.id, status: BackupStatus.Completed }, { metadata });
-      this.logger.warn({ msg: 'queued the lost verification of a completed backup again', id: r.id, lastJob: lastJobId, lastJobState: state, requeue: next });
+      this.logger.warn(logLine('queued the lost verification of a completed backup again', { id: r.id, lastJob: lastJobId, lastJobState: state, requeue: next }));
       queued++;
     }
     return queued;
@@ -107,11 +108,11 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
         cancel
           ? { status: BackupStatus.Cancelled, errorMessage: `Cancelled: the backup was deleted before it completed (${reason})`, completedAt: new Date() }
           : { status: BackupStatus.Failed, errorMessage: reason, completedAt: new Date() },
-        (err) => this.logger.warn({ msg: 'could not remove what a failed backup left in storage', id: r.id, error: err.message }),
+        (err) => this.logger.warn(logLine('could not remove what a failed backup left in storage', { id: r.id, error: err.message })),
       );
       if (ended) {
         fixed++;
-        this.logger.warn({ msg: 'reconciled a stuck backup', id: r.id, was: r.status, now: cancel ? BackupStatus.Cancelled : BackupStatus.Failed, reason });
+        this.logger.warn(logLine('reconciled a stuck backup', { id: r.id, was: r.status, now: cancel ? BackupStatus.Cancelled : BackupStatus.Failed, reason }));
         if (!cancel && record && !record.deletedAt) this.events.emit(BackupEvents.Failed, { record } satisfies BackupEvent);
       }
     }

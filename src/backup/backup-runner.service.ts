@@ -20,6 +20,7 @@ import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.inter
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactCommits, BackupDeleted, storageError } from './artifact-commit.js';
 import { artifactKey } from './artifact-name.js';
+import { logLine } from '../common/log-line.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { trackBackupProgress } from './backup-progress.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
@@ -154,7 +155,7 @@ export class BackupRunner implements OnModuleInit {
     }
     // The record is COMPLETED: what fails from here on (reading it back, follow-ups) must not undo it.
     await this.announceCompleted(record.id, fileKey).catch((err: Error) =>
-      this.logger.warn({ msg: 'backup committed, but a step after the commit failed', id: record.id, error: err.message }),
+      this.logger.warn(logLine('backup committed, but a step after the commit failed', { id: record.id, error: err.message })),
     );
     return { fileKey };
   }
@@ -175,7 +176,7 @@ export class BackupRunner implements OnModuleInit {
     const engine = this.engines.for(target.engine);
     const [stats, clientVersion] = await Promise.all([engine.stats(target), engine.clientVersion(target)]);
     this.events.emit(BackupEvents.Started, { record } satisfies BackupEvent);
-    this.logger.log({ msg: 'backup started', id: record.id, target: record.target, attempt });
+    this.logger.log(logLine('backup started', { id: record.id, target: record.target, attempt }));
     const compression = record.compression as Compression;
     const fileKey = artifactKey(record.target, record.type, record.format, compression);
     const writer = await this.storage.createWriter(fileKey, record.id).catch((err: Error) => {
@@ -214,18 +215,18 @@ export class BackupRunner implements OnModuleInit {
   /** Logs, announces and queues the verification of a committed backup. */
   private async announceCompleted(id: string, fileKey: string): Promise<void> {
     const done = await this.records.findOneOrFail({ where: { id }, withDeleted: true });
-    this.logger.log({ msg: 'backup completed', id, target: done.target, file: fileKey, sizeBytes: done.sizeBytes, rawBytes: done.rawBytes, durationMs: done.durationMs });
+    this.logger.log(logLine('backup completed', { id, target: done.target, file: fileKey, sizeBytes: done.sizeBytes, rawBytes: done.rawBytes, durationMs: done.durationMs }));
     this.events.emit(BackupEvents.Completed, { record: done } satisfies BackupEvent);
     await this.queue
       .add(JobName.Verify, { backupId: id, drill: false, requestedBy: 'system:after-backup' }, `verify-${id}-after-backup`)
-      .catch((err: Error) => this.logger.warn({ msg: 'could not enqueue the verification of a backup', id, error: err.message }));
+      .catch((err: Error) => this.logger.warn(logLine('could not enqueue the verification of a backup', { id, error: err.message })));
   }
 
   /** The engine's exact row counts as recorded for restore drills, or why there are none. */
   private rowsMetadata(rows: DumpRows, target: ResolvedTarget): Record<string, unknown> {
     if (rows.tableRows instanceof Error) {
       const error = redact(rows.tableRows.message, this.targets.secretsOf(target));
-      this.logger.warn({ msg: 'could not count table rows for drills', target: target.name, error });
+      this.logger.warn(logLine('could not count table rows for drills', { target: target.name, error }));
       return { tableRowsError: error };
     }
     return { tableRows: rows.tableRows, tableRowsSource: rows.source };
@@ -242,9 +243,9 @@ export class BackupRunner implements OnModuleInit {
       record.id,
       { status: In(ACTIVE), deletedAt: Not(IsNull()), ...(attempt !== undefined ? { attempts: attempt } : {}) },
       { status: BackupStatus.Cancelled, errorMessage: 'Cancelled: the backup was deleted before it completed', completedAt: now, durationMs: record.startedAt ? now.getTime() - record.startedAt.getTime() : null },
-      (err) => this.logger.warn({ msg: 'could not remove what a deleted backup left in storage', id: record.id, error: err.message }),
+      (err) => this.logger.warn(logLine('could not remove what a deleted backup left in storage', { id: record.id, error: err.message })),
     );
-    if (ended) this.logger.log({ msg: 'backup deleted before it completed: cancelled', id: record.id, target: record.target });
+    if (ended) this.logger.log(logLine('backup deleted before it completed: cancelled', { id: record.id, target: record.target }));
     return { skipped: `the backup was deleted; it is ${current?.status ?? 'gone'}` };
   }
 
@@ -269,7 +270,7 @@ export class BackupRunner implements OnModuleInit {
         ? { status: BackupStatus.Failed, errorMessage: message, completedAt: now, durationMs: now.getTime() - started }
         : { status: BackupStatus.Queued, errorMessage: `attempt ${attempt} failed, will retry: ${message}` },
     );
-    this.logger.warn({ msg: final ? 'backup failed' : 'backup attempt failed, retrying', id: record.id, target: record.target, error: message });
+    this.logger.warn(logLine(final ? 'backup failed' : 'backup attempt failed, retrying', { id: record.id, target: record.target, error: message }));
     if (final) {
       const failed = await this.records.findOne({ where: { id: record.id }, withDeleted: true });
       if (failed) this.events.emit(BackupEvents.Failed, { record: failed } satisfies BackupEvent);
