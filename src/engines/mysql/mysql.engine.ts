@@ -6,9 +6,9 @@ import { findExecutable } from '../../common/executables.js';
 import { ProcessRunner } from '../../common/process-runner.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../../config/options.js';
 import type { ResolvedTarget } from '../../targets/targets.service.js';
-import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from '../engine.interface.js';
+import { rowsAfterDump, type DatabaseEngine, type DatabaseStats, type DumpRows, type DumpRun, type DumpSink, type DumpSpec, type TableInfo } from '../engine.interface.js';
 import { runDumpClient } from '../run-client.js';
-import { mysqlConnect, mysqlQuery, withMysqlDefaultsFile } from './connection.js';
+import { mysqlConnect, mysqlQuery, mysqlTableRows, withMysqlDefaultsFile } from './connection.js';
 import { classifyMysqlError } from './errors.js';
 
 /** The dump client: `mariadb-dump` where installed, else `mysqldump`. */
@@ -76,7 +76,8 @@ export class MysqlEngine implements DatabaseEngine {
     return names.includes(catalogMigrationsTable(prefix)) ? names.sort() : [];
   }
 
-  async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<void> {
+  /** Dumps, then counts the rows on the database (mysqldump exports no snapshot to share). */
+  async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<DumpRows> {
     if (spec.format === 'custom') throw new EngineError('MySQL targets only produce plain SQL dumps (format "plain")', { retryable: false });
     const command = mysqlDumpCommand();
     const version = await this.clientVersion().catch(() => '');
@@ -87,14 +88,21 @@ export class MysqlEngine implements DatabaseEngine {
     const ignore = spec.scope === 'full' ? await this.catalogTablesIn(target) : [];
     const stopWatch = await watchDumpLockWaits(target, run.lockWaitTimeoutMs, lockTimeout);
     try {
-      return await withMysqlDefaultsFile(target, this.options.tempDir, (cnf) =>
-        runDumpClient(this.runner, command, mysqlDumpArgs(cnf, target.database, spec, version, ignore), {}, { ...run, signal: AbortSignal.any([run.signal, lockTimeout.signal]) }, sink, (stderr, code) =>
-          classifyMysqlError(stderr, target, code),
+      await withMysqlDefaultsFile(target, this.options.tempDir, (cnf) =>
+        runDumpClient(
+          this.runner,
+          command,
+          mysqlDumpArgs(cnf, target.database, spec, version, ignore),
+          {},
+          { ...run, signal: AbortSignal.any([run.signal, lockTimeout.signal]) },
+          (stdout, signal) => sink(stdout, signal, []),
+          (stderr, code) => classifyMysqlError(stderr, target, code),
         ),
       );
     } finally {
       await stopWatch();
     }
+    return rowsAfterDump(spec, () => mysqlTableRows(target, target.database, tablePrefixOf(this.options.catalog)));
   }
 }
 
