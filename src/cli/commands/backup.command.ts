@@ -10,13 +10,11 @@ import { splitTableList } from '../../engines/table-names.js';
 import { JobsQueue } from '../../queue/jobs-queue.service.js';
 import { RestoresService } from '../../restore/restores.service.js';
 import { TargetsService } from '../../targets/targets.service.js';
+import { COMPRESSIONS, FORMATS, SCOPES } from '../../common/vocabulary.js';
 import { CliContext, pollUntil, print, runCommand } from '../context.js';
 import { CliError, Exit, oneOf } from '../exit.js';
 import { formatBytes, Progress } from '../progress.js';
 
-const COMPRESSIONS = ['zstd', 'gzip', 'none'];
-const SCOPES = ['full', 'partial', 'selective'];
-const FORMATS = ['plain', 'custom'];
 const TERMINAL = [...GOOD_BACKUP_STATUSES, BackupStatus.Failed, BackupStatus.Cancelled, BackupStatus.Corrupted];
 
 interface CommonFlags {
@@ -156,7 +154,7 @@ export class BackupCreateCommand extends BaseCommand {
     return oneOf(Object.values(BackupType), v);
   }
 
-  @Option({ flags: '-c, --compression <codec>', description: 'zstd, gzip or none (default: BACKUP_COMPRESSION)', choices: COMPRESSIONS })
+  @Option({ flags: '-c, --compression <codec>', description: 'zstd, gzip or none (default: BACKUP_COMPRESSION)', choices: [...COMPRESSIONS] })
   parseCompression(v: string): string {
     return oneOf(COMPRESSIONS, v);
   }
@@ -166,7 +164,7 @@ export class BackupCreateCommand extends BaseCommand {
     return v;
   }
 
-  @Option({ flags: '--scope <scope>', description: 'full (default), partial (the target\'s core tables) or selective (--tables)', choices: SCOPES })
+  @Option({ flags: '--scope <scope>', description: 'full (default), partial (the target\'s core tables) or selective (--tables)', choices: [...SCOPES] })
   parseScope(v: string): string {
     return oneOf(SCOPES, v);
   }
@@ -186,7 +184,7 @@ export class BackupCreateCommand extends BaseCommand {
     return true;
   }
 
-  @Option({ flags: '--format <format>', description: 'PostgreSQL: plain (psql) or custom (pg_restore; default BACKUP_PG_FORMAT)', choices: FORMATS })
+  @Option({ flags: '--format <format>', description: 'PostgreSQL: plain (psql) or custom (pg_restore; default BACKUP_PG_FORMAT)', choices: [...FORMATS] })
   parseFormat(v: string): string {
     return oneOf(FORMATS, v);
   }
