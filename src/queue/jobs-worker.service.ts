@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { sweepDeadSecretDirs } from '../common/secure-fs.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import { JobInterruptedError, JobName, JOBS_QUEUE, type JobContext, type JobHandler } from './jobs.js';
+import { JobInterruptedError, JobName, JOBS_QUEUE, PermanentJobError, type JobContext, type JobHandler } from './jobs.js';
 
 /**
  * Runs the jobs queue in this process when workers are enabled. Modules register one handler per
@@ -23,6 +23,11 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
   register<N extends JobName>(name: N, handler: JobHandler<N>): void {
     if (this.handlers.has(name)) throw new Error(`Job ${name} has two handlers`);
     this.handlers.set(name, handler as unknown as JobHandler<JobName>);
+  }
+
+  /** The handler registered for `name` (the in-process queue runs jobs with it). */
+  handlerFor(name: JobName): JobHandler<JobName> | undefined {
+    return this.handlers.get(name);
   }
 
   get isRunning(): boolean {
@@ -74,6 +79,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     try {
       return await handler(job.data, ctx);
     } catch (err) {
+      if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
       if (!(err instanceof JobInterruptedError) || !token) throw err;
       // Back to the queue for another worker; a delayed job keeps its attempts.
       await job.moveToDelayed(Date.now() + this.options.queue.backoffMs, token);
