@@ -2,8 +2,8 @@ import type { Readable, Transform } from 'node:stream';
 import type { EngineKind } from '../config/options.js';
 import type { ResolvedTarget } from '../targets/targets.service.js';
 
-export type BackupScopeKind = 'full' | 'partial' | 'selective';
-export type DumpFormat = 'plain' | 'custom';
+export type { BackupScopeKind, DumpFormat } from '../common/vocabulary.js';
+import type { BackupScopeKind, DumpFormat } from '../common/vocabulary.js';
 
 /** What to dump. `tables` are canonical names, already checked against the target's real table list. */
 export interface DumpSpec {

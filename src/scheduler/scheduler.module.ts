@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { CatalogModule } from '../catalog/catalog.module.js';
-import { BackupPinsController, RetentionController } from './retention.controller.js';
+import { RetentionController } from './retention.controller.js';
 import { RetentionService } from './retention.service.js';
 import { ScheduleTicker } from './schedule-ticker.service.js';
 import { SchedulerStatusController } from './scheduler-status.controller.js';
@@ -16,7 +16,7 @@ export class SchedulerModule {
     return {
       module: SchedulerModule,
       imports: [CatalogModule, ...(opts.scheduleModule === false ? [] : [ScheduleModule.forRoot()])],
-      controllers: opts.controllers ? [SchedulesController, RetentionController, BackupPinsController, SchedulerStatusController] : [],
+      controllers: opts.controllers ? [SchedulesController, RetentionController, SchedulerStatusController] : [],
       providers: [SchedulesService, RetentionService, ScheduleTicker],
       exports: [SchedulesService, RetentionService],
     };
