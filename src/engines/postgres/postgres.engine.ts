@@ -161,14 +161,8 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   private async runDump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: (stdout: Readable, signal: AbortSignal) => Promise<void>): Promise<void> {
-    const args = ['--no-password', `--lock-wait-timeout=${run.lockWaitTimeoutMs}`, `--format=${spec.format === 'custom' ? 'custom' : 'plain'}`];
-    if (spec.format === 'custom') args.push('--compress=0');
-    if (!spec.includeSchema) args.push('--data-only');
-    if (!spec.includeData) args.push('--schema-only');
-    if (spec.snapshot) {
-      if (!/^[0-9A-F-]+$/i.test(spec.snapshot)) throw new EngineError('invalid snapshot id', { retryable: false });
-      args.push(`--snapshot=${spec.snapshot}`);
-    }
+    let tables: PgTableName[] = [];
+    let exclude: PgTableName[] = [];
     if (spec.scope !== 'full') {
       if (!spec.tables?.length) throw new EngineError(`a ${spec.scope} backup names no tables`, { retryable: false });
       // Map API names to exact (schema, table) pairs, so each pattern matches that one table.
@@ -176,13 +170,13 @@ export class PostgresEngine implements DatabaseEngine {
       const wanted = spec.tables.map((t) => ({ asked: t, name: canonicalTableKey('postgres', t) }));
       const missing = wanted.filter((t) => !byName.has(t.name));
       if (missing.length) throw new EngineError(`tables no longer in the database: ${missing.map((t) => JSON.stringify(t.asked)).join(', ')}`, { retryable: false });
-      // --strict-names: a pattern that matches nothing is an error, never a silently smaller dump.
-      args.push('--strict-names');
-      for (const t of wanted) args.push(`--table=${pgDumpTablePattern(byName.get(t.name)!)}`);
+      tables = wanted.map((t) => byName.get(t.name)!);
     } else {
+      // The catalog's tables (and their sequences) when it lives in this database: never application data.
       const catalog = await this.catalogTablesIn(target);
-      for (const t of [...catalog, ...(await this.ownedSequences(target, catalog))]) args.push(`--exclude-table=${pgDumpTablePattern(t)}`);
+      exclude = [...catalog, ...(await this.ownedSequences(target, catalog))];
     }
+    const args = pgDumpArgs(spec, run.lockWaitTimeoutMs, tables, exclude);
     const { path } = await this.clientProgram('pg_dump', target);
     return this.withConnectionEnv(target, (env) =>
       runDumpClient(this.runner, path, args, env, run, sink, (stderr, code) => classifyPgError(stderr, target, code)),
@@ -260,4 +254,28 @@ export function pgNameSet(tables: PgTableName[]): Set<string> {
 /** Row counts without the tables named in `skip`. */
 export function withoutTables(rows: Record<string, number>, skip: Set<string>): Record<string, number> {
   return skip.size ? Object.fromEntries(Object.entries(rows).filter(([t]) => !skip.has(t))) : rows;
+}
+
+/**
+ * pg_dump's argv for a dump (connection details go through the environment, never argv): format,
+ * schema/data switches, the shared snapshot, and one exact `--table` pattern per table of a
+ * partial or selective dump, with `--strict-names` so a pattern that matches nothing fails the
+ * dump instead of silently making it smaller; `exclude` (a full dump) leaves those tables out.
+ */
+export function pgDumpArgs(spec: DumpSpec, lockWaitTimeoutMs: number, tables: PgTableName[] = [], exclude: PgTableName[] = []): string[] {
+  const args = ['--no-password', `--lock-wait-timeout=${lockWaitTimeoutMs}`, `--format=${spec.format === 'custom' ? 'custom' : 'plain'}`];
+  if (spec.format === 'custom') args.push('--compress=0');
+  if (!spec.includeSchema) args.push('--data-only');
+  if (!spec.includeData) args.push('--schema-only');
+  if (spec.snapshot) {
+    if (!/^[0-9A-F-]+$/i.test(spec.snapshot)) throw new EngineError('invalid snapshot id', { retryable: false });
+    args.push(`--snapshot=${spec.snapshot}`);
+  }
+  if (spec.scope !== 'full') {
+    args.push('--strict-names');
+    for (const t of tables) args.push(`--table=${pgDumpTablePattern(t)}`);
+  } else {
+    for (const t of exclude) args.push(`--exclude-table=${pgDumpTablePattern(t)}`);
+  }
+  return args;
 }
