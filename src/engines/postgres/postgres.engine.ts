@@ -7,7 +7,7 @@ import type { ResolvedTarget } from '../../targets/targets.service.js';
 import type { Readable } from 'node:stream';
 import { rowsAfterDump, scopeTableRows, type DatabaseEngine, type DatabaseStats, type DumpRows, type DumpRun, type DumpSink, type DumpSpec, type TableInfo } from '../engine.interface.js';
 import { runDumpClient } from '../run-client.js';
-import { canonicalTableKey, formatPgTable, pgDumpTablePattern } from '../table-names.js';
+import { canonicalTableKey, formatPgTable, pgDumpTablePattern, type PgTableName } from '../table-names.js';
 import { pgClient, pgQuery, withPgConnectionEnv } from './connection.js';
 import { PgCopyRowCounter } from './pg-copy-rows.js';
 import { classifyPgError } from './errors.js';
@@ -124,14 +124,7 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   private async runDump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: (stdout: Readable, signal: AbortSignal) => Promise<void>): Promise<void> {
-    const args = ['--no-password', `--lock-wait-timeout=${run.lockWaitTimeoutMs}`, `--format=${spec.format === 'custom' ? 'custom' : 'plain'}`];
-    if (spec.format === 'custom') args.push('--compress=0');
-    if (!spec.includeSchema) args.push('--data-only');
-    if (!spec.includeData) args.push('--schema-only');
-    if (spec.snapshot) {
-      if (!/^[0-9A-F-]+$/i.test(spec.snapshot)) throw new EngineError('invalid snapshot id', { retryable: false });
-      args.push(`--snapshot=${spec.snapshot}`);
-    }
+    let tables: PgTableName[] = [];
     if (spec.scope !== 'full') {
       if (!spec.tables?.length) throw new EngineError(`a ${spec.scope} backup names no tables`, { retryable: false });
       // Map API names to exact (schema, table) pairs, so each pattern matches that one table.
@@ -139,10 +132,9 @@ export class PostgresEngine implements DatabaseEngine {
       const wanted = spec.tables.map((t) => ({ asked: t, name: canonicalTableKey('postgres', t) }));
       const missing = wanted.filter((t) => !byName.has(t.name));
       if (missing.length) throw new EngineError(`tables no longer in the database: ${missing.map((t) => JSON.stringify(t.asked)).join(', ')}`, { retryable: false });
-      // --strict-names: a pattern that matches nothing is an error, never a silently smaller dump.
-      args.push('--strict-names');
-      for (const t of wanted) args.push(`--table=${pgDumpTablePattern(byName.get(t.name)!)}`);
+      tables = wanted.map((t) => byName.get(t.name)!);
     }
+    const args = pgDumpArgs(spec, run.lockWaitTimeoutMs, tables);
     const { path } = await this.clientProgram('pg_dump', target);
     return this.withConnectionEnv(target, (env) =>
       runDumpClient(this.runner, path, args, env, run, sink, (stderr, code) => classifyPgError(stderr, target, code)),
@@ -209,4 +201,26 @@ export interface PgTableRowsRow {
 /** Canonical table name (see `table-names.ts`) → rows. */
 export function pgTableRows(rows: PgTableRowsRow[]): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [formatPgTable({ schema: r.schema, table: r.name }), Number(r.rows)]));
+}
+
+/**
+ * pg_dump's argv for a dump (connection details go through the environment, never argv): format,
+ * schema/data switches, the shared snapshot, and one exact `--table` pattern per table of a
+ * partial or selective dump, with `--strict-names` so a pattern that matches nothing fails the
+ * dump instead of silently making it smaller.
+ */
+export function pgDumpArgs(spec: DumpSpec, lockWaitTimeoutMs: number, tables: PgTableName[] = []): string[] {
+  const args = ['--no-password', `--lock-wait-timeout=${lockWaitTimeoutMs}`, `--format=${spec.format === 'custom' ? 'custom' : 'plain'}`];
+  if (spec.format === 'custom') args.push('--compress=0');
+  if (!spec.includeSchema) args.push('--data-only');
+  if (!spec.includeData) args.push('--schema-only');
+  if (spec.snapshot) {
+    if (!/^[0-9A-F-]+$/i.test(spec.snapshot)) throw new EngineError('invalid snapshot id', { retryable: false });
+    args.push(`--snapshot=${spec.snapshot}`);
+  }
+  if (spec.scope !== 'full') {
+    args.push('--strict-names');
+    for (const t of tables) args.push(`--table=${pgDumpTablePattern(t)}`);
+  }
+  return args;
 }
