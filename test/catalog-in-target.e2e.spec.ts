@@ -9,12 +9,22 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { BackupManagerModule, BackupsService, CATALOG_CONNECTION, RestoresService } from '../src/index.js';
 import { dropQueueKeys, REDIS_URL } from './support/app.js';
 import { CreateNotes1700000000000, Note } from './support/host/note.entity.js';
 import { createMyDatabase, dropMyDatabase, MY } from './support/mysql.js';
 import { createPgDatabase, dropPgDatabase, PG } from './support/pg.js';
+
+/** The host's own `schedules` table, which the catalog's (`bm_schedules`) must not clash with. */
+@Entity('schedules')
+class HostSchedule {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar', length: 50 })
+  title!: string;
+}
 
 type Engine = { name: string; type: 'postgres' | 'mysql'; create(): Promise<string>; drop(db: string): Promise<void>; server: { host: string; port: number; user: string } };
 
@@ -47,9 +57,11 @@ describe.each(engines)('an in-place restore of the database that holds the catal
           port: engine.server.port,
           username: engine.server.user,
           database: db,
-          entities: [Note],
+          entities: [Note, HostSchedule],
           migrations: [CreateNotes1700000000000],
           migrationsRun: true,
+          // The host keeps its schema in sync with its entities: the catalog's tables are not among them.
+          synchronize: true,
           logging: false,
         }),
         BackupManagerModule.forRootAsync({
@@ -93,6 +105,17 @@ describe.each(engines)('an in-place restore of the database that holds the catal
     }
   }
 
+  it("starts beside the host's own schedules table and leaves it alone", async () => {
+    const hostDs = app.get(DataSource);
+    await hostDs.getRepository(HostSchedule).save({ title: 'standup' });
+    expect(await hostDs.query('SELECT title FROM schedules')).toEqual([{ title: 'standup' }]);
+    const schedules = catalog().getRepository('Schedule');
+    await schedules.insert({ id: '22222222-2222-4222-8222-222222222222', name: 'nightly', target: 'app', preset: 'daily', timezone: 'UTC', type: 'daily' });
+    expect(await schedules.countBy({ name: 'nightly' })).toBe(1);
+    // Neither the host's synchronize nor its migration generator would touch the catalog.
+    expect((await hostDs.driver.createSchemaBuilder().log()).upQueries).toEqual([]);
+  });
+
   it('keeps every catalog record, ends COMPLETED, and puts the application data back', async () => {
     const hostDs = app.get(DataSource);
     await hostDs.getRepository(Note).save([{ text: 'kept' }, { text: 'removed later' }]);
@@ -120,6 +143,8 @@ describe.each(engines)('an in-place restore of the database that holds the catal
     expect(restored.status).toMatch(/^(COMPLETED|VERIFIED)$/);
     expect(restored.description).toBe('before the change');
     expect(await runs.countBy({ id: run.id })).toBe(1);
+    expect(await catalog().getRepository('Schedule').countBy({ name: 'nightly' })).toBe(1);
+    expect(await hostDs.query('SELECT title FROM schedules')).toEqual([{ title: 'standup' }]);
     // Nothing of the catalog went into the artifact as application data.
     const counted = Object.keys((restored.metadata as { tableRows?: Record<string, number> }).tableRows ?? {});
     expect(counted).toContain('notes');
