@@ -195,7 +195,7 @@ describe('queue caps: the minimum schedule interval', () => {
     const fine = await api(t, 'POST', '/api/v1/schedules', { body: { name: 'fine', target: 'app', cron: '0 4 * * *' } });
     const catalog = new Database(t.config.options.catalog.sqlitePath);
     try {
-      catalog.prepare("UPDATE schedules SET cron = '* * * * * *' WHERE id = ?").run(legacy.body.id);
+      catalog.prepare("UPDATE bm_schedules SET cron = '* * * * * *' WHERE id = ?").run(legacy.body.id);
     } finally {
       catalog.close();
     }
