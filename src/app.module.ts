@@ -2,6 +2,8 @@ import { Controller, Get, Header, Module, type DynamicModule } from '@nestjs/com
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule } from 'nestjs-pino';
 import { BackupManagerModule } from './backup-manager.module.js';
 import { redactRequestForLog } from './common/redact.js';
@@ -82,6 +84,9 @@ export class AppModule {
           },
         }),
         TerminusModule.forRoot({ logger: false }),
+        // App-wide modules the library uses but never imports itself (a host has its own).
+        EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
+        ScheduleModule.forRoot(),
         // The app's in-memory cache-manager store; `DELETE /cache {cacheType: memory}` clears it.
         NestCacheModule.register({ isGlobal: true }),
         BackupManagerModule.forRoot(config.options),

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import { randomUUID } from 'node:crypto';
@@ -71,7 +72,7 @@ export class BackupRunner implements OnModuleInit {
     private readonly engines: EnginesService,
     private readonly runner: ProcessRunner,
     private readonly worker: JobsWorker,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly queue: JobsQueue,
   ) {
     this.locks = new TargetLock(queue.connection, options.queuePrefix, options.queue.lockDurationMs);

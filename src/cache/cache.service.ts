@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -31,7 +32,7 @@ export class CacheService implements OnApplicationShutdown {
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     @InjectRepository(CacheClearEvent, CATALOG_CONNECTION) private readonly history: Repository<CacheClearEvent>,
     @InjectDataSource(CATALOG_CONNECTION) private readonly catalog: DataSource,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     @Optional() @Inject(CACHE_MANAGER) private readonly memory?: Cache,
   ) {
     // Checked at start-up with the other options (validateOptions → cacheOptionProblems).

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import { In, IsNull, LessThan, Not, type Repository } from 'typeorm';
@@ -52,7 +53,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     runner: ProcessRunner,
     private readonly worker: JobsWorker,
     private readonly queue: JobsQueue,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly moduleRef: ModuleRef,
     private readonly destinations: RestoreDestinations,
     private readonly scratch: ScratchDatabases,

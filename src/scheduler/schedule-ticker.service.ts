@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { randomBytes } from 'node:crypto';
@@ -48,17 +49,24 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
 
   constructor(
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
-    private readonly registry: SchedulerRegistry,
+    /** From the app's `ScheduleModule.forRoot()`; required only when this process runs the scheduler. */
+    @Optional() @Inject(SchedulerRegistry) private readonly registry: SchedulerRegistry,
     private readonly schedules: SchedulesService,
     private readonly retention: RetentionService,
     private readonly queue: JobsQueue,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly backups: BackupsService,
     private readonly targets: TargetsService,
     private readonly moduleRef: ModuleRef,
   ) {}
 
   onModuleInit(): void {
+    if (this.enabled && !this.registry) {
+      throw new Error(
+        'backup-manager: the scheduler is on (`scheduler: true`) but the app does not import ScheduleModule.forRoot() from @nestjs/schedule. ' +
+          'Import it once in your app module; the library uses the app\'s own instance and never starts a second one.',
+      );
+    }
     try {
       this.restores = this.moduleRef.get(RestoresService, { strict: false });
     } catch {
@@ -103,6 +111,7 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
     this.stopped = true;
     clearInterval(this.timer);
     await this.syncing?.catch(() => undefined);
+    if (!this.registry) return;
     for (const name of [...this.registered.keys()].map((id) => JOB_PREFIX + id).concat(CLEANUP_JOB, DRILL_JOB)) {
       if (this.registry.doesExist('cron', name)) {
         await this.registry.getCronJob(name).stop();
@@ -248,7 +257,7 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
 
   /** The next scheduled restore drill, if this process schedules them. */
   nextDrillAt(): Date | null {
-    if (!this.registry.doesExist('cron', DRILL_JOB)) return null;
+    if (!this.registry?.doesExist('cron', DRILL_JOB)) return null;
     return this.registry.getCronJob(DRILL_JOB).nextDate().toJSDate();
   }
 
