@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { signToken } from '../src/auth/jwt.service.js';
+import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -5,12 +5,12 @@ import { HealthCheckService } from '@nestjs/terminus';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import type { NestExpressApplication, NestExpressBodyParserOptionsFor } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { refuseDeepJson } from './common/json-depth.js';
 import { StartupLogFilter } from './common/lifecycle.js';
 import type { AppConfig } from './config/env.js';
 import { SystemHealthService } from './system-info/system-health.service.js';
+import { accessLog, createPino, PinoLogger } from './logging.js';
 
 export const API_PREFIX = 'api/v1';
 
@@ -20,13 +20,15 @@ export const API_PREFIX = 'api/v1';
  */
 export async function createHttpApp(config: AppConfig): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), { bufferLogs: true, bodyParser: false });
+  const pino = createPino(config.logLevel);
+  app.use(accessLog(pino));
   // JSON only, capped: a larger body gets 413 (HTTP_BODY_LIMIT_KB), a too deeply nested one 400,
   // before any handler runs.
   // NOTE: `verify` is passed through to express.json; Nest's type omits it (it uses it for rawBody).
   app.useBodyParser('json', { limit: config.bodyLimitBytes, verify: refuseDeepJson } as NestExpressBodyParserOptionsFor<'json'>);
   // NOTE: req.ip (per-IP limits, audit) is the client's only if the proxies in front are trusted.
   if (config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
-  app.useLogger(new StartupLogFilter(app.get(Logger)));
+  app.useLogger(new StartupLogFilter(new PinoLogger(pino)));
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
   const doc = SwaggerModule.createDocument(
     app,
@@ -45,7 +47,7 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
 /** Builds the worker context (no HTTP server). The caller closes it. */
 export async function createWorkerContext(config: AppConfig): Promise<INestApplicationContext> {
   const ctx = await NestFactory.createApplicationContext(AppModule.forConfig(config), { bufferLogs: true });
-  ctx.useLogger(new StartupLogFilter(ctx.get(Logger)));
+  ctx.useLogger(new StartupLogFilter(new PinoLogger(createPino(config.logLevel))));
   warnDevMode(config);
   return ctx;
 }

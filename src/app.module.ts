@@ -4,9 +4,7 @@ import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
-import { LoggerModule } from 'nestjs-pino';
 import { BackupManagerModule } from './backup-manager.module.js';
-import { redactRequestForLog } from './common/redact.js';
 import type { AppConfig } from './config/env.js';
 import { HealthResponse } from './system-info/dto/system-info.dto.js';
 import { BackupMetrics } from './system-info/backup-metrics.service.js';
@@ -56,33 +54,13 @@ class MetricsController {
   }
 }
 
-/** The standalone service: the library plus app-level concerns (logging, probes). */
+/** The standalone service: the library plus app-level concerns (probes, metrics, a memory cache). */
 @Module({})
 export class AppModule {
   static forConfig(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.logLevel,
-            // No credential in any line: known headers censored, tokens in URLs and queries masked.
-            redact: {
-              paths: [
-                'req.headers.authorization',
-                'req.headers["proxy-authorization"]',
-                'req.headers.cookie',
-                'req.headers["x-api-key"]',
-                'req.headers["x-auth-token"]',
-                'res.headers["set-cookie"]',
-                '*.password',
-              ],
-              censor: '***',
-            },
-            serializers: { req: redactRequestForLog },
-            autoLogging: { ignore: (req) => (req.url?.startsWith('/health') || req.url?.startsWith('/metrics')) ?? false },
-          },
-        }),
         TerminusModule.forRoot({ logger: false }),
         // App-wide modules the library uses but never imports itself (a host has its own).
         EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),

@@ -1,10 +1,11 @@
-import { Inject, Module, type CanActivate, type DynamicModule, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import { Module, type CanActivate, type DynamicModule, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { JwtModule } from '@nestjs/jwt';
 import { AuthFailureLimiter } from './auth/auth-failure-limiter.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { actorFromNamespacedRoles, DEFAULT_ROLE_PREFIX, HOST_AUTH, HostAuth } from './auth/host-auth.js';
-import { JwtService } from './auth/jwt.service.js';
-import { ModuleRef } from '@nestjs/core';
-import { EventEmitter2 } from '@nestjs/event-emitter';
+import { TokenVerifier } from './auth/token-verifier.js';
 import { APP_EVENTS, appEvents } from './common/app-events.js';
 import { EnginesModule } from './engines/engines.module.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
@@ -14,7 +15,6 @@ import { ARTIFACT_STORAGE } from './storage/storage.interface.js';
 import { TargetsService } from './targets/targets.service.js';
 import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
 import type { BackupManagerModuleOptions } from './config/module-options.js';
-
 
 export interface CoreRegistration {
   /** Providers of `BACKUP_MANAGER_OPTIONS` (and of `rawOptionsToken`, when given). */
@@ -59,7 +59,7 @@ export class BackupManagerCoreModule {
       { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
       JobsQueue,
       JobsWorker,
-      JwtService,
+      TokenVerifier,
       AuthFailureLimiter,
       AuthGuard,
       ...hostAuth,
@@ -68,7 +68,8 @@ export class BackupManagerCoreModule {
     return {
       module: BackupManagerCoreModule,
       global: true,
-      imports: [...(r.imports ?? []), EnginesModule],
+      // JwtModule is imported, not exported: a host's own JwtService stays the host's.
+      imports: [...(r.imports ?? []), JwtModule.register({}), EnginesModule],
       providers,
       exports: [
         BACKUP_MANAGER_OPTIONS,
@@ -77,7 +78,7 @@ export class BackupManagerCoreModule {
         ARTIFACT_STORAGE,
         JobsQueue,
         JobsWorker,
-        JwtService,
+        TokenVerifier,
         AuthFailureLimiter,
         AuthGuard,
         EnginesModule,

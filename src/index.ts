@@ -53,4 +53,4 @@ export { RestoreBackupDto, RestoreRunResponse, VerifyBackupDto } from './restore
 // Auth: roles the library's routes check, the built-in guard and tokens for it.
 export { Role, MinRole, type Actor } from './auth/roles.js';
 export { AuthGuard } from './auth/auth.guard.js';
-export { signToken } from './auth/jwt.service.js';
+export { signToken } from './auth/token-verifier.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { signToken } from '../src/auth/jwt.service.js';
+import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
 import { bytesReadBy } from '../src/codecs/compression.js';
 import { formatBytes } from '../src/common/format.js';

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Module, ValidationPipe, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -220,7 +221,7 @@ describe('a host app with bad backup-manager options', () => {
     const lib = sync
       ? BackupManagerModule.forRoot({ ...options, controllers: false })
       : BackupManagerModule.forRootAsync({ imports: [HostConfigModule], inject: ['HOST_CONFIG'], useFactory: (o: BackupManagerModuleOptions) => o, controllers: false });
-    return { module: HostModule, imports: [lib] };
+    return { module: HostModule, imports: [EventEmitterModule.forRoot(), lib] };
   }
 
   const start = (options: BackupManagerModuleOptions, sync = false) => NestFactory.createApplicationContext(hostWith(options, sync), { logger: false, abortOnError: false });

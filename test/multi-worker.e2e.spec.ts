@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { signToken } from '../src/auth/jwt.service.js';
+import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
 import { dropQueueKeys, testEnv } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';

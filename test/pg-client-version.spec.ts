@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ProcessRunner } from '../src/common/process-runner.js';
 import { installedPgMajors, pgClientFor, PgClientMissingError, pgMajorOf } from '../src/common/executables.js';
 import type { BackupManagerOptions } from '../src/config/options.js';
-import { PostgresEngine } from '../src/engines/postgres.engine.js';
+import { PostgresEngine } from '../src/engines/postgres/postgres.engine.js';
 import type { ResolvedTarget } from '../src/targets/targets.service.js';
 import { PG, pgQuery } from './support/pg.js';
 

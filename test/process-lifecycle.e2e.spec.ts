@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { signToken } from '../src/auth/jwt.service.js';
+import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
 import { dropQueueKeys, testEnv, waitFor } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';

@@ -8,8 +8,8 @@ import type { BackupRecord } from '../src/backup/entities/backup-record.entity.j
 import { ProcessRunner, type SpawnOptions } from '../src/common/process-runner.js';
 import { loadConfig } from '../src/config/env.js';
 import type { BackupManagerOptions } from '../src/config/options.js';
-import { PostgresEngine } from '../src/engines/postgres.engine.js';
-import { PostgresRestorer } from '../src/engines/postgres.restorer.js';
+import { PostgresEngine } from '../src/engines/postgres/postgres.engine.js';
+import { PostgresRestorer } from '../src/engines/postgres/postgres.restorer.js';
 import { ArtifactLoader } from '../src/restore/artifact-loader.js';
 import { LocalStorage } from '../src/storage/local.storage.js';
 import { TargetsService, type ResolvedTarget } from '../src/targets/targets.service.js';

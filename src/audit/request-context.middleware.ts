@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional, type NestMiddleware } from '@nestjs/commo
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { HOST_AUTH, HOST_REFUSED, type HostAuth } from '../auth/host-auth.js';
-import { JwtService } from '../auth/jwt.service.js';
+import { TokenVerifier } from '../auth/token-verifier.js';
 import type { AuthedRequest } from '../auth/auth.guard.js';
 import { RefusalAuditor, type RefusalEvent } from './refusal-auditor.js';
 import { requestContext } from './request-context.js';
@@ -19,7 +19,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export class RequestContextMiddleware implements NestMiddleware {
   constructor(
     private readonly refusals: RefusalAuditor,
-    private readonly jwt: JwtService,
+    private readonly tokens: TokenVerifier,
     @Optional() @Inject(HOST_AUTH) private readonly host?: HostAuth,
   ) {}
 
@@ -55,7 +55,7 @@ export class RequestContextMiddleware implements NestMiddleware {
       return { action: status === 401 ? 'auth.login_failed' : 'auth.forbidden', actor, route, status, reason: HOST_REFUSED };
     }
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const actor = req.actor ?? (m ? this.jwt.verify(m[1]) : 'no bearer token');
+    const actor = req.actor ?? (m ? this.tokens.verify(m[1]) : 'no bearer token');
     return {
       action: status === 401 ? 'auth.login_failed' : 'auth.forbidden',
       actor: typeof actor === 'string' ? 'anonymous' : actor,

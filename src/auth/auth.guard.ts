@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Inject, Injectable, Optional, Unauthoriz
 import { Reflector } from '@nestjs/core';
 import { AuthFailureLimiter, tooMany } from './auth-failure-limiter.js';
 import { HOST_AUTH, type HostAuth } from './host-auth.js';
-import { JwtService } from './jwt.service.js';
+import { TokenVerifier } from './token-verifier.js';
 import { checkRole, type AuthedRequest } from './role-check.js';
 import { Role, ROLES_KEY } from './roles.js';
 
@@ -15,7 +15,7 @@ export type { AuthedRequest, Refusal } from './role-check.js';
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
-    private readonly jwt: JwtService,
+    private readonly tokens: TokenVerifier,
     private readonly reflector: Reflector,
     private readonly limiter: AuthFailureLimiter,
     /** Set when a host app authenticates with its own guard (BackupManagerModule `guard`). */
@@ -26,7 +26,7 @@ export class AuthGuard implements CanActivate {
     if (this.host) return this.host.authorize(ctx, this.reflector);
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const actor = m ? this.jwt.verify(m[1]) : undefined;
+    const actor = m ? this.tokens.verify(m[1]) : undefined;
     if (!actor || typeof actor === 'string') {
       // NOTE: req.ip is the client's only when TRUST_PROXY names the proxies in front.
       const ip = req.ip ?? req.socket?.remoteAddress ?? 'unknown';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { signToken } from '../auth/jwt.service.js';
+import { signToken } from '../auth/token-verifier.js';
 import { Role } from '../auth/roles.js';
 import { ConfigError, loadConfig } from '../config/env.js';
 

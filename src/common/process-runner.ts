@@ -59,8 +59,20 @@ export class ProcessRunner implements OnApplicationShutdown {
     });
   }
 
-  get liveCount(): number {
-    return this.live.size;
+  /**
+   * Runs a short command (a `--version` query) to its end: its trimmed stdout, or a rejection
+   * naming the command and its last message when it exits non-zero.
+   */
+  async output(command: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+    const child = this.spawn(command, args, { env });
+    let stdout = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (d: string) => {
+      stdout += d;
+    });
+    const { code, signal, stderr } = await this.wait(child);
+    if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr || 'no message'}`);
+    return stdout.trim();
   }
 
   killAll(signal: NodeJS.Signals = 'SIGTERM'): void {

@@ -90,11 +90,6 @@ export const DEFAULT_EXTRAS: Required<Omit<BackupManagerExtras, 'routePrefix' | 
   guard: undefined,
 };
 
-/** The catalog tables live in a host DataSource the library must not close or migrate. */
-export function isHostCatalog(o: CatalogOptions): o is CatalogOptions & { dataSource: DataSource } {
-  return !!o.dataSource;
-}
-
 /**
  * Fills in defaults and turns DataSource targets into connection details. Throws with every
  * problem at once, naming the option, so a host sees a clear start-up error.

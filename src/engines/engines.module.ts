@@ -2,8 +2,8 @@ import { Module } from '@nestjs/common';
 import { ProcessRunner } from '../common/process-runner.js';
 import { DATABASE_ENGINES } from './engine.interface.js';
 import { EnginesService } from './engines.service.js';
-import { MysqlEngine } from './mysql.engine.js';
-import { PostgresEngine } from './postgres.engine.js';
+import { MysqlEngine } from './mysql/mysql.engine.js';
+import { PostgresEngine } from './postgres/postgres.engine.js';
 
 @Module({
   providers: [

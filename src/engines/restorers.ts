@@ -2,9 +2,9 @@ import { EngineError } from '../common/errors.js';
 import type { ProcessRunner } from '../common/process-runner.js';
 import type { BackupManagerOptions, EngineKind } from '../config/options.js';
 import type { EnginesService } from './engines.service.js';
-import type { PostgresEngine } from './postgres.engine.js';
-import { MysqlRestorer } from './mysql.restorer.js';
-import { PostgresRestorer } from './postgres.restorer.js';
+import type { PostgresEngine } from './postgres/postgres.engine.js';
+import { MysqlRestorer } from './mysql/mysql.restorer.js';
+import { PostgresRestorer } from './postgres/postgres.restorer.js';
 import type { DatabaseRestorer } from './restorer.interface.js';
 
 /**

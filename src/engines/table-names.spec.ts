@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PgCopyRowCounter } from './pg-copy-rows.js';
+import { PgCopyRowCounter } from './postgres/pg-copy-rows.js';
 import { canonicalTableKey, canonicalTableName, formatPgTable, parsePgTable, pgDumpTablePattern, splitTableList, TableNameError } from './table-names.js';
 
 /** [schema, table, canonical text] */

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { signToken } from '../../src/auth/jwt.service.js';
+import { signToken } from '../../src/auth/token-verifier.js';
 import { Role } from '../../src/auth/roles.js';
 import { dropQueueKeys, testEnv, waitFor } from '../support/app.js';
 import { freePort, startProcess, waitForHttp, type Proc } from '../support/processes.js';

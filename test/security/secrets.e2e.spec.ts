@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
-import { signToken } from '../../src/auth/jwt.service.js';
+import { signToken } from '../../src/auth/token-verifier.js';
 import { Role } from '../../src/auth/roles.js';
 import { dropQueueKeys, REDIS_URL, testEnv, waitFor } from '../support/app.js';
 import { descendants, exeOf, freePort, pollFor, ROOT, waitForHttp } from '../support/processes.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createHttpApp } from '../../src/app.factory.js';
-import { signToken } from '../../src/auth/jwt.service.js';
+import { signToken } from '../../src/auth/token-verifier.js';
 import { Role } from '../../src/auth/roles.js';
 import { loadConfig, type AppConfig } from '../../src/config/env.js';
 

@@ -6,8 +6,8 @@
 import { basename } from 'node:path';
 import { loadConfig } from '../../dist/src/config/env.js';
 import { ProcessRunner } from '../../dist/src/common/process-runner.js';
-import { PostgresEngine } from '../../dist/src/engines/postgres.engine.js';
-import { PostgresRestorer } from '../../dist/src/engines/postgres.restorer.js';
+import { PostgresEngine } from '../../dist/src/engines/postgres/postgres.engine.js';
+import { PostgresRestorer } from '../../dist/src/engines/postgres/postgres.restorer.js';
 import { ArtifactLoader } from '../../dist/src/restore/artifact-loader.js';
 import { LocalStorage } from '../../dist/src/storage/local.storage.js';
 import { TargetsService } from '../../dist/src/targets/targets.service.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
-import { signToken } from '../../auth/jwt.service.js';
+import { signToken } from '../../auth/token-verifier.js';
 import { Role } from '../../auth/roles.js';
 import { migrateCatalog, openCatalog } from '../../catalog/catalog.js';
 import { FINAL_RESTORE_STATUSES, RestoreRun, RestoreStatus } from '../../restore/entities/restore-run.entity.js';

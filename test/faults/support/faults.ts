@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { signToken } from '../../../src/auth/jwt.service.js';
+import { signToken } from '../../../src/auth/token-verifier.js';
 import { Role } from '../../../src/auth/roles.js';
 import { commandOf, freePort } from '../../support/processes.js';
 

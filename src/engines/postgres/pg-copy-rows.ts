@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { formatPgTable } from './table-names.js';
+import { formatPgTable } from '../table-names.js';
 
 const IDENT = String.raw`(?:"(?:[^"]|"")*"|[^\s".(]+)`;
 const COPY_LINE = new RegExp(String.raw`^COPY (${IDENT})\.(${IDENT}) (?:\([\s\S]*\) )?FROM stdin;$`);

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import jwt from 'jsonwebtoken';
+import { JwtService, type JwtSignOptions } from '@nestjs/jwt';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { Role, type Actor } from './roles.js';
 
@@ -10,31 +10,39 @@ export const DEFAULT_MAX_TOKEN_LIFETIME_MS = 24 * 3600_000;
 /** How far ahead of this server's clock a token's `iat` may be (the issuer's clock may run fast). */
 export const CLOCK_SKEW_SECONDS = 60;
 
+/** The claims of a verified token, as `jsonwebtoken` returns them. */
+interface Claims {
+  sub?: unknown;
+  role?: unknown;
+  name?: unknown;
+  iat?: unknown;
+  exp?: unknown;
+}
+
 /**
- * Issues and checks HS256 tokens; the algorithm is pinned, `exp` is required, the lifetime is
- * capped (`auth.maxTokenLifetimeMs`) and `iat` may not lie in the future.
+ * Checks the library's HS256 tokens with `@nestjs/jwt`; the algorithm is pinned, `exp` is
+ * required, the lifetime is capped (`auth.maxTokenLifetimeMs`) and `iat` may not lie in the future.
  */
 @Injectable()
-export class JwtService {
-  constructor(@Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions) {}
-
-  sign(claims: { sub: string; role: Role; name?: string }, expiresIn: string | number = '12h'): string {
-    const { jwtSecret, issuer, audience } = this.options.auth;
-    return signToken(jwtSecret, claims, { expiresIn, issuer, audience });
-  }
+export class TokenVerifier {
+  constructor(
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
+    private readonly jwt: JwtService,
+  ) {}
 
   /** @returns the actor, or a reason the token is refused. */
   verify(token: string): Actor | string {
     const { jwtSecret, issuer, audience } = this.options.auth;
-    let payload: jwt.JwtPayload | string;
+    let payload: Claims | string;
     try {
-      payload = jwt.verify(token, jwtSecret, { algorithms: [ALGORITHM], issuer, audience });
+      // The secret goes with each call: the JwtModule is shared and holds none.
+      payload = this.jwt.verify<Claims & object>(token, { secret: jwtSecret, algorithms: [ALGORITHM], issuer, audience });
     } catch (err) {
       return (err as Error).name === 'TokenExpiredError' ? 'token expired' : `invalid token (${(err as Error).message})`;
     }
-    if (typeof payload === 'string') return 'invalid token payload';
+    if (typeof payload !== 'object' || payload === null) return 'invalid token payload';
     if (typeof payload.exp !== 'number') return 'token has no exp claim';
-    const tooLong = lifetimeProblem(payload as jwt.JwtPayload & { exp: number }, this.maxLifetimeSeconds());
+    const tooLong = lifetimeProblem(payload as Claims & { exp: number }, this.maxLifetimeSeconds());
     if (tooLong) return tooLong;
     if (typeof payload.sub !== 'string' || !payload.sub) return 'token has no sub claim';
     const role = payload.role as Role;
@@ -56,7 +64,7 @@ function span(seconds: number): string {
 }
 
 /** Why a token lives too long or was issued in the future, or undefined. */
-function lifetimeProblem(p: jwt.JwtPayload & { exp: number }, maxSeconds: number, now = Math.floor(Date.now() / 1000)): string | undefined {
+function lifetimeProblem(p: Claims & { exp: number }, maxSeconds: number, now = Math.floor(Date.now() / 1000)): string | undefined {
   if (p.iat !== undefined && typeof p.iat !== 'number') return 'token iat claim is not a number';
   if (typeof p.iat === 'number') {
     if (p.iat > now + CLOCK_SKEW_SECONDS) return `token iat is in the future (${span(p.iat - now)} ahead of this server's clock; ${CLOCK_SKEW_SECONDS} s allowed)`;
@@ -75,15 +83,20 @@ export function signToken(
   claims: { sub: string; role: Role; name?: string },
   opts: { expiresIn: string | number; issuer?: string; audience?: string; maxLifetimeMs?: number },
 ): string {
-  const token = jwt.sign({ role: claims.role, name: claims.name }, secret, {
-    algorithm: ALGORITHM,
-    subject: claims.sub,
-    expiresIn: opts.expiresIn as jwt.SignOptions['expiresIn'],
-    ...(opts.issuer ? { issuer: opts.issuer } : {}),
-    ...(opts.audience ? { audience: opts.audience } : {}),
-  });
+  const jwt = new JwtService();
+  const token = jwt.sign(
+    { role: claims.role, name: claims.name },
+    {
+      secret,
+      algorithm: ALGORITHM,
+      subject: claims.sub,
+      expiresIn: opts.expiresIn as JwtSignOptions['expiresIn'],
+      ...(opts.issuer ? { issuer: opts.issuer } : {}),
+      ...(opts.audience ? { audience: opts.audience } : {}),
+    },
+  );
   if (opts.maxLifetimeMs !== undefined) {
-    const { exp, iat } = jwt.decode(token) as { exp: number; iat: number };
+    const { exp, iat } = jwt.decode<{ exp: number; iat: number }>(token);
     const max = Math.floor(opts.maxLifetimeMs / 1000);
     if (exp - iat > max) throw new Error(`a token valid for ${span(exp - iat)} lives longer than the maximum token lifetime of ${span(max)}`);
   }

@@ -1,105 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import mysql from 'mysql2/promise';
-import { EngineError } from '../common/errors.js';
-import { findExecutable } from '../common/executables.js';
-import { ProcessRunner } from '../common/process-runner.js';
-import { withSecretFile } from '../common/secure-fs.js';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import type { ResolvedTarget } from '../targets/targets.service.js';
-import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from './engine.interface.js';
-import { runDumpClient } from './run-client.js';
-
-/** Server error numbers and client codes that no retry can fix. */
-const NON_RETRYABLE_ERRNO = new Set([1044, 1045, 1049, 1142, 1227, 1698, 2005]);
-const NON_RETRYABLE = [
-  /access denied/i,
-  /unknown database/i,
-  /couldn't find table/i,
-  /unknown server host/i,
-  /unknown (variable|option)/i,
-  /unrecognized option/i,
-  /doesn't exist/i,
-  /insufficient privileges/i,
-];
+import type mysql from 'mysql2/promise';
+import { EngineError } from '../../common/errors.js';
+import { findExecutable } from '../../common/executables.js';
+import { ProcessRunner } from '../../common/process-runner.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../../config/options.js';
+import type { ResolvedTarget } from '../../targets/targets.service.js';
+import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from '../engine.interface.js';
+import { runDumpClient } from '../run-client.js';
+import { mysqlConnect, mysqlQuery, withMysqlDefaultsFile } from './connection.js';
+import { classifyMysqlError } from './errors.js';
 
 /** The dump client: `mariadb-dump` where installed, else `mysqldump`. */
 export const mysqlDumpCommand = (): string => findExecutable(['mariadb-dump', 'mysqldump']) ?? 'mysqldump';
 /** The command-line client that loads a dump: `mariadb` where installed, else `mysql`. */
 export const mysqlClientCommand = (): string => findExecutable(['mariadb', 'mysql']) ?? 'mysql';
-
-/** Quotes a value for a MySQL option file so that `#`, quotes, backslashes and spaces survive. */
-export function optionFileValue(v: string): string {
-  const escaped = v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
-  return `"${escaped}"`;
-}
-
-/** The `[client]` option file text for a target: host, port, user and (if any) password. */
-export function mysqlOptionFile(target: Pick<ResolvedTarget, 'host' | 'port' | 'user' | 'password'>): string {
-  const lines = ['[client]', `host=${optionFileValue(target.host)}`, `port=${target.port}`, `user=${optionFileValue(target.user)}`];
-  if (target.password !== undefined) lines.push(`password=${optionFileValue(target.password)}`);
-  return lines.join('\n') + '\n';
-}
-
-/**
- * Runs `fn` with the path of a 0600 option file holding the target's connection and password.
- * Pass it as `--defaults-extra-file=<path>`, which must be the client's FIRST argument. The file
- * (and its 0700 directory) is removed when `fn` settles.
- */
-export function withMysqlDefaultsFile<T>(target: ResolvedTarget, tempDir: string, fn: (path: string) => Promise<T>): Promise<T> {
-  return withSecretFile(tempDir, 'client.cnf', mysqlOptionFile(target), fn);
-}
-
-/** `mysql2` connection options for the target (utf8mb4, one statement a query, bigints as strings). */
-export function mysqlConnectionOptions(target: ResolvedTarget, database: string | undefined): mysql.ConnectionOptions {
-  return {
-    host: target.host,
-    port: target.port,
-    user: target.user,
-    password: target.password,
-    database,
-    connectTimeout: 10_000,
-    charset: 'utf8mb4',
-    multipleStatements: false,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-  };
-}
-
-/**
- * One query on the target's database through `mysql2` (placeholders `?`), with connection errors
- * classified: access denied or an unknown database become a non-retryable `EngineError` whose
- * message never holds the password.
- */
-export async function mysqlQuery<T>(target: ResolvedTarget, sql: string, params: unknown[] = [], opts: { database?: string | null } = {}): Promise<T[]> {
-  let conn: mysql.Connection | undefined;
-  try {
-    conn = await mysql.createConnection({ ...mysqlConnectionOptions(target, opts.database === null ? undefined : (opts.database ?? target.database)), dateStrings: true });
-    const [rows] = await conn.query(sql, params);
-    return rows as T[];
-  } catch (err) {
-    throw classifyMysqlError(err as Error & { errno?: number; code?: string }, target);
-  } finally {
-    await conn?.end().catch(() => undefined);
-  }
-}
-
-/** Turns a `mysql2` error or a dump client's stderr into an `EngineError` with a retry decision. */
-export function classifyMysqlError(err: { message: string; errno?: number; code?: string } | string, target: Pick<ResolvedTarget, 'host' | 'port' | 'database' | 'password'>, code?: number | null): EngineError {
-  const raw = typeof err === 'string' ? err : err.message;
-  const errno = typeof err === 'string' ? errnoOf(raw) : err.errno ?? errnoOf(raw);
-  const text = raw.replace(/^(mysqldump|mariadb-dump|mysql|mariadb): /gm, '').trim() || `the dump client exited with code ${code}`;
-  const retryable = !(errno !== undefined && NON_RETRYABLE_ERRNO.has(errno)) && !NON_RETRYABLE.some((re) => re.test(text));
-  let msg = `MySQL ${target.host}:${target.port}/${target.database}: ${text}`;
-  if (target.password) msg = msg.split(target.password).join('***');
-  return new EngineError(msg.slice(0, 2000), retryable);
-}
-
-function errnoOf(text: string): number | undefined {
-  const m = /(?:error:?\s*|ERROR\s+)(\d{4})\b/i.exec(text);
-  return m ? Number(m[1]) : undefined;
-}
 
 /** MySQL and MariaDB through `mariadb-dump`/`mysqldump` (dumps) and `mysql2` (catalog queries). */
 @Injectable()
@@ -113,7 +27,10 @@ export class MysqlEngine implements DatabaseEngine {
   ) {}
 
   clientVersion(): Promise<string> {
-    this.version ??= promisify(execFile)(mysqlDumpCommand(), ['--version'], { env: { PATH: process.env.PATH ?? '' } }).then((r) => r.stdout.trim());
+    if (!this.version) {
+      this.version = this.runner.output(mysqlDumpCommand(), ['--version']);
+      this.version.catch(() => (this.version = undefined));
+    }
     return this.version;
   }
 
@@ -174,7 +91,7 @@ const DUMP_STATEMENT = /SQL_NO_CACHE|^\s*SHOW\s|^\s*LOCK\s+TABLES|^\s*SELECT\s+(
 export async function watchDumpLockWaits(target: ResolvedTarget, timeoutMs: number, abort: AbortController): Promise<() => Promise<void>> {
   let conn: mysql.Connection;
   try {
-    conn = await mysql.createConnection({ host: target.host, port: target.port, user: target.user, password: target.password, connectTimeout: 10_000 });
+    conn = await mysqlConnect(target, undefined);
   } catch {
     return async () => undefined; // the dump itself reports an unreachable server
   }

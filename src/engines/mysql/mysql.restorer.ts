@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import mysql from 'mysql2/promise';
-import { EngineError } from '../common/errors.js';
-import type { ProcessRunner } from '../common/process-runner.js';
-import type { ResolvedTarget } from '../targets/targets.service.js';
-import { classifyMysqlError, mysqlClientCommand, mysqlConnectionOptions, withMysqlDefaultsFile } from './mysql.engine.js';
-import { runRestoreClient } from './restore-client.js';
-import { discardInput } from './restore-spool.js';
-import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec, type ScratchLease } from './restorer.interface.js';
+import type mysql from 'mysql2/promise';
+import { EngineError } from '../../common/errors.js';
+import type { ProcessRunner } from '../../common/process-runner.js';
+import type { ResolvedTarget } from '../../targets/targets.service.js';
+import { runRestoreClient } from '../restore-client.js';
+import { discardInput } from '../restore-spool.js';
+import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec, type ScratchLease } from '../restorer.interface.js';
+import { withMysqlConnection, withMysqlDefaultsFile } from './connection.js';
+import { classifyMysqlError } from './errors.js';
+import { mysqlClientCommand } from './mysql.engine.js';
+import { mysqlIdent, planMysqlSwap, type SchemaObject } from './swap-plan.js';
 
 /**
  * MySQL/MariaDB restores. MySQL has no transactional DDL, so a dump is loaded into a scratch
@@ -133,34 +136,23 @@ export class MysqlRestorer implements DatabaseRestorer {
       }
       const destExists = (await q(c, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [dest])).length > 0;
       if (!destExists) await q(c, `CREATE DATABASE ${ident(dest)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-      const incoming = dataTables ?? (await baseTables(c, scratch));
-      const existing = await baseTables(c, dest);
+      const trash = `bm_old_${randomBytes(6).toString('hex')}`;
       const incomingObjects = dataTables ? [] : await readObjects(c, scratch);
-      const existingObjects = await readObjects(c, dest);
-      const incomingViews = incomingObjects.filter((o) => o.kind === 'VIEW').map((o) => o.name);
-      const existingViews = existingObjects.filter((o) => o.kind === 'VIEW').map((o) => o.name);
-
-      // What the restore replaces. Views share the tables' namespace.
-      const clash = [...incoming, ...incomingViews].filter((t) => existing.includes(t) || existingViews.includes(t));
-      const sameObject = (a: SchemaObject) => (b: SchemaObject) => a.kind === b.kind && a.name === b.name;
-      const objectClash = incomingObjects.filter((o) => o.kind !== 'VIEW' && existingObjects.some(sameObject(o))).map((o) => `${o.kind.toLowerCase()} ${o.name}`);
-      if ((clash.length || objectClash.length) && !spec.dropExisting) {
-        throw new EngineError(`the destination already holds ${[...clash, ...objectClash].slice(0, 5).join(', ')}; pass dropExisting: true to replace them (the destination was not changed)`, false);
-      }
-      const wholeDatabase = spec.dropExisting && spec.scope === 'full' && !dataTables;
-      const replaced = wholeDatabase ? existing : existing.filter((t) => incoming.includes(t));
-      const oldObjects = existingObjects.filter((o) =>
-        o.kind === 'TRIGGER' ? replaced.includes(o.table!)
-        : wholeDatabase ? true
-        : o.kind === 'VIEW' ? clash.includes(o.name)
-        : incomingObjects.some(sameObject(o)),
-      );
-      // Data only: the tables keep the destination's triggers.
-      const newObjects = dataTables ? oldObjects.filter((o) => o.kind === 'TRIGGER') : incomingObjects;
+      const plan = planMysqlSwap({
+        scratch,
+        dest,
+        trash,
+        incoming: dataTables ?? (await baseTables(c, scratch)),
+        existing: await baseTables(c, dest),
+        incomingObjects,
+        existingObjects: await readObjects(c, dest),
+        dataOnly: !!dataTables,
+        spec,
+      });
+      const { replaced, kept, oldObjects } = plan;
 
       // InnoDB moves a foreign key with the table it references: a table left in place that
       // references a replaced one would end up referencing the holding database.
-      const kept = existing.filter((t) => !replaced.includes(t));
       if (kept.length && replaced.length) {
         const refs = await q<{ t: string; r: string }>(
           c,
@@ -174,7 +166,6 @@ export class MysqlRestorer implements DatabaseRestorer {
         }
       }
 
-      const trash = `bm_old_${randomBytes(6).toString('hex')}`;
       if (replaced.length) await q(c, `CREATE DATABASE ${ident(trash)}`);
       let renamed = false;
       const created: SchemaObject[] = [];
@@ -184,25 +175,17 @@ export class MysqlRestorer implements DatabaseRestorer {
           // Before the RENAME: triggers off both sides, views that the tables replace by name.
           for (const o of incomingObjects.filter((x) => x.kind === 'TRIGGER')) await dropObject(c, scratch, o);
           for (const o of oldObjects.filter((x) => x.kind === 'TRIGGER' || x.kind === 'VIEW')) await dropObject(c, dest, o);
-          const pairs = [
-            ...replaced.map((t) => `${ident(dest)}.${ident(t)} TO ${ident(trash)}.${ident(t)}`),
-            ...incoming.map((t) => `${ident(scratch)}.${ident(t)} TO ${ident(dest)}.${ident(t)}`),
-          ];
-          if (pairs.length) await q(c, `RENAME TABLE ${pairs.join(', ')}`);
+          if (plan.rename.length) await q(c, `RENAME TABLE ${plan.rename.join(', ')}`);
           renamed = true;
           // After it: the backup's views, routines, events and triggers replace the old ones.
           for (const o of oldObjects.filter((x) => x.kind !== 'TRIGGER' && x.kind !== 'VIEW')) await dropObject(c, dest, o);
-          await createObjects(c, dest, created, newObjects.map((o) => (dataTables ? o : { ...o, sql: o.sql.split(scratch).join(dest) })));
+          await createObjects(c, dest, created, plan.newObjects);
         } catch (err) {
           const reason = err instanceof Error ? err.message : String(err);
           try {
             for (const o of [...created, ...oldObjects]) await dropObject(c, dest, o);
             if (renamed) {
-              const back = [
-                ...incoming.map((t) => `${ident(dest)}.${ident(t)} TO ${ident(scratch)}.${ident(t)}`),
-                ...replaced.map((t) => `${ident(trash)}.${ident(t)} TO ${ident(dest)}.${ident(t)}`),
-              ];
-              if (back.length) await q(c, `RENAME TABLE ${back.join(', ')}`);
+              if (plan.renameBack.length) await q(c, `RENAME TABLE ${plan.renameBack.join(', ')}`);
               renamed = false;
             }
             await createObjects(c, dest, [], oldObjects);
@@ -222,17 +205,8 @@ export class MysqlRestorer implements DatabaseRestorer {
     });
   }
 
-  private async with<T>(target: ResolvedTarget, database: string | null, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-    let conn: mysql.Connection | undefined;
-    try {
-      conn = await mysql.createConnection(mysqlConnectionOptions(target, database ?? undefined));
-      return await fn(conn);
-    } catch (err) {
-      if (err instanceof EngineError) throw err;
-      throw classifyMysqlError(err as Error & { errno?: number }, target);
-    } finally {
-      await conn?.end().catch(() => undefined);
-    }
+  private with<T>(target: ResolvedTarget, database: string | null, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+    return withMysqlConnection(target, database, fn);
   }
 }
 
@@ -255,20 +229,7 @@ function checkName(name: string): string {
   return name;
 }
 
-function ident(s: string): string {
-  return `\`${s.replace(/`/g, '``')}\``;
-}
-
-/** A view, routine, event or trigger, as `SHOW CREATE ...` gives it with its database as the current one. */
-interface SchemaObject {
-  kind: 'VIEW' | 'PROCEDURE' | 'FUNCTION' | 'EVENT' | 'TRIGGER';
-  name: string;
-  /** The table of a trigger. */
-  table?: string;
-  sql: string;
-  sqlMode?: string;
-  timeZone?: string;
-}
+const ident = mysqlIdent;
 
 /**
  * The definitions of every view, routine, event and trigger of `db` (triggers per table in their

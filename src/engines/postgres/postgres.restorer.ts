@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import pg from 'pg';
-import { EngineError } from '../common/errors.js';
-import type { ProcessRunner } from '../common/process-runner.js';
-import type { ResolvedTarget } from '../targets/targets.service.js';
+import { EngineError } from '../../common/errors.js';
+import type { ProcessRunner } from '../../common/process-runner.js';
+import type { ResolvedTarget } from '../../targets/targets.service.js';
+import { runRestoreClient } from '../restore-client.js';
+import { discardInput, withSpooledDump } from '../restore-spool.js';
+import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec } from '../restorer.interface.js';
+import { parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, TableNameError, type PgTableName } from '../table-names.js';
+import { pgQuery } from './connection.js';
 import type { PostgresEngine } from './postgres.engine.js';
 import { PG_TABLE_ROWS_SQL, PG_USER_SCHEMAS, pgTableRows, type PgTableRowsRow } from './postgres.engine.js';
 import { DumpTransactionFilter, GATE_COMMIT, GATE_OPEN, GATE_TRIPPED } from './psql-commit-gate.js';
-import { runRestoreClient } from './restore-client.js';
-import { discardInput, withSpooledDump } from './restore-spool.js';
-import { parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, TableNameError, type PgTableName } from './table-names.js';
-import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec } from './restorer.interface.js';
 
 const USER_SCHEMAS = PG_USER_SCHEMAS;
 
@@ -145,29 +145,8 @@ export class PostgresRestorer implements DatabaseRestorer {
     return this.query<PgTableName>(dest, dest.database, sql);
   }
 
-  private async query<T>(target: ResolvedTarget, database: string, sql: string, params: unknown[] = [], snapshot = false): Promise<T[]> {
-    const client = new pg.Client({
-      host: target.host,
-      port: target.port,
-      user: target.user,
-      password: target.password,
-      database,
-      connectionTimeoutMillis: 10_000,
-      application_name: 'backup-manager',
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      if (snapshot) await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const res = await client.query(sql, params);
-      if (snapshot) await client.query('COMMIT');
-      return res.rows as T[];
-    } catch (err) {
-      const msg = `PostgreSQL ${target.host}:${target.port}/${database}: ${(err as Error).message}`;
-      throw new EngineError(msg, !/does not exist|authentication|permission denied|already exists/i.test(msg));
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  private query<T>(target: ResolvedTarget, database: string, sql: string, params: unknown[] = [], snapshot = false): Promise<T[]> {
+    return pgQuery<T>(target, sql, params, { database, snapshot });
   }
 }
 

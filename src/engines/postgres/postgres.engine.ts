@@ -1,29 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import pg from 'pg';
-import { EngineError } from '../common/errors.js';
-import { pgClientFor, PgClientMissingError, pgMajorOf, type PgClient } from '../common/executables.js';
-import { ProcessRunner } from '../common/process-runner.js';
-import { withSecretFile } from '../common/secure-fs.js';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import type { ResolvedTarget } from '../targets/targets.service.js';
-import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from './engine.interface.js';
-import { runDumpClient } from './run-client.js';
-import { canonicalTableKey, formatPgTable, pgDumpTablePattern } from './table-names.js';
-
-const NON_RETRYABLE = [
-  /password authentication failed/i,
-  /role ".*" does not exist/i,
-  /database ".*" does not exist/i,
-  /no pg_hba\.conf entry/i,
-  /permission denied/i,
-  /could not obtain lock/i,
-  /lock timeout/i,
-  /lock wait timeout/i,
-  /server version mismatch/i,
-  /no password supplied/i,
-];
+import { EngineError } from '../../common/errors.js';
+import { pgClientFor, PgClientMissingError, pgMajorOf, type PgClient } from '../../common/executables.js';
+import { ProcessRunner } from '../../common/process-runner.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../../config/options.js';
+import type { ResolvedTarget } from '../../targets/targets.service.js';
+import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from '../engine.interface.js';
+import { runDumpClient } from '../run-client.js';
+import { canonicalTableKey, formatPgTable, pgDumpTablePattern } from '../table-names.js';
+import { pgClient, pgQuery, withPgConnectionEnv } from './connection.js';
+import { classifyPgError } from './errors.js';
 
 /** PostgreSQL through `pg_dump` (dumps) and `pg` (catalog queries). */
 @Injectable()
@@ -44,7 +29,7 @@ export class PostgresEngine implements DatabaseEngine {
     const program = target ? (await this.clientProgram('pg_dump', target)).path : 'pg_dump';
     let v = this.versions.get(program);
     if (!v) {
-      v = promisify(execFile)(program, ['--version'], { env: { PATH: process.env.PATH ?? '' } }).then((r) => r.stdout.trim());
+      v = this.runner.output(program, ['--version']);
       v.catch(() => this.versions.delete(program));
       this.versions.set(program, v);
     }
@@ -128,23 +113,13 @@ export class PostgresEngine implements DatabaseEngine {
     }
     const { path } = await this.clientProgram('pg_dump', target);
     return this.withConnectionEnv(target, (env) =>
-      runDumpClient(this.runner, path, args, env, run, sink, (stderr, code) => classifyPgError(stderr, code, target)),
+      runDumpClient(this.runner, path, args, env, run, sink, (stderr, code) => classifyPgError(stderr, target, code)),
     );
   }
 
   /** The libpq environment for a child: connection parameters plus a 0600 PGPASSFILE. */
-  async withConnectionEnv<T>(target: ResolvedTarget, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
-    const env: Record<string, string> = {
-      PGHOST: target.host,
-      PGPORT: String(target.port),
-      PGUSER: target.user,
-      PGDATABASE: target.database,
-      PGCONNECT_TIMEOUT: '10',
-      PGAPPNAME: 'backup-manager',
-    };
-    if (target.password === undefined) return fn(env);
-    const line = ['*', '*', '*', target.user, target.password].map(escapePgpass).join(':') + '\n';
-    return withSecretFile(this.options.tempDir, 'pgpass', line, (path) => fn({ ...env, PGPASSFILE: path }));
+  withConnectionEnv<T>(target: ResolvedTarget, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
+    return withPgConnectionEnv(target, this.options.tempDir, fn);
   }
 
   /**
@@ -152,7 +127,7 @@ export class PostgresEngine implements DatabaseEngine {
    * --snapshot` and exact row counts see the same data while the counts run beside the dump.
    */
   async exportSnapshot(target: ResolvedTarget, lockWaitTimeoutMs: number): Promise<PgSnapshot> {
-    const client = this.client(target);
+    const client = pgClient(target);
     try {
       await client.connect();
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -168,35 +143,12 @@ export class PostgresEngine implements DatabaseEngine {
       };
     } catch (err) {
       await client.end().catch(() => undefined);
-      throw classifyPgError((err as Error).message, null, target);
+      throw classifyPgError(err as Error & { code?: string }, target);
     }
   }
 
-  private client(target: ResolvedTarget): pg.Client {
-    const client = new pg.Client({
-      host: target.host,
-      port: target.port,
-      user: target.user,
-      password: target.password,
-      database: target.database,
-      connectionTimeoutMillis: 10_000,
-      application_name: 'backup-manager',
-    });
-    client.on('error', () => undefined);
-    return client;
-  }
-
-  async query<T>(target: ResolvedTarget, sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = this.client(target);
-    try {
-      await client.connect();
-      const res = await client.query(sql, params);
-      return res.rows as T[];
-    } catch (err) {
-      throw classifyPgError((err as Error).message, null, target);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  query<T>(target: ResolvedTarget, sql: string, params: unknown[] = []): Promise<T[]> {
+    return pgQuery<T>(target, sql, params);
   }
 }
 
@@ -226,18 +178,3 @@ export interface PgTableRowsRow {
 export function pgTableRows(rows: PgTableRowsRow[]): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [formatPgTable({ schema: r.schema, table: r.name }), Number(r.rows)]));
 }
-
-function escapePgpass(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-}
-
-function classifyPgError(stderr: string, code: number | null, target: ResolvedTarget): EngineError {
-  let text = stderr.replace(/^pg_dump: error: /gm, '').trim() || `pg_dump exited with code ${code}`;
-  // pg_dump's --lock-wait-timeout surfaces as a statement timeout on its LOCK TABLE: say what it is.
-  const locked = /canceling statement due to statement timeout[\s\S]*Query was: LOCK TABLE (\S+)/.exec(text);
-  if (locked) text = `lock wait timeout: pg_dump could not lock table ${locked[1]} within DUMP_LOCK_WAIT_TIMEOUT_MS; another session holds a conflicting lock (${text.replace(/\s+/g, ' ')})`;
-  const retryable = !NON_RETRYABLE.some((re) => re.test(text));
-  const msg = `PostgreSQL ${target.host}:${target.port}/${target.database}: ${text}`;
-  return new EngineError(msg.slice(0, 2000), retryable);
-}
-
