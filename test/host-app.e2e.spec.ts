@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Module, ValidationPipe, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,9 +102,10 @@ describe('backup-manager inside a host app', () => {
     expect(routes.length).toBeGreaterThan(25);
     expect(routes).toEqual(expect.arrayContaining([{ method: 'GET', path: '/api/ops/backups/:id/download' }, { method: 'POST', path: '/api/ops/backups/:id/restore' }]));
     const failures: string[] = [];
-    for (const { method, path } of routes) {
+    // A fresh user id per route: refused users are throttled (429) after a few refusals.
+    for (const [i, { method, path }] of routes.entries()) {
       const url = path.replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000');
-      for (const user of ['carl:customer', 'tina:admin', 'tom:tenant-admin,admin,superadmin', 'uma:backup-admin,backup:root']) {
+      for (const user of [`carl${i}:customer`, `tina${i}:admin`, `tom${i}:tenant-admin,admin,superadmin`, `uma${i}:backup-admin,backup:root,backupadmin`]) {
         const r = await call(method, url, { user, body: method === 'GET' || method === 'DELETE' ? undefined : {} });
         if (r.status !== 403 || r.body?.error !== 'NO_BACKUP_ROLE') failures.push(`${method} ${url} as ${user}: ${r.status} ${JSON.stringify(r.body)}`);
       }
@@ -118,7 +120,7 @@ describe('backup-manager inside a host app', () => {
   it("runs the host's guard once per request, with the host's own instance", async () => {
     const before = HostAuthGuard.runs;
     for (let i = 0; i < 5; i++) expect((await call('GET', '/api/ops/backups', { user: 'vera:backup:viewer' })).status).toBe(200);
-    expect((await call('GET', '/api/ops/backups', { user: 'carl:customer' })).status).toBe(403);
+    expect((await call('GET', '/api/ops/backups', { user: 'cora:customer' })).status).toBe(403);
     expect((await call('GET', '/api/ops/backups')).status).toBe(403);
     expect(HostAuthGuard.runs - before).toBe(7);
     expect(HostAuthGuard.instances).toBe(1);
@@ -213,7 +215,7 @@ describe('a host app with bad backup-manager options', () => {
   });
 
   /** A host module whose config provider hands `options` to the library's async factory. */
-  function hostWith(options: BackupManagerModuleOptions, sync = false): DynamicModule {
+  function hostWith(options: BackupManagerModuleOptions, sync = false, appModules: DynamicModule[] = [EventEmitterModule.forRoot()]): DynamicModule {
     @Module({ providers: [{ provide: 'HOST_CONFIG', useValue: options }], exports: ['HOST_CONFIG'] })
     class HostConfigModule {}
     @Module({})
@@ -221,7 +223,7 @@ describe('a host app with bad backup-manager options', () => {
     const lib = sync
       ? BackupManagerModule.forRoot({ ...options, controllers: false })
       : BackupManagerModule.forRootAsync({ imports: [HostConfigModule], inject: ['HOST_CONFIG'], useFactory: (o: BackupManagerModuleOptions) => o, controllers: false });
-    return { module: HostModule, imports: [EventEmitterModule.forRoot(), lib] };
+    return { module: HostModule, imports: [...appModules, lib] };
   }
 
   const start = (options: BackupManagerModuleOptions, sync = false) => NestFactory.createApplicationContext(hostWith(options, sync), { logger: false, abortOnError: false });
@@ -252,6 +254,24 @@ describe('a host app with bad backup-manager options', () => {
   it.each(cases)('refuses %s at start-up, naming the option', async (_name, options, message) => {
     await expect(start(options())).rejects.toThrow(message);
     await expect(start(options(), true)).rejects.toThrow(message);
+  });
+
+  it("uses the app's EventEmitterModule and ScheduleModule, and names the one the app lacks", async () => {
+    const start2 = (o: BackupManagerModuleOptions, modules: DynamicModule[], sync = false) =>
+      NestFactory.createApplicationContext(hostWith(o, sync, modules), { logger: false, abortOnError: false });
+    for (const sync of [false, true]) {
+      await expect(start2(base, [], sync)).rejects.toThrow(/the app does not import EventEmitterModule\.forRoot\(\) from @nestjs\/event-emitter\. Import it once in your app module/);
+      await expect(start2({ ...base, scheduler: true }, [EventEmitterModule.forRoot()], sync)).rejects.toThrow(
+        /the scheduler is on \(`scheduler: true`\) but the app does not import ScheduleModule\.forRoot\(\) from @nestjs\/schedule/,
+      );
+    }
+    // With both, the scheduler runs on the app's registry: no second ScheduleModule.
+    const ctx = await start2({ ...base, scheduler: true }, [EventEmitterModule.forRoot(), ScheduleModule.forRoot()]);
+    try {
+      expect(ctx.get(SchedulerRegistry).getCronJobs().size).toBeGreaterThan(0);
+    } finally {
+      await ctx.close();
+    }
   });
 
   it('names every problem at once', async () => {
