@@ -6,6 +6,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import type { NestExpressApplication, NestExpressBodyParserOptionsFor } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
+import { ApiExceptionFilter } from './common/http-exception.filter.js';
 import { refuseDeepJson } from './common/json-depth.js';
 import { StartupLogFilter } from './common/lifecycle.js';
 import type { AppConfig } from './config/env.js';
@@ -29,6 +30,9 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   // NOTE: req.ip (per-IP limits, audit) is the client's only if the proxies in front are trusted.
   if (config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
   app.useLogger(new StartupLogFilter(new PinoLogger(pino)));
+  // The standalone service renders every error in the API's one body shape, including those
+  // raised before a route runs (unknown route, body too large or not JSON).
+  app.useGlobalFilters(new ApiExceptionFilter());
   app.setGlobalPrefix(API_PREFIX, { exclude: ['health/live', 'health/ready', 'metrics'] });
   const doc = SwaggerModule.createDocument(
     app,

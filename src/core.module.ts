@@ -7,6 +7,8 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { actorFromNamespacedRoles, DEFAULT_ROLE_PREFIX, HOST_AUTH, HostAuth } from './auth/host-auth.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { APP_EVENTS, appEvents } from './common/app-events.js';
+import { REDIS, RedisConnections, redisProviders } from './common/redis.js';
+import { TargetLock } from './common/target-lock.js';
 import { EnginesModule } from './engines/engines.module.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
@@ -57,6 +59,7 @@ export class BackupManagerCoreModule {
       TargetsService,
       LocalStorage,
       { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
+      ...redisProviders,
       JobsQueue,
       JobsWorker,
       TokenVerifier,
@@ -76,6 +79,9 @@ export class BackupManagerCoreModule {
         APP_EVENTS,
         TargetsService,
         ARTIFACT_STORAGE,
+        RedisConnections,
+        REDIS,
+        TargetLock,
         JobsQueue,
         JobsWorker,
         TokenVerifier,

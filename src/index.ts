@@ -37,8 +37,24 @@ export { SchedulesService } from './scheduler/schedules.service.js';
 export { BackupRecord, BackupStatus, BackupType } from './backup/entities/backup-record.entity.js';
 export { RestoreRun, RestoreStatus } from './restore/entities/restore-run.entity.js';
 
-// Errors the facades throw (e.g. ErrorCode.QueueFull with retryAfterSeconds when the queue is full).
-export { DomainError, ErrorCode } from './common/errors.js';
+// Errors the facades throw (e.g. ErrorCode.QueueFull with retryAfterSeconds when the queue is full),
+// and the stable `code` of every HTTP error body with its status.
+export { DomainError, EngineError } from './common/errors.js';
+export {
+  AuthErrorCode,
+  BackupErrorCode,
+  ERROR_CODES,
+  ERROR_STATUS,
+  ErrorCode,
+  QueueErrorCode,
+  RequestErrorCode,
+  RestoreErrorCode,
+  ScheduleErrorCode,
+  StorageErrorCode,
+  TargetErrorCode,
+  type ErrorBody,
+} from './common/error-codes.js';
+export { ApiExceptionFilter } from './common/http-exception.filter.js';
 
 // Domain events (`@OnEvent(BackupEvents.Completed)` in a host).
 export { BackupEvents, type BackupEvent } from './backup/backup-events.js';

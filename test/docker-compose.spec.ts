@@ -25,7 +25,7 @@ function documentedVariables(): RegExp[] {
 
 /** Whether the service's own code reads a variable (the config loader or an entrypoint). */
 function readByService(name: string): boolean {
-  const code = ['src/config/env.ts', 'src/main.ts', 'src/worker.ts'].map(read).join('\n');
+  const code = ['src/config/env.ts', 'src/config/env-variables.ts', 'src/main.ts', 'src/worker.ts'].map(read).join('\n');
   const target = /^BACKUP_TARGET_[A-Z0-9_]+?(_URL|_PASSWORD_FILE|_CORE_TABLES|_MAX_AGE_HOURS)$/.exec(name);
   return target ? code.includes(`_${target[1].slice(1)}`) : new RegExp(`['"\`.]${name}\\b`).test(code);
 }

@@ -107,7 +107,7 @@ describe('backup-manager inside a host app', () => {
       const url = path.replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000');
       for (const user of [`carl${i}:customer`, `tina${i}:admin`, `tom${i}:tenant-admin,admin,superadmin`, `uma${i}:backup-admin,backup:root,backupadmin`]) {
         const r = await call(method, url, { user, body: method === 'GET' || method === 'DELETE' ? undefined : {} });
-        if (r.status !== 403 || r.body?.error !== 'NO_BACKUP_ROLE') failures.push(`${method} ${url} as ${user}: ${r.status} ${JSON.stringify(r.body)}`);
+        if (r.status !== 403 || r.body?.code !== 'NO_BACKUP_ROLE') failures.push(`${method} ${url} as ${user}: ${r.status} ${JSON.stringify(r.body)}`);
       }
     }
     expect(failures).toEqual([]);

@@ -96,7 +96,7 @@ describe('queue caps: identical requests and a full queue', () => {
     const refused = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app', type: 'monthly' } });
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('60');
-    expect(refused.body).toMatchObject({ statusCode: 429, error: 'QUEUE_FULL' });
+    expect(refused.body).toEqual({ statusCode: 429, code: 'QUEUE_FULL', error: 'Too Many Requests', message: expect.any(String) });
     expect(refused.body.message).toMatch(/^The job queue is full: 6 jobs are waiting for a worker and at most 6 may \(QUEUE_MAX_WAITING, queue\.maxWaiting in forRoot\)\. The backup was not queued; try again in 60 seconds/);
 
     const restore = await api(t, 'POST', `/api/v1/backups/${good}/restore`, { body: { confirm: true, targetDatabase: `${db}_copy` } });

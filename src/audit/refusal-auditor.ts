@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Actor } from '../auth/roles.js';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
+import { BACKUP_MANAGER_OPTIONS, DEFAULTS, type BackupManagerOptions } from '../config/options.js';
 import { AuditService } from './audit.service.js';
 import { AuditOutcome, AuditSeverity } from './entities/audit-event.entity.js';
 import { requestContext, type RequestContext } from './request-context.js';
@@ -47,7 +47,7 @@ export class RefusalAuditor implements OnModuleDestroy {
     private readonly audit: AuditService,
     @Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions,
   ) {
-    this.windowMs = options.auth.failureWindowMs ?? 60_000;
+    this.windowMs = options.auth.failureWindowMs ?? DEFAULTS.auth.failureWindowMs;
   }
 
   /** Records `e` (in the current request context), or counts it toward its window's summary. */

@@ -1,5 +1,7 @@
-import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
+import { HttpException, Inject, Injectable } from '@nestjs/common';
+import { ErrorCode } from '../common/error-codes.js';
+import { httpError } from '../common/http-errors.js';
+import { BACKUP_MANAGER_OPTIONS, DEFAULTS, type BackupManagerOptions } from '../config/options.js';
 
 /** Most keys tracked at once per counter; the oldest entry goes first (bounds memory under a flood). */
 const MAX_KEYS = 10_000;
@@ -53,7 +55,7 @@ export class FailureCounter {
 export function tooMany(res: { setHeader(name: string, value: string): unknown } | undefined, waitMs: number, what: string): HttpException {
   const seconds = Math.ceil(waitMs / 1000);
   res?.setHeader('Retry-After', String(seconds));
-  return new HttpException({ statusCode: 429, error: 'TOO_MANY_REQUESTS', message: `${what}; retry in ${seconds} s` }, HttpStatus.TOO_MANY_REQUESTS);
+  return httpError(ErrorCode.TooManyFailures, `${what}; retry in ${seconds} s`);
 }
 
 /**
@@ -70,9 +72,9 @@ export class AuthFailureLimiter {
   readonly forbidden: FailureCounter;
 
   constructor(@Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions) {
-    const windowMs = options.auth.failureWindowMs ?? 60_000;
-    this.authentication = new FailureCounter(options.auth.failureLimit ?? 20, windowMs, () => this.now());
-    this.forbidden = new FailureCounter(options.auth.forbiddenLimit ?? 20, windowMs, () => this.now());
+    const windowMs = options.auth.failureWindowMs ?? DEFAULTS.auth.failureWindowMs;
+    this.authentication = new FailureCounter(options.auth.failureLimit ?? DEFAULTS.auth.failureLimit, windowMs, () => this.now());
+    this.forbidden = new FailureCounter(options.auth.forbiddenLimit ?? DEFAULTS.auth.forbiddenLimit, windowMs, () => this.now());
   }
 
   protected now(): number {

@@ -1,5 +1,7 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ErrorCode } from '../common/error-codes.js';
+import { httpError } from '../common/http-errors.js';
 import { AuthFailureLimiter, tooMany } from './auth-failure-limiter.js';
 import { HOST_AUTH, type HostAuth } from './host-auth.js';
 import { TokenVerifier } from './token-verifier.js';
@@ -34,7 +36,7 @@ export class AuthGuard implements CanActivate {
       req.refusal = { action: 'auth.login_failed', reason: actor ?? 'no bearer token', throttled: wait > 0 };
       if (wait > 0) throw tooMany(req.res, wait, 'Too many failed authentications from this client');
       this.limiter.authentication.fail(ip);
-      throw new UnauthorizedException(actor ?? 'Missing bearer token (Authorization: Bearer <jwt>)');
+      throw httpError(ErrorCode.Unauthorized, actor ?? 'Missing bearer token (Authorization: Bearer <jwt>)');
     }
     const needed = this.reflector.getAllAndOverride<Role>(ROLES_KEY, [ctx.getHandler(), ctx.getClass()]) ?? Role.Viewer;
     checkRole(req, actor, needed, this.limiter, 'token');

@@ -1,6 +1,8 @@
-import { ForbiddenException, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { CanActivate, ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
 import { isObservable, lastValueFrom } from 'rxjs';
+import { ErrorCode } from '../common/error-codes.js';
+import { httpError } from '../common/http-errors.js';
 import { tooMany, type AuthFailureLimiter } from './auth-failure-limiter.js';
 import { checkRole, type AuthedRequest } from './role-check.js';
 import { Role, ROLES_KEY, roleAllows, type Actor } from './roles.js';
@@ -49,7 +51,7 @@ export class HostAuth {
     }
     if (req.user === undefined || req.user === null) {
       req.refusal = { action: 'auth.login_failed', reason: 'the host app authenticated no user', throttled: false };
-      throw new UnauthorizedException('The host app authenticated no user for this request');
+      throw httpError(ErrorCode.Unauthorized, 'The host app authenticated no user for this request');
     }
     const actor = validActor(this.actorOf(req));
     if (!actor) {
@@ -58,11 +60,7 @@ export class HostAuth {
       req.refusal = { action: 'auth.forbidden', actor: who ? ({ sub: who } as Actor) : undefined, reason: 'no backup-manager role', throttled: wait > 0 };
       if (wait > 0) throw tooMany(req.res, wait, 'Too many refused requests by this user');
       if (who) this.limiter.forbidden.fail(who);
-      throw new ForbiddenException({
-        statusCode: 403,
-        error: 'NO_BACKUP_ROLE',
-        message: `This user has no backup-manager role; the host app grants one ${this.mapping}`,
-      });
+      throw httpError(ErrorCode.NoBackupRole, `This user has no backup-manager role; the host app grants one ${this.mapping}`);
     }
     const needed = reflector.getAllAndOverride<Role>(ROLES_KEY, [ctx.getHandler(), ctx.getClass()]) ?? Role.Viewer;
     checkRole(req, actor, needed, this.limiter, 'user');

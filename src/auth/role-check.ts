@@ -1,5 +1,6 @@
-import { ForbiddenException } from '@nestjs/common';
 import type { Request } from 'express';
+import { ErrorCode } from '../common/error-codes.js';
+import { httpError } from '../common/http-errors.js';
 import { tooMany, type AuthFailureLimiter } from './auth-failure-limiter.js';
 import { roleAllows, type Actor, type Role } from './roles.js';
 
@@ -28,6 +29,6 @@ export function checkRole(req: AuthedRequest, actor: Actor, needed: Role, limite
   req.refusal = { action: 'auth.forbidden', actor, throttled: wait > 0 };
   if (wait > 0) throw tooMany(req.res, wait, 'Too many refused requests by this user');
   limiter.forbidden.fail(actor.sub);
-  throw new ForbiddenException(`This action needs the ${needed} role; your ${holder} has ${actor.role}`);
+  throw httpError(ErrorCode.Forbidden, `This action needs the ${needed} role; your ${holder} has ${actor.role}`);
 }
 

@@ -1,12 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService, type JwtSignOptions } from '@nestjs/jwt';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
+import { BACKUP_MANAGER_OPTIONS, DEFAULTS, type BackupManagerOptions } from '../config/options.js';
 import { Role, type Actor } from './roles.js';
 
 const ALGORITHM = 'HS256';
 
-/** Longest token lifetime (`exp` − `iat`) accepted unless configured: 24 hours. */
-export const DEFAULT_MAX_TOKEN_LIFETIME_MS = 24 * 3600_000;
 /** How far ahead of this server's clock a token's `iat` may be (the issuer's clock may run fast). */
 export const CLOCK_SKEW_SECONDS = 60;
 
@@ -54,7 +52,7 @@ export class TokenVerifier {
   }
 
   private maxLifetimeSeconds(): number {
-    return Math.floor((this.options.auth.maxTokenLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_MS) / 1000);
+    return Math.floor((this.options.auth.maxTokenLifetimeMs ?? DEFAULTS.auth.maxTokenLifetimeMs) / 1000);
   }
 }
 

@@ -61,8 +61,6 @@ class BackupDeleted extends Error {
 @Injectable()
 export class BackupRunner implements OnModuleInit {
   private readonly logger = new Logger('BackupRunner');
-  private readonly locks: TargetLock;
-  private readonly restorers: Restorers;
 
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
@@ -70,14 +68,13 @@ export class BackupRunner implements OnModuleInit {
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
     private readonly engines: EnginesService,
+    private readonly restorers: Restorers,
+    private readonly locks: TargetLock,
     private readonly runner: ProcessRunner,
     private readonly worker: JobsWorker,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly queue: JobsQueue,
-  ) {
-    this.locks = new TargetLock(queue.connection, options.queuePrefix, options.queue.lockDurationMs);
-    this.restorers = new Restorers(engines, runner, options);
-  }
+  ) {}
 
   onModuleInit(): void {
     this.worker.register(JobName.Backup, (data, ctx) => this.run(data.recordId, ctx));
@@ -102,7 +99,7 @@ export class BackupRunner implements OnModuleInit {
       lock = await this.locks
         .acquire(key, `backup:${record.id}`, { waitMs: this.options.dump.timeoutMs, signal: ctx.signal })
         .catch((err: Error) => {
-          lockError = new EngineError(`could not take the target lock: ${err.message}`, false);
+          lockError = new EngineError(`could not take the target lock: ${err.message}`, { retryable: false });
           return undefined;
         });
     }
@@ -172,7 +169,7 @@ export class BackupRunner implements OnModuleInit {
     try {
       if (lockError) throw lockError;
       target = await this.targets.resolve(record.target).catch((err: Error) => {
-        throw new EngineError(err.message, false);
+        throw new EngineError(err.message, { retryable: false });
       });
       target = { ...target, database: sourceDatabase(record, target.database) };
       const engine = this.engines.for(target.engine);
@@ -238,7 +235,7 @@ export class BackupRunner implements OnModuleInit {
         rowCounts = await this.tableRows(target, spec, counter);
       }
 
-      if (!(await ctx.stillOwned())) throw new EngineError('the job lock was lost; another worker owns this backup now', true);
+      if (!(await ctx.stillOwned())) throw new EngineError('the job lock was lost; another worker owns this backup now', { retryable: true });
       const checksum = written?.sha256 ?? out.digest();
       const sizeBytes = written?.bytes ?? out.bytes;
       const result: Partial<BackupRecord> = {
@@ -257,7 +254,7 @@ export class BackupRunner implements OnModuleInit {
       // Announce the key before it becomes visible in storage: if this process dies between the
       // rename and the record update, the next attempt (or the reconciler) removes the file.
       const pending = await this.notePending(record.id, attempt, fileKey);
-      if (!pending) throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', true);
+      if (!pending) throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', { retryable: true });
       published = fileKey;
       await writer.commit().catch((err: Error) => {
         throw storageError(err, fileKey!);
@@ -278,7 +275,7 @@ export class BackupRunner implements OnModuleInit {
       const commit = await this.records.update({ id: record.id, attempts: attempt, status: BackupStatus.Running, deletedAt: IsNull() }, { ...result, metadata });
       if (!commit.affected) {
         if (await this.isDeleted(record.id)) throw new BackupDeleted();
-        throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', true);
+        throw new EngineError('this attempt was superseded before it could commit; its artifact was discarded', { retryable: true });
       }
       published = undefined;
       committed = true;
@@ -463,7 +460,7 @@ export function storageError(err: Error, key: string | undefined): Error {
     (/no space left on device/i.test(err.message) ? 'ENOSPC' : /disk quota exceeded/i.test(err.message) ? 'EDQUOT' : undefined);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     const what = code === 'ENOSPC' ? 'no space left on the backup storage' : 'the disk quota of the backup storage is exhausted';
-    return new EngineError(`${what} while writing ${key ?? 'an artifact'} (${code}); free space or move STORAGE_DIR, then back up again`, true);
+    return new EngineError(`${what} while writing ${key ?? 'an artifact'} (${code}); free space or move STORAGE_DIR, then back up again`, { retryable: true });
   }
   return err;
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
+import { invalid } from '../common/errors.js';
 import type { BackupStats, BackupStatsQuery, BackupSummary, RestoreRunCounts } from './dto/backup-stats.dto.js';
 import { BackupRecord, BackupStatus, GOOD_BACKUP_STATUSES } from './entities/backup-record.entity.js';
 
@@ -13,7 +14,11 @@ export class BackupStatsService {
     @InjectDataSource(CATALOG_CONNECTION) private readonly dataSource: DataSource,
   ) {}
 
+  /** @throws VALIDATION_FAILED when `from` is after `to` (an empty range is a mistake, not zero backups). */
   async stats(q: BackupStatsQuery): Promise<BackupStats> {
+    if (q.from && q.to && q.from.getTime() > q.to.getTime()) {
+      throw invalid(`from (${q.from.toISOString()}) is after to (${q.to.toISOString()}); swap them or drop one`);
+    }
     const from = q.from && this.dateParam(q.from);
     const to = q.to && this.dateParam(q.to);
     const scoped = (alias = 'b') => {

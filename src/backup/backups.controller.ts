@@ -17,7 +17,7 @@ import { LibraryController, ROLE_TOO_LOW } from '../common/library-controller.de
 import { BackupsService } from './backups.service.js';
 import { BackupStatsService } from './backup-stats.service.js';
 import { BackupStats, BackupStatsQuery } from './dto/backup-stats.dto.js';
-import { BackupPage, BackupResponse, ErrorResponse } from './dto/backup-response.dto.js';
+import { BackupPage, BackupResponse, ErrorResponse, toBackupResponse } from './dto/backup-response.dto.js';
 import { CreateBackupDto } from './dto/create-backup.dto.js';
 import { DeleteBackupQuery, ListBackupsQuery } from './dto/list-backups.dto.js';
 import { pipeline } from 'node:stream/promises';
@@ -44,15 +44,16 @@ export class BackupsController {
   async create(@Body() dto: CreateBackupDto, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
     const { record, created } = await this.backups.submit({ ...dto, triggeredBy: `user:${actor.sub}` }, actor);
     if (!created) res.status(200);
-    return record;
+    return toBackupResponse(record);
   }
 
   @Get()
   @ApiOperation({ summary: 'List backups, newest first' })
   @ApiOkResponse({ type: BackupPage })
   @ApiBadRequestResponse({ type: ErrorResponse })
-  list(@Query() q: ListBackupsQuery) {
-    return this.backups.list(q);
+  async list(@Query() q: ListBackupsQuery): Promise<BackupPage> {
+    const page = await this.backups.list(q);
+    return { ...page, items: page.items.map((r) => toBackupResponse(r)) };
   }
 
   @Get('stats')
@@ -69,7 +70,7 @@ export class BackupsController {
   @ApiNotFoundResponse({ type: ErrorResponse })
   async get(@Param('id') id: string) {
     const record = await this.backups.get(id, { withDeleted: true });
-    return { ...record, fileExists: await this.backups.fileExists(record) };
+    return toBackupResponse(record, { fileExists: await this.backups.fileExists(record) });
   }
 
   @Get(':id/download')
@@ -97,7 +98,7 @@ export class BackupsController {
   @ApiOkResponse({ type: BackupResponse })
   @ApiNotFoundResponse({ type: ErrorResponse })
   @ApiConflictResponse({ type: ErrorResponse, description: 'Running or pinned' })
-  delete(@Param('id') id: string, @Query() q: DeleteBackupQuery, @CurrentActor() actor: Actor) {
-    return this.backups.delete(id, q.hard, actor);
+  async delete(@Param('id') id: string, @Query() q: DeleteBackupQuery, @CurrentActor() actor: Actor): Promise<BackupResponse> {
+    return toBackupResponse(await this.backups.delete(id, q.hard, actor));
   }
 }

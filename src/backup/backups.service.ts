@@ -1,4 +1,4 @@
-import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -7,7 +7,8 @@ import type { Readable } from 'node:stream';
 import type { FindOptionsWhere, Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
-import { badRequest, conflict, EngineError, notFound } from '../common/errors.js';
+import { DomainError, EngineError, ErrorCode, invalid } from '../common/errors.js';
+import { findByIdOrPrefix } from '../common/ids.js';
 import { redact } from '../common/redact.js';
 import { toPage, type Paged } from '../common/page.dto.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type Compression, type TargetOptions } from '../config/options.js';
@@ -15,12 +16,13 @@ import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js
 import { EnginesService } from '../engines/engines.service.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
-import { JobName } from '../queue/jobs.js';
+import { JobName, type JobContext } from '../queue/jobs.js';
 import { QueueGate } from '../queue/queue-gate.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
+import { BackupRunner } from './backup-runner.service.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 import { findNewestGood } from './good-backup.js';
 import { discardLeftovers } from './leftovers.js';
@@ -82,8 +84,18 @@ export class BackupsService {
     private readonly queue: JobsQueue,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly engines: EnginesService,
+    private readonly runner: BackupRunner,
   ) {
     this.gate = new QueueGate(queue, options);
+  }
+
+  /**
+   * A full backup taken inline for a restore that already holds the database's lock: of the
+   * target's own database, or of `opts.database` on its server. Resolves with the COMPLETED
+   * record; rejects with the reason when the backup failed.
+   */
+  safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext, opts: { database?: string } = {}): Promise<BackupRecord> {
+    return this.runner.safetyBackup(targetName, restoreRunId, ctx, opts);
   }
 
   /**
@@ -149,7 +161,7 @@ export class BackupsService {
         status: BackupStatus.Failed,
         errorMessage: `Could not enqueue the job: ${(err as Error).message}`,
       });
-      throw new ServiceUnavailableException('The job queue (Redis) is unavailable; the backup was not started');
+      throw new DomainError(ErrorCode.QueueUnavailable, 'The job queue (Redis) is unavailable; the backup was not started');
     }
     const saved = await this.records.findOneByOrFail({ id: record.id });
     this.events.emit(BackupEvents.Requested, { record: saved, actor } satisfies BackupEvent);
@@ -160,42 +172,42 @@ export class BackupsService {
    * Checks and normalises what a request asks to dump: scope, tables (read in any accepted
    * spelling, recorded in the canonical form of `engines/table-names.ts` and checked against the
    * target's real table list, before anything is enqueued), schema/data switches and format.
-   * @throws BAD_REQUEST naming the problem (unknown tables are listed by name).
+   * @throws VALIDATION_FAILED naming the problem (unknown tables are listed by name).
    */
   async resolveScope(target: TargetOptions, req: BackupRequest): Promise<{ scope: BackupScopeKind; tables: string[] | null; includeSchema: boolean; includeData: boolean; format: DumpFormat }> {
     const includeSchema = req.includeSchema ?? true;
     const includeData = req.includeData ?? true;
     if (!includeSchema && !includeData) {
-      throw badRequest('includeSchema and includeData cannot both be false: the backup would hold nothing');
+      throw invalid('includeSchema and includeData cannot both be false: the backup would hold nothing');
     }
     const defaultFormat: DumpFormat = target.engine === 'postgres' ? (this.options.dump.pgFormat ?? 'custom') : 'plain';
     const format = req.format ?? defaultFormat;
-    if (format !== 'plain' && format !== 'custom') throw badRequest('format must be one of: plain, custom');
+    if (format !== 'plain' && format !== 'custom') throw invalid('format must be one of: plain, custom');
     if (format === 'custom' && target.engine !== 'postgres') {
-      throw badRequest(`format "custom" is for PostgreSQL targets; target "${target.name}" is ${target.engine} (use "plain")`);
+      throw invalid(`format "custom" is for PostgreSQL targets; target "${target.name}" is ${target.engine} (use "plain")`);
     }
     const scope = req.scope ?? 'full';
     let tables: string[];
     switch (scope) {
       case 'full':
-        if (req.tables?.length) throw badRequest('tables is only used with scope "selective"; set scope to "selective" or drop tables');
+        if (req.tables?.length) throw invalid('tables is only used with scope "selective"; set scope to "selective" or drop tables');
         return { scope, tables: null, includeSchema, includeData, format };
       case 'partial':
-        if (req.tables?.length) throw badRequest('scope "partial" backs up the configured core tables; use scope "selective" to name tables');
+        if (req.tables?.length) throw invalid('scope "partial" backs up the configured core tables; use scope "selective" to name tables');
         tables = target.coreTables ?? [];
         if (!tables.length) {
-          throw badRequest(`scope "partial" needs core tables, and target "${target.name}" has none: set BACKUP_TARGET_${target.name.toUpperCase()}_CORE_TABLES (comma-separated table names)`);
+          throw invalid(`scope "partial" needs core tables, and target "${target.name}" has none: set BACKUP_TARGET_${target.name.toUpperCase()}_CORE_TABLES (comma-separated table names)`);
         }
         break;
       case 'selective':
         tables = req.tables ?? [];
-        if (!Array.isArray(tables) || !tables.length) throw badRequest('scope "selective" needs a non-empty tables list');
+        if (!Array.isArray(tables) || !tables.length) throw invalid('scope "selective" needs a non-empty tables list');
         break;
       default:
-        throw badRequest('scope must be one of: full, partial, selective');
+        throw invalid('scope must be one of: full, partial, selective');
     }
     const bad = tables.find((t) => typeof t !== 'string' || !t || t.includes('\0'));
-    if (bad !== undefined) throw badRequest('tables: every name must be a non-empty string without NUL characters');
+    if (bad !== undefined) throw invalid('tables: every name must be a non-empty string without NUL characters');
     const where = scope === 'partial' ? ` (check BACKUP_TARGET_${target.name.toUpperCase()}_CORE_TABLES)` : '';
     // One canonical text per table, whichever accepted spelling asked for it (table-names.ts).
     const asked = new Map<string, string>();
@@ -204,7 +216,7 @@ export class BackupsService {
       try {
         name = canonicalTableName(target.engine, t);
       } catch (err) {
-        if (err instanceof TableNameError) throw badRequest(`${err.message.slice(0, 400)}${where}; GET /api/v1/targets/${target.name}/tables lists the names`);
+        if (err instanceof TableNameError) throw invalid(`${err.message.slice(0, 400)}${where}; GET /api/v1/targets/${target.name}/tables lists the names`);
         throw err;
       }
       if (!asked.has(name)) asked.set(name, t);
@@ -215,7 +227,7 @@ export class BackupsService {
       const list = unknown.slice(0, 20).map((t) => JSON.stringify(t.slice(0, 128))).join(', ');
       const dotted = target.engine === 'postgres' && unknown.some((t) => t.includes('.') && !t.includes('"'));
       const hint = dotted ? ' (a dot separates schema and table: quote a name that holds a dot, e.g. "a.b" or s."a.b")' : '';
-      throw badRequest(`Unknown table${unknown.length > 1 ? 's' : ''} in target "${target.name}": ${list}${hint}${where}; GET /api/v1/targets/${target.name}/tables lists them`);
+      throw invalid(`Unknown table${unknown.length > 1 ? 's' : ''} in target "${target.name}": ${list}${hint}${where}; GET /api/v1/targets/${target.name}/tables lists them`);
     }
     tables = [...asked.keys()];
     return { scope, tables, includeSchema, includeData, format };
@@ -228,7 +240,7 @@ export class BackupsService {
     } catch (err) {
       const msg = redact((err as Error).message, this.targets.secretsOf(resolved));
       const why = err instanceof EngineError && !err.retryable ? 'check the target\'s configuration' : 'try again later';
-      throw new ServiceUnavailableException(`Could not read the tables of target "${target.name}" to check the request (${why}): ${msg}`);
+      throw new DomainError(ErrorCode.TargetUnreachable, `Could not read the tables of target "${target.name}" to check the request (${why}): ${msg}`);
     }
   }
 
@@ -247,12 +259,12 @@ export class BackupsService {
     return toPage(items, total, q);
   }
 
-  /** @throws NOT_FOUND for unknown or malformed ids. */
-  async get(id: string, opts: { withDeleted?: boolean } = {}): Promise<BackupRecord> {
-    if (!isUuid(id)) throw notFound(`Backup ${String(id).slice(0, 64)} not found (ids are UUIDs)`);
-    const record = await this.records.findOne({ where: { id }, withDeleted: opts.withDeleted });
-    if (!record) throw notFound(`Backup ${id} not found`);
-    return record;
+  /**
+   * By full id or by an unambiguous prefix of 8 or more characters (the short ids the CLI prints).
+   * @throws BACKUP_NOT_FOUND for unknown or malformed ids; AMBIGUOUS_ID for a prefix of several.
+   */
+  get(id: string, opts: { withDeleted?: boolean } = {}): Promise<BackupRecord> {
+    return findByIdOrPrefix(this.records, id, 'Backup', ErrorCode.BackupNotFound, opts);
   }
 
   async fileExists(record: BackupRecord): Promise<boolean> {
@@ -260,13 +272,14 @@ export class BackupsService {
   }
 
   /** Opens the artifact for download; the caller checks the checksum while streaming. */
-  async openArtifact(id: string, actor?: Actor): Promise<{ record: BackupRecord; stream: Readable; size: number }> {
-    const record = await this.get(id);
+  async openArtifact(idOrPrefix: string, actor?: Actor): Promise<{ record: BackupRecord; stream: Readable; size: number }> {
+    const record = await this.get(idOrPrefix);
+    const id = record.id;
     if (![BackupStatus.Completed, BackupStatus.Verified].includes(record.status) || !record.fileKey) {
-      throw conflict(`Backup ${id} is ${record.status}; only COMPLETED or VERIFIED backups can be downloaded`);
+      throw new DomainError(ErrorCode.BackupNotReady, `Backup ${id} is ${record.status}; only COMPLETED or VERIFIED backups can be downloaded`);
     }
     const st = await this.storage.stat(record.fileKey);
-    if (!st) throw notFound(`The artifact of backup ${id} is missing from storage`);
+    if (!st) throw new DomainError(ErrorCode.ArtifactMissing, `The artifact of backup ${id} is missing from storage`);
     const stream = await this.storage.read(record.fileKey);
     this.events.emit(BackupEvents.Downloaded, { record, actor } satisfies BackupEvent);
     return { record, stream, size: st.size };
@@ -278,12 +291,13 @@ export class BackupsService {
    * left in storage goes. NOTE: when a worker claims it in between, the soft delete still holds:
    * the runner sees it before committing and ends the record CANCELLED, removing its files.
    */
-  async delete(id: string, hard: boolean, actor?: Actor): Promise<BackupRecord> {
-    const record = await this.get(id, { withDeleted: hard });
+  async delete(idOrPrefix: string, hard: boolean, actor?: Actor): Promise<BackupRecord> {
+    const record = await this.get(idOrPrefix, { withDeleted: hard });
+    const id = record.id;
     if (record.status === BackupStatus.Running) {
-      throw conflict(`Backup ${id} is running; wait for it to finish before deleting it`);
+      throw new DomainError(ErrorCode.BackupRunning, `Backup ${id} is running; wait for it to finish before deleting it`);
     }
-    if (record.pinned) throw conflict(`Backup ${id} is pinned; unpin it before deleting it`);
+    if (record.pinned) throw new DomainError(ErrorCode.BackupPinned, `Backup ${id} is pinned; unpin it before deleting it`);
     if (record.status === BackupStatus.Queued) {
       await this.queue.remove(record.id);
       const cancelled = await this.records.update({ id, status: BackupStatus.Queued }, { status: BackupStatus.Cancelled, errorMessage: 'Cancelled before it ran', completedAt: new Date() });
@@ -313,6 +327,4 @@ export class BackupsService {
   }
 }
 
-export function isUuid(id: unknown): id is string {
-  return typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
-}
+export { isUuid } from '../common/ids.js';

@@ -1,15 +1,16 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
-import { badRequest } from '../common/errors.js';
+import { invalid } from '../common/errors.js';
 import { toPage } from '../common/page.dto.js';
+import { RedisConnections } from '../common/redis.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type CacheOptions } from '../config/options.js';
 import { CacheType, type CacheClearResponse, type CacheHistoryQuery, type CacheKindResult, type ClearCacheDto } from './dto/cache.dto.js';
 import { CacheClearEvent } from './entities/cache-clear-event.entity.js';
@@ -23,7 +24,7 @@ const ALL_KINDS = [CacheType.Redis, CacheType.Session, CacheType.Memory, CacheTy
  * (SCAN + UNLINK; never KEYS, FLUSHALL or the job queue's keys); files only inside the root.
  */
 @Injectable()
-export class CacheService implements OnApplicationShutdown {
+export class CacheService {
   private readonly logger = new Logger('Cache');
   private readonly cfg: Required<Omit<CacheOptions, 'redisUrl' | 'fileRoot'>> & Pick<CacheOptions, 'redisUrl' | 'fileRoot'>;
   private redis?: Redis;
@@ -33,6 +34,7 @@ export class CacheService implements OnApplicationShutdown {
     @InjectRepository(CacheClearEvent, CATALOG_CONNECTION) private readonly history: Repository<CacheClearEvent>,
     @InjectDataSource(CATALOG_CONNECTION) private readonly catalog: DataSource,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
+    private readonly redisConnections: RedisConnections,
     @Optional() @Inject(CACHE_MANAGER) private readonly memory?: Cache,
   ) {
     // Checked at start-up with the other options (validateOptions → cacheOptionProblems).
@@ -133,7 +135,7 @@ export class CacheService implements OnApplicationShutdown {
         for (const key of keys) {
           if (isNamePrefix(key)) continue;
           const problem = await keyProblem(root, key).catch(() => `"${key.slice(0, 100)}" cannot be resolved`);
-          if (problem) throw badRequest(problem);
+          if (problem) throw invalid(problem);
         }
         return async () => {
           let items = 0;
@@ -142,7 +144,7 @@ export class CacheService implements OnApplicationShutdown {
         };
       }
       default:
-        throw badRequest(`Unknown cache type ${String(kind)}`);
+        throw invalid(`Unknown cache type ${String(kind)}`);
     }
   }
 
@@ -150,9 +152,9 @@ export class CacheService implements OnApplicationShutdown {
   private redisTarget(key: string, prefixes: string[]): { literal: string; exact: boolean } {
     const exact = !key.endsWith('*');
     const literal = exact ? key : key.slice(0, -1);
-    if (/[*?[\]\\]/.test(literal)) throw badRequest(`Key "${key.slice(0, 100)}": only a trailing * is allowed`);
+    if (/[*?[\]\\]/.test(literal)) throw invalid(`Key "${key.slice(0, 100)}": only a trailing * is allowed`);
     if (!prefixes.some((p) => literal.startsWith(p)) || this.isQueueKey(literal)) {
-      throw badRequest(`Key "${key.slice(0, 100)}" is outside the configured cache prefixes (${prefixes.join(', ')})`);
+      throw invalid(`Key "${key.slice(0, 100)}" is outside the configured cache prefixes (${prefixes.join(', ')})`);
     }
     return { literal, exact };
   }
@@ -162,16 +164,8 @@ export class CacheService implements OnApplicationShutdown {
   }
 
   private client(): Redis {
-    this.redis ??= (() => {
-      const r = new Redis(this.cfg.redisUrl ?? this.options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5_000 });
-      r.on('error', () => undefined);
-      return r;
-    })();
+    this.redis ??= this.redisConnections.create(this.cfg.redisUrl ?? this.options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5_000 });
     return this.redis;
-  }
-
-  onApplicationShutdown(): void {
-    this.redis?.disconnect();
   }
 }
 

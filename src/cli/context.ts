@@ -123,7 +123,7 @@ export function reportError(err: unknown): number {
   let code: number = Exit.Failed;
   let message = (err as Error)?.message ?? String(err);
   if (err instanceof CliError) code = err.code;
-  else if (err instanceof DomainError) code = err.code === ErrorCode.QueueFull ? Exit.TryLater : Exit.Refused;
+  else if (err instanceof DomainError) code = err.code === ErrorCode.QueueFull ? Exit.TryLater : err.status === 503 ? Exit.Unavailable : Exit.Refused;
   else if (err instanceof HttpException) {
     const status = err.getStatus();
     code = status === 503 ? Exit.Unavailable : status >= 400 && status < 500 ? Exit.Refused : Exit.Failed;

@@ -1,8 +1,9 @@
-import { Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { randomUUID } from 'node:crypto';
 import { AuditModule } from '../audit/audit.module.js';
 import { BackupModule } from '../backup/backup.module.js';
+import { REDIS } from '../common/redis.js';
 import { BackupManagerCoreModule } from '../core.module.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
@@ -52,12 +53,14 @@ interface PendingJob {
 /** Stands in for JobsQueue in an inline run: jobs wait in memory until `drain()` runs them here. */
 @Injectable()
 export class InlineJobsQueue {
-  readonly connection = new MemoryRedis();
   /** What the services read of the BullMQ queue outside of workers. */
   readonly queue = { getJob: async () => undefined, getWorkers: async () => [] };
   private readonly pending: PendingJob[] = [];
 
-  constructor(private readonly worker: JobsWorker) {}
+  constructor(
+    private readonly worker: JobsWorker,
+    @Inject(REDIS) readonly connection: MemoryRedis,
+  ) {}
 
   async add<N extends JobName>(name: N, data: JobPayloads[N], jobId: string): Promise<{ id: string }> {
     if (!this.pending.some((j) => j.id === jobId)) this.pending.push({ id: jobId || randomUUID(), name, data });
@@ -136,6 +139,7 @@ export class InlineLibraryModule {
           overrides: [
             { provide: JobsWorker, useClass: InlineJobsWorker },
             { provide: JobsQueue, useClass: InlineJobsQueue },
+            { provide: REDIS, useFactory: () => new MemoryRedis() },
           ],
         }),
         EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),

@@ -33,7 +33,7 @@ function zstdChild(
   signal?.addEventListener('abort', kill, { once: true });
   const done = runner.wait(child).then(({ code, signal: killedBy, stderr }) => {
     signal?.removeEventListener('abort', kill);
-    if (code !== 0) throw new EngineError(`${what} failed (${killedBy ?? `exit ${code}`}): ${lastLine(stderr)}`, retryable);
+    if (code !== 0) throw new EngineError(`${what} failed (${killedBy ?? `exit ${code}`}): ${lastLine(stderr)}`, { retryable });
     return stderr;
   });
   done.catch(() => undefined);
@@ -142,7 +142,7 @@ function zstdCodec(runner: ProcessRunner, args: string[]): Codec {
   const child = runner.spawn('zstd', args, { env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
   const stream = Duplex.from({ writable: child.stdin!, readable: child.stdout! });
   const done = runner.wait(child).then(({ code, signal, stderr }) => {
-    if (code !== 0) throw new EngineError(`zstd failed (${signal ?? `exit ${code}`}): ${stderr || 'no message'}`, true);
+    if (code !== 0) throw new EngineError(`zstd failed (${signal ?? `exit ${code}`}): ${stderr || 'no message'}`, { retryable: true });
   });
   done.catch(() => undefined);
   // Destroyed before its output ended (an error elsewhere in the pipeline): stop the child too.

@@ -1,8 +1,8 @@
-import { applyDecorators, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { applyDecorators, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { AuthGuard } from '../auth/auth.guard.js';
 import { ErrorResponse } from '../backup/dto/backup-response.dto.js';
-import { ApiExceptionFilter } from './http-exception.filter.js';
+import { DomainErrorInterceptor } from './http-errors.js';
 import { apiValidationPipe } from './validation.js';
 
 export interface LibraryControllerOptions {
@@ -17,8 +17,9 @@ export const ROLE_TOO_LOW = 'Role too low for this route';
 
 /**
  * What every library controller carries next to its `@Controller(path)`: Swagger tag, bearer
- * auth and 401 (and 403) docs, the JWT `AuthGuard`, the `ApiExceptionFilter` and, unless
- * `validate: false`, the validation pipe.
+ * auth and 401 (and 403) docs, the JWT `AuthGuard`, the `DomainErrorInterceptor` and, unless
+ * `validate: false`, the validation pipe. No exception filter: the app's own filters (a host's
+ * global filter) see the library's errors.
  */
 export function LibraryController(tag: string, { forbidden, validate = true }: LibraryControllerOptions = {}): ClassDecorator {
   return applyDecorators(
@@ -27,7 +28,7 @@ export function LibraryController(tag: string, { forbidden, validate = true }: L
     ApiUnauthorizedResponse({ type: ErrorResponse, description: 'Missing, invalid or expired token' }),
     ...(forbidden === undefined ? [] : [ApiForbiddenResponse({ type: ErrorResponse, description: forbidden })]),
     UseGuards(AuthGuard),
-    UseFilters(ApiExceptionFilter),
+    UseInterceptors(DomainErrorInterceptor),
     ...(validate ? [UsePipes(apiValidationPipe())] : []),
   );
 }

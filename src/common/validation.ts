@@ -1,4 +1,6 @@
-import { BadRequestException, ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
+import { ErrorCode } from './error-codes.js';
+import { httpError } from './http-errors.js';
 import { MAX_JSON_DEPTH } from './json-depth.js';
 
 /** The pipe every controller of the module uses: unknown fields refused, messages name the field. */
@@ -7,8 +9,9 @@ export function apiValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
-    exceptionFactory: (errors: ValidationError[]) =>
-      new BadRequestException({ statusCode: 400, error: 'BAD_REQUEST', message: flatten(errors) }),
+    // One message per wrong field: `{"target":123}` is "not a string", not also too long and unmatched.
+    stopAtFirstError: true,
+    exceptionFactory: (errors: ValidationError[]) => httpError(ErrorCode.ValidationFailed, flatten(errors)),
   });
 }
 
@@ -21,11 +24,21 @@ class ApiValidationPipe extends ValidationPipe {
     if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') {
       const at = nulAt(value, metadata.type === 'param' ? (metadata.data ?? 'param') : '');
       if (at !== undefined) {
-        throw new BadRequestException({ statusCode: 400, error: 'BAD_REQUEST', message: [`${at || 'body'} must not contain a NUL character (\\u0000)`] });
+        throw httpError(ErrorCode.ValidationFailed, [`${at || 'body'} must not contain a NUL character (\\u0000)`]);
       }
     }
     return super.transform(value, metadata);
   }
+}
+
+/**
+ * A boolean query parameter: `true`/`1` and `false`/`0`; anything else is left as it came so that
+ * `@IsBoolean` refuses it (`includeDeleted=maybe` is an error, not silently false).
+ */
+export function queryBoolean({ value }: { value: unknown }): unknown {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  return value;
 }
 
 /** Path of the first string holding a NUL inside `value` (`''` for `value` itself), or undefined. */

@@ -4,8 +4,9 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { restoreDatabasesProblems } from '../common/database-names.js';
 import { splitTableList } from '../engines/table-names.js';
-import { retentionPolicyProblem } from '../scheduler/retention/policy-rules.js';
-import { BUILTIN_RETENTION_POLICIES, DEFAULT_QUEUE_MAX_WAITING, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, type AppRole, type BackupManagerOptions, type CacheOptions, type Compression, type DefaultPlan, type RetentionPolicy, type SchedulerOptions, type TargetOptions } from './options.js';
+import { BUILTIN_RETENTION_POLICIES, DEFAULTS } from './defaults.js';
+import { ENV_VARIABLES, envValue, environmentProblems } from './env-variables.js';
+import type { AppRole, BackupManagerOptions, CacheOptions, DefaultPlan, MonitoringOptions, RetentionPolicy, SchedulerOptions, TargetOptions } from './options.js';
 import { validateOptions, type OptionProblem } from './validate-options.js';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem. */
@@ -34,61 +35,46 @@ export interface AppConfig {
 type Env = Record<string, string | undefined>;
 
 const TARGET_URL = /^BACKUP_TARGET_([A-Z0-9_]+)_URL$/;
-const ROLES: AppRole[] = ['all', 'api', 'worker'];
-const COMPRESSIONS: Compression[] = ['zstd', 'gzip', 'none'];
+
+/** Sets `value` at a dotted option path, creating the objects on the way. */
+function setAt(o: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let at = o;
+  for (const k of keys.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
+  at[keys.at(-1)!] = value;
+}
 
 /**
  * Reads and validates the service configuration once. Values come from `env`, over an optional
- * JSON file named by `CONFIG_FILE` whose keys are the same variable names.
+ * JSON file named by `CONFIG_FILE` whose keys are the same variable names. The variables are the
+ * table `ENV_VARIABLES`; the options they make are checked by `validateOptions`, like `forRoot`'s.
  */
 export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): AppConfig {
   const problems: string[] = [];
   const env: Env = { ...readConfigFile(rawEnv.CONFIG_FILE, problems), ...rawEnv };
+  const syntax = environmentProblems(env);
+  problems.push(...syntax);
+  const wrong = new Set(syntax.map((p) => p.split(' ')[0]));
 
-  const int = (name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
-      return def;
-    }
-    return n;
-  };
-  const oneOf = <T extends string>(name: string, allowed: readonly T[], def: T): T => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return def;
-    if (!allowed.includes(raw as T)) {
-      problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
-      return def;
-    }
-    return raw as T;
-  };
-  const bool = (name: string, def: boolean): boolean => {
-    const raw = env[name]?.toLowerCase();
-    if (raw === undefined || raw === '') return def;
-    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-    problems.push(`${name} must be true or false (got "${env[name]}")`);
-    return def;
-  };
+  // The plain variables, each at its option path (a wrong one leaves the default there).
+  const read: Record<string, unknown> = {};
+  for (const v of ENV_VARIABLES) {
+    if (v.kind === 'custom' || !v.path) continue;
+    setAt(read, v.path, envValue(v, wrong.has(v.name) ? undefined : env[v.name]));
+  }
+  const service = read.service as typeof DEFAULTS.service;
 
-  const role = opts.roleOverride ?? oneOf('APP_ROLE', ROLES, 'all');
-  const dataDir = resolve(env.DATA_DIR || './data');
-  const storageDir = resolve(env.STORAGE_DIR || join(dataDir, 'backups'));
-  const tempDir = resolve(env.TEMP_DIR || join(dataDir, 'tmp'));
-  const timezone = env.SCHEDULER_TIMEZONE || env.TZ || 'UTC';
-  const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
-  const catalogUrl = env.CATALOG_URL || undefined;
+  const role = opts.roleOverride ?? service.role;
+  const dataDir = resolve(env.DATA_DIR || DEFAULTS.dataDir);
+  const under = (name: string, dflt: string) => resolve(env[name] || join(dataDir, dflt));
   // The catalog's password as a file (a container secret), rather than inside CATALOG_URL.
+  const catalogUrl = env.CATALOG_URL || undefined;
   const catalogPassword = env.CATALOG_PASSWORD_FILE ? readPasswordFile('CATALOG_PASSWORD_FILE', env.CATALOG_PASSWORD_FILE, problems) : undefined;
   if (env.CATALOG_PASSWORD_FILE && catalogUrl && /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(catalogUrl)) {
     problems.push('CATALOG_URL holds a password and CATALOG_PASSWORD_FILE is set: keep only one (the file)');
   }
 
-  const queuePrefix = env.QUEUE_PREFIX || 'backup-manager';
-
-  const devMode = bool('AUTH_DEV_MODE', false);
+  const devMode = service.devMode;
   let jwtSecret = env.JWT_SECRET ?? '';
   if (!jwtSecret && env.JWT_SECRET_FILE) jwtSecret = readSecretFile('JWT_SECRET_FILE', env.JWT_SECRET_FILE, problems);
   const generated = !jwtSecret && devMode;
@@ -101,71 +87,78 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
   if (!jwtSecret) problems.push('JWT_SECRET (or JWT_SECRET_FILE) is required; for local development set AUTH_DEV_MODE=true');
 
   const targets = parseTargets(env, problems);
-  const schedules = parseSchedulerOptions(env, problems, int, bool);
+  const r = read as unknown as Pick<BackupManagerOptions, 'catalog' | 'redisUrl' | 'queuePrefix' | 'auth' | 'dump' | 'queue' | 'shutdownGraceMs'> & {
+    schedules: Omit<SchedulerOptions, 'defaultPlans' | 'retention'> & { retention: Pick<SchedulerOptions['retention'], 'defaultPolicy' | 'cleanupCron'> };
+    monitoring: Omit<MonitoringOptions, 'targetMaxBackupAgeMs'>;
+    cache: Pick<CacheOptions, 'redisPrefixes' | 'sessionPrefixes' | 'redisUrl'>;
+  };
   const config: AppConfig = {
-    port: int('PORT', 3000, 0, 65535),
+    port: service.port,
     role,
-    logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
-    bodyLimitBytes: int('HTTP_BODY_LIMIT_KB', 100, 1, 1024 * 1024) * 1024,
+    logLevel: service.logLevel,
+    bodyLimitBytes: service.bodyLimitKb * 1024,
     devModeNotice,
     trustProxy: parseTrustProxy(env.TRUST_PROXY, problems),
     options: {
       targets,
-      catalog: {
-        url: catalogUrl,
-        sqlitePath: join(dataDir, 'catalog.sqlite'),
-        migrationsRun: bool('CATALOG_MIGRATIONS_RUN', true),
-        password: catalogPassword,
-      },
-      redisUrl,
-      queuePrefix,
-      storageDir,
-      tempDir,
-      auth: {
-        jwtSecret,
-        devMode: generated,
-        issuer: env.JWT_ISSUER || undefined,
-        audience: env.JWT_AUDIENCE || undefined,
-        failureLimit: int('AUTH_FAILURE_LIMIT', 20, 0, 1_000_000),
-        failureWindowMs: int('AUTH_FAILURE_WINDOW_MS', 60_000, 1_000, 24 * 3600_000),
-        forbiddenLimit: int('AUTH_FORBIDDEN_LIMIT', 20, 0, 1_000_000),
-        maxTokenLifetimeMs: int('JWT_MAX_LIFETIME_HOURS', 24, 1, 8760) * 3600_000,
-      },
-      timezone,
+      catalog: { ...r.catalog, url: catalogUrl, sqlitePath: join(dataDir, DEFAULTS.paths.catalog), password: catalogPassword },
+      redisUrl: r.redisUrl,
+      queuePrefix: r.queuePrefix,
+      storageDir: under('STORAGE_DIR', DEFAULTS.paths.storage),
+      tempDir: under('TEMP_DIR', DEFAULTS.paths.temp),
+      auth: { ...r.auth, jwtSecret, devMode: generated },
+      timezone: env.SCHEDULER_TIMEZONE || env.TZ || DEFAULTS.timezone,
       workers: role !== 'api',
       controllers: role !== 'worker',
-      scheduler: role !== 'api' && bool('SCHEDULER_ENABLED', true),
-      schedules,
-      dump: {
-        defaultCompression: oneOf('BACKUP_COMPRESSION', COMPRESSIONS, 'zstd'),
-        zstdLevel: int('ZSTD_LEVEL', 3, 1, 19),
-        gzipLevel: int('GZIP_LEVEL', 6, 1, 9),
-        timeoutMs: int('DUMP_TIMEOUT_MS', 6 * 3600_000, 1000),
-        lockWaitTimeoutMs: int('DUMP_LOCK_WAIT_TIMEOUT_MS', 30_000, 100),
-        pgFormat: oneOf('BACKUP_PG_FORMAT', ['plain', 'custom'] as const, 'custom'),
+      scheduler: role !== 'api' && service.schedulerEnabled,
+      schedules: {
+        ...r.schedules,
+        defaultPlans: service.defaultPlans ? defaultPlans(env) : [],
+        retention: { ...r.schedules.retention, policies: retentionPolicies(env, problems) },
       },
-      queue: {
-        attempts: int('JOB_ATTEMPTS', 3, 1, 20),
-        concurrency: int('WORKER_CONCURRENCY', 1, 1, 32),
-        lockDurationMs: int('JOB_LOCK_DURATION_MS', 30_000, 1000),
-        stalledIntervalMs: int('JOB_STALLED_INTERVAL_MS', 30_000, 1000),
-        backoffMs: int('JOB_BACKOFF_MS', 5_000, 0),
-        allowEviction: bool('REDIS_ALLOW_EVICTION', false),
-        maxWaiting: int('QUEUE_MAX_WAITING', DEFAULT_QUEUE_MAX_WAITING, 0, 1_000_000),
-      },
-      shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0),
-      monitoring: {
-        minFreeBytes: int('HEALTH_MIN_FREE_MB', 1024, 0) * 1024 * 1024,
-        maxBackupAgeMs: int('BACKUP_MAX_AGE_HOURS', 24, 0) * 3600_000,
-        targetMaxBackupAgeMs: parseTargetMaxAges(env, targets, problems),
-        checkTimeoutMs: int('HEALTH_CHECK_TIMEOUT_MS', 3_000, 100, 60_000),
-      },
-      cache: parseCacheOptions(env, dataDir),
+      dump: r.dump,
+      queue: r.queue,
+      shutdownGraceMs: r.shutdownGraceMs,
+      monitoring: { ...r.monitoring, targetMaxBackupAgeMs: parseTargetMaxAges(env, targets, problems) },
+      cache: { ...r.cache, fileRoot: under('CACHE_FILE_ROOT', DEFAULTS.paths.cacheFiles) },
     },
   };
   problems.push(...variableProblems(validateOptions(config.options), config.options, problems));
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/** The crons of the default daily, weekly and monthly plans (an empty cron drops its plan). */
+function defaultPlans(env: Env): DefaultPlan[] {
+  return DEFAULTS.schedules.defaultPlans
+    .map((p) => ({ type: p.type, cron: env[`SCHEDULER_${p.type.toUpperCase()}_CRON`]?.trim() ?? p.cron }))
+    .filter((p) => p.cron);
+}
+
+/**
+ * The built-in policies, overridden or added to by name by `RETENTION_POLICIES` (a JSON array),
+ * capped by `RETENTION_MAX_TOTAL_BYTES` where a policy sets no cap. Each policy is checked with
+ * the other options (scheduler/retention's rules).
+ */
+function retentionPolicies(env: Env, problems: string[]): RetentionPolicy[] {
+  const byName = new Map(BUILTIN_RETENTION_POLICIES.map((p) => [p.name, p]));
+  if (env.RETENTION_POLICIES) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(env.RETENTION_POLICIES);
+    } catch (err) {
+      problems.push(`RETENTION_POLICIES must be a JSON array of policies (${(err as Error).message})`);
+    }
+    if (parsed !== undefined && !Array.isArray(parsed)) problems.push('RETENTION_POLICIES must be a JSON array of policies');
+    for (const p of Array.isArray(parsed) ? (parsed as RetentionPolicy[]) : []) byName.set(p && typeof p === 'object' && typeof p.name === 'string' ? p.name : `#${byName.size}`, p);
+  }
+  let cap: number | undefined;
+  const rawCap = env.RETENTION_MAX_TOTAL_BYTES;
+  if (rawCap) {
+    if (/^\s*\d+\s*$/.test(rawCap) && Number(rawCap) >= 1 && Number(rawCap) <= Number.MAX_SAFE_INTEGER) cap = Number(rawCap);
+    else problems.push(`RETENTION_MAX_TOTAL_BYTES must be an integer between 1 and ${Number.MAX_SAFE_INTEGER} (got "${rawCap}")`);
+  }
+  return [...byName.values()].map((p) => (cap && p && typeof p === 'object' && p.maxTotalBytes === undefined ? { ...p, maxTotalBytes: cap } : p));
 }
 
 /** `BACKUP_TARGET_<NAME>_MAX_AGE_HOURS`: per-target freshness limit (0 = not checked). */
@@ -180,17 +173,6 @@ function parseTargetMaxAges(env: Env, targets: TargetOptions[], problems: string
     else out[t.name] = n * 3600_000;
   }
   return out;
-}
-
-/** `CACHE_*`: Redis prefixes (comma-separated), session prefixes, the cache Redis, the file root. */
-function parseCacheOptions(env: Env, dataDir: string): CacheOptions {
-  const list = (name: string) => (env[name] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-  return {
-    redisPrefixes: list('CACHE_REDIS_PREFIXES'),
-    sessionPrefixes: list('CACHE_SESSION_PREFIXES'),
-    redisUrl: env.CACHE_REDIS_URL || undefined,
-    fileRoot: resolve(env.CACHE_FILE_ROOT || join(dataDir, 'cache')),
-  };
 }
 
 const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
@@ -266,49 +248,6 @@ function parseTargets(env: Env, problems: string[]): TargetOptions[] {
   return targets;
 }
 
-function parseSchedulerOptions(
-  env: Env,
-  problems: string[],
-  int: (name: string, def: number, min?: number, max?: number) => number,
-  bool: (name: string, def: boolean) => boolean,
-): SchedulerOptions {
-  // Checked with the other options (validateOptions).
-  const cron = (name: string, def: string): string => env[name]?.trim() ?? def;
-  const plans: DefaultPlan[] = bool('SCHEDULER_DEFAULT_PLANS', true)
-    ? [
-        { type: 'daily' as const, cron: cron('SCHEDULER_DAILY_CRON', '0 2 * * *') },
-        { type: 'weekly' as const, cron: cron('SCHEDULER_WEEKLY_CRON', '0 3 * * 0') },
-        { type: 'monthly' as const, cron: cron('SCHEDULER_MONTHLY_CRON', '0 4 1 * *') },
-      ].filter((p) => p.cron)
-    : [];
-
-  const byName = new Map(BUILTIN_RETENTION_POLICIES.map((p) => [p.name, p]));
-  if (env.RETENTION_POLICIES) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(env.RETENTION_POLICIES);
-    } catch (err) {
-      problems.push(`RETENTION_POLICIES must be a JSON array of policies (${(err as Error).message})`);
-    }
-    if (parsed !== undefined && !Array.isArray(parsed)) problems.push('RETENTION_POLICIES must be a JSON array of policies');
-    for (const p of Array.isArray(parsed) ? (parsed as RetentionPolicy[]) : []) {
-      const problem = retentionPolicyProblem(p);
-      if (problem) problems.push(`RETENTION_POLICIES: ${problem}`);
-      else byName.set(p.name, p);
-    }
-  }
-  const cap = env.RETENTION_MAX_TOTAL_BYTES ? int('RETENTION_MAX_TOTAL_BYTES', 0, 1) : undefined;
-  const policies = [...byName.values()].map((p) => (cap && p.maxTotalBytes === undefined ? { ...p, maxTotalBytes: cap } : p));
-  const defaultPolicy = env.RETENTION_DEFAULT_POLICY || 'standard';
-  return {
-    syncIntervalMs: int('SCHEDULER_SYNC_INTERVAL_MS', 5_000, 100, 3_600_000),
-    defaultPlans: plans,
-    retention: { policies, defaultPolicy, cleanupCron: cron('RETENTION_CLEANUP_CRON', '0 5 * * *') },
-    drillCron: cron('RESTORE_DRILL_CRON', '0 6 * * 0'),
-    minIntervalMinutes: int('SCHEDULE_MIN_INTERVAL_MINUTES', DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, 0, 1440),
-  };
-}
-
 function readConfigFile(path: string | undefined, problems: string[]): Env {
   if (!path) return {};
   try {
@@ -359,43 +298,9 @@ function devSecret(dataDir: string): string {
 
 /** The variable that sets each option (by option path; the longest prefix wins), to name it in errors. */
 const VARIABLE_OF: Record<string, string> = {
-  storageDir: 'STORAGE_DIR',
-  tempDir: 'TEMP_DIR',
+  ...Object.fromEntries(ENV_VARIABLES.filter((v) => v.path && !v.path.includes('[') && !v.name.includes('<')).map((v) => [v.path!, v.name])),
   timezone: 'SCHEDULER_TIMEZONE/TZ',
-  redisUrl: 'REDIS_URL',
-  queuePrefix: 'QUEUE_PREFIX',
-  'catalog.url': 'CATALOG_URL',
   'auth.jwtSecret': 'JWT_SECRET',
-  'auth.failureLimit': 'AUTH_FAILURE_LIMIT',
-  'auth.failureWindowMs': 'AUTH_FAILURE_WINDOW_MS',
-  'auth.forbiddenLimit': 'AUTH_FORBIDDEN_LIMIT',
-  'auth.maxTokenLifetimeMs': 'JWT_MAX_LIFETIME_HOURS',
-  'dump.defaultCompression': 'BACKUP_COMPRESSION',
-  'dump.zstdLevel': 'ZSTD_LEVEL',
-  'dump.gzipLevel': 'GZIP_LEVEL',
-  'dump.timeoutMs': 'DUMP_TIMEOUT_MS',
-  'dump.lockWaitTimeoutMs': 'DUMP_LOCK_WAIT_TIMEOUT_MS',
-  'dump.pgFormat': 'BACKUP_PG_FORMAT',
-  'queue.attempts': 'JOB_ATTEMPTS',
-  'queue.concurrency': 'WORKER_CONCURRENCY',
-  'queue.lockDurationMs': 'JOB_LOCK_DURATION_MS',
-  'queue.stalledIntervalMs': 'JOB_STALLED_INTERVAL_MS',
-  'queue.backoffMs': 'JOB_BACKOFF_MS',
-  shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
-  'monitoring.minFreeBytes': 'HEALTH_MIN_FREE_MB',
-  'monitoring.maxBackupAgeMs': 'BACKUP_MAX_AGE_HOURS',
-  'monitoring.checkTimeoutMs': 'HEALTH_CHECK_TIMEOUT_MS',
-  'schedules.syncIntervalMs': 'SCHEDULER_SYNC_INTERVAL_MS',
-  'schedules.minIntervalMinutes': 'SCHEDULE_MIN_INTERVAL_MINUTES',
-  'queue.maxWaiting': 'QUEUE_MAX_WAITING',
-  'schedules.retention.policies': 'RETENTION_POLICIES',
-  'schedules.retention.defaultPolicy': 'RETENTION_DEFAULT_POLICY',
-  'schedules.retention.cleanupCron': 'RETENTION_CLEANUP_CRON',
-  'schedules.drillCron': 'RESTORE_DRILL_CRON',
-  'cache.redisPrefixes': 'CACHE_REDIS_PREFIXES',
-  'cache.sessionPrefixes': 'CACHE_SESSION_PREFIXES',
-  'cache.redisUrl': 'CACHE_REDIS_URL',
-  'cache.fileRoot': 'CACHE_FILE_ROOT',
 };
 const TARGET_VARIABLE: Record<string, string> = { passwordFile: 'PASSWORD_FILE', coreTables: 'CORE_TABLES', restoreDatabases: 'RESTORE_DATABASES' };
 
@@ -405,7 +310,8 @@ const TARGET_VARIABLE: Record<string, string> = { passwordFile: 'PASSWORD_FILE',
  */
 function variableProblems(found: OptionProblem[], o: BackupManagerOptions, parsed: string[]): string[] {
   const out: string[] = [];
-  for (const { path, message } of found) {
+  for (const { path, message: said } of found) {
+    let message = said;
     let variable: string;
     let rest = '';
     const target = /^targets\[(\d+)\](?:\.(\w+))?/.exec(path);
@@ -414,6 +320,11 @@ function variableProblems(found: OptionProblem[], o: BackupManagerOptions, parse
       const suffix = TARGET_VARIABLE[target[2] ?? ''];
       variable = `BACKUP_TARGET_${(o.targets[Number(target[1])]?.name ?? '?').toUpperCase()}_${suffix ?? 'URL'}`;
       if (!suffix && target[2]) rest = ` (${target[2]})`;
+    } else if (/^schedules\.retention\.policies\[\d+\]$/.test(path)) {
+      // A policy from RETENTION_POLICIES (or a built-in one): say what is wrong with it.
+      variable = 'RETENTION_POLICIES:';
+      rest = '';
+      message = message.replace(/^is not a valid policy: /, '');
     } else if (plan) {
       variable = `SCHEDULER_${String(o.schedules?.defaultPlans[Number(plan[1])]?.type).toUpperCase()}_CRON`;
     } else {

@@ -2,8 +2,8 @@ import type { CanActivate, Type } from '@nestjs/common';
 import { join, resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
+import { DEFAULTS } from './defaults.js';
 import {
-  DEFAULT_QUEUE_MAX_WAITING,
   defaultSchedulerOptions,
   type AuthOptions,
   type BackupManagerOptions,
@@ -43,8 +43,8 @@ export interface HostAuthOptions {
 
 /**
  * Options of `BackupManagerModule.forRoot()` / the factory of `forRootAsync()`. Everything has a
- * default, so a host passes only what differs: `redisUrl` `redis://127.0.0.1:6379`, `queuePrefix`
- * `backup-manager`, `storageDir` `./data/backups`, `tempDir` `./data/tmp`, `timezone` UTC.
+ * default (`DEFAULTS`), so a host passes only what differs: `redisUrl` `redis://127.0.0.1:6379`,
+ * `queuePrefix` `backup-manager`, `storageDir` `./data/backups`, `tempDir` `./data/tmp`, `timezone` UTC.
  * `workers` and `scheduler` are off unless switched on: inside a host, jobs run in separate worker
  * processes by default.
  */
@@ -96,7 +96,7 @@ export const DEFAULT_EXTRAS: Required<Omit<BackupManagerExtras, 'routePrefix' | 
  */
 export async function resolveModuleOptions(input: BackupManagerModuleOptions, extras: BackupManagerExtras): Promise<BackupManagerOptions> {
   const problems: string[] = [];
-  const dataDir = resolve('data');
+  const dataDir = resolve(DEFAULTS.dataDir);
   // A DataSource that cannot be read leaves its slot as given, so later targets keep their index in errors.
   const unresolved = new Set<number>();
   const targets = await Promise.all(
@@ -140,40 +140,24 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     targets,
     catalog: {
       url: input.catalog?.url,
-      sqlitePath: input.catalog?.sqlitePath ?? join(dataDir, 'catalog.sqlite'),
-      migrationsRun: input.catalog?.dataSource ? false : (input.catalog?.migrationsRun ?? true),
+      sqlitePath: input.catalog?.sqlitePath ?? join(dataDir, DEFAULTS.paths.catalog),
+      migrationsRun: input.catalog?.dataSource ? false : (input.catalog?.migrationsRun ?? DEFAULTS.catalog.migrationsRun),
       dataSource: input.catalog?.dataSource,
       password: input.catalog?.password,
     },
-    redisUrl: input.redisUrl ?? 'redis://127.0.0.1:6379',
-    queuePrefix: input.queuePrefix ?? 'backup-manager',
-    storageDir: resolve(input.storageDir ?? join(dataDir, 'backups')),
-    tempDir: resolve(input.tempDir ?? join(dataDir, 'tmp')),
+    redisUrl: input.redisUrl ?? DEFAULTS.redisUrl,
+    queuePrefix: input.queuePrefix ?? DEFAULTS.queuePrefix,
+    storageDir: resolve(input.storageDir ?? join(dataDir, DEFAULTS.paths.storage)),
+    tempDir: resolve(input.tempDir ?? join(dataDir, DEFAULTS.paths.temp)),
     auth,
-    timezone: input.timezone ?? 'UTC',
+    timezone: input.timezone ?? DEFAULTS.timezone,
     workers: input.workers ?? false,
     controllers,
     scheduler: input.scheduler ?? false,
     schedules: input.schedules ? { ...defaults, ...input.schedules, retention: { ...defaults.retention, ...input.schedules.retention } } : defaults,
-    dump: {
-      defaultCompression: 'zstd',
-      zstdLevel: 3,
-      gzipLevel: 6,
-      timeoutMs: 6 * 3600_000,
-      lockWaitTimeoutMs: 30_000,
-      pgFormat: 'custom',
-      ...input.dump,
-    },
-    queue: {
-      attempts: 3,
-      concurrency: 1,
-      lockDurationMs: 30_000,
-      stalledIntervalMs: 30_000,
-      backoffMs: 5_000,
-      maxWaiting: DEFAULT_QUEUE_MAX_WAITING,
-      ...input.queue,
-    },
-    shutdownGraceMs: input.shutdownGraceMs ?? 10_000,
+    dump: { ...DEFAULTS.dump, ...input.dump },
+    queue: { ...DEFAULTS.queue, ...input.queue },
+    shutdownGraceMs: input.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs,
     cache: input.cache ? { redisPrefixes: [], sessionPrefixes: [], ...input.cache } : undefined,
   };
   for (const p of validateOptions(options)) {

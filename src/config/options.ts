@@ -1,5 +1,12 @@
 /** Typed options of the backup-manager module. The library reads these, never `process.env`. */
 import type { DataSource } from 'typeorm';
+import { DEFAULTS } from './defaults.js';
+
+export { BUILTIN_RETENTION_POLICIES, DEFAULTS } from './defaults.js';
+/** Default of `queue.maxWaiting`. */
+export const DEFAULT_QUEUE_MAX_WAITING = DEFAULTS.queue.maxWaiting;
+/** Default of `schedules.minIntervalMinutes`. */
+export const DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES = DEFAULTS.schedules.minIntervalMinutes;
 
 export type EngineKind = 'postgres' | 'mysql';
 export type Compression = 'zstd' | 'gzip' | 'none';
@@ -143,7 +150,7 @@ export interface CacheOptions {
 }
 
 export function defaultMonitoringOptions(): MonitoringOptions {
-  return { minFreeBytes: 1024 ** 3, maxBackupAgeMs: 24 * 3600_000, targetMaxBackupAgeMs: {}, checkTimeoutMs: 3_000 };
+  return { ...DEFAULTS.monitoring, targetMaxBackupAgeMs: {} };
 }
 
 /** Per-type retention rule: keep at most `maxCount` good backups, none older than `maxAgeDays`. */
@@ -213,46 +220,10 @@ export interface SchedulerOptions {
   minIntervalMinutes?: number;
 }
 
-/** Default of `queue.maxWaiting`. */
-export const DEFAULT_QUEUE_MAX_WAITING = 100;
-/** Default of `schedules.minIntervalMinutes`. */
-export const DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES = 5;
-
-/** Built-in policies; `RETENTION_POLICIES` may override them by name or add more. */
-export const BUILTIN_RETENTION_POLICIES: RetentionPolicy[] = [
-  {
-    name: 'standard',
-    kind: 'per-type',
-    description: 'Per type: manual 90 days/10, daily 30 days/30, weekly 90 days/12, monthly 365 days/12',
-    rules: {
-      manual: { maxAgeDays: 90, maxCount: 10 },
-      daily: { maxAgeDays: 30, maxCount: 30 },
-      weekly: { maxAgeDays: 90, maxCount: 12 },
-      monthly: { maxAgeDays: 365, maxCount: 12 },
-    },
-    maxAgeDays: 30,
-  },
-  {
-    name: 'gfs',
-    kind: 'tiered',
-    description: 'Everything for 7 days, then the newest per day for 30 days, per ISO week for 12 weeks, per month for 12 months, per year for 3 years',
-    tiers: { keepAllDays: 7, dailyDays: 30, weeklyWeeks: 12, monthlyMonths: 12, yearlyYears: 3 },
-  },
-  { name: '30-days', kind: 'age', description: 'Everything for 30 days', maxAgeDays: 30 },
-];
 
 export function defaultSchedulerOptions(): SchedulerOptions {
-  return {
-    syncIntervalMs: 5_000,
-    defaultPlans: [
-      { type: 'daily', cron: '0 2 * * *' },
-      { type: 'weekly', cron: '0 3 * * 0' },
-      { type: 'monthly', cron: '0 4 1 * *' },
-    ],
-    retention: { policies: BUILTIN_RETENTION_POLICIES, defaultPolicy: 'standard', cleanupCron: '0 5 * * *' },
-    drillCron: '0 6 * * 0',
-    minIntervalMinutes: DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES,
-  };
+  const d = DEFAULTS.schedules;
+  return { ...d, defaultPlans: d.defaultPlans.map((p) => ({ ...p })), retention: { ...d.retention, policies: [...d.retention.policies] } };
 }
 
 export const BACKUP_MANAGER_OPTIONS = Symbol('BACKUP_MANAGER_OPTIONS');

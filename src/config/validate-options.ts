@@ -49,7 +49,18 @@ const CHOICES: Array<[path: string, allowed: readonly string[]]> = [
   ['dump.pgFormat', ['plain', 'custom']],
 ];
 
-function valueAt(o: unknown, path: string): unknown {
+/** The bounds `validateOptions` puts on a numeric option, if any. */
+export function rangeOf(path: string): { min: number; max: number } | undefined {
+  const r = RANGES.find(([p]) => p === path);
+  return r && { min: r[1], max: r[2] };
+}
+
+/** The values `validateOptions` allows for an option that takes one of a few, if any. */
+export function choicesOf(path: string): readonly string[] | undefined {
+  return CHOICES.find(([p]) => p === path)?.[1];
+}
+
+export function valueAt(o: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
 }
 

@@ -19,7 +19,7 @@ export class RestoreStoppedError extends EngineError {
     message: string,
     readonly aborted: boolean,
   ) {
-    super(message, false);
+    super(message, { retryable: false });
     this.name = 'RestoreStoppedError';
   }
 }
@@ -57,7 +57,7 @@ export async function runRestoreClient(
   };
   const onAbort = () => kill(new RestoreStoppedError(`${command} aborted: ${reasonText(run.signal.reason)}`, true));
   run.signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => kill(new EngineError(`${command} exceeded the restore timeout of ${run.timeoutMs} ms`, false)), run.timeoutMs);
+  const timer = setTimeout(() => kill(new EngineError(`${command} exceeded the restore timeout of ${run.timeoutMs} ms`, { retryable: false })), run.timeoutMs);
   try {
     try {
       const chain = [input.source, ...input.transforms, ...extra, stdinSink(child, kill)] as unknown as NodeJS.ReadWriteStream[];
@@ -76,7 +76,7 @@ export async function runRestoreClient(
     }
     const { code, signal, stderr } = await exited;
     if (signal === null && code !== 0) throw classify(stderr, code);
-    if (killedFor) throw killedFor instanceof EngineError ? killedFor : new EngineError(killedFor.message, false);
+    if (killedFor) throw killedFor instanceof EngineError ? killedFor : new EngineError(killedFor.message, { retryable: false });
     if (code !== 0) throw classify(stderr, code);
   } finally {
     clearTimeout(timer);

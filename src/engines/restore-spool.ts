@@ -26,7 +26,7 @@ export async function withSpooledDump<T>(tempRoot: string, input: RestoreInput, 
         discardInput(input);
         throw new EngineError(
           `not enough room in the temp directory ${tempRoot} to unpack the archive: it needs ${need} bytes (plus ${SPARE_BYTES} spare), ${free} are free; free space there or set TEMP_DIR to a larger disk. Nothing was restored`,
-          false,
+          { retryable: false },
         );
       }
     }
@@ -38,10 +38,10 @@ export async function withSpooledDump<T>(tempRoot: string, input: RestoreInput, 
       for (const p of input.done) p.catch(() => undefined);
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'ENOSPC') {
-        throw new EngineError(`the temp directory ${tempRoot} ran out of space while unpacking the archive; free space there or set TEMP_DIR to a larger disk. Nothing was restored`, false);
+        throw new EngineError(`the temp directory ${tempRoot} ran out of space while unpacking the archive; free space there or set TEMP_DIR to a larger disk. Nothing was restored`, { retryable: false });
       }
-      if (signal.aborted) throw new EngineError(`unpacking the archive was aborted: ${String(signal.reason instanceof Error ? signal.reason.message : signal.reason)}`, false);
-      throw e instanceof EngineError ? e : new EngineError(`could not unpack the archive (${e.message}); nothing was restored`, false);
+      if (signal.aborted) throw new EngineError(`unpacking the archive was aborted: ${String(signal.reason instanceof Error ? signal.reason.message : signal.reason)}`, { retryable: false });
+      throw e instanceof EngineError ? e : new EngineError(`could not unpack the archive (${e.message}); nothing was restored`, { retryable: false });
     }
     await input.verified();
     return fn(path);

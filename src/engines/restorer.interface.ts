@@ -82,3 +82,6 @@ export interface DatabaseRestorer {
 
 /** Database names a request may name: letters, digits and `_`, at most 63. */
 export const DATABASE_NAME = /^[A-Za-z0-9_]{1,63}$/;
+
+/** Every `DatabaseRestorer`, one per engine kind (see `Restorers`). */
+export const DATABASE_RESTORERS = Symbol('DATABASE_RESTORERS');

@@ -17,7 +17,7 @@ export async function runDumpClient(
   sink: (stdout: Readable, signal: AbortSignal) => Promise<void>,
   classify: (stderr: string, code: number | null) => EngineError,
 ): Promise<void> {
-  if (run.signal.aborted) throw new EngineError('cancelled before start', true);
+  if (run.signal.aborted) throw new EngineError('cancelled before start', { retryable: true });
   const child: ChildProcess = runner.spawn(command, args, { env });
   const exited = runner.wait(child);
   let reason: EngineError | undefined;
@@ -29,12 +29,12 @@ export async function runDumpClient(
   };
   // An engine's own watchdog aborts with the EngineError to report (e.g. a lock wait timeout).
   const onAbort = () =>
-    kill(run.signal.reason instanceof EngineError ? run.signal.reason : new EngineError(`${command} aborted: ${String(run.signal.reason ?? 'shutdown')}`, true));
+    kill(run.signal.reason instanceof EngineError ? run.signal.reason : new EngineError(`${command} aborted: ${String(run.signal.reason ?? 'shutdown')}`, { retryable: true }));
   run.signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => kill(new EngineError(`${command} exceeded the dump timeout of ${run.timeoutMs} ms`, false)), run.timeoutMs);
+  const timer = setTimeout(() => kill(new EngineError(`${command} exceeded the dump timeout of ${run.timeoutMs} ms`, { retryable: false })), run.timeoutMs);
   try {
     const sinkDone = sink(child.stdout as Readable, stop.signal).catch((err: Error) => {
-      kill(err instanceof EngineError ? err : new EngineError(err.message, true));
+      kill(err instanceof EngineError ? err : new EngineError(err.message, { retryable: true }));
       throw err;
     });
     const [{ code, stderr }] = await Promise.all([exited, sinkDone.catch(() => undefined)]);

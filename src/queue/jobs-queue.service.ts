@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Queue, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { REDIS } from '../common/redis.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { JOBS_QUEUE, type JobName, type JobPayloads } from './jobs.js';
 
@@ -8,12 +9,12 @@ import { JOBS_QUEUE, type JobName, type JobPayloads } from './jobs.js';
 @Injectable()
 export class JobsQueue implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('JobsQueue');
-  readonly connection: Redis;
   readonly queue: Queue;
 
-  constructor(@Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions) {
-    this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
-    this.connection.on('error', () => undefined);
+  constructor(
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
+    @Inject(REDIS) readonly connection: Redis,
+  ) {
     this.queue = new Queue(JOBS_QUEUE, { connection: this.connection, prefix: options.queuePrefix });
   }
 
@@ -62,8 +63,8 @@ export class JobsQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // The shared connection is closed by RedisConnections, after this.
     await this.queue.close();
-    this.connection.disconnect();
   }
 }
 

@@ -1,6 +1,5 @@
-import { ServiceUnavailableException } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
-import { queueFull } from '../common/errors.js';
+import { DomainError, ErrorCode, queueFull } from '../common/errors.js';
 import { DEFAULT_QUEUE_MAX_WAITING, type BackupManagerOptions } from '../config/options.js';
 import type { JobsQueue } from './jobs-queue.service.js';
 
@@ -45,7 +44,7 @@ export class QueueGate {
     const max = this.maxWaiting;
     if (!max) return;
     const waiting = await this.waiting().catch((err: Error) => {
-      throw new ServiceUnavailableException(`The job queue (Redis) is unavailable; the ${what} was not queued (${err.message})`);
+      throw new DomainError(ErrorCode.QueueUnavailable, `The job queue (Redis) is unavailable; the ${what} was not queued (${err.message})`);
     });
     if (waiting >= max) {
       throw queueFull(
@@ -65,7 +64,7 @@ export class QueueGate {
     let wait = 5;
     while ((await redis.set(key, token, 'PX', GATE_TTL_MS, 'NX')) !== 'OK') {
       // A holder that died lets go when its key expires, well before this deadline.
-      if (Date.now() > deadline) throw new ServiceUnavailableException('Another identical request is still being queued; try again');
+      if (Date.now() > deadline) throw new DomainError(ErrorCode.QueueBusy, 'Another identical request is still being queued; try again');
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(wait * 2, 100);
     }

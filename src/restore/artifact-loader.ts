@@ -1,3 +1,4 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { closeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -6,12 +7,12 @@ import { decompressor, zstdTester } from '../codecs/compression.js';
 import { hashFile } from '../codecs/file-hash.js';
 import { MeasureTap } from '../codecs/tap.js';
 import { EngineError } from '../common/errors.js';
-import type { ProcessRunner } from '../common/process-runner.js';
-import type { BackupManagerOptions, Compression } from '../config/options.js';
+import { ProcessRunner } from '../common/process-runner.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type Compression } from '../config/options.js';
 import type { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import type { DatabaseRestorer, RestoreRunOptions, RestoreSpec } from '../engines/restorer.interface.js';
-import type { ArtifactStorage } from '../storage/storage.interface.js';
+import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import type { ResolvedTarget } from '../targets/targets.service.js';
 
 /** Result of reading an artifact end to end. */
@@ -26,11 +27,12 @@ export interface BasicCheck {
  * Streams artifacts out of storage through the checksum gate and the decompressor: into a
  * restorer (restores, drills) or into nothing (basic verification). Never loads a dump in memory.
  */
+@Injectable()
 export class ArtifactLoader {
   constructor(
-    private readonly storage: ArtifactStorage,
+    @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
     private readonly runner: ProcessRunner,
-    private readonly options: BackupManagerOptions,
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
   ) {}
 
   /** The artifact exists, has the recorded size and SHA-256, and decompresses to the end. */
@@ -90,11 +92,11 @@ export class ArtifactLoader {
     restorer: DatabaseRestorer,
     opts: { database: string; dropExisting: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
   ): Promise<void> {
-    if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, false);
+    if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, { retryable: false });
     const st = await this.storage.stat(record.fileKey);
-    if (!st) throw new EngineError(`the artifact of backup ${record.id} is missing from storage`, false);
+    if (!st) throw new EngineError(`the artifact of backup ${record.id} is missing from storage`, { retryable: false });
     if (record.sizeBytes !== null && st.size !== record.sizeBytes) {
-      throw new EngineError(`the artifact is ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced); nothing was restored`, false);
+      throw new EngineError(`the artifact is ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced); nothing was restored`, { retryable: false });
     }
     const spec: RestoreSpec = {
       database: opts.database,
@@ -110,12 +112,12 @@ export class ArtifactLoader {
     const codec = decompressor(record.compression as Compression, this.runner);
     const raw = new MeasureTap();
     const verified = async () => {
-      if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', false);
+      if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', { retryable: false });
       await codec.done.catch((err: Error) => {
-        throw new EngineError(`the artifact did not decompress to its end (${err.message}); nothing was restored`, false);
+        throw new EngineError(`the artifact did not decompress to its end (${err.message}); nothing was restored`, { retryable: false });
       });
       if (record.rawBytes !== null && raw.bytes !== record.rawBytes) {
-        throw new EngineError(`the artifact decompressed to ${raw.bytes} bytes, but ${record.rawBytes} were dumped; nothing was restored`, false);
+        throw new EngineError(`the artifact decompressed to ${raw.bytes} bytes, but ${record.rawBytes} were dumped; nothing was restored`, { retryable: false });
       }
     };
     await restorer.restore(

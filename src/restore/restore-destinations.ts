@@ -1,9 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { protectedDatabaseReason, restoreDatabasesVariable } from '../common/database-names.js';
 import { DomainError, ErrorCode } from '../common/errors.js';
-import { ProcessRunner } from '../common/process-runner.js';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type TargetOptions } from '../config/options.js';
-import { EnginesService } from '../engines/engines.service.js';
+import { type TargetOptions } from '../config/options.js';
 import { Restorers } from '../engines/restorers.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 
@@ -28,33 +26,27 @@ export interface Destination {
  */
 @Injectable()
 export class RestoreDestinations {
-  private readonly restorers: Restorers;
-
   constructor(
     private readonly targets: TargetsService,
-    engines: EnginesService,
-    runner: ProcessRunner,
-    @Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions,
-  ) {
-    this.restorers = new Restorers(engines, runner, options);
-  }
+    private readonly restorers: Restorers,
+  ) {}
 
   /**
    * Decides whether a restore of `target`'s backups may write `database` on its server. Only a
    * database that is neither the target's own nor allowed is looked up on the server.
    * @param phase `request` (the API) or `run` (the worker), for the wording of the refusal.
-   * @throws DomainError FORBIDDEN naming the reason and, for an existing database, the setting
+   * @throws DomainError RESTORE_DESTINATION_FORBIDDEN naming the reason and, for an existing database, the setting
    * that would allow it; the server's own error when the lookup fails.
    */
   async check(target: ResolvedTarget, database: string, phase: 'request' | 'run'): Promise<Destination> {
     const key = this.targets.keyOf(target, database);
     const protectedReason = protectedDatabaseReason(database);
-    if (protectedReason) throw new DomainError(ErrorCode.Forbidden, `Refusing to restore: ${protectedReason}`);
+    if (protectedReason) throw new DomainError(ErrorCode.DestinationForbidden, `Refusing to restore: ${protectedReason}`);
     if (database === target.database) return { database, kind: 'own', key };
     if (target.restoreDatabases?.includes(database)) return { database, kind: 'allowed', key };
     if (!(await this.restorers.for(target.engine).databaseExists(target, database))) return { database, kind: 'new', key };
     throw new DomainError(
-      ErrorCode.Forbidden,
+      ErrorCode.DestinationForbidden,
       `Database "${database}" ${phase === 'request' ? 'already exists' : 'exists now'} on the server of target "${target.name}" and is neither its own ` +
         `database ("${target.database}") nor allowed for it, so the restore leaves it alone. A restore writes only the target's own database, ` +
         `a database that does not exist yet (it is created), or one allowed for the target: to allow this one, add it to ` +

@@ -1,26 +1,22 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import { In, IsNull, LessThan, Not, type Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
-import { BackupRunner } from '../backup/backup-runner.service.js';
+import { BackupsService } from '../backup/backups.service.js';
 import { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { EngineError } from '../common/errors.js';
-import { ProcessRunner } from '../common/process-runner.js';
 import { redact } from '../common/redact.js';
 import { TargetLock, type TargetLockHandle } from '../common/target-lock.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import { EnginesService } from '../engines/engines.service.js';
 import { RestoreStoppedError } from '../engines/restore-client.js';
 import { Restorers } from '../engines/restorers.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
 import { JobName, type JobContext } from '../queue/jobs.js';
-import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactLoader } from './artifact-loader.js';
 import { endRunUpdate, FINAL_RESTORE_STATUSES, RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
@@ -38,30 +34,23 @@ import { ScratchDatabases } from './scratch-databases.js';
 @Injectable()
 export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('RestoreRunner');
-  private readonly locks: TargetLock;
-  private readonly restorers: Restorers;
-  private readonly loader: ArtifactLoader;
   private timer?: NodeJS.Timeout;
 
   constructor(
     @InjectRepository(RestoreRun, CATALOG_CONNECTION) private readonly runs: Repository<RestoreRun>,
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly backups: Repository<BackupRecord>,
-    @Inject(ARTIFACT_STORAGE) storage: ArtifactStorage,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
-    engines: EnginesService,
-    runner: ProcessRunner,
+    private readonly locks: TargetLock,
+    private readonly restorers: Restorers,
+    private readonly loader: ArtifactLoader,
     private readonly worker: JobsWorker,
     private readonly queue: JobsQueue,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
-    private readonly moduleRef: ModuleRef,
+    private readonly backupsService: BackupsService,
     private readonly destinations: RestoreDestinations,
     private readonly scratch: ScratchDatabases,
-  ) {
-    this.locks = new TargetLock(queue.connection, options.queuePrefix, options.queue.lockDurationMs);
-    this.restorers = new Restorers(engines, runner, options);
-    this.loader = new ArtifactLoader(storage, runner, options);
-  }
+  ) {}
 
   onModuleInit(): void {
     this.worker.register(JobName.Restore, (data, ctx) => this.run(data.runId, ctx));
@@ -95,7 +84,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       const key = this.targets.keyOf(this.targets.get(initial.target), initial.database);
       lock = await this.locks.acquire(key, `restore:${initial.id}`, { waitMs: this.options.dump.timeoutMs, signal: ctx.signal });
     } catch (err) {
-      lockError = new EngineError(`could not take the target lock: ${(err as Error).message}`, false);
+      lockError = new EngineError(`could not take the target lock: ${(err as Error).message}`, { retryable: false });
     }
     try {
       return await this.runLocked(initial, ctx, lock, lockError);
@@ -118,19 +107,19 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     let created = false;
     let metadata: NonNullable<RestoreRun['metadata']> = { ...(run.metadata ?? {}) };
     try {
-      if (lockError || !lock) throw lockError ?? new EngineError('could not take the target lock', false);
+      if (lockError || !lock) throw lockError ?? new EngineError('could not take the target lock', { retryable: false });
       const signal = AbortSignal.any([ctx.signal, lock.signal]);
       const backup = await this.backups.findOne({ where: { id: run.backupId }, withDeleted: true });
-      if (!backup || backup.deletedAt) throw new EngineError(`backup ${run.backupId} no longer exists or was deleted`, false);
+      if (!backup || backup.deletedAt) throw new EngineError(`backup ${run.backupId} no longer exists or was deleted`, { retryable: false });
       target = await this.targets.resolve(run.target).catch((err: Error) => {
-        throw new EngineError(err.message, false);
+        throw new EngineError(err.message, { retryable: false });
       });
       const restorer = this.restorers.for(target.engine);
       this.logger.log({ msg: 'restore started', id: run.id, backup: backup.id, target: run.target, database: run.database, attempt });
 
       // Checked again under the lock: a database absent at request time may exist by now.
       const destination = await this.destinations.check(target, run.database, 'run').catch((err: Error) => {
-        throw new EngineError(err.message, false);
+        throw new EngineError(err.message, { retryable: false });
       });
       const exists = destination.kind === 'own' || (destination.kind === 'allowed' && (await restorer.databaseExists(target, run.database)));
       if (!exists) {
@@ -140,7 +129,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         await this.runs.update({ id: run.id, attempts: attempt }, { metadata });
       } else if (run.safetyBackup) {
         const safety = await this.safetyBackup(run, target, { ...ctx, signal }).catch((err: Error) => {
-          throw new EngineError(`the safety backup failed, so nothing was restored: ${err.message}`, false);
+          throw new EngineError(`the safety backup failed, so nothing was restored: ${err.message}`, { retryable: false });
         });
         await this.runs.update({ id: run.id }, { safetyBackupId: safety.id });
       }
@@ -148,11 +137,11 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       // The last check before the commit: this attempt still holds its locks and owns the run.
       // It records that the commit started, so that a run interrupted later says what it left.
       const beforeCommit = async () => {
-        if (lock.signal.aborted) throw new EngineError(`the target lock was lost before the commit; nothing was committed`, false);
-        if (!(await ctx.stillOwned())) throw new EngineError(`this worker lost the restore job (its job lock expired) before the commit; nothing was committed`, false);
+        if (lock.signal.aborted) throw new EngineError(`the target lock was lost before the commit; nothing was committed`, { retryable: false });
+        if (!(await ctx.stillOwned())) throw new EngineError(`this worker lost the restore job (its job lock expired) before the commit; nothing was committed`, { retryable: false });
         metadata = { ...metadata, commitStartedAt: new Date().toISOString() };
         const res = await this.runs.update({ id: run.id, attempts: attempt, status: RestoreStatus.Running }, { metadata });
-        if (!res.affected) throw new EngineError(`the run was ended by another worker before the commit; nothing was committed`, false);
+        if (!res.affected) throw new EngineError(`the run was ended by another worker before the commit; nothing was committed`, { retryable: false });
       };
       await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, signal, beforeCommit, scratch: this.scratch });
       if (!(await ctx.stillOwned())) this.logger.warn({ msg: 'restore finished after its job lock was lost', id: run.id });
@@ -263,12 +252,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
    */
   private async safetyBackup(run: RestoreRun, target: ResolvedTarget, ctx: JobContext): Promise<BackupRecord> {
     const via = this.destinations.targetReaching(target, run.database);
-    return via ? this.backupRunner().safetyBackup(via.name, run.id, ctx) : this.backupRunner().safetyBackup(target.name, run.id, ctx, { database: run.database });
-  }
-
-  // NOTE: the backup module exports only its service facade; the runner is looked up app-wide.
-  private backupRunner(): BackupRunner {
-    return this.moduleRef.get(BackupRunner, { strict: false });
+    return via ? this.backupsService.safetyBackup(via.name, run.id, ctx) : this.backupsService.safetyBackup(target.name, run.id, ctx, { database: run.database });
   }
 }
 

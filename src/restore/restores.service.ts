@@ -1,4 +1,4 @@
-import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -8,7 +8,8 @@ import type { Actor } from '../auth/roles.js';
 import { BackupRecord, BackupStatus, VERIFIABLE_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { isUniqueViolation } from '../catalog/unique-violation.js';
-import { badRequest, conflict, DomainError, notFound } from '../common/errors.js';
+import { DomainError, ErrorCode, invalid } from '../common/errors.js';
+import { findByIdOrPrefix } from '../common/ids.js';
 import { toPage, type Paged } from '../common/page.dto.js';
 import { redact } from '../common/redact.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type TargetOptions } from '../config/options.js';
@@ -33,7 +34,6 @@ export interface RestoreRequest {
 }
 
 const RESTORABLE = [BackupStatus.Completed, BackupStatus.Verified];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Job states in which a verification has not started yet. */
 const WAITING_STATES = ['waiting', 'prioritized', 'delayed', 'paused', 'waiting-children'];
@@ -69,29 +69,30 @@ export class RestoresService {
    * the destination's key and enqueues it. The key's UNIQUE index makes the one-restore-per-
    * database rule atomic: of simultaneous requests for one physical database, whichever target
    * names reach it, exactly one is recorded.
-   * @throws BAD_REQUEST without `confirm: true` or for an invalid name; NOT_FOUND for an unknown
-   * backup or target; FORBIDDEN for a destination no restore may write; CONFLICT for a deleted or
-   * unrestorable backup, or while another restore of the same database is queued or running;
+   * @throws VALIDATION_FAILED without `confirm: true` or for an invalid name; BACKUP_NOT_FOUND or
+   * TARGET_NOT_FOUND; RESTORE_DESTINATION_FORBIDDEN for a destination no restore may write;
+   * BACKUP_DELETED, BACKUP_NOT_RESTORABLE or ARTIFACT_MISSING for a backup that cannot be restored;
+   * RESTORE_IN_PROGRESS while another restore of the same database is queued or running;
    * QUEUE_FULL (429, Retry-After) when `queue.maxWaiting` jobs wait (nothing is recorded then).
    */
   async request(backupId: string, req: RestoreRequest, actor?: Actor): Promise<RestoreRun> {
     const backup = await this.backup(backupId);
-    if (backup.deletedAt) throw conflict(`Backup ${backup.id} is deleted; it cannot be restored`);
+    if (backup.deletedAt) throw new DomainError(ErrorCode.BackupDeleted, `Backup ${backup.id} is deleted; it cannot be restored`);
     const target = this.targets.get(backup.target);
     const home = homeDatabase(backup, target);
     const database = req.targetDatabase ?? home;
-    if (!DATABASE_NAME.test(database)) throw badRequest('targetDatabase must be 1 to 63 letters, digits or underscores');
+    if (!DATABASE_NAME.test(database)) throw invalid('targetDatabase must be 1 to 63 letters, digits or underscores');
     const intoOther = database !== target.database;
     if (req.confirm !== true) {
-      throw badRequest(`confirm: true is required: this restore replaces the contents of database "${database}" of target "${target.name}"`);
+      throw invalid(`confirm: true is required: this restore replaces the contents of database "${database}" of target "${target.name}"`);
     }
     if (!backup.fileKey || ![...RESTORABLE, BackupStatus.Corrupted].includes(backup.status)) {
-      throw conflict(`Backup ${backup.id} is ${backup.status} and has no artifact to restore`);
+      throw new DomainError(ErrorCode.BackupNotRestorable, `Backup ${backup.id} is ${backup.status} and has no artifact to restore`);
     }
     if (!RESTORABLE.includes(backup.status) && !req.force) {
-      throw conflict(`Backup ${backup.id} is ${backup.status}${backup.errorMessage ? ` (${backup.errorMessage})` : ''}; pass force: true to restore it anyway`);
+      throw new DomainError(ErrorCode.BackupNotRestorable, `Backup ${backup.id} is ${backup.status}${backup.errorMessage ? ` (${backup.errorMessage})` : ''}; pass force: true to restore it anyway`);
     }
-    if (!(await this.storage.stat(backup.fileKey))) throw conflict(`The artifact of backup ${backup.id} is missing from storage`);
+    if (!(await this.storage.stat(backup.fileKey))) throw new DomainError(ErrorCode.ArtifactMissing, `The artifact of backup ${backup.id} is missing from storage`);
     const destination = await this.destination(target.name, database);
 
     const run = this.runs.create({
@@ -118,7 +119,8 @@ export class RestoresService {
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       const busy = await this.runs.findOne({ where: { activeKey: destination.key } });
-      throw conflict(
+      throw new DomainError(
+        ErrorCode.RestoreInProgress,
         busy
           ? `Restore ${busy.id} of database "${busy.database}" (target ${busy.target}) is ${busy.status}; wait for it to finish`
           : `Another restore of database "${database}" was requested at the same moment; try again once it has finished`,
@@ -129,7 +131,7 @@ export class RestoresService {
       await this.queue.add(JobName.Restore, { runId: run.id }, run.id, { attempts: 1 });
     } catch (err) {
       await this.runs.update(run.id, endRunUpdate(RestoreStatus.Failed, { errorMessage: `Could not enqueue the job: ${(err as Error).message}`, completedAt: new Date() }));
-      throw new ServiceUnavailableException('The job queue (Redis) is unavailable; the restore was not started');
+      throw new DomainError(ErrorCode.QueueUnavailable, 'The job queue (Redis) is unavailable; the restore was not started');
     }
     const saved = await this.runs.findOneByOrFail({ id: run.id });
     this.events.emit(RestoreEvents.Requested, { run: saved, actor, detail: { backupId: backup.id } } satisfies RestoreEvent);
@@ -145,7 +147,7 @@ export class RestoresService {
     } catch (err) {
       if (err instanceof DomainError) throw err;
       const reason = redact((err as Error).message, this.targets.secretsOf(target));
-      throw new ServiceUnavailableException(`Could not check whether database "${database}" exists on the server of target "${targetName}": ${reason}`);
+      throw new DomainError(ErrorCode.TargetUnreachable, `Could not check whether database "${database}" exists on the server of target "${targetName}": ${reason}`);
     }
   }
 
@@ -153,14 +155,14 @@ export class RestoresService {
    * Queues a verification (basic, or a drill) of a backup; while the same kind of verification of
    * that backup is still waiting for a worker, returns that one (`created: false`) instead.
    * `requestedBy` names a caller without an actor (e.g. `schedule:drill`).
-   * @throws CONFLICT for a deleted or unverifiable backup; QUEUE_FULL (429, Retry-After) when
+   * @throws BACKUP_DELETED or BACKUP_NOT_RESTORABLE for a deleted or unverifiable backup; QUEUE_FULL (429, Retry-After) when
    * `queue.maxWaiting` jobs wait.
    */
   async requestVerify(backupId: string, drill: boolean, actor?: Actor, opts: { requestedBy?: string } = {}): Promise<VerifyRequested> {
     const backup = await this.backup(backupId);
-    if (backup.deletedAt) throw conflict(`Backup ${backup.id} is deleted`);
-    if (!VERIFIABLE_BACKUP_STATUSES.includes(backup.status)) throw conflict(`Backup ${backup.id} is ${backup.status}; only COMPLETED, VERIFIED or CORRUPTED backups can be verified`);
-    if (drill && !backup.includeSchema) throw conflict(`Backup ${backup.id} holds data only; a drill needs the schema to restore into an empty database`);
+    if (backup.deletedAt) throw new DomainError(ErrorCode.BackupDeleted, `Backup ${backup.id} is deleted`);
+    if (!VERIFIABLE_BACKUP_STATUSES.includes(backup.status)) throw new DomainError(ErrorCode.BackupNotRestorable, `Backup ${backup.id} is ${backup.status}; only COMPLETED, VERIFIED or CORRUPTED backups can be verified`);
+    if (drill && !backup.includeSchema) throw new DomainError(ErrorCode.BackupNotRestorable, `Backup ${backup.id} holds data only; a drill needs the schema to restore into an empty database`);
     if (drill) this.targets.get(backup.target);
     const kind = drill ? 'drill' : 'verify';
     const pointer = `verify-queued:${backup.id}:${kind}`;
@@ -187,11 +189,8 @@ export class RestoresService {
     return toPage(items, total, q);
   }
 
-  async get(id: string): Promise<RestoreRun> {
-    if (!UUID.test(String(id))) throw notFound(`Restore ${String(id).slice(0, 64)} not found (ids are UUIDs)`);
-    const run = await this.runs.findOneBy({ id });
-    if (!run) throw notFound(`Restore ${id} not found`);
-    return run;
+  get(id: string): Promise<RestoreRun> {
+    return findByIdOrPrefix(this.runs, id, 'Restore', ErrorCode.RestoreNotFound);
   }
 
   /** Restore runs by status and backups by verification outcome. */
@@ -212,11 +211,8 @@ export class RestoresService {
     };
   }
 
-  private async backup(id: string): Promise<BackupRecord> {
-    if (!UUID.test(String(id))) throw notFound(`Backup ${String(id).slice(0, 64)} not found (ids are UUIDs)`);
-    const backup = await this.backups.findOne({ where: { id }, withDeleted: true });
-    if (!backup) throw notFound(`Backup ${id} not found`);
-    return backup;
+  private backup(id: string): Promise<BackupRecord> {
+    return findByIdOrPrefix(this.backups, id, 'Backup', ErrorCode.BackupNotFound, { withDeleted: true });
   }
 }
 

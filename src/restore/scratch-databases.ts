@@ -1,9 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { EngineError } from '../common/errors.js';
-import { ProcessRunner } from '../common/process-runner.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import { EnginesService } from '../engines/engines.service.js';
 import type { ScratchLease, ScratchRegistry } from '../engines/restorer.interface.js';
 import { Restorers } from '../engines/restorers.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
@@ -38,7 +36,6 @@ interface ScratchEntry {
 @Injectable()
 export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ScratchDatabases');
-  private readonly restorers: Restorers;
   private readonly registry: string;
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<number>;
@@ -47,10 +44,8 @@ export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly queue: JobsQueue,
     private readonly targets: TargetsService,
-    engines: EnginesService,
-    runner: ProcessRunner,
+    private readonly restorers: Restorers,
   ) {
-    this.restorers = new Restorers(engines, runner, options);
     this.registry = `${options.queuePrefix}:scratch-dbs`;
   }
 
@@ -72,7 +67,7 @@ export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap
 
   /** Records `name` and takes its lease; call before creating the database. */
   async claim(target: ResolvedTarget, name: string): Promise<ScratchLease> {
-    if (!SCRATCH_DATABASE.test(name)) throw new EngineError(`not a scratch database name: ${name}`, false);
+    if (!SCRATCH_DATABASE.test(name)) throw new EngineError(`not a scratch database name: ${name}`, { retryable: false });
     const key = this.leaseKey(name);
     const token = randomBytes(12).toString('hex');
     const ttl = this.options.queue.lockDurationMs;

@@ -7,15 +7,11 @@ import { In, type Repository } from 'typeorm';
 import type { BackupEvent } from '../backup/backup-events.js';
 import { BackupRecord, BackupStatus, VERIFIABLE_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
-import { ProcessRunner } from '../common/process-runner.js';
 import { redact } from '../common/redact.js';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import { EnginesService } from '../engines/engines.service.js';
 import { Restorers } from '../engines/restorers.js';
 import { canonicalTableKey } from '../engines/table-names.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
 import { JobInterruptedError, JobName, type JobContext, type JobPayloads } from '../queue/jobs.js';
-import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactLoader } from './artifact-loader.js';
 import { VerifyEvents } from './restore-events.js';
@@ -48,23 +44,16 @@ export interface VerificationResult {
 @Injectable()
 export class Verifier implements OnModuleInit {
   private readonly logger = new Logger('Verifier');
-  private readonly restorers: Restorers;
-  private readonly loader: ArtifactLoader;
 
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
-    @Inject(ARTIFACT_STORAGE) storage: ArtifactStorage,
-    @Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions,
     private readonly targets: TargetsService,
-    engines: EnginesService,
-    runner: ProcessRunner,
+    private readonly restorers: Restorers,
+    private readonly loader: ArtifactLoader,
     private readonly worker: JobsWorker,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly scratch: ScratchDatabases,
-  ) {
-    this.restorers = new Restorers(engines, runner, options);
-    this.loader = new ArtifactLoader(storage, runner, options);
-  }
+  ) {}
 
   onModuleInit(): void {
     this.worker.register(JobName.Verify, (data, ctx) => this.run(data, ctx));

@@ -1,5 +1,5 @@
 import { CronTime, validateCronExpression } from 'cron';
-import { badRequest } from '../common/errors.js';
+import { invalid } from '../common/errors.js';
 import { isValidTimezone } from '../common/timezone.js';
 
 /** Named schedules and the cron expressions they stand for. */
@@ -15,10 +15,10 @@ export type Preset = keyof typeof PRESETS;
 export function checkCron(expr: string): void {
   const fields = expr.trim().split(/\s+/).length;
   if (fields !== 5 && fields !== 6) {
-    throw badRequest(`cron "${expr.slice(0, 128)}" is invalid: it needs 5 fields (minute hour day month weekday) or 6 with seconds first, not ${fields}`);
+    throw invalid(`cron "${expr.slice(0, 128)}" is invalid: it needs 5 fields (minute hour day month weekday) or 6 with seconds first, not ${fields}`);
   }
   const problem = cronProblem(expr);
-  if (problem) throw badRequest(`cron "${expr.slice(0, 128)}" is invalid: ${problem}`);
+  if (problem) throw invalid(`cron "${expr.slice(0, 128)}" is invalid: ${problem}`);
 }
 
 /** Why the cron library refuses `expr` (presets such as `@daily` pass), or undefined. */
@@ -29,7 +29,7 @@ export function cronProblem(expr: string): string | undefined {
 
 /** @throws BAD_REQUEST naming the zone. */
 export function checkTimezone(tz: string): void {
-  if (!isValidTimezone(tz)) throw badRequest(`timezone "${String(tz).slice(0, 64)}" is not an IANA time zone (e.g. UTC, Europe/Berlin, Asia/Jakarta)`);
+  if (!isValidTimezone(tz)) throw invalid(`timezone "${String(tz).slice(0, 64)}" is not an IANA time zone (e.g. UTC, Europe/Berlin, Asia/Jakarta)`);
 }
 
 /** The next `count` runs after `from`. */

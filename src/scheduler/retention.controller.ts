@@ -8,7 +8,7 @@ import {
 } from '@nestjs/swagger';
 import { CurrentActor } from '../auth/actor.decorator.js';
 import { MinRole, Role, type Actor } from '../auth/roles.js';
-import { BackupResponse, ErrorResponse } from '../backup/dto/backup-response.dto.js';
+import { BackupResponse, ErrorResponse, toBackupResponse } from '../backup/dto/backup-response.dto.js';
 import { LibraryController, ROLE_TOO_LOW } from '../common/library-controller.decorator.js';
 import { CleanupRequestDto, CleanupResponse, RetentionPoliciesResponse } from './dto/retention.dto.js';
 import { RetentionService } from './retention.service.js';
@@ -50,8 +50,8 @@ export class BackupPinsController {
   @ApiOkResponse({ type: BackupResponse })
   @ApiNotFoundResponse({ type: ErrorResponse })
   @ApiConflictResponse({ type: ErrorResponse })
-  pin(@Param('id') id: string, @CurrentActor() actor: Actor) {
-    return this.retention.setPinned(id, true, actor);
+  async pin(@Param('id') id: string, @CurrentActor() actor: Actor): Promise<BackupResponse> {
+    return toBackupResponse(await this.retention.setPinned(id, true, actor));
   }
 
   @Post(':id/unpin')
@@ -60,7 +60,7 @@ export class BackupPinsController {
   @ApiOperation({ summary: 'Unpin a backup: retention applies to it again' })
   @ApiOkResponse({ type: BackupResponse })
   @ApiNotFoundResponse({ type: ErrorResponse })
-  unpin(@Param('id') id: string, @CurrentActor() actor: Actor) {
-    return this.retention.setPinned(id, false, actor);
+  async unpin(@Param('id') id: string, @CurrentActor() actor: Actor): Promise<BackupResponse> {
+    return toBackupResponse(await this.retention.setPinned(id, false, actor));
   }
 }

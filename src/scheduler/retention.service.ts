@@ -1,5 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -29,10 +28,7 @@ export interface CleanupResult {
 
 /** Applies the retention policies to the catalog: plan, dry run, cleanup, expiresAt. */
 @Injectable()
-export class RetentionService implements OnModuleInit {
-  /** From the backup module's own instance (importing BackupModule again would start a second one). */
-  private backups!: BackupsService;
-
+export class RetentionService {
   private readonly logger = new Logger('RetentionService');
   lastCleanup: Omit<CleanupResult, 'deleted'> & { deleted: number; trigger: string } | null = null;
 
@@ -40,17 +36,13 @@ export class RetentionService implements OnModuleInit {
     // NOTE: read-only use of the records, plus the retention columns (expiresAt, pinned); deletes go through BackupsService.
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
-    private readonly moduleRef: ModuleRef,
+    private readonly backups: BackupsService,
     private readonly targets: TargetsService,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
   ) {}
 
   private get settings() {
     return (this.options.schedules ?? defaultSchedulerOptions()).retention;
-  }
-
-  onModuleInit(): void {
-    this.backups = this.moduleRef.get(BackupsService, { strict: false });
   }
 
   policies(): { defaultPolicy: string; timezone: string; cleanupCron: string | null; policies: RetentionPolicy[] } {

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional, type OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { SchedulerRegistry } from '@nestjs/schedule';
@@ -33,10 +32,9 @@ const CLAIM_TTL_MS = 3600_000;
  * misses its ticks; nothing is back-filled (cron computes the next run from now).
  */
 @Injectable()
-export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ScheduleTicker');
   /** From the restore module (drills are verification requests, capped like any other). */
-  private restores?: RestoresService;
   /** Why a schedule's cron is not registered (it runs more often than the minimum), by signature. */
   private readonly tooFrequent = new Map<string, string | undefined>();
   /** This process, as claims and status name it. */
@@ -57,7 +55,8 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly backups: BackupsService,
     private readonly targets: TargetsService,
-    private readonly moduleRef: ModuleRef,
+    // A composition without the restore module runs no drills.
+    @Optional() private readonly restores?: RestoresService,
   ) {}
 
   onModuleInit(): void {
@@ -66,11 +65,6 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
         'backup-manager: the scheduler is on (`scheduler: true`) but the app does not import ScheduleModule.forRoot() from @nestjs/schedule. ' +
           'Import it once in your app module; the library uses the app\'s own instance and never starts a second one.',
       );
-    }
-    try {
-      this.restores = this.moduleRef.get(RestoresService, { strict: false });
-    } catch {
-      this.restores = undefined; // a composition without the restore module runs no drills
     }
   }
 

@@ -12,7 +12,7 @@ import {
 import type { Response } from 'express';
 import { CurrentActor } from '../auth/actor.decorator.js';
 import { MinRole, Role, type Actor } from '../auth/roles.js';
-import { BackupResponse, ErrorResponse } from '../backup/dto/backup-response.dto.js';
+import { BackupResponse, ErrorResponse, toBackupResponse } from '../backup/dto/backup-response.dto.js';
 import { LibraryController, ROLE_TOO_LOW } from '../common/library-controller.decorator.js';
 import { CreateScheduleDto, ScheduleResponse, UpdateScheduleDto } from './dto/schedule.dto.js';
 import { SchedulesService } from './schedules.service.js';
@@ -91,7 +91,7 @@ export class SchedulesController {
   async run(@Param('id') id: string, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
     const { record, created } = await this.schedules.runNow(id, actor);
     if (!created) res.status(200);
-    return record;
+    return toBackupResponse(record);
   }
 
   @Delete(':id')

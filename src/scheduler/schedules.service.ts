@@ -1,15 +1,15 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
-import { BackupsService, isUuid, type BackupSubmission } from '../backup/backups.service.js';
+import { BackupsService, type BackupSubmission } from '../backup/backups.service.js';
 import type { BackupType } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
-import { badRequest, conflict, notFound } from '../common/errors.js';
+import { DomainError, ErrorCode, invalid } from '../common/errors.js';
+import { findByIdOrPrefix } from '../common/ids.js';
 import { BACKUP_MANAGER_OPTIONS, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, defaultSchedulerOptions, type BackupManagerOptions, type EngineKind, type SchedulerOptions } from '../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
@@ -33,10 +33,7 @@ export function stableUuid(input: string): string {
 
 /** Schedules in the catalog: CRUD, default plans, run now. Ticks live in `ScheduleTicker`. */
 @Injectable()
-export class SchedulesService implements OnModuleInit {
-  /** From the backup module's own instance (importing BackupModule again would start a second one). */
-  private backups!: BackupsService;
-
+export class SchedulesService {
   private readonly logger = new Logger('SchedulesService');
   readonly settings: SchedulerOptions;
   /** Called after every change so this process re-registers at once (others poll). */
@@ -46,14 +43,10 @@ export class SchedulesService implements OnModuleInit {
     @InjectRepository(Schedule, CATALOG_CONNECTION) private readonly schedules: Repository<Schedule>,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
-    private readonly moduleRef: ModuleRef,
+    private readonly backups: BackupsService,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
   ) {
     this.settings = options.schedules ?? defaultSchedulerOptions();
-  }
-
-  onModuleInit(): void {
-    this.backups = this.moduleRef.get(BackupsService, { strict: false });
   }
 
   /** Every live schedule, by name. */
@@ -61,10 +54,9 @@ export class SchedulesService implements OnModuleInit {
     return this.schedules.find({ order: { name: 'ASC' } });
   }
 
-  async get(id: string): Promise<Schedule> {
-    const s = isUuid(id) ? await this.schedules.findOneBy({ id }) : null;
-    if (!s) throw notFound(`Schedule ${String(id).slice(0, 64)} not found`);
-    return s;
+  /** By full id or an unambiguous prefix of 8 or more characters. */
+  get(id: string): Promise<Schedule> {
+    return findByIdOrPrefix(this.schedules, id, 'Schedule', ErrorCode.ScheduleNotFound);
   }
 
   /** The live schedule with this id, or null (used by ticks: no error for a vanished one). */
@@ -97,7 +89,7 @@ export class SchedulesService implements OnModuleInit {
       lastError: null,
       createdBy: actor ? `user:${actor.sub}` : null,
     });
-    if (!s.cron && !s.preset) throw badRequest('give either cron (e.g. "0 2 * * *") or preset (hourly, daily, weekly, monthly)');
+    if (!s.cron && !s.preset) throw invalid('give either cron (e.g. "0 2 * * *") or preset (hourly, daily, weekly, monthly)');
     await this.check(s, true);
     await this.schedules.insert(s);
     const saved = await this.get(s.id);
@@ -109,7 +101,7 @@ export class SchedulesService implements OnModuleInit {
     const s = await this.get(id);
     const before = { enabled: s.enabled };
     if (dto.cron !== undefined && dto.preset !== undefined && dto.cron !== null && dto.preset !== null) {
-      throw badRequest('give either cron or preset, not both');
+      throw invalid('give either cron or preset, not both');
     }
     if (dto.cron) {
       s.cron = dto.cron.trim();
@@ -267,20 +259,20 @@ export class SchedulesService implements OnModuleInit {
   /** `timingChanged`: the cron, preset or zone is being set (the minimum interval is checked then, and whenever the schedule is enabled). */
   private async check(s: Schedule, timingChanged: boolean): Promise<void> {
     if (s.cron) checkCron(s.cron);
-    if (s.preset && !(s.preset in PRESETS)) throw badRequest(`preset must be one of: ${Object.keys(PRESETS).join(', ')}`);
+    if (s.preset && !(s.preset in PRESETS)) throw invalid(`preset must be one of: ${Object.keys(PRESETS).join(', ')}`);
     checkTimezone(s.timezone);
     const tooOften = timingChanged || s.enabled ? cronIntervalProblem(expressionOf(s), s.timezone, this.minIntervalMinutes, MIN_INTERVAL_SETTING) : undefined;
-    if (tooOften) throw badRequest(tooOften);
+    if (tooOften) throw invalid(tooOften);
     if (s.retentionPolicy && !this.settings.retention.policies.some((p) => p.name === s.retentionPolicy)) {
-      throw badRequest(`retentionPolicy "${s.retentionPolicy}" is not a configured policy (known: ${this.settings.retention.policies.map((p) => p.name).join(', ')})`);
+      throw invalid(`retentionPolicy "${s.retentionPolicy}" is not a configured policy (known: ${this.settings.retention.policies.map((p) => p.name).join(', ')})`);
     }
-    if (s.scope === 'selective' && !s.tables?.length) throw badRequest('scope "selective" needs tables');
-    if (s.scope !== 'selective' && s.tables?.length) throw badRequest('tables is only used with scope "selective"');
+    if (s.scope === 'selective' && !s.tables?.length) throw invalid('scope "selective" needs tables');
+    if (s.scope !== 'selective' && s.tables?.length) throw invalid('tables is only used with scope "selective"');
     const target = this.targets.get(s.target);
     // Kept in the canonical form; whether each table exists is checked at each run.
     if (s.tables) s.tables = [...new Set(s.tables.map((t) => scheduleTableName(target.engine, t)))];
     const clash = await this.schedules.findOneBy({ name: s.name });
-    if (clash && clash.id !== s.id) throw conflict(`A schedule named "${s.name}" already exists`);
+    if (clash && clash.id !== s.id) throw new DomainError(ErrorCode.ScheduleNameTaken, `A schedule named "${s.name}" already exists`);
   }
 
   private changed(event: string, schedule: Schedule, actor?: Actor, detail?: Record<string, unknown>): void {
@@ -294,7 +286,7 @@ function scheduleTableName(engine: EngineKind, name: string): string {
   try {
     return canonicalTableName(engine, name);
   } catch (err) {
-    if (err instanceof TableNameError) throw badRequest(`tables: ${err.message}`);
+    if (err instanceof TableNameError) throw invalid(`tables: ${err.message}`);
     throw err;
   }
 }

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { lstat, open, readdir, readFile, realpath, rename, rm, statfs, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { badRequest } from '../common/errors.js';
+import { DomainError, ErrorCode } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/secure-fs.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import type { ArtifactStat, ArtifactStorage, ArtifactWriter } from './storage.interface.js';
@@ -32,14 +32,14 @@ export class LocalStorage implements ArtifactStorage {
 
   /** Maps a key to a path under the root; rejects anything that could escape it. */
   pathOf(key: string): string {
-    if (typeof key !== 'string' || key.length > 512 || key.includes('\0')) throw badRequest('Invalid artifact key');
+    if (typeof key !== 'string' || key.length > 512 || key.includes('\0')) throw new DomainError(ErrorCode.StorageRefused, 'Invalid artifact key');
     const parts = key.split('/');
     if (!parts.every((p) => SEGMENT.test(p) && p !== '.' && p !== '..' && !p.includes('..'))) {
-      throw badRequest('Invalid artifact key');
+      throw new DomainError(ErrorCode.StorageRefused, 'Invalid artifact key');
     }
     const full = join(this.root, ...parts);
     const rel = relative(this.root, full);
-    if (rel.startsWith('..') || rel.startsWith(sep)) throw badRequest('Invalid artifact key');
+    if (rel.startsWith('..') || rel.startsWith(sep)) throw new DomainError(ErrorCode.StorageRefused, 'Invalid artifact key');
     return full;
   }
 
@@ -47,7 +47,7 @@ export class LocalStorage implements ArtifactStorage {
     const final = this.pathOf(key);
     const dir = dirname(final);
     const tag = group ?? final.slice(dir.length + 1);
-    if (!SEGMENT.test(tag)) throw badRequest('Invalid artifact group');
+    if (!SEGMENT.test(tag)) throw new DomainError(ErrorCode.StorageRefused, 'Invalid artifact group');
     await this.ensureDir(dir);
     // An earlier attempt of the same group is dead or fenced off: its partial goes, and if it
     // is somehow still writing, its rename will fail on the vanished file.
@@ -93,13 +93,13 @@ export class LocalStorage implements ArtifactStorage {
 
   async read(key: string, range?: { start: number }): Promise<Readable> {
     const path = await this.safeExisting(key);
-    if (!path) throw badRequest(`Artifact ${key} is missing from storage`);
+    if (!path) throw new DomainError(ErrorCode.ArtifactMissing, `Artifact ${key} is missing from storage`);
     return createReadStream(path, { start: range?.start });
   }
 
   async openFd(key: string): Promise<number> {
     const path = await this.safeExisting(key);
-    if (!path) throw badRequest(`Artifact ${key} is missing from storage`);
+    if (!path) throw new DomainError(ErrorCode.ArtifactMissing, `Artifact ${key} is missing from storage`);
     // O_NOFOLLOW: a symlink swapped in after the check is refused, not followed.
     return fdOpen(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   }
@@ -217,13 +217,13 @@ export class LocalStorage implements ArtifactStorage {
 
   private async ensureDir(dir: string): Promise<void> {
     const rel = relative(this.root, dir);
-    if (rel.startsWith('..')) throw badRequest('Invalid artifact key');
+    if (rel.startsWith('..')) throw new DomainError(ErrorCode.StorageRefused, 'Invalid artifact key');
     await ensurePrivateDir(this.root);
     let cur = this.root;
     for (const part of rel ? rel.split(sep) : []) {
       cur = join(cur, part);
       const st = await lstat(cur).catch(() => undefined);
-      if (st?.isSymbolicLink()) throw badRequest('Storage directory contains a symlink; refusing to follow it');
+      if (st?.isSymbolicLink()) throw new DomainError(ErrorCode.StorageRefused, 'Storage directory contains a symlink; refusing to follow it');
       await ensurePrivateDir(cur);
     }
   }

@@ -1,7 +1,7 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { open, statfs, unlink } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import { findNewestGood } from '../backup/good-backup.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { ensurePrivateDir } from '../common/secure-fs.js';
+import { RedisConnections } from '../common/redis.js';
 import { BACKUP_MANAGER_OPTIONS, defaultMonitoringOptions, type BackupManagerOptions, type MonitoringOptions } from '../config/options.js';
 
 /**
@@ -19,7 +20,7 @@ import { BACKUP_MANAGER_OPTIONS, defaultMonitoringOptions, type BackupManagerOpt
  * answers at once instead of queueing pings.
  */
 @Injectable()
-export class SystemHealthService implements OnApplicationShutdown {
+export class SystemHealthService {
   readonly monitoring: MonitoringOptions;
   private redis?: Redis;
 
@@ -28,6 +29,7 @@ export class SystemHealthService implements OnApplicationShutdown {
     @InjectDataSource(CATALOG_CONNECTION) private readonly dataSource: DataSource,
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
     private readonly indicator: HealthIndicatorService,
+    private readonly redisConnections: RedisConnections,
   ) {
     this.monitoring = { ...defaultMonitoringOptions(), ...options.monitoring };
   }
@@ -125,23 +127,16 @@ export class SystemHealthService implements OnApplicationShutdown {
   }
 
   private client(): Redis {
-    this.redis ??= (() => {
-      const r = new Redis(this.options.redisUrl, {
-        lazyConnect: false,
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        connectTimeout: this.monitoring.checkTimeoutMs,
-        retryStrategy: (n) => Math.min(n * 200, 2_000),
-      });
-      r.on('error', () => undefined);
-      return r;
-    })();
+    this.redis ??= this.redisConnections.create(this.options.redisUrl, {
+      lazyConnect: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: this.monitoring.checkTimeoutMs,
+      retryStrategy: (n) => Math.min(n * 200, 2_000),
+    });
     return this.redis;
   }
 
-  onApplicationShutdown(): void {
-    this.redis?.disconnect();
-  }
 }
 
 const mib = (b: number) => Math.floor(b / 1024 / 1024);

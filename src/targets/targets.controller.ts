@@ -1,18 +1,8 @@
-import { Controller, Get, Param, ServiceUnavailableException, UseFilters, UseGuards } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiProperty,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
-import { AuthGuard } from '../auth/auth.guard.js';
-import { EngineError } from '../common/errors.js';
-import { ApiExceptionFilter } from '../common/http-exception.filter.js';
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiServiceUnavailableResponse } from '@nestjs/swagger';
+import { ErrorResponse } from '../backup/dto/backup-response.dto.js';
+import { DomainError, EngineError, ErrorCode } from '../common/errors.js';
+import { LibraryController } from '../common/library-controller.decorator.js';
 import { redact } from '../common/redact.js';
 import { EnginesService } from '../engines/engines.service.js';
 import { TABLE_NAMES_DOC } from '../engines/table-names.js';
@@ -51,17 +41,8 @@ export class TargetTablesResponse {
   @ApiProperty({ type: [TableInfoResponse] }) tables!: TableInfoResponse[];
 }
 
-class TargetErrorResponse {
-  @ApiProperty() statusCode!: number;
-  @ApiProperty() message!: string;
-}
-
-@ApiTags('targets')
-@ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'Missing, invalid or expired token' })
+@LibraryController('targets', { validate: false })
 @Controller('targets')
-@UseGuards(AuthGuard)
-@UseFilters(ApiExceptionFilter)
 export class TargetsController {
   constructor(
     private readonly targets: TargetsService,
@@ -79,8 +60,8 @@ export class TargetsController {
   @ApiOperation({ summary: "A target's tables with estimated rows and sizes (the names a selective backup accepts)" })
   @ApiParam({ name: 'name', description: 'A configured target name', example: 'app' })
   @ApiOkResponse({ type: TargetTablesResponse })
-  @ApiNotFoundResponse({ type: TargetErrorResponse, description: 'Unknown target' })
-  @ApiServiceUnavailableResponse({ type: TargetErrorResponse, description: 'The database could not be reached or refused the connection' })
+  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown target' })
+  @ApiServiceUnavailableResponse({ type: ErrorResponse, description: 'The database could not be reached or refused the connection' })
   async tables(@Param('name') name: string): Promise<TargetTablesResponse> {
     const target = await this.targets.resolve(name);
     let tables;
@@ -88,7 +69,7 @@ export class TargetsController {
       tables = await this.engines.for(target.engine).listTables(target);
     } catch (err) {
       if (!(err instanceof EngineError)) throw err;
-      throw new ServiceUnavailableException(redact(err.message, this.targets.secretsOf(target)));
+      throw new DomainError(ErrorCode.TargetUnreachable, redact(err.message, this.targets.secretsOf(target)));
     }
     return {
       target: target.name,

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
 import { databaseKey } from '../common/database-key.js';
-import { notFound } from '../common/errors.js';
+import { DomainError, ErrorCode } from '../common/errors.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type TargetOptions } from '../config/options.js';
 
 /** A target with its password resolved, for the moment a connection is made. Never serialised. */
@@ -34,12 +34,12 @@ export class TargetsService {
     return [...this.byName.values()].map((t) => this.view(t));
   }
 
-  /** @throws DomainError NOT_FOUND naming the configured targets. */
+  /** @throws DomainError TARGET_NOT_FOUND naming the configured targets. */
   get(name: string): TargetOptions {
     const t = typeof name === 'string' ? this.byName.get(name) : undefined;
     if (!t) {
       const known = [...this.byName.keys()].join(', ') || 'none configured';
-      throw notFound(`Unknown target "${String(name).slice(0, 64)}" (known targets: ${known})`);
+      throw new DomainError(ErrorCode.TargetNotFound, `Unknown target "${String(name).slice(0, 64)}" (known targets: ${known})`);
     }
     return t;
   }

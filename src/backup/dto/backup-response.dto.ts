@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { BackupStatus, BackupType } from '../entities/backup-record.entity.js';
+import { BackupStatus, BackupType, type BackupRecord } from '../entities/backup-record.entity.js';
+import { ERROR_CODES, type ErrorCode } from '../../common/error-codes.js';
 import { pageOf } from '../../common/page.dto.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 
@@ -44,9 +45,28 @@ export class BackupResponse {
 
 export class BackupPage extends pageOf(BackupResponse) {}
 
+/** Metadata the runner keeps for itself (uncommitted artifact keys): never part of the API. */
+const INTERNAL_METADATA = new Set(['pendingFileKeys']);
+
+/** A catalog record as the API returns it: the documented fields, without internal metadata. */
+export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean } = {}): BackupResponse {
+  const metadata = r.metadata ? Object.fromEntries(Object.entries(r.metadata).filter(([k]) => !INTERNAL_METADATA.has(k))) : null;
+  const { id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum } = r;
+  const { startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage } = r;
+  const { retentionDays, expiresAt, pinned, verifiedAt, attempts, createdAt, updatedAt, deletedAt } = r;
+  return {
+    ...{ id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum },
+    ...{ startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage },
+    ...{ retentionDays, expiresAt, pinned, verifiedAt, attempts, metadata, createdAt, updatedAt, deletedAt },
+    ...extra,
+  };
+}
+
+/** The one error body of the API (see `common/error-codes.ts`). */
 export class ErrorResponse {
   @ApiProperty({ example: 400 }) statusCode!: number;
-  @ApiProperty({ example: 'BAD_REQUEST' }) error!: string;
+  @ApiProperty({ enum: ERROR_CODES, example: 'VALIDATION_FAILED', description: 'Stable error code; branch on this, not on the message' }) code!: ErrorCode;
+  @ApiProperty({ example: 'Bad Request', description: 'The HTTP reason phrase' }) error!: string;
   @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], example: 'type must be one of: manual, daily, weekly, monthly' })
   message!: string | string[];
 }

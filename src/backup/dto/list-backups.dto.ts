@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsEnum, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { PageQuery } from '../../common/page.dto.js';
+import { queryBoolean } from '../../common/validation.js';
 import { BackupStatus, BackupType } from '../entities/backup-record.entity.js';
 
 export class ListBackupsQuery extends PageQuery {
@@ -22,17 +23,17 @@ export class ListBackupsQuery extends PageQuery {
   @Matches(/^[a-z0-9_]+$/, { message: 'target must be a target name (lower-case letters, digits, _)' })
   target?: string;
 
-  @ApiPropertyOptional({ default: false })
+  @ApiPropertyOptional({ default: false, description: 'Also list soft-deleted backups (true/false, 1/0)' })
   @IsOptional()
-  @Transform(({ value }) => value === true || value === 'true' || value === '1')
-  @IsBoolean()
+  @Transform(queryBoolean)
+  @IsBoolean({ message: 'includeDeleted must be true or false' })
   includeDeleted: boolean = false;
 }
 
 export class DeleteBackupQuery {
   @ApiPropertyOptional({ default: false, description: 'Also remove the artifact file' })
   @IsOptional()
-  @Transform(({ value }) => value === true || value === 'true' || value === '1')
-  @IsBoolean()
+  @Transform(queryBoolean)
+  @IsBoolean({ message: 'hard must be true or false' })
   hard: boolean = false;
 }

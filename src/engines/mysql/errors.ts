@@ -25,7 +25,7 @@ export function classifyMysqlError(err: { message: string; errno?: number; code?
   const retryable = !(errno !== undefined && NON_RETRYABLE_ERRNO.has(errno)) && !NON_RETRYABLE.some((re) => re.test(text));
   let msg = `MySQL ${target.host}:${target.port}/${target.database}: ${text}`;
   if (target.password) msg = msg.split(target.password).join('***');
-  return new EngineError(msg.slice(0, 2000), retryable);
+  return new EngineError(msg.slice(0, 2000), { retryable });
 }
 
 /** The server error number a client program printed (`ERROR 1045 (28000)`, `Got error: 1049:`). */

@@ -58,7 +58,7 @@ export class MysqlEngine implements DatabaseEngine {
   }
 
   async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<void> {
-    if (spec.format === 'custom') throw new EngineError('MySQL targets only produce plain SQL dumps (format "plain")', false);
+    if (spec.format === 'custom') throw new EngineError('MySQL targets only produce plain SQL dumps (format "plain")', { retryable: false });
     const command = mysqlDumpCommand();
     const version = await this.clientVersion().catch(() => '');
     // NOTE: mariadb-dump/mysqldump have no lock wait option and refuse `init-command` in an
@@ -119,7 +119,7 @@ export async function watchDumpLockWaits(target: ResolvedTarget, timeoutMs: numb
       abort.abort(
         new EngineError(
           `MySQL ${target.host}:${target.port}/${target.database}: lock wait timeout: the dump waited ${Math.round(Number(w.ms))} ms (${String(w.state).toLowerCase()}) for a table another session holds; DUMP_LOCK_WAIT_TIMEOUT_MS is ${timeoutMs}`,
-          false,
+          { retryable: false },
         ),
       );
       for (const r of waiting) await conn.query(`KILL ${Number(r.id)}`).catch(() => undefined);

@@ -41,7 +41,7 @@ export class MysqlRestorer implements DatabaseRestorer {
   }
 
   async dropDatabase(target: ResolvedTarget, name: string): Promise<void> {
-    if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, false);
+    if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, { retryable: false });
     await this.with(target, null, (c) => q(c, `DROP DATABASE IF EXISTS ${ident(checkName(name))}`));
   }
 
@@ -98,15 +98,15 @@ export class MysqlRestorer implements DatabaseRestorer {
           (stderr, code) => {
             const missing = dataTables && /\b1146\b[^\n]*Table '[^'.]*\.([^']+)' doesn't exist/.exec(stderr);
             if (missing) {
-              return new EngineError(`the data-only backup holds rows for table ${missing[1]}, which ${dest} does not have (a data-only backup restores only into a database with its schema); the destination was not changed`, false);
+              return new EngineError(`the data-only backup holds rows for table ${missing[1]}, which ${dest} does not have (a data-only backup restores only into a database with its schema); the destination was not changed`, { retryable: false });
             }
             const e = classifyMysqlError(stderr.split(scratch).join(dest), { ...target, database: dest }, code);
-            return new EngineError(`${e.message} (the destination was not changed)`, false);
+            return new EngineError(`${e.message} (the destination was not changed)`, { retryable: false });
           },
         ),
       );
       if (lease && !(await lease.held())) {
-        throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was swapped in, the destination was not changed`, false);
+        throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was swapped in, the destination was not changed`, { retryable: false });
       }
       await run.beforeCommit?.();
       await this.swap(target, scratch, dest, spec, dataTables?.filter((t) => scanner!.tables.has(t)));
@@ -132,7 +132,7 @@ export class MysqlRestorer implements DatabaseRestorer {
     await this.with(target, null, async (c) => {
       await q(c, 'SET SESSION foreign_key_checks = 0');
       if (!(await q(c, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [scratch])).length) {
-        throw new EngineError(`the scratch database ${scratch} is gone; nothing was swapped in, the destination was not changed`, false);
+        throw new EngineError(`the scratch database ${scratch} is gone; nothing was swapped in, the destination was not changed`, { retryable: false });
       }
       const destExists = (await q(c, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [dest])).length > 0;
       if (!destExists) await q(c, `CREATE DATABASE ${ident(dest)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
@@ -162,7 +162,7 @@ export class MysqlRestorer implements DatabaseRestorer {
         );
         if (refs.length) {
           const shown = refs.slice(0, 3).map((x) => `${x.t} → ${x.r}`).join(', ');
-          throw new EngineError(`tables the backup does not hold reference tables it replaces by foreign key (${shown}); restore the referencing tables too, or into a new targetDatabase (the destination was not changed)`, false);
+          throw new EngineError(`tables the backup does not hold reference tables it replaces by foreign key (${shown}); restore the referencing tables too, or into a new targetDatabase (the destination was not changed)`, { retryable: false });
         }
       }
 
@@ -194,10 +194,10 @@ export class MysqlRestorer implements DatabaseRestorer {
             throw new EngineError(
               `the restore failed (${reason}) and so did putting the destination back (${(rollbackErr as Error).message})` +
                 (keepTrash ? `; the replaced tables are kept in database ${trash}` : '; its tables are as they were, some views, routines, events or triggers may be missing'),
-              false,
+              { retryable: false },
             );
           }
-          throw new EngineError(`${reason.replace(/\s*\(the destination was not changed\)$/, '')} (the destination was put back as it was)`, false);
+          throw new EngineError(`${reason.replace(/\s*\(the destination was not changed\)$/, '')} (the destination was put back as it was)`, { retryable: false });
         }
       } finally {
         if (replaced.length && !keepTrash) await q(c, `DROP DATABASE IF EXISTS ${ident(trash)}`).catch(() => undefined);
@@ -225,7 +225,7 @@ async function baseTables(c: mysql.Connection, database: string): Promise<string
 }
 
 function checkName(name: string): string {
-  if (!DATABASE_NAME.test(name)) throw new EngineError(`invalid database name ${JSON.stringify(name).slice(0, 80)}`, false);
+  if (!DATABASE_NAME.test(name)) throw new EngineError(`invalid database name ${JSON.stringify(name).slice(0, 80)}`, { retryable: false });
   return name;
 }
 
@@ -242,7 +242,7 @@ async function readObjects(c: mysql.Connection, db: string): Promise<SchemaObjec
   const one = async (sql: string, column: string, name: string) => {
     const [row] = await q<Record<string, string | null>>(c, `${sql} ${ident(name)}`);
     const text = row?.[column];
-    if (!text) throw new EngineError(`cannot read the definition of ${name} in ${db} (${sql.toLowerCase()} gave nothing: missing privileges?)`, false);
+    if (!text) throw new EngineError(`cannot read the definition of ${name} in ${db} (${sql.toLowerCase()} gave nothing: missing privileges?)`, { retryable: false });
     return { sql: text, sqlMode: row.sql_mode ?? undefined, timeZone: row.time_zone ?? undefined };
   };
   for (const r of await q<{ n: string; t: 'PROCEDURE' | 'FUNCTION' }>(c, 'SELECT routine_name AS n, routine_type AS t FROM information_schema.routines WHERE routine_schema = ? ORDER BY 2, 1', [db])) {
@@ -284,7 +284,7 @@ async function createObjects(c: mysql.Connection, db: string, created: SchemaObj
       await c.query(o.sql);
       created.push(o);
     } catch (err) {
-      throw new EngineError(`could not create ${o.kind.toLowerCase()} ${o.name} in ${db}: ${(err as Error).message}`, false);
+      throw new EngineError(`could not create ${o.kind.toLowerCase()} ${o.name} in ${db}: ${(err as Error).message}`, { retryable: false });
     }
   };
   try {
@@ -318,7 +318,7 @@ async function prepareDataOnlyScratch(c: mysql.Connection, scratch: string, dest
   const missing = wanted.filter((t) => !existing.includes(t));
   if (missing.length || !wanted.length) {
     const what = missing.length ? `tables ${missing.slice(0, 5).join(', ')}, which ${dest} does not have` : `no tables, and ${dest} has none`;
-    throw new EngineError(`a data-only backup restores only into a database that has its schema; it holds ${what} (the destination was not changed)`, false);
+    throw new EngineError(`a data-only backup restores only into a database that has its schema; it holds ${what} (the destination was not changed)`, { retryable: false });
   }
   await q(c, `USE ${ident(dest)}`);
   const ddl: string[] = [];

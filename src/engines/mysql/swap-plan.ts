@@ -64,7 +64,7 @@ export function planMysqlSwap(s: SwapState): SwapPlan {
   const sameObject = (a: SchemaObject) => (b: SchemaObject) => a.kind === b.kind && a.name === b.name;
   const objectClash = s.incomingObjects.filter((o) => o.kind !== 'VIEW' && s.existingObjects.some(sameObject(o))).map((o) => `${o.kind.toLowerCase()} ${o.name}`);
   if ((clash.length || objectClash.length) && !s.spec.dropExisting) {
-    throw new EngineError(`the destination already holds ${[...clash, ...objectClash].slice(0, 5).join(', ')}; pass dropExisting: true to replace them (the destination was not changed)`, false);
+    throw new EngineError(`the destination already holds ${[...clash, ...objectClash].slice(0, 5).join(', ')}; pass dropExisting: true to replace them (the destination was not changed)`, { retryable: false });
   }
   const wholeDatabase = s.spec.dropExisting && s.spec.scope === 'full' && !s.dataOnly;
   const replaced = wholeDatabase ? s.existing : s.existing.filter((t) => s.incoming.includes(t));

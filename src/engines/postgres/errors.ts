@@ -58,5 +58,5 @@ export function classifyPgError(err: { message: string; code?: string } | string
   const locked = /canceling statement due to statement timeout[\s\S]*Query was: LOCK TABLE (\S+)/.exec(text);
   if (locked) text = `lock wait timeout: pg_dump could not lock table ${locked[1]} within DUMP_LOCK_WAIT_TIMEOUT_MS; another session holds a conflicting lock (${text.replace(/\s+/g, ' ')})`;
   const msg = `PostgreSQL ${place.host}:${place.port}/${place.database}: ${text}`;
-  return new EngineError(msg.slice(0, 2000), pgErrorRetryable(text, sqlstate));
+  return new EngineError(msg.slice(0, 2000), { retryable: pgErrorRetryable(text, sqlstate) });
 }

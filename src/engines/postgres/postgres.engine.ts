@@ -44,11 +44,11 @@ export class PostgresEngine implements DatabaseEngine {
   async clientProgram(tool: 'pg_dump' | 'pg_restore' | 'psql', target: ResolvedTarget): Promise<PgClient> {
     const [row] = await this.query<{ v: string }>(target, `SELECT current_setting('server_version_num') AS v`);
     const major = pgMajorOf(Number(row?.v));
-    if (!Number.isFinite(major)) throw new EngineError(`PostgreSQL ${target.host}:${target.port}: unreadable server version ${JSON.stringify(row?.v)}`, false);
+    if (!Number.isFinite(major)) throw new EngineError(`PostgreSQL ${target.host}:${target.port}: unreadable server version ${JSON.stringify(row?.v)}`, { retryable: false });
     try {
       return await pgClientFor(tool, major, { root: this.options.dump.pgClientRoot });
     } catch (err) {
-      if (err instanceof PgClientMissingError) throw new EngineError(`PostgreSQL ${target.host}:${target.port}: ${err.message}`, false);
+      if (err instanceof PgClientMissingError) throw new EngineError(`PostgreSQL ${target.host}:${target.port}: ${err.message}`, { retryable: false });
       throw err;
     }
   }
@@ -97,16 +97,16 @@ export class PostgresEngine implements DatabaseEngine {
     if (!spec.includeSchema) args.push('--data-only');
     if (!spec.includeData) args.push('--schema-only');
     if (spec.snapshot) {
-      if (!/^[0-9A-F-]+$/i.test(spec.snapshot)) throw new EngineError('invalid snapshot id', false);
+      if (!/^[0-9A-F-]+$/i.test(spec.snapshot)) throw new EngineError('invalid snapshot id', { retryable: false });
       args.push(`--snapshot=${spec.snapshot}`);
     }
     if (spec.scope !== 'full') {
-      if (!spec.tables?.length) throw new EngineError(`a ${spec.scope} backup names no tables`, false);
+      if (!spec.tables?.length) throw new EngineError(`a ${spec.scope} backup names no tables`, { retryable: false });
       // Map API names to exact (schema, table) pairs, so each pattern matches that one table.
       const byName = new Map((await this.catalogTables(target)).map((t) => [t.name, t]));
       const wanted = spec.tables.map((t) => ({ asked: t, name: canonicalTableKey('postgres', t) }));
       const missing = wanted.filter((t) => !byName.has(t.name));
-      if (missing.length) throw new EngineError(`tables no longer in the database: ${missing.map((t) => JSON.stringify(t.asked)).join(', ')}`, false);
+      if (missing.length) throw new EngineError(`tables no longer in the database: ${missing.map((t) => JSON.stringify(t.asked)).join(', ')}`, { retryable: false });
       // --strict-names: a pattern that matches nothing is an error, never a silently smaller dump.
       args.push('--strict-names');
       for (const t of wanted) args.push(`--table=${pgDumpTablePattern(byName.get(t.name)!)}`);

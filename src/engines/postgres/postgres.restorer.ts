@@ -42,7 +42,7 @@ export class PostgresRestorer implements DatabaseRestorer {
   }
 
   async dropDatabase(target: ResolvedTarget, name: string): Promise<void> {
-    if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, false);
+    if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, { retryable: false });
     await this.query(target, target.database, `DROP DATABASE IF EXISTS ${ident(checkName(name))} WITH (FORCE)`);
   }
 
@@ -92,7 +92,7 @@ export class PostgresRestorer implements DatabaseRestorer {
   private archiveScript(pgRestore: string, file: string): { input: RestoreInput; stop(): void } {
     const child = this.runner.spawn(pgRestore, ['-f', '-', '--', file], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = this.runner.wait(child).then(({ code, signal, stderr }) => {
-      if (code !== 0) throw new EngineError(`pg_restore could not read the archive (${signal ?? `exit ${code}`}): ${stderr.replace(/^pg_restore: (error: )?/gm, '') || 'no message'}; nothing was restored`, false);
+      if (code !== 0) throw new EngineError(`pg_restore could not read the archive (${signal ?? `exit ${code}`}): ${stderr.replace(/^pg_restore: (error: )?/gm, '') || 'no message'}; nothing was restored`, { retryable: false });
     });
     exited.catch(() => undefined);
     return {
@@ -253,11 +253,11 @@ function classifyRestoreError(stderr: string, code: number | null, dest: Resolve
   else if (/permission denied to create temporary tables/.test(text)) text = `the restore needs the TEMPORARY privilege on ${dest.database} (PostgreSQL grants it to PUBLIC by default): ${text}`;
   else if (/already exists/.test(text) && !spec.dropExisting) text += ' (the destination already holds these objects; pass dropExisting: true to replace them)';
   const msg = `PostgreSQL ${dest.host}:${dest.port}/${dest.database}: restore failed and was rolled back: ${text}`;
-  return new EngineError(msg.slice(0, 2000), false);
+  return new EngineError(msg.slice(0, 2000), { retryable: false });
 }
 
 function checkName(name: string): string {
-  if (!DATABASE_NAME.test(name)) throw new EngineError(`invalid database name ${JSON.stringify(name).slice(0, 80)}`, false);
+  if (!DATABASE_NAME.test(name)) throw new EngineError(`invalid database name ${JSON.stringify(name).slice(0, 80)}`, { retryable: false });
   return name;
 }
 
@@ -266,7 +266,7 @@ function recordedTable(name: string): PgTableName {
   try {
     return parsePgTable(name);
   } catch (err) {
-    if (err instanceof TableNameError) throw new EngineError(`the backup names a table that cannot be read: ${err.message}`, false);
+    if (err instanceof TableNameError) throw new EngineError(`the backup names a table that cannot be read: ${err.message}`, { retryable: false });
     throw err;
   }
 }

@@ -1,0 +1,291 @@
+import { ValidateBy, validateSync } from 'class-validator';
+import { DEFAULTS } from './defaults.js';
+import { choicesOf, rangeOf, valueAt } from './validate-options.js';
+
+/**
+ * How a variable's text becomes an option value. `int` is scaled by `scale` (hours → ms), `cron`
+ * keeps an empty value (it switches the timer off), `list` splits on commas; `custom` is read by
+ * `loadConfig` itself (secrets, targets, paths under DATA_DIR, JSON).
+ */
+export type EnvKind = 'int' | 'bool' | 'choice' | 'string' | 'cron' | 'list' | 'custom';
+
+export interface EnvVariable {
+  /** The variable, or a family such as `BACKUP_TARGET_<NAME>_URL`. */
+  name: string;
+  /** The option it sets (`dump.zstdLevel`); `service.*` for the standalone service's own settings; none when read outside `loadConfig`. */
+  path?: string;
+  kind: EnvKind;
+  description: string;
+  /** The option value is the variable's times this (e.g. 3600000 for hours). */
+  scale?: number;
+  /** Bounds of a service-only integer (option bounds come from `validateOptions`). */
+  min?: number;
+  max?: number;
+  /** Allowed values of a service-only choice (option choices come from `validateOptions`). */
+  choices?: readonly string[];
+  /** The default as the README shows it, when it is not `DEFAULTS` at `path` divided by `scale`. */
+  shown?: string;
+}
+
+const HOUR = 3600_000;
+const MB = 1024 * 1024;
+
+/**
+ * Every environment variable of the service: what option it sets, how it is read, its default
+ * and meaning. `loadConfig` reads the environment through it, problems are named by it, and the
+ * README's configuration table is generated from it (`npm run docs:env`; a test keeps them equal).
+ */
+export const ENV_VARIABLES: EnvVariable[] = [
+  { name: 'PORT', path: 'service.port', kind: 'int', min: 0, max: 65535, description: 'HTTP port; one in use stops start-up with exit code 78' },
+  { name: 'HOST', kind: 'custom', shown: '`0.0.0.0`', description: 'address the HTTP server binds' },
+  { name: 'APP_ROLE', path: 'service.role', kind: 'choice', choices: ['all', 'api', 'worker'], description: '`all`, `api` or `worker` (see above)' },
+  { name: 'CONFIG_FILE', kind: 'custom', description: 'JSON file of these variables (by name); the environment wins over it' },
+  { name: 'DATA_DIR', kind: 'custom', shown: '`./data`', description: 'base for the defaults below' },
+  { name: 'CATALOG_URL', path: 'catalog.url', kind: 'string', shown: 'SQLite file `DATA_DIR/catalog.sqlite`', description: '`postgres://…`, `mysql://…` or `sqlite:/path`' },
+  { name: 'CATALOG_PASSWORD_FILE', path: 'catalog.password', kind: 'custom', description: "file holding the catalog's password, for a `CATALOG_URL` without one (read at start-up)" },
+  { name: 'CATALOG_MIGRATIONS_RUN', path: 'catalog.migrationsRun', kind: 'bool', description: 'run pending catalog migrations at start-up (under a lock); else `npm run migrate`' },
+  { name: 'STORAGE_DIR', path: 'storageDir', kind: 'custom', shown: '`DATA_DIR/backups`', description: 'where artifacts and manifests go' },
+  { name: 'TEMP_DIR', path: 'tempDir', kind: 'custom', shown: '`DATA_DIR/tmp`', description: 'credential files (0600, removed after use)' },
+  { name: 'REDIS_URL', path: 'redisUrl', kind: 'string', description: 'queue and locks' },
+  { name: 'QUEUE_PREFIX', path: 'queuePrefix', kind: 'string', description: 'BullMQ key prefix; one per installation' },
+  { name: 'JWT_SECRET', path: 'auth.jwtSecret', kind: 'custom', shown: '— (required)', description: 'HS256 key, at least 32 characters' },
+  { name: 'JWT_SECRET_FILE', path: 'auth.jwtSecret', kind: 'custom', description: 'file holding `JWT_SECRET` (a container secret), when that is not set' },
+  { name: 'JWT_ISSUER', path: 'auth.issuer', kind: 'string', description: 'checked when set' },
+  { name: 'JWT_AUDIENCE', path: 'auth.audience', kind: 'string', description: 'checked when set' },
+  {
+    name: 'AUTH_DEV_MODE',
+    path: 'service.devMode',
+    kind: 'bool',
+    description: 'with no `JWT_SECRET`, sign with a secret generated into `DATA_DIR/.dev-jwt-secret` (never in production); the 32-character minimum still applies to a secret you set',
+  },
+  {
+    name: 'JWT_MAX_LIFETIME_HOURS',
+    path: 'auth.maxTokenLifetimeMs',
+    kind: 'int',
+    scale: HOUR,
+    description: 'longest token lifetime accepted (`exp` − `iat`, or `exp` − now); an `iat` more than 60 s ahead is refused',
+  },
+  { name: 'SCHEDULER_TIMEZONE', path: 'timezone', kind: 'custom', shown: '`TZ`, else `UTC`', description: 'IANA zone for schedules' },
+  { name: 'SCHEDULER_ENABLED', path: 'service.schedulerEnabled', kind: 'bool', description: 'run schedule ticks in this process (never in `APP_ROLE=api`)' },
+  {
+    name: 'BACKUP_TARGET_<NAME>_URL',
+    path: 'targets',
+    kind: 'custom',
+    description: "a database to back up: `postgres://user:pass@host:port/db` or `mysql://…`; the target's name is `<NAME>` lower-cased",
+  },
+  { name: 'BACKUP_TARGET_<NAME>_PASSWORD_FILE', path: 'targets[].passwordFile', kind: 'custom', description: 'file holding the password (read at each connection); preferred over a password in the URL' },
+  {
+    name: 'BACKUP_TARGET_<NAME>_CORE_TABLES',
+    path: 'targets[].coreTables',
+    kind: 'custom',
+    description:
+      'comma-separated tables of a `partial` backup, named as `GET /api/v1/targets/:name/tables` lists them (PostgreSQL: `sales.items`, `"Mixed Case"`; a comma inside double quotes is part of a name; see [docs/restore.md](docs/restore.md#table-names))',
+  },
+  {
+    name: 'BACKUP_TARGET_<NAME>_RESTORE_DATABASES',
+    path: 'targets[].restoreDatabases',
+    kind: 'custom',
+    description:
+      "comma-separated existing databases on the target's server, besides its own, that restores of its backups may replace (never a system database or a `bm_*` name); see [docs/restore.md](docs/restore.md#where-a-restore-may-write)",
+  },
+  {
+    name: 'BACKUP_TARGET_<NAME>_MAX_AGE_HOURS',
+    path: 'monitoring.targetMaxBackupAgeMs',
+    kind: 'custom',
+    shown: '`BACKUP_MAX_AGE_HOURS`',
+    description: "that target's own `BACKUP_MAX_AGE_HOURS`",
+  },
+  { name: 'BACKUP_COMPRESSION', path: 'dump.defaultCompression', kind: 'choice', description: '`zstd`, `gzip` or `none`' },
+  { name: 'ZSTD_LEVEL', path: 'dump.zstdLevel', kind: 'int', description: 'zstd compression level' },
+  { name: 'GZIP_LEVEL', path: 'dump.gzipLevel', kind: 'int', description: 'gzip compression level' },
+  { name: 'DUMP_TIMEOUT_MS', path: 'dump.timeoutMs', kind: 'int', shown: '`21600000` (6 h)', description: 'a dump running longer is killed and fails' },
+  { name: 'DUMP_LOCK_WAIT_TIMEOUT_MS', path: 'dump.lockWaitTimeoutMs', kind: 'int', description: '`pg_dump --lock-wait-timeout`: fail fast on a locked table' },
+  {
+    name: 'BACKUP_PG_FORMAT',
+    path: 'dump.pgFormat',
+    kind: 'choice',
+    description:
+      'PostgreSQL format when a request names none: `custom` (`pg_dump -Fc`, restored with `pg_restore`; measured 14–16% faster to restore than plain SQL, and restorable table by table) or `plain`',
+  },
+  { name: 'JOB_ATTEMPTS', path: 'queue.attempts', kind: 'int', description: 'attempts for retryable failures (bad credentials and unknown databases are never retried)' },
+  { name: 'JOB_BACKOFF_MS', path: 'queue.backoffMs', kind: 'int', description: 'first retry delay (exponential)' },
+  { name: 'WORKER_CONCURRENCY', path: 'queue.concurrency', kind: 'int', description: 'jobs per worker process' },
+  { name: 'JOB_LOCK_DURATION_MS', path: 'queue.lockDurationMs', kind: 'int', description: "how fast a dead worker's job is handed to another" },
+  { name: 'JOB_STALLED_INTERVAL_MS', path: 'queue.stalledIntervalMs', kind: 'int', description: 'how often workers look for stalled jobs' },
+  { name: 'SHUTDOWN_GRACE_MS', path: 'shutdownGraceMs', kind: 'int', description: 'how long a running job may finish after SIGTERM' },
+  { name: 'LOG_LEVEL', path: 'service.logLevel', kind: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino level' },
+  {
+    name: 'SCHEDULER_SYNC_INTERVAL_MS',
+    path: 'schedules.syncIntervalMs',
+    kind: 'int',
+    description: 'how often each replica re-reads schedules (changes through the API reach every replica within this)',
+  },
+  { name: 'SCHEDULER_DEFAULT_PLANS', path: 'service.defaultPlans', kind: 'bool', description: 'create daily/weekly/monthly plans per target on first start' },
+  { name: 'SCHEDULER_DAILY_CRON', path: 'schedules.defaultPlans[daily]', kind: 'custom', shown: '`0 2 * * *`', description: 'cron of the default daily plan (empty: none)' },
+  { name: 'SCHEDULER_WEEKLY_CRON', path: 'schedules.defaultPlans[weekly]', kind: 'custom', shown: '`0 3 * * 0`', description: 'cron of the default weekly plan (empty: none)' },
+  { name: 'SCHEDULER_MONTHLY_CRON', path: 'schedules.defaultPlans[monthly]', kind: 'custom', shown: '`0 4 1 * *`', description: 'cron of the default monthly plan (empty: none)' },
+  {
+    name: 'RETENTION_POLICIES',
+    path: 'schedules.retention.policies',
+    kind: 'custom',
+    shown: '—',
+    description: 'JSON array of policies, adding to or overriding the built-ins `standard`, `gfs`, `30-days`',
+  },
+  { name: 'RETENTION_DEFAULT_POLICY', path: 'schedules.retention.defaultPolicy', kind: 'string', description: 'policy of backups without one' },
+  { name: 'RETENTION_MAX_TOTAL_BYTES', path: 'schedules.retention.policies[].maxTotalBytes', kind: 'custom', description: 'size cap for policies that set none' },
+  { name: 'RETENTION_CLEANUP_CRON', path: 'schedules.retention.cleanupCron', kind: 'cron', description: 'when cleanup runs (empty: never on its own)' },
+  {
+    name: 'RESTORE_DRILL_CRON',
+    path: 'schedules.drillCron',
+    kind: 'cron',
+    description: 'when the newest good backup of each target is restored into a throwaway database and its row counts compared (empty: never)',
+  },
+  {
+    name: 'SCHEDULE_MIN_INTERVAL_MINUTES',
+    path: 'schedules.minIntervalMinutes',
+    kind: 'int',
+    description:
+      "shortest time allowed between two runs of a schedule (API schedules, default plans, the drill cron), measured over the next runs in the schedule's zone; a cron that runs more often is refused (400 through the API, exit 78 at start-up); 0 = no minimum",
+  },
+  {
+    name: 'QUEUE_MAX_WAITING',
+    path: 'queue.maxWaiting',
+    kind: 'int',
+    description: 'jobs that may wait for a worker; beyond, requests for backups, restores and verifications get 429 `QUEUE_FULL` with `Retry-After`, and nothing is recorded; 0 = no cap',
+  },
+  {
+    name: 'AUTH_FAILURE_LIMIT',
+    path: 'auth.failureLimit',
+    kind: 'int',
+    description: "after this many 401s from one IP within the window, that IP's failing requests get 429 for a window (valid tokens still pass; per API process; 0 disables)",
+  },
+  { name: 'AUTH_FAILURE_WINDOW_MS', path: 'auth.failureWindowMs', kind: 'int', description: 'that window (also of `AUTH_FORBIDDEN_LIMIT` and of audit summaries)' },
+  {
+    name: 'AUTH_FORBIDDEN_LIMIT',
+    path: 'auth.forbiddenLimit',
+    kind: 'int',
+    description:
+      'after this many 403s of one user (token subject) within the window, their refused calls get 429 for a window (0 disables); the audit trail records the first 5 of each kind per caller and window, then one entry summing up the rest',
+  },
+  {
+    name: 'TRUST_PROXY',
+    path: 'service.trustProxy',
+    kind: 'custom',
+    shown: 'off',
+    description:
+      "behind a reverse proxy: the number of proxies in front (e.g. `1`), or their addresses and CIDR subnets (`10.0.0.0/8, loopback`), so limits and audit see the client's IP (Express `trust proxy`; `true` is refused)",
+  },
+  { name: 'HTTP_BODY_LIMIT_KB', path: 'service.bodyLimitKb', kind: 'int', min: 1, max: 1024 * 1024, description: 'largest JSON body (413 beyond, also for gzip bodies that inflate past it)' },
+  {
+    name: 'REDIS_ALLOW_EVICTION',
+    path: 'queue.allowEviction',
+    kind: 'bool',
+    description: "start even if Redis's `maxmemory-policy` is not `noeviction` (with a loud warning); otherwise start-up refuses",
+  },
+  { name: 'HEALTH_MIN_FREE_MB', path: 'monitoring.minFreeBytes', kind: 'int', scale: MB, description: '`/health/ready` fails below this much free space on the storage filesystem' },
+  { name: 'HEALTH_CHECK_TIMEOUT_MS', path: 'monitoring.checkTimeoutMs', kind: 'int', description: 'per check of `/health/ready`' },
+  {
+    name: 'HEALTH_FILE',
+    kind: 'custom',
+    description: 'worker role: every 10 s the checks of `/health/ready` run and, while they pass, this file (0600) is rewritten; stale or missing means unhealthy (the worker serves no HTTP)',
+  },
+  {
+    name: 'BACKUP_MAX_AGE_HOURS',
+    path: 'monitoring.maxBackupAgeMs',
+    kind: 'int',
+    scale: HOUR,
+    description: '`/api/v1/system/health` reports a target unhealthy when its newest good backup is older (0: not checked)',
+  },
+  { name: 'CACHE_REDIS_PREFIXES', path: 'cache.redisPrefixes', kind: 'list', description: "comma-separated Redis key prefixes `DELETE /api/v1/cache` may clear (never the queue's)" },
+  { name: 'CACHE_SESSION_PREFIXES', path: 'cache.sessionPrefixes', kind: 'list', description: 'comma-separated Redis key prefixes of sessions (`cacheType: session`)' },
+  { name: 'CACHE_REDIS_URL', path: 'cache.redisUrl', kind: 'string', shown: '`REDIS_URL`', description: 'Redis holding those keys' },
+  {
+    name: 'CACHE_FILE_ROOT',
+    path: 'cache.fileRoot',
+    kind: 'custom',
+    shown: '`DATA_DIR/cache`',
+    description:
+      'the only directory file-cache clearing touches; it may not hold, or lie inside, `STORAGE_DIR` or `TEMP_DIR`, nor hold the SQLite catalog; clearing never follows a symlink (Linux: walks by directory descriptor through `/proc`)',
+  },
+];
+
+/** The bounds a variable's integer must keep, in its own unit. */
+export function envRange(v: EnvVariable): { min: number; max: number } {
+  const option = v.path ? rangeOf(v.path) : undefined;
+  const scale = v.scale ?? 1;
+  if (option) return { min: Math.ceil(option.min / scale), max: Math.floor(option.max / scale) };
+  return { min: v.min ?? 0, max: v.max ?? Number.MAX_SAFE_INTEGER };
+}
+
+export function envChoices(v: EnvVariable): readonly string[] {
+  return v.choices ?? (v.path ? choicesOf(v.path) : undefined) ?? [];
+}
+
+const TRUE = ['1', 'true', 'yes', 'on'];
+const FALSE = ['0', 'false', 'no', 'off'];
+
+/** Whether `raw` is a value of the variable's kind (unset and empty always are: the default applies). */
+function envValueProblem(v: EnvVariable, raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const text = String(raw);
+  if (v.kind === 'int') {
+    const { min, max } = envRange(v);
+    const n = Number(text);
+    if (!/^\s*-?\d+\s*$/.test(text) || n < min || n > max) return `${v.name} must be an integer between ${min} and ${max} (got "${text}")`;
+  }
+  if (v.kind === 'bool' && ![...TRUE, ...FALSE].includes(text.toLowerCase())) return `${v.name} must be true or false (got "${text}")`;
+  if (v.kind === 'choice' && !envChoices(v).includes(text)) return `${v.name} must be one of ${envChoices(v).join(', ')} (got "${text}")`;
+  return undefined;
+}
+
+/**
+ * The environment as a class-validator DTO: one property per variable of the table that is read
+ * as a plain value, each checked for its kind and bounds.
+ */
+export class EnvironmentDto {
+  [name: string]: unknown;
+}
+for (const v of ENV_VARIABLES) {
+  if (!['int', 'bool', 'choice'].includes(v.kind)) continue;
+  ValidateBy({
+    name: `env${v.kind}`,
+    validator: { validate: (value) => envValueProblem(v, value) === undefined, defaultMessage: (args) => envValueProblem(v, args?.value) ?? '' },
+  })(EnvironmentDto.prototype, v.name);
+}
+
+/** Every problem of the plain variables (`PORT must be an integer ...`). */
+export function environmentProblems(env: Record<string, string | undefined>): string[] {
+  const dto = Object.assign(new EnvironmentDto(), env);
+  return validateSync(dto).flatMap((e) => Object.values(e.constraints ?? {}));
+}
+
+/** A plain variable's value as its option: parsed, scaled, or the default when unset or empty. */
+export function envValue(v: EnvVariable, raw: string | undefined): unknown {
+  const fallback = v.path ? valueAt(DEFAULTS, v.path) : undefined;
+  if (v.kind === 'cron') return raw === undefined ? fallback : raw.trim();
+  if (raw === undefined || raw === '') return v.kind === 'list' ? [] : fallback;
+  switch (v.kind) {
+    case 'int':
+      return Number(raw) * (v.scale ?? 1);
+    case 'bool':
+      return TRUE.includes(raw.toLowerCase());
+    case 'list':
+      return raw.split(',').map((p) => p.trim()).filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+/** The default shown in the README's table. */
+function shownDefault(v: EnvVariable): string {
+  if (v.shown) return v.shown;
+  const d = v.path ? valueAt(DEFAULTS, v.path) : undefined;
+  if (d === undefined || (Array.isArray(d) && !d.length)) return '—';
+  return `\`${typeof d === 'number' ? d / (v.scale ?? 1) : String(d)}\``;
+}
+
+/** The README's configuration table, generated from `ENV_VARIABLES`. */
+export function envTableMarkdown(): string {
+  const rows = ENV_VARIABLES.map((v) => `| \`${v.name}\` | ${shownDefault(v)} | ${v.description} |`);
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
