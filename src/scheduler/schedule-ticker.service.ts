@@ -32,9 +32,8 @@ const CLAIM_TTL_MS = 3600_000;
  * misses its ticks; nothing is back-filled (cron computes the next run from now).
  */
 @Injectable()
-export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ScheduleTicker');
-  /** From the restore module (drills are verification requests, capped like any other). */
   /** Why a schedule's cron is not registered (it runs more often than the minimum), by signature. */
   private readonly tooFrequent = new Map<string, string | undefined>();
   /** This process, as claims and status name it. */
