@@ -85,7 +85,7 @@ describe('one error model', () => {
 
   describe('one clear message per mistake (issue 15 item 8)', () => {
     const records = () => t.app.get<Repository<BackupRecord>>(getRepositoryToken(BackupRecord, CATALOG_CONNECTION), { strict: false });
-    const insert = (id: string, metadata: Record<string, unknown> | null = null) =>
+    const insert = (id: string, metadata: BackupRecord['metadata'] = null) =>
       records().insert({ id, type: BackupType.Manual, status: BackupStatus.Failed, target: 'app', engine: 'postgres', compression: 'zstd', triggeredBy: 'test', metadata });
 
     it('a wrong type yields one message, not every rule of the field', async () => {

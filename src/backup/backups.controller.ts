@@ -1,13 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
+  ApiBody,
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
-  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentActor } from '../auth/actor.decorator.js';
@@ -17,10 +14,12 @@ import { LibraryController, ROLE_TOO_LOW } from '../common/library-controller.de
 import { BackupsService } from './backups.service.js';
 import { BackupStatsService } from './backup-stats.service.js';
 import { BackupStats, BackupStatsQuery } from './dto/backup-stats.dto.js';
-import { BackupPage, BackupResponse, ErrorResponse, toBackupResponse } from './dto/backup-response.dto.js';
+import { BackupPage, BackupResponse, toBackupResponse } from './dto/backup-response.dto.js';
 import { CreateBackupDto } from './dto/create-backup.dto.js';
 import { DeleteBackupQuery, ListBackupsQuery } from './dto/list-backups.dto.js';
 import { pipeline } from 'node:stream/promises';
+import { ApiErrors, BODY_ERRORS } from '../common/api-errors.decorator.js';
+import { ErrorCode } from '../common/error-codes.js';
 
 @LibraryController('backups', { forbidden: ROLE_TOO_LOW })
 @Controller('backups')
@@ -31,6 +30,15 @@ export class BackupsController {
   ) {}
 
   @Post()
+  @ApiBody({
+    type: CreateBackupDto,
+    examples: {
+    full: { summary: 'The whole database, with the configured defaults', value: { target: 'app' } },
+    selective: { summary: 'Named tables only (scope selective)', value: { target: 'app', scope: 'selective', tables: ['customers'], description: 'before the 2.3 migration' } },
+    schemaOnly: { summary: 'Table definitions without rows, gzip', value: { target: 'app', includeData: false, compression: 'gzip', retentionDays: 7 } },
+  },
+  })
+  @ApiErrors([...BODY_ERRORS, ErrorCode.TargetNotFound, ErrorCode.TargetUnreachable, ErrorCode.QueueFull, ErrorCode.QueueUnavailable, ErrorCode.QueueBusy])
   @HttpCode(202)
   @MinRole(Role.Operator)
   @ApiOperation({
@@ -38,9 +46,6 @@ export class BackupsController {
   })
   @ApiAcceptedResponse({ type: BackupResponse, description: 'Queued: a new record; poll GET /backups/:id' })
   @ApiOkResponse({ type: BackupResponse, description: 'An identical backup is already QUEUED: that record, unchanged (nothing new is queued)' })
-  @ApiBadRequestResponse({ type: ErrorResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown target' })
-  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'QUEUE_FULL: QUEUE_MAX_WAITING jobs are waiting; nothing was recorded. The Retry-After header says when to ask again' })
   async create(@Body() dto: CreateBackupDto, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
     const { record, created } = await this.backups.submit({ ...dto, triggeredBy: `user:${actor.sub}` }, actor);
     if (!created) res.status(200);
@@ -48,37 +53,36 @@ export class BackupsController {
   }
 
   @Get()
+  @ApiErrors([ErrorCode.ValidationFailed])
   @ApiOperation({ summary: 'List backups, newest first' })
   @ApiOkResponse({ type: BackupPage })
-  @ApiBadRequestResponse({ type: ErrorResponse })
   async list(@Query() q: ListBackupsQuery): Promise<BackupPage> {
     const page = await this.backups.list(q);
     return { ...page, items: page.items.map((r) => toBackupResponse(r)) };
   }
 
   @Get('stats')
+  @ApiErrors([ErrorCode.ValidationFailed])
   @ApiOperation({ summary: 'Statistics from the catalog, optionally for one target and a date range' })
   @ApiOkResponse({ type: BackupStats })
-  @ApiBadRequestResponse({ type: ErrorResponse })
   stats(@Query() q: BackupStatsQuery) {
     return this.statsService.stats(q);
   }
 
   @Get(':id')
+  @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId])
   @ApiOperation({ summary: 'One backup, with whether its file is in storage' })
   @ApiOkResponse({ type: BackupResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse })
   async get(@Param('id') id: string) {
     const record = await this.backups.get(id, { withDeleted: true });
     return toBackupResponse(record, { fileExists: await this.backups.fileExists(record) });
   }
 
   @Get(':id/download')
+  @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId, ErrorCode.BackupNotReady, ErrorCode.ArtifactMissing])
   @ApiOperation({ summary: 'Stream the artifact; the checksum is verified as it streams and a mismatch aborts the response' })
   @ApiProduces('application/octet-stream')
   @ApiOkResponse({ description: 'The artifact bytes; X-Checksum-SHA256 carries the expected digest' })
-  @ApiNotFoundResponse({ type: ErrorResponse })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'The backup is not COMPLETED or VERIFIED' })
   async download(@Param('id') id: string, @CurrentActor() actor: Actor, @Res() res: Response): Promise<void> {
     const { record, stream, size } = await this.backups.openArtifact(id, actor);
     const name = record.fileKey!.split('/').pop()!;
@@ -93,11 +97,10 @@ export class BackupsController {
   }
 
   @Delete(':id')
+  @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId, ErrorCode.BackupRunning, ErrorCode.BackupPinned])
   @MinRole(Role.Admin)
   @ApiOperation({ summary: 'Delete a backup: soft by default, `?hard=true` removes the file too' })
   @ApiOkResponse({ type: BackupResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'Running or pinned' })
   async delete(@Param('id') id: string, @Query() q: DeleteBackupQuery, @CurrentActor() actor: Actor): Promise<BackupResponse> {
     return toBackupResponse(await this.backups.delete(id, q.hard, actor));
   }

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { ErrorResponse } from '../backup/dto/backup-response.dto.js';
 import { ERROR_STATUS, errorBody, ErrorCode } from './error-codes.js';
 
@@ -61,18 +61,27 @@ export const AUTH_ERRORS: readonly ErrorCode[] = [ErrorCode.Unauthorized, ErrorC
  * body per code (the real body a client gets). `notes` adds route-specific detail per code.
  */
 export function ApiErrors(codes: readonly ErrorCode[], notes: Partial<Record<ErrorCode, string>> = {}): MethodDecorator & ClassDecorator {
+  const all = new Set(codes);
+  // A route's own 429 replaces the class-level one: keep the auth limiter's code in it.
+  if ([...all].some((c) => ERROR_STATUS[c] === 429)) all.add(ErrorCode.TooManyFailures);
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of new Set(codes)) {
+  for (const code of all) {
     const status = ERROR_STATUS[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   return applyDecorators(
+    ApiExtraModels(ErrorResponse),
     ...[...byStatus].map(([status, list]) =>
       ApiResponse({
         status,
-        type: ErrorResponse,
         description: `${STATUS_TEXT[status] ?? 'Error'}: ${list.map((c) => (notes[c] ? `\`${c}\` (${notes[c]})` : `\`${c}\``)).join(', ')}`,
-        examples: Object.fromEntries(list.map((c) => [c, { summary: notes[c] ?? c, value: errorBody(c, EXAMPLE_MESSAGE[c]) }])),
+        // Always JSON, also on routes that produce something else (the download).
+        content: {
+          'application/json': {
+            schema: { $ref: getSchemaPath(ErrorResponse) },
+            examples: Object.fromEntries(list.map((c) => [c, { summary: notes[c] ?? c, value: errorBody(c, EXAMPLE_MESSAGE[c]) }])),
+          },
+        },
       }),
     ),
   ) as MethodDecorator & ClassDecorator;

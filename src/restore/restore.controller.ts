@@ -1,20 +1,18 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
+  ApiBody,
   ApiOkResponse,
   ApiOperation,
-  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentActor } from '../auth/actor.decorator.js';
 import { MinRole, Role, type Actor } from '../auth/roles.js';
-import { ErrorResponse } from '../backup/dto/backup-response.dto.js';
 import { LibraryController, ROLE_TOO_LOW } from '../common/library-controller.decorator.js';
 import { ListRestoresQuery, RestoreBackupDto, RestoreRunPage, RestoreRunResponse, RestoreStats, VerifyAccepted, VerifyBackupDto } from './dto/restore.dto.js';
 import { RestoresService } from './restores.service.js';
+import { ApiErrors, BODY_ERRORS } from '../common/api-errors.decorator.js';
+import { ErrorCode } from '../common/error-codes.js';
 
 /** Restore and verify actions on a backup (`/backups/:id/restore`, `/backups/:id/verify`). */
 @LibraryController('restores', { forbidden: `${ROLE_TOO_LOW}; or (restore) a destination no restore may write: a system database, a bm_* name, or an existing database that is neither the target's own nor allowed for it` })
@@ -23,6 +21,13 @@ export class BackupRestoreController {
   constructor(private readonly restores: RestoresService) {}
 
   @Post(':id/restore')
+  @ApiBody({
+    type: RestoreBackupDto,
+    examples: {
+    inPlace: { summary: "Into the target's own database (a safety backup is taken first)", value: { confirm: true } },
+  },
+  })
+  @ApiErrors([...BODY_ERRORS, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId, ErrorCode.TargetNotFound, ErrorCode.DestinationForbidden, ErrorCode.BackupDeleted, ErrorCode.BackupNotRestorable, ErrorCode.ArtifactMissing, ErrorCode.RestoreInProgress, ErrorCode.QueueFull, ErrorCode.QueueUnavailable, ErrorCode.TargetUnreachable])
   @HttpCode(202)
   @MinRole(Role.Admin)
   @ApiOperation({
@@ -31,15 +36,19 @@ export class BackupRestoreController {
       'an existing destination is backed up first (safety backup) and the restore is all-or-nothing where the engine allows it',
   })
   @ApiAcceptedResponse({ type: RestoreRunResponse, description: 'Queued; poll GET /restores/:id' })
-  @ApiBadRequestResponse({ type: ErrorResponse, description: 'No confirm: true, or an invalid targetDatabase' })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown backup or target' })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'Deleted, not restorable without force, artifact missing, or another restore of the same physical database (by any target) is queued or running' })
-  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'QUEUE_FULL: QUEUE_MAX_WAITING jobs are waiting; nothing was recorded. The Retry-After header says when to ask again' })
   restore(@Param('id') id: string, @Body() dto: RestoreBackupDto, @CurrentActor() actor: Actor) {
     return this.restores.request(id, dto, actor);
   }
 
   @Post(':id/verify')
+  @ApiBody({
+    type: VerifyBackupDto,
+    examples: {
+    basic: { summary: 'Read the artifact and check its checksum and sizes', value: {} },
+    drill: { summary: 'Also restore into a throwaway database and compare row counts', value: { drill: true } },
+  },
+  })
+  @ApiErrors([...BODY_ERRORS, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId, ErrorCode.TargetNotFound, ErrorCode.BackupDeleted, ErrorCode.BackupNotRestorable, ErrorCode.QueueFull, ErrorCode.QueueUnavailable, ErrorCode.QueueBusy])
   @HttpCode(202)
   @MinRole(Role.Operator)
   @ApiOperation({
@@ -47,10 +56,6 @@ export class BackupRestoreController {
   })
   @ApiAcceptedResponse({ type: VerifyAccepted, description: 'Queued; the result lands on the backup (VERIFIED or CORRUPTED)' })
   @ApiOkResponse({ type: VerifyAccepted, description: 'The same verification (or drill) of this backup is already waiting: its job, with created: false (nothing new is queued)' })
-  @ApiBadRequestResponse({ type: ErrorResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse })
-  @ApiConflictResponse({ type: ErrorResponse, description: 'Deleted, or not COMPLETED/VERIFIED/CORRUPTED' })
-  @ApiTooManyRequestsResponse({ type: ErrorResponse, description: 'QUEUE_FULL: QUEUE_MAX_WAITING jobs are waiting; nothing was queued. The Retry-After header says when to ask again' })
   async verify(@Param('id') id: string, @Body() dto: VerifyBackupDto, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
     const queued = await this.restores.requestVerify(id, !!dto.drill, actor);
     if (!queued.created) res.status(200);
@@ -65,9 +70,9 @@ export class RestoresController {
   constructor(private readonly restores: RestoresService) {}
 
   @Get()
+  @ApiErrors([ErrorCode.ValidationFailed])
   @ApiOperation({ summary: 'List restore runs, newest first' })
   @ApiOkResponse({ type: RestoreRunPage })
-  @ApiBadRequestResponse({ type: ErrorResponse })
   list(@Query() q: ListRestoresQuery) {
     return this.restores.list(q);
   }
@@ -80,9 +85,9 @@ export class RestoresController {
   }
 
   @Get(':id')
+  @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.RestoreNotFound, ErrorCode.AmbiguousId])
   @ApiOperation({ summary: 'One restore run' })
   @ApiOkResponse({ type: RestoreRunResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse })
   get(@Param('id') id: string) {
     return this.restores.get(id);
   }

@@ -1,17 +1,17 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
+  ApiBody,
   ApiOkResponse,
   ApiOperation,
 } from '@nestjs/swagger';
 import { CurrentActor } from '../auth/actor.decorator.js';
 import { MinRole, Role, type Actor } from '../auth/roles.js';
-import { BackupResponse, ErrorResponse, toBackupResponse } from '../backup/dto/backup-response.dto.js';
+import { BackupResponse, toBackupResponse } from '../backup/dto/backup-response.dto.js';
 import { LibraryController, ROLE_TOO_LOW } from '../common/library-controller.decorator.js';
 import { CleanupRequestDto, CleanupResponse, RetentionPoliciesResponse } from './dto/retention.dto.js';
 import { RetentionService } from './retention.service.js';
+import { ApiErrors, BODY_ERRORS } from '../common/api-errors.decorator.js';
+import { ErrorCode } from '../common/error-codes.js';
 
 @LibraryController('retention', { forbidden: ROLE_TOO_LOW })
 @Controller('retention')
@@ -26,12 +26,17 @@ export class RetentionController {
   }
 
   @Post('cleanup')
+  @ApiBody({
+    type: CleanupRequestDto,
+    examples: {
+    dryRun: { summary: 'Report what would be deleted for one target', value: { dryRun: true, target: 'app' } },
+  },
+  })
+  @ApiErrors([...BODY_ERRORS, ErrorCode.TargetNotFound])
   @HttpCode(200)
   @MinRole(Role.Admin)
   @ApiOperation({ summary: 'Apply retention now: deletes files and soft-deletes records; `dryRun` only lists them' })
   @ApiOkResponse({ type: CleanupResponse })
-  @ApiBadRequestResponse({ type: ErrorResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown target' })
   cleanup(@Body() dto: CleanupRequestDto, @CurrentActor() actor: Actor) {
     return this.retention.cleanup({ dryRun: dto.dryRun, target: dto.target }, actor);
   }
@@ -44,22 +49,21 @@ export class BackupPinsController {
   constructor(private readonly retention: RetentionService) {}
 
   @Post(':id/pin')
+  @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId])
   @HttpCode(200)
   @MinRole(Role.Operator)
   @ApiOperation({ summary: 'Pin a backup: retention keeps it and DELETE refuses it until it is unpinned' })
   @ApiOkResponse({ type: BackupResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse })
-  @ApiConflictResponse({ type: ErrorResponse })
   async pin(@Param('id') id: string, @CurrentActor() actor: Actor): Promise<BackupResponse> {
     return toBackupResponse(await this.retention.setPinned(id, true, actor));
   }
 
   @Post(':id/unpin')
+  @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId])
   @HttpCode(200)
   @MinRole(Role.Operator)
   @ApiOperation({ summary: 'Unpin a backup: retention applies to it again' })
   @ApiOkResponse({ type: BackupResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse })
   async unpin(@Param('id') id: string, @CurrentActor() actor: Actor): Promise<BackupResponse> {
     return toBackupResponse(await this.retention.setPinned(id, false, actor));
   }

@@ -1,16 +1,17 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { LibraryController } from '../common/library-controller.decorator.js';
 import { RetentionService } from './retention.service.js';
 import { ScheduleTicker } from './schedule-ticker.service.js';
 import { SchedulesService } from './schedules.service.js';
 
+@ApiSchema({ name: 'BmSchedulerStatusResponse' })
 class SchedulerStatusResponse {
   @ApiProperty({ description: 'Whether this process runs schedule ticks' }) enabled!: boolean;
   @ApiProperty() instanceId!: string;
   @ApiProperty({ example: 'UTC' }) timezone!: string;
-  @ApiPropertyOptional({ nullable: true }) lastSyncAt!: Date | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) lastSyncAt!: Date | null;
   @ApiProperty({ description: 'Schedules this process has registered' }) registered!: number;
   @ApiProperty({ type: 'array', items: { type: 'object' }, description: 'Schedules with their next runs' }) schedules!: unknown[];
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'Jobs per state', example: { active: 1, waiting: 0, delayed: 0, failed: 0, completed: 12, prioritized: 0 } })

@@ -1,13 +1,14 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiServiceUnavailableResponse } from '@nestjs/swagger';
-import { ErrorResponse } from '../backup/dto/backup-response.dto.js';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { DomainError, EngineError, ErrorCode } from '../common/errors.js';
 import { LibraryController } from '../common/library-controller.decorator.js';
 import { redact } from '../common/redact.js';
 import { EnginesService } from '../engines/engines.service.js';
 import { TABLE_NAMES_DOC } from '../engines/table-names.js';
 import { TargetsService } from './targets.service.js';
+import { ApiErrors } from '../common/api-errors.decorator.js';
 
+@ApiSchema({ name: 'BmTargetResponse' })
 class TargetResponse {
   @ApiProperty({ example: 'app' }) name!: string;
   @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
@@ -20,6 +21,7 @@ class TargetResponse {
   restoreDatabases!: string[];
 }
 
+@ApiSchema({ name: 'BmTableInfoResponse' })
 export class TableInfoResponse {
   @ApiProperty({ example: '"Mixed Case"', description: `The table's canonical name, as backups record it and \`tables\` accepts it. ${TABLE_NAMES_DOC}` })
   name!: string;
@@ -31,6 +33,7 @@ export class TableInfoResponse {
   sizeBytes!: number;
 }
 
+@ApiSchema({ name: 'BmTargetTablesResponse' })
 export class TargetTablesResponse {
   @ApiProperty({ example: 'app' }) target!: string;
   @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
@@ -57,11 +60,10 @@ export class TargetsController {
   }
 
   @Get(':name/tables')
+  @ApiErrors([ErrorCode.TargetNotFound, ErrorCode.TargetUnreachable])
   @ApiOperation({ summary: "A target's tables with estimated rows and sizes (the names a selective backup accepts)" })
   @ApiParam({ name: 'name', description: 'A configured target name', example: 'app' })
   @ApiOkResponse({ type: TargetTablesResponse })
-  @ApiNotFoundResponse({ type: ErrorResponse, description: 'Unknown target' })
-  @ApiServiceUnavailableResponse({ type: ErrorResponse, description: 'The database could not be reached or refused the connection' })
   async tables(@Param('name') name: string): Promise<TargetTablesResponse> {
     const target = await this.targets.resolve(name);
     let tables;

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsDate, IsEnum, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { pageOf, pageQuery } from '../../common/page.dto.js';
@@ -48,20 +48,22 @@ export class ListAuditQuery extends pageQuery({ defaultLimit: 50, maxLimit: 500 
   to?: Date;
 }
 
+@ApiSchema({ name: 'BmAuditEventResponse' })
 export class AuditEventResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() occurredAt!: Date;
   @ApiProperty({ description: 'Token subject, `system` or `anonymous`' }) actorId!: string;
-  @ApiPropertyOptional({ nullable: true }) actorName!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) actorName!: string | null;
   @ApiPropertyOptional({ nullable: true, enum: ['viewer', 'operator', 'admin'] }) actorRole!: string | null;
   @ApiProperty({ example: 'backup.create' }) action!: string;
-  @ApiPropertyOptional({ nullable: true, example: 'backup' }) resourceType!: string | null;
-  @ApiPropertyOptional({ nullable: true }) resource!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'backup' }) resourceType!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) resource!: string | null;
   @ApiProperty({ enum: AuditOutcome }) outcome!: AuditOutcome;
   @ApiProperty({ enum: AuditSeverity }) severity!: AuditSeverity;
-  @ApiPropertyOptional({ nullable: true }) requestId!: string | null;
-  @ApiPropertyOptional({ nullable: true }) clientIp!: string | null;
-  @ApiPropertyOptional({ type: Object, nullable: true, description: 'Redacted details; never secrets' }) metadata!: Record<string, unknown> | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) requestId!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) clientIp!: string | null;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, description: 'Redacted details; never secrets' }) metadata!: Record<string, unknown> | null;
 }
 
+@ApiSchema({ name: 'BmAuditPage' })
 export class AuditPage extends pageOf(AuditEventResponse) {}

@@ -1,10 +1,11 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { BackupStatus, BackupType, type BackupRecord } from '../entities/backup-record.entity.js';
 import { ERROR_CODES, type ErrorCode } from '../../common/error-codes.js';
 import { pageOf } from '../../common/page.dto.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 
 /** A catalog record as the API returns it. */
+@ApiSchema({ name: 'BmBackupResponse' })
 export class BackupResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ enum: BackupType }) type!: BackupType;
@@ -17,32 +18,33 @@ export class BackupResponse {
   @ApiProperty() includeData!: boolean;
   @ApiProperty({ enum: ['plain', 'custom'] }) format!: string;
   @ApiProperty({ enum: ['zstd', 'gzip', 'none'] }) compression!: string;
-  @ApiPropertyOptional({ nullable: true, description: 'Storage key of the artifact' }) fileKey!: string | null;
-  @ApiPropertyOptional({ nullable: true }) sizeBytes!: number | null;
-  @ApiPropertyOptional({ nullable: true, description: 'Uncompressed dump size' }) rawBytes!: number | null;
-  @ApiPropertyOptional({ nullable: true, description: 'SHA-256 of the artifact, hex' }) checksum!: string | null;
-  @ApiPropertyOptional({ nullable: true }) startedAt!: Date | null;
-  @ApiPropertyOptional({ nullable: true }) completedAt!: Date | null;
-  @ApiPropertyOptional({ nullable: true }) durationMs!: number | null;
-  @ApiPropertyOptional({ nullable: true }) databaseSizeBytes!: number | null;
-  @ApiPropertyOptional({ nullable: true }) tableCount!: number | null;
-  @ApiPropertyOptional({ nullable: true }) rowEstimate!: number | null;
-  @ApiPropertyOptional({ nullable: true, description: 'rawBytes / sizeBytes' }) compressionRatio!: number | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'Storage key of the artifact' }) fileKey!: string | null;
+  @ApiPropertyOptional({ type: Number, nullable: true }) sizeBytes!: number | null;
+  @ApiPropertyOptional({ type: Number, nullable: true, description: 'Uncompressed dump size' }) rawBytes!: number | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'SHA-256 of the artifact, hex' }) checksum!: string | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) startedAt!: Date | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) completedAt!: Date | null;
+  @ApiPropertyOptional({ type: Number, nullable: true }) durationMs!: number | null;
+  @ApiPropertyOptional({ type: Number, nullable: true }) databaseSizeBytes!: number | null;
+  @ApiPropertyOptional({ type: Number, nullable: true }) tableCount!: number | null;
+  @ApiPropertyOptional({ type: Number, nullable: true }) rowEstimate!: number | null;
+  @ApiPropertyOptional({ type: Number, nullable: true, description: 'rawBytes / sizeBytes' }) compressionRatio!: number | null;
   @ApiProperty() triggeredBy!: string;
-  @ApiPropertyOptional({ nullable: true }) description!: string | null;
-  @ApiPropertyOptional({ nullable: true }) errorMessage!: string | null;
-  @ApiPropertyOptional({ nullable: true }) retentionDays!: number | null;
-  @ApiPropertyOptional({ nullable: true }) expiresAt!: Date | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) description!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) errorMessage!: string | null;
+  @ApiPropertyOptional({ type: Number, nullable: true }) retentionDays!: number | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) expiresAt!: Date | null;
   @ApiProperty() pinned!: boolean;
-  @ApiPropertyOptional({ nullable: true }) verifiedAt!: Date | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) verifiedAt!: Date | null;
   @ApiProperty() attempts!: number;
-  @ApiPropertyOptional({ type: Object, nullable: true }) metadata!: Record<string, unknown> | null;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true }) metadata!: Record<string, unknown> | null;
   @ApiProperty() createdAt!: Date;
   @ApiProperty() updatedAt!: Date;
-  @ApiPropertyOptional({ nullable: true }) deletedAt!: Date | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) deletedAt!: Date | null;
   @ApiPropertyOptional({ description: 'Whether the artifact is in storage (single-record reads only)' }) fileExists?: boolean;
 }
 
+@ApiSchema({ name: 'BmBackupPage' })
 export class BackupPage extends pageOf(BackupResponse) {}
 
 /** Metadata the runner keeps for itself (uncommitted artifact keys): never part of the API. */
@@ -63,6 +65,7 @@ export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean 
 }
 
 /** The one error body of the API (see `common/error-codes.ts`). */
+@ApiSchema({ name: 'BmErrorResponse' })
 export class ErrorResponse {
   @ApiProperty({ example: 400 }) statusCode!: number;
   @ApiProperty({ enum: ERROR_CODES, example: 'VALIDATION_FAILED', description: 'Stable error code; branch on this, not on the message' }) code!: ErrorCode;

@@ -1,8 +1,9 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 import { BackupType } from '../entities/backup-record.entity.js';
 
+@ApiSchema({ name: 'BmCreateBackupDto' })
 export class CreateBackupDto {
   @ApiProperty({ description: 'Name of a configured target (see GET /targets)', example: 'app' })
   @IsString()

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsEnum, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { PageQuery, pageOf } from '../../common/page.dto.js';
 
@@ -11,6 +11,7 @@ export enum CacheType {
   Redis = 'redis',
 }
 
+@ApiSchema({ name: 'BmClearCacheDto' })
 export class ClearCacheDto {
   @ApiProperty({ enum: CacheType, description: 'What to clear; `all` clears every kind' })
   @IsEnum(CacheType, { message: `cacheType must be one of: ${Object.values(CacheType).join(', ')}` })
@@ -30,13 +31,15 @@ export class ClearCacheDto {
   keys?: string[];
 }
 
+@ApiSchema({ name: 'BmCacheKindResult' })
 export class CacheKindResult {
   @ApiProperty({ enum: CacheType }) type!: string;
-  @ApiPropertyOptional({ nullable: true, description: 'Items removed; null when the store cannot count them' }) items!: number | null;
+  @ApiPropertyOptional({ type: Number, nullable: true, description: 'Items removed; null when the store cannot count them' }) items!: number | null;
   @ApiPropertyOptional({ description: 'Why nothing was done (not configured, not enabled)' }) skipped?: string;
   @ApiPropertyOptional({ description: 'Why clearing failed' }) error?: string;
 }
 
+@ApiSchema({ name: 'BmCacheClearResponse' })
 export class CacheClearResponse {
   @ApiProperty({ format: 'uuid', description: 'History entry id' }) id!: string;
   @ApiProperty({ enum: CacheType }) cacheType!: string;
@@ -48,11 +51,13 @@ export class CacheClearResponse {
 
 export class CacheHistoryQuery extends PageQuery {}
 
+@ApiSchema({ name: 'BmCacheHistoryEntry' })
 export class CacheHistoryEntry extends CacheClearResponse {
   @ApiProperty() occurredAt!: Date;
   @ApiProperty() actorId!: string;
-  @ApiPropertyOptional({ nullable: true }) actorName!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) actorName!: string | null;
   @ApiPropertyOptional({ type: [String], nullable: true }) keys!: string[] | null;
 }
 
+@ApiSchema({ name: 'BmCacheHistoryPage' })
 export class CacheHistoryPage extends pageOf(CacheHistoryEntry) {}

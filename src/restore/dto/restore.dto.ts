@@ -1,9 +1,10 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { IsBoolean, IsEnum, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { PageQuery, pageOf } from '../../common/page.dto.js';
 import { DATABASE_NAME } from '../../engines/restorer.interface.js';
 import { RestoreStatus } from '../entities/restore-run.entity.js';
 
+@ApiSchema({ name: 'BmRestoreBackupDto' })
 export class RestoreBackupDto {
   @ApiProperty({ description: 'Must be `true`: a restore replaces the contents of the destination database', example: true })
   @IsOptional()
@@ -43,6 +44,7 @@ export class RestoreBackupDto {
   safetyBackup?: boolean;
 }
 
+@ApiSchema({ name: 'BmVerifyBackupDto' })
 export class VerifyBackupDto {
   @ApiPropertyOptional({ description: 'Also restore into a throwaway database and compare tables and row counts with those captured at backup time', default: false })
   @IsOptional()
@@ -68,6 +70,7 @@ export class ListRestoresQuery extends PageQuery {
   backupId?: string;
 }
 
+@ApiSchema({ name: 'BmRestoreRunResponse' })
 export class RestoreRunResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ format: 'uuid' }) backupId!: string;
@@ -78,23 +81,25 @@ export class RestoreRunResponse {
   @ApiProperty() dropExisting!: boolean;
   @ApiProperty() force!: boolean;
   @ApiProperty({ description: 'Whether a safety backup is taken of the destination (when it exists at run time)' }) safetyBackup!: boolean;
-  @ApiPropertyOptional({ nullable: true, format: 'uuid', description: 'The backup taken just before restoring' }) safetyBackupId!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, format: 'uuid', description: 'The backup taken just before restoring' }) safetyBackupId!: string | null;
   @ApiProperty({ enum: RestoreStatus, description: 'QUEUED → RUNNING → COMPLETED, or FAILED, or CANCELLED (stopped by a worker shutdown before it committed). A run that started is never run again on its own' }) status!: RestoreStatus;
-  @ApiPropertyOptional({ nullable: true, example: 'postgres:localhost:5432:app', description: 'The destination\'s physical database (engine:host:port:name) while QUEUED or RUNNING; null once ended' })
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'postgres:localhost:5432:app', description: 'The destination\'s physical database (engine:host:port:name) while QUEUED or RUNNING; null once ended' })
   activeKey!: string | null;
   @ApiProperty({ example: 'user:alice' }) requestedBy!: string;
-  @ApiPropertyOptional({ nullable: true, description: 'When the run took the database lock and began' }) startedAt!: Date | null;
-  @ApiPropertyOptional({ nullable: true }) completedAt!: Date | null;
-  @ApiPropertyOptional({ nullable: true }) durationMs!: number | null;
-  @ApiPropertyOptional({ nullable: true, description: 'Why the run FAILED or was CANCELLED, and what the destination database holds since' }) errorMessage!: string | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'When the run took the database lock and began' }) startedAt!: Date | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) completedAt!: Date | null;
+  @ApiPropertyOptional({ type: Number, nullable: true }) durationMs!: number | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'Why the run FAILED or was CANCELLED, and what the destination database holds since' }) errorMessage!: string | null;
   @ApiProperty() attempts!: number;
-  @ApiPropertyOptional({ type: Object, nullable: true }) metadata!: Record<string, unknown> | null;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true }) metadata!: Record<string, unknown> | null;
   @ApiProperty() createdAt!: Date;
   @ApiProperty() updatedAt!: Date;
 }
 
+@ApiSchema({ name: 'BmRestoreRunPage' })
 export class RestoreRunPage extends pageOf(RestoreRunResponse) {}
 
+@ApiSchema({ name: 'BmVerifyAccepted' })
 export class VerifyAccepted {
   @ApiProperty({ format: 'uuid' }) backupId!: string;
   @ApiProperty() drill!: boolean;
@@ -102,9 +107,10 @@ export class VerifyAccepted {
   @ApiProperty({ description: 'false: the same verification of this backup was already waiting, and this is its job' }) created!: boolean;
 }
 
+@ApiSchema({ name: 'BmRestoreStats' })
 export class RestoreStats {
-  @ApiProperty({ description: 'Restore runs by status', example: { COMPLETED: 3, FAILED: 1 } }) restores!: Record<string, number>;
-  @ApiProperty({ description: 'Backups by verification outcome', example: { VERIFIED: 10, CORRUPTED: 0, unverified: 2 } }) verifications!: Record<string, number>;
-  @ApiPropertyOptional({ nullable: true }) lastRestoreAt!: Date | null;
-  @ApiPropertyOptional({ nullable: true }) lastVerifiedAt!: Date | null;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Restore runs by status', example: { COMPLETED: 3, FAILED: 1 } }) restores!: Record<string, number>;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Backups by verification outcome', example: { VERIFIED: 10, CORRUPTED: 0, unverified: 2 } }) verifications!: Record<string, number>;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) lastRestoreAt!: Date | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) lastVerifiedAt!: Date | null;
 }

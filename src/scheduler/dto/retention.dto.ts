@@ -1,6 +1,7 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { IsBoolean, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 
+@ApiSchema({ name: 'BmCleanupRequestDto' })
 export class CleanupRequestDto {
   @ApiPropertyOptional({ default: false, description: 'Only report what would be deleted' })
   @IsOptional()
@@ -15,22 +16,24 @@ export class CleanupRequestDto {
   target?: string;
 }
 
+@ApiSchema({ name: 'BmRetentionDecisionResponse' })
 export class RetentionDecisionResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() target!: string;
   @ApiProperty() type!: string;
   @ApiProperty() status!: string;
   @ApiProperty() createdAt!: Date;
-  @ApiPropertyOptional({ nullable: true }) sizeBytes!: number | null;
+  @ApiPropertyOptional({ type: Number, nullable: true }) sizeBytes!: number | null;
   @ApiProperty({ description: 'Policy the backup falls under (`explicit` for its own retentionDays)' }) policy!: string;
   @ApiProperty({ enum: ['keep', 'delete'] }) action!: string;
   @ApiProperty({ type: [String], description: 'Why it is deleted' }) reasons!: string[];
-  @ApiPropertyOptional({ nullable: true }) expiresAt!: Date | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) expiresAt!: Date | null;
 }
 
+@ApiSchema({ name: 'BmCleanupResponse' })
 export class CleanupResponse {
   @ApiProperty() dryRun!: boolean;
-  @ApiPropertyOptional({ nullable: true }) target!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) target!: string | null;
   @ApiProperty({ type: [RetentionDecisionResponse], description: 'Deleted (or, in a dry run, to be deleted)' }) deleted!: RetentionDecisionResponse[];
   @ApiProperty({ description: 'Listed but not deleted (pinned or busy meanwhile)', type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, reason: { type: 'string' } } } })
   skipped!: Array<{ id: string; reason: string }>;
@@ -40,10 +43,11 @@ export class CleanupResponse {
   @ApiProperty() finishedAt!: Date;
 }
 
+@ApiSchema({ name: 'BmRetentionPoliciesResponse' })
 export class RetentionPoliciesResponse {
   @ApiProperty({ example: 'standard' }) defaultPolicy!: string;
   @ApiProperty({ example: 'UTC', description: 'Zone whose days, weeks, months and years tiers count' }) timezone!: string;
-  @ApiPropertyOptional({ nullable: true, example: '0 5 * * *' }) cleanupCron!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, example: '0 5 * * *' }) cleanupCron!: string | null;
   @ApiProperty({
     type: 'array',
     items: { type: 'object' },

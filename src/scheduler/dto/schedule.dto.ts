@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema, PartialType } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { BackupType } from '../../backup/entities/backup-record.entity.js';
 import { PRESETS } from '../cron.js';
@@ -6,6 +6,7 @@ import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 
 const PRESET_NAMES = Object.keys(PRESETS);
 
+@ApiSchema({ name: 'BmCreateScheduleDto' })
 export class CreateScheduleDto {
   @ApiProperty({ description: 'Unique name; backups it starts are triggered by `schedule:<name>`', example: 'app-nightly' })
   @IsString()
@@ -93,13 +94,15 @@ export class CreateScheduleDto {
 }
 
 /** Every field optional; `cron` and `preset` replace each other. `null` clears retentionPolicy. */
+@ApiSchema({ name: 'BmUpdateScheduleDto' })
 export class UpdateScheduleDto extends PartialType(CreateScheduleDto) {}
 
+@ApiSchema({ name: 'BmScheduleResponse' })
 export class ScheduleResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() name!: string;
   @ApiProperty() target!: string;
-  @ApiPropertyOptional({ nullable: true }) cron!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) cron!: string | null;
   @ApiPropertyOptional({ nullable: true, enum: PRESET_NAMES }) preset!: string | null;
   @ApiProperty({ description: 'The expression that runs: `cron`, or the preset\'s' }) expression!: string;
   @ApiProperty() timezone!: string;
@@ -108,20 +111,20 @@ export class ScheduleResponse {
   @ApiPropertyOptional({ type: [String], nullable: true, description: 'Tables of a `selective` backup, in the canonical form' }) tables!: string[] | null;
   @ApiProperty() includeSchema!: boolean;
   @ApiProperty() includeData!: boolean;
-  @ApiPropertyOptional({ nullable: true }) format!: string | null;
-  @ApiPropertyOptional({ nullable: true }) compression!: string | null;
-  @ApiPropertyOptional({ nullable: true, description: 'null: the default policy' }) retentionPolicy!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) format!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) compression!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'null: the default policy' }) retentionPolicy!: string | null;
   @ApiProperty({ description: 'The policy in effect' }) effectiveRetentionPolicy!: string;
-  @ApiPropertyOptional({ nullable: true }) description!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) description!: string | null;
   @ApiProperty() enabled!: boolean;
   @ApiProperty({ description: 'Created from configuration on first start' }) isDefault!: boolean;
-  @ApiPropertyOptional({ nullable: true, description: 'Next run; null when disabled' }) nextRunAt!: Date | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true, description: 'Next run; null when disabled' }) nextRunAt!: Date | null;
   @ApiProperty({ type: [Date], description: 'The next five runs (empty when disabled)' }) nextRuns!: Date[];
-  @ApiPropertyOptional({ nullable: true }) lastRunAt!: Date | null;
-  @ApiPropertyOptional({ nullable: true, description: 'Status of the last backup it started' }) lastStatus!: string | null;
-  @ApiPropertyOptional({ nullable: true }) lastBackupId!: string | null;
-  @ApiPropertyOptional({ nullable: true }) lastError!: string | null;
-  @ApiPropertyOptional({ nullable: true }) createdBy!: string | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) lastRunAt!: Date | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'Status of the last backup it started' }) lastStatus!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) lastBackupId!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) lastError!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) createdBy!: string | null;
   @ApiProperty() createdAt!: Date;
   @ApiProperty() updatedAt!: Date;
 }
