@@ -1,7 +1,8 @@
-import { HttpException, Injectable, Logger, type INestApplicationContext, type LoggerService, type OnApplicationShutdown } from '@nestjs/common';
+import { HttpException, Injectable, Logger, Module, type INestApplicationContext, type LoggerService, type OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Command as Commander } from 'commander';
 import { InjectCommander } from 'nest-commander';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { BackupManagerModule } from '../backup-manager.module.js';
@@ -77,7 +78,11 @@ export class CliContext implements OnApplicationShutdown {
     const ok = await redis.connect().then(() => redis.ping()).then(() => true, () => false);
     redis.disconnect();
     if (!ok) throw new CliError(`Redis at ${redactUrl(options.redisUrl)} is unreachable; start it, or run with --inline`, Exit.Unavailable);
-    return this.create(BackupManagerModule.forRoot({ ...options, workers: false, scheduler: false, controllers: false }));
+    // The library uses the app's event emitter; the CLI is the app here.
+    return this.create({
+      module: CliQueuedModule,
+      imports: [EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }), BackupManagerModule.forRoot({ ...options, workers: false, scheduler: false, controllers: false })],
+    });
   }
 
   /** The library with an in-process queue: jobs run here, without Redis. */
@@ -155,3 +160,7 @@ export async function pollUntil<T>(signal: AbortSignal, poll: () => Promise<T | 
 export function print(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
 }
+
+/** Root of the CLI's queued context. */
+@Module({})
+class CliQueuedModule {}

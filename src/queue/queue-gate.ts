@@ -12,6 +12,8 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 
 /** The Redis commands the gate uses (JobsQueue's connection, or the CLI's in-memory stand-in). */
 type GateRedis = Pick<JobsQueue['connection'], 'set' | 'get' | 'eval'>;
+/** The queue as the gate sees it; `assertAvailable` refuses at once while Redis is down. */
+type GateQueue = Pick<JobsQueue, 'counts'> & { connection: GateRedis; assertAvailable?: (what: string) => void };
 
 /**
  * The caps in front of the job queue, shared by every way in (HTTP, CLI, schedules, host code):
@@ -22,7 +24,7 @@ type GateRedis = Pick<JobsQueue['connection'], 'set' | 'get' | 'eval'>;
  */
 export class QueueGate {
   constructor(
-    private readonly queue: Pick<JobsQueue, 'counts'> & { connection: GateRedis },
+    private readonly queue: GateQueue,
     private readonly options: BackupManagerOptions,
   ) {}
 
@@ -41,6 +43,7 @@ export class QueueGate {
    * queue cannot be read. Nothing has been recorded when it throws.
    */
   async assertRoom(what: string): Promise<void> {
+    this.queue.assertAvailable?.(what);
     const max = this.maxWaiting;
     if (!max) return;
     const waiting = await this.waiting().catch((err: Error) => {
@@ -57,6 +60,7 @@ export class QueueGate {
 
   /** Runs `fn` while no other request for the same `spec` (any process) runs its own. */
   async exclusive<T>(spec: string, fn: () => Promise<T>): Promise<T> {
+    this.queue.assertAvailable?.('request');
     const key = `${this.options.queuePrefix}:request-gate:${createHash('sha256').update(spec).digest('hex')}`;
     const token = randomUUID();
     const redis = this.queue.connection;
