@@ -1,15 +1,18 @@
-import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { Table, type QueryRunner } from 'typeorm';
+import { CatalogMigration } from './catalog-migration.js';
 import { columnTypes } from './column-types.js';
 
 /** The catalog's first table. Written with the Table API so it runs on SQLite, PostgreSQL and MySQL. */
-export class CreateBackupRecords1763800000000 implements MigrationInterface {
+export class CreateBackupRecords1763800000000 extends CatalogMigration {
   name = 'CreateBackupRecords1763800000000';
 
   async up(qr: QueryRunner): Promise<void> {
     const t = columnTypes(qr);
-    await qr.createTable(
+    await this.createOrAdopt(
+      qr,
+      'backup_records',
       new Table({
-        name: 'backup_records',
+        name: this.t('backup_records'),
         columns: [
           { name: 'id', type: 'varchar', length: '36', isPrimary: true },
           { name: 'type', type: 'varchar', length: '16' },
@@ -30,33 +33,33 @@ export class CreateBackupRecords1763800000000 implements MigrationInterface {
           { name: 'completedAt', ...t.timestamp, isNullable: true },
           { name: 'durationMs', type: 'bigint', isNullable: true },
           { name: 'databaseSizeBytes', type: 'bigint', isNullable: true },
-          { name: 'tableCount', type: 'int', isNullable: true },
+          { name: 'tableCount', type: t.int, isNullable: true },
           { name: 'rowEstimate', type: 'bigint', isNullable: true },
           { name: 'compressionRatio', type: 'double precision', isNullable: true },
           { name: 'triggeredBy', type: 'varchar', length: '128' },
           { name: 'description', type: 'varchar', length: '500', isNullable: true },
           { name: 'errorMessage', type: 'text', isNullable: true },
-          { name: 'retentionDays', type: 'int', isNullable: true },
+          { name: 'retentionDays', type: t.int, isNullable: true },
           { name: 'expiresAt', ...t.timestamp, isNullable: true },
           { name: 'pinned', type: t.boolean, default: t.false },
           { name: 'verifiedAt', ...t.timestamp, isNullable: true },
-          { name: 'attempts', type: 'int', default: 0 },
+          { name: 'attempts', type: t.int, default: 0 },
           { name: 'metadata', type: 'text', isNullable: true },
           { name: 'createdAt', ...t.timestamp, default: t.now },
-          { name: 'updatedAt', ...t.timestamp, default: t.now },
+          { name: 'updatedAt', ...t.timestamp, default: t.now, onUpdate: t.onUpdate },
           { name: 'deletedAt', ...t.timestamp, isNullable: true },
+        ],
+        indices: [
+          { name: this.t('idx_backup_records_target_created'), columnNames: ['target', 'createdAt'] },
+          { name: this.t('idx_backup_records_status'), columnNames: ['status'] },
+          { name: this.t('idx_backup_records_type'), columnNames: ['type'] },
+          { name: this.t('idx_backup_records_expires'), columnNames: ['expiresAt'] },
         ],
       }),
     );
-    await qr.createIndices('backup_records', [
-      new TableIndex({ name: 'idx_backup_records_target_created', columnNames: ['target', 'createdAt'] }),
-      new TableIndex({ name: 'idx_backup_records_status', columnNames: ['status'] }),
-      new TableIndex({ name: 'idx_backup_records_type', columnNames: ['type'] }),
-      new TableIndex({ name: 'idx_backup_records_expires', columnNames: ['expiresAt'] }),
-    ]);
   }
 
   async down(qr: QueryRunner): Promise<void> {
-    await qr.dropTable('backup_records', true, true, true);
+    await qr.dropTable(this.t('backup_records'), true, true, true);
   }
 }

@@ -1,15 +1,18 @@
-import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { Table, type QueryRunner } from 'typeorm';
+import { CatalogMigration } from './catalog-migration.js';
 import { columnTypes } from './column-types.js';
 
 /** Restore runs. Written with the Table API so it runs on SQLite, PostgreSQL and MySQL. */
-export class CreateRestoreRuns1763800100000 implements MigrationInterface {
+export class CreateRestoreRuns1763800100000 extends CatalogMigration {
   name = 'CreateRestoreRuns1763800100000';
 
   async up(qr: QueryRunner): Promise<void> {
     const t = columnTypes(qr);
-    await qr.createTable(
+    await this.createOrAdopt(
+      qr,
+      'restore_runs',
       new Table({
-        name: 'restore_runs',
+        name: this.t('restore_runs'),
         columns: [
           { name: 'id', type: 'varchar', length: '36', isPrimary: true },
           { name: 'backupId', type: 'varchar', length: '36' },
@@ -27,21 +30,21 @@ export class CreateRestoreRuns1763800100000 implements MigrationInterface {
           { name: 'completedAt', ...t.timestamp, isNullable: true },
           { name: 'durationMs', type: 'bigint', isNullable: true },
           { name: 'errorMessage', type: 'text', isNullable: true },
-          { name: 'attempts', type: 'int', default: 0 },
+          { name: 'attempts', type: t.int, default: 0 },
           { name: 'metadata', type: 'text', isNullable: true },
           { name: 'createdAt', ...t.timestamp, default: t.now },
-          { name: 'updatedAt', ...t.timestamp, default: t.now },
+          { name: 'updatedAt', ...t.timestamp, default: t.now, onUpdate: t.onUpdate },
+        ],
+        indices: [
+          { name: this.t('idx_restore_runs_target_created'), columnNames: ['target', 'createdAt'] },
+          { name: this.t('idx_restore_runs_status'), columnNames: ['status'] },
+          { name: this.t('idx_restore_runs_backup'), columnNames: ['backupId'] },
         ],
       }),
     );
-    await qr.createIndices('restore_runs', [
-      new TableIndex({ name: 'idx_restore_runs_target_created', columnNames: ['target', 'createdAt'] }),
-      new TableIndex({ name: 'idx_restore_runs_status', columnNames: ['status'] }),
-      new TableIndex({ name: 'idx_restore_runs_backup', columnNames: ['backupId'] }),
-    ]);
   }
 
   async down(qr: QueryRunner): Promise<void> {
-    await qr.dropTable('restore_runs', true, true, true);
+    await qr.dropTable(this.t('restore_runs'), true, true, true);
   }
 }

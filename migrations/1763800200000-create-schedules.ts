@@ -1,15 +1,18 @@
-import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { Table, type QueryRunner } from 'typeorm';
+import { CatalogMigration } from './catalog-migration.js';
 import { columnTypes } from './column-types.js';
 
 /** Schedules of the scheduler module. */
-export class CreateSchedules1763800200000 implements MigrationInterface {
+export class CreateSchedules1763800200000 extends CatalogMigration {
   name = 'CreateSchedules1763800200000';
 
   async up(qr: QueryRunner): Promise<void> {
     const t = columnTypes(qr);
-    await qr.createTable(
+    await this.createOrAdopt(
+      qr,
+      'schedules',
       new Table({
-        name: 'schedules',
+        name: this.t('schedules'),
         columns: [
           { name: 'id', type: 'varchar', length: '36', isPrimary: true },
           { name: 'name', type: 'varchar', length: '64' },
@@ -34,15 +37,15 @@ export class CreateSchedules1763800200000 implements MigrationInterface {
           { name: 'lastError', type: 'text', isNullable: true },
           { name: 'createdBy', type: 'varchar', length: '128', isNullable: true },
           { name: 'createdAt', ...t.timestamp, default: t.now },
-          { name: 'updatedAt', ...t.timestamp, default: t.now },
+          { name: 'updatedAt', ...t.timestamp, default: t.now, onUpdate: t.onUpdate },
           { name: 'deletedAt', ...t.timestamp, isNullable: true },
         ],
+        indices: [{ name: this.t('idx_schedules_name'), columnNames: ['name'] }],
       }),
     );
-    await qr.createIndex('schedules', new TableIndex({ name: 'idx_schedules_name', columnNames: ['name'] }));
   }
 
   async down(qr: QueryRunner): Promise<void> {
-    await qr.dropTable('schedules', true, true, true);
+    await qr.dropTable(this.t('schedules'), true, true, true);
   }
 }

@@ -1,15 +1,18 @@
-import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { Table, type QueryRunner } from 'typeorm';
+import { CatalogMigration } from './catalog-migration.js';
 import { columnTypes } from './column-types.js';
 
 /** The append-only audit trail. */
-export class CreateAuditEvents1763800300000 implements MigrationInterface {
+export class CreateAuditEvents1763800300000 extends CatalogMigration {
   name = 'CreateAuditEvents1763800300000';
 
   async up(qr: QueryRunner): Promise<void> {
     const t = columnTypes(qr);
-    await qr.createTable(
+    await this.createOrAdopt(
+      qr,
+      'audit_events',
       new Table({
-        name: 'audit_events',
+        name: this.t('audit_events'),
         columns: [
           { name: 'id', type: 'varchar', length: '36', isPrimary: true },
           { name: 'occurredAt', ...t.timestamp },
@@ -25,17 +28,17 @@ export class CreateAuditEvents1763800300000 implements MigrationInterface {
           { name: 'clientIp', type: 'varchar', length: '64', isNullable: true },
           { name: 'metadata', type: 'text', isNullable: true },
         ],
+        indices: [
+          { name: this.t('idx_audit_events_occurred'), columnNames: ['occurredAt'] },
+          { name: this.t('idx_audit_events_action'), columnNames: ['action'] },
+          { name: this.t('idx_audit_events_actor'), columnNames: ['actorId'] },
+          { name: this.t('idx_audit_events_resource'), columnNames: ['resource'] },
+        ],
       }),
     );
-    await qr.createIndices('audit_events', [
-      new TableIndex({ name: 'idx_audit_events_occurred', columnNames: ['occurredAt'] }),
-      new TableIndex({ name: 'idx_audit_events_action', columnNames: ['action'] }),
-      new TableIndex({ name: 'idx_audit_events_actor', columnNames: ['actorId'] }),
-      new TableIndex({ name: 'idx_audit_events_resource', columnNames: ['resource'] }),
-    ]);
   }
 
   async down(qr: QueryRunner): Promise<void> {
-    await qr.dropTable('audit_events', true, true, true);
+    await qr.dropTable(this.t('audit_events'), true, true, true);
   }
 }

@@ -1,6 +1,9 @@
 import type { QueryRunner } from 'typeorm';
 
-/** Column types that differ between the catalog's three databases. */
+/**
+ * Column types that differ between the catalog's three databases, spelled as TypeORM reads them
+ * back, so that the entities (`catalogEntitySchemas`) and a migrated catalog never differ.
+ */
 export function columnTypes(qr: QueryRunner) {
   const type = qr.connection.options.type;
   if (type === 'postgres') {
@@ -9,7 +12,9 @@ export function columnTypes(qr: QueryRunner) {
       boolean: 'boolean',
       true: 'true',
       false: 'false',
-      now: 'CURRENT_TIMESTAMP',
+      now: 'now()',
+      int: 'int',
+      onUpdate: undefined,
     };
   }
   if (type === 'mysql' || type === 'mariadb') {
@@ -19,7 +24,10 @@ export function columnTypes(qr: QueryRunner) {
       true: '1',
       false: '0',
       now: 'CURRENT_TIMESTAMP(3)',
+      int: 'int',
+      // TypeORM keeps an update-date column current on MySQL with ON UPDATE; the entity expects it.
+      onUpdate: 'CURRENT_TIMESTAMP(3)',
     };
   }
-  return { timestamp: { type: 'datetime' }, boolean: 'boolean', true: '1', false: '0', now: "(datetime('now'))" };
+  return { timestamp: { type: 'datetime' }, boolean: 'boolean', true: '1', false: '0', now: "datetime('now')", int: 'integer', onUpdate: undefined };
 }

@@ -1,11 +1,13 @@
 import { CreateBackupRecords1763800000000 } from './1763800000000-create-backup-records.js';
+import { AlignCatalogColumns1765000000000 } from './1765000000000-align-catalog-columns.js';
 import { AUDIT_MIGRATIONS } from './audit.js';
+import type { CatalogMigration } from './catalog-migration.js';
 import { CACHE_MIGRATIONS } from './cache.js';
 import { RESTORE_MIGRATIONS } from './restore.js';
 import { SCHEDULER_MIGRATIONS } from './scheduler.js';
 import { SYSTEM_INFO_MIGRATIONS } from './system-info.js';
 
-/** Every catalog migration; TypeORM orders them by the timestamp in their names. */
+/** Every catalog migration, unprefixed; TypeORM orders them by the timestamp in their names. */
 export const CATALOG_MIGRATIONS = [
   CreateBackupRecords1763800000000,
   ...RESTORE_MIGRATIONS,
@@ -13,4 +15,19 @@ export const CATALOG_MIGRATIONS = [
   ...AUDIT_MIGRATIONS,
   ...CACHE_MIGRATIONS,
   ...SYSTEM_INFO_MIGRATIONS,
+  AlignCatalogColumns1765000000000,
 ];
+
+type MigrationClass = new () => CatalogMigration;
+
+
+/** The catalog migrations for tables named with `prefix` (same names in the history). */
+export function catalogMigrations(prefix: string): Function[] {
+  return CATALOG_MIGRATIONS.map((m) => {
+    const Base = m as unknown as MigrationClass;
+    // A subclass per prefix; its instances keep the base migration's `name` in the history.
+    return class extends (Base as new () => object) {
+      tablePrefix = prefix;
+    };
+  });
+}

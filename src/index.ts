@@ -20,9 +20,8 @@ export {
   DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES,
 } from './config/options.js';
 
-// Catalog: hosts that keep the catalog in their own database add these to their DataSource.
-export { CATALOG_ENTITIES } from './catalog/entities.js';
-export { CATALOG_MIGRATIONS } from '../migrations/index.js';
+// Catalog: `catalog: { dataSource }` keeps it in the host's database, under its own connection.
+export { DEFAULT_TABLE_PREFIX } from './catalog/entities.js';
 export { CATALOG_CONNECTION } from './catalog/catalog.js';
 
 // Service facades.

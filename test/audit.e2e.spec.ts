@@ -139,7 +139,7 @@ describe('audit trail', () => {
     await events('outcome=failure', 1);
     const catalog = new Database(t.config.options.catalog.sqlitePath, { readonly: true });
     try {
-      const rows = catalog.prepare('SELECT * FROM audit_events').all();
+      const rows = catalog.prepare('SELECT * FROM bm_audit_events').all();
       expect(rows.length).toBeGreaterThanOrEqual(9);
       const dump = JSON.stringify(rows);
       expect(dump).not.toContain(SECRET);

@@ -126,7 +126,7 @@ describe('deleting backups while workers pick them up', () => {
     const old = new Date(Date.now() - 3600_000).toISOString().replace('T', ' ').replace('Z', '');
     const catalog = new Database(t.config.options.catalog.sqlitePath);
     try {
-      catalog.prepare("UPDATE backup_records SET status = 'QUEUED', deletedAt = ?, updatedAt = ? WHERE id = ?").run(old, old, done.id);
+      catalog.prepare("UPDATE bm_backup_records SET status = 'QUEUED', deletedAt = ?, updatedAt = ? WHERE id = ?").run(old, old, done.id);
     } finally {
       catalog.close();
     }

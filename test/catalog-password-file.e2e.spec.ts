@@ -47,7 +47,7 @@ describe('the catalog password from a file', () => {
     const ds = await openCatalog(loadConfig(env({ CATALOG_PASSWORD_FILE: file })).options.catalog);
     try {
       const tables = await ds.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?`, [db]);
-      expect(tables.map((t: { name: string }) => t.name)).toContain('backup_records');
+      expect(tables.map((t: { name: string }) => t.name)).toContain('bm_backup_records');
     } finally {
       await ds.destroy();
     }

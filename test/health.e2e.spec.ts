@@ -108,7 +108,7 @@ describe('health checks', () => {
     await new Promise((r) => setTimeout(r, 1000)); // let a follow-up verification settle
     const catalog = new Database(t.config.options.catalog.sqlitePath);
     try {
-      catalog.prepare('UPDATE backup_records SET completedAt = ?, createdAt = ? WHERE target = ?').run(sqliteTime(new Date(Date.now() - 48 * 3600_000)), sqliteTime(new Date(Date.now() - 49 * 3600_000)), 'app');
+      catalog.prepare('UPDATE bm_backup_records SET completedAt = ?, createdAt = ? WHERE target = ?').run(sqliteTime(new Date(Date.now() - 48 * 3600_000)), sqliteTime(new Date(Date.now() - 49 * 3600_000)), 'app');
     } finally {
       catalog.close();
     }

@@ -67,9 +67,9 @@ describe('backup-manager inside a host app', () => {
     const created = await call('POST', '/api/notes', { body: { text: 'hello' } });
     expect(created.status).toBe(201);
     expect(await pgQuery(db, 'SELECT text FROM notes')).toEqual([{ text: 'hello' }]);
-    // The catalog tables came with the host's own migration run.
+    // The library migrated its tables into the host's database, under their prefix.
     const tables = (await pgQuery<{ t: string }>(db, "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'")).map((r) => r.t);
-    expect(tables).toEqual(expect.arrayContaining(['notes', expect.stringMatching(/backup_records$/), expect.stringMatching(/restore_runs$/)]));
+    expect(tables).toEqual(expect.arrayContaining(['notes', 'bm_backup_records', 'bm_restore_runs']));
   });
 
   it("still applies the host's global pipe and global guard", async () => {

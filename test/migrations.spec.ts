@@ -4,73 +4,175 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import 'reflect-metadata';
+import { Column, DataSource, Entity, PrimaryGeneratedColumn, type DataSourceOptions } from 'typeorm';
 import { CATALOG_MIGRATIONS } from '../migrations/index.js';
 import { openCatalog } from '../src/catalog/catalog.js';
 import { createPgDatabase, dropPgDatabase } from './support/pg.js';
 
 const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
+const ID = '11111111-1111-4111-8111-111111111111';
 
-async function roundTrip(url: string | undefined, sqlitePath: string) {
-  const ds = await openCatalog({ url, sqlitePath, migrationsRun: true });
-  try {
-    const applied = await ds.query(`SELECT name FROM backup_manager_migrations`);
-    expect(applied).toHaveLength(CATALOG_MIGRATIONS.length);
-    // The catalog works through the entity after migrating.
-    const repo = ds.getRepository('BackupRecord');
-    await repo.insert({
-      id: '11111111-1111-4111-8111-111111111111', type: 'manual', status: 'QUEUED', target: 't', engine: 'postgres',
-      compression: 'zstd', triggeredBy: 'test', metadata: { a: 1 }, sizeBytes: 2 ** 40,
-    });
-    const row = (await repo.findOneByOrFail({ id: '11111111-1111-4111-8111-111111111111' })) as Record<string, unknown>;
-    expect(row.sizeBytes).toBe(2 ** 40);
-    expect(row.metadata).toEqual({ a: 1 });
-    expect(row.includeSchema).toBe(true);
-    expect(row.createdAt).toBeInstanceOf(Date);
-    for (let i = 0; i < CATALOG_MIGRATIONS.length; i++) await ds.undoLastMigration({ transaction: 'each' });
-    const left = await ds.query(`SELECT count(*) AS n FROM backup_manager_migrations`);
-    expect(Number(left[0].n)).toBe(0);
-    expect(await ds.createQueryRunner().hasTable('backup_records')).toBe(false);
-    // And up again on the emptied database.
-    await ds.runMigrations({ transaction: 'each' });
-    expect(await ds.createQueryRunner().hasTable('backup_records')).toBe(true);
-  } finally {
-    await ds.destroy();
-  }
+/** What TypeORM would change to make the database match the catalog's entities (`migration:generate`'s statements). */
+async function schemaDiff(ds: DataSource): Promise<string[]> {
+  return (await ds.driver.createSchemaBuilder().log()).upQueries.map((q) => q.query);
 }
 
-describe('catalog migrations run up and down', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bm-mig-'));
-  const cleanups: Array<() => Promise<unknown>> = [];
-  afterAll(async () => {
-    for (const c of cleanups) await c();
-    rmSync(dir, { recursive: true, force: true });
+/** The tables of the catalog's database (PostgreSQL: of `public`). */
+async function tablesOf(ds: DataSource): Promise<string[]> {
+  const type = ds.options.type;
+  const sql =
+    type === 'postgres' ? `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'`
+    : type === 'better-sqlite3' ? `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`
+    : `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()`;
+  return (await ds.query<Array<{ name: string }>>(sql)).map((r) => r.name).sort();
+}
+
+const CATALOG_TABLES = ['backup_records', 'restore_runs', 'schedules', 'audit_events', 'cache_clear_events'];
+
+/** One empty database per call, on each engine; `url` undefined means an SQLite file. */
+type Engine = { name: string; fresh(): Promise<{ url: string | undefined; sqlitePath: string }> };
+
+const dir = mkdtempSync(join(tmpdir(), 'bm-mig-'));
+const cleanups: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const engines: Engine[] = [
+  { name: 'SQLite', fresh: async () => ({ url: undefined, sqlitePath: join(dir, randomBytes(4).toString('hex'), 'catalog.sqlite') }) },
+  {
+    name: 'PostgreSQL',
+    fresh: async () => {
+      const db = await createPgDatabase('catalog');
+      cleanups.push(() => dropPgDatabase(db));
+      return { url: `postgres://postgres@127.0.0.1:5432/${db}`, sqlitePath: '' };
+    },
+  },
+  {
+    name: 'MariaDB',
+    fresh: async () => {
+      const db = `bmt_catalog_${randomBytes(4).toString('hex')}`;
+      const conn = await mysql.createConnection(MYSQL);
+      await conn.query(`CREATE DATABASE \`${db}\``);
+      cleanups.push(async () => {
+        await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
+        await conn.end();
+      });
+      return { url: `mysql://root@127.0.0.1:3306/${db}`, sqlitePath: '' };
+    },
+  },
+];
+
+describe.each(engines)('catalog migrations on $name', (engine) => {
+  it('run up and down, leave no schema diff, and keep timestamps to the millisecond', async () => {
+    const ds = await openCatalog({ ...(await engine.fresh()), migrationsRun: true });
+    try {
+      const applied = await ds.query(`SELECT name FROM bm_migrations`);
+      expect(applied).toHaveLength(CATALOG_MIGRATIONS.length);
+      expect(await tablesOf(ds)).toEqual(['bm_migrations', ...CATALOG_TABLES.map((t) => `bm_${t}`)].sort());
+      // The entities describe exactly what the migrations built: nothing for TypeORM to change.
+      expect(await schemaDiff(ds)).toEqual([]);
+      const repo = ds.getRepository('BackupRecord');
+      const completedAt = new Date('2026-03-04T05:06:07.089Z');
+      await repo.insert({ id: ID, type: 'manual', status: 'QUEUED', target: 't', engine: 'postgres', compression: 'zstd', triggeredBy: 'test', metadata: { a: 1 }, sizeBytes: 2 ** 40, completedAt });
+      const row = (await repo.findOneByOrFail({ id: ID })) as Record<string, unknown>;
+      expect(row).toMatchObject({ sizeBytes: 2 ** 40, metadata: { a: 1 }, includeSchema: true, completedAt });
+      expect(row.createdAt).toBeInstanceOf(Date);
+      expect(Math.abs((row.createdAt as Date).getTime() - Date.now())).toBeLessThan(60_000);
+
+      for (let i = 0; i < CATALOG_MIGRATIONS.length; i++) await ds.undoLastMigration({ transaction: 'each' });
+      expect(Number((await ds.query(`SELECT count(*) AS n FROM bm_migrations`))[0].n)).toBe(0);
+      expect(await tablesOf(ds)).toEqual(['bm_migrations']);
+      await ds.runMigrations({ transaction: 'each' });
+      expect(await schemaDiff(ds)).toEqual([]);
+    } finally {
+      await ds.destroy();
+    }
   });
 
-  it('on SQLite (the embedded default)', async () => {
-    await roundTrip(undefined, join(dir, 'nested', 'catalog.sqlite'));
+  it("migrate beside a host's own tables of the same names, which stay untouched", async () => {
+    const where = await engine.fresh();
+    // The host's tables: its own `schedules` and its own `migrations` history.
+    const host = await openCatalog({ ...where, migrationsRun: false });
+    await host.query(`CREATE TABLE schedules (id int PRIMARY KEY, title varchar(50))`);
+    await host.query(`CREATE TABLE migrations (id int PRIMARY KEY, name varchar(50))`);
+    await host.query(`INSERT INTO schedules (id, title) VALUES (1, 'standup')`);
+    await host.destroy();
+
+    const ds = await openCatalog({ ...where, migrationsRun: true });
+    try {
+      expect(await schemaDiff(ds)).toEqual([]);
+      expect(await ds.query(`SELECT id, title FROM schedules`)).toEqual([{ id: 1, title: 'standup' }]);
+      expect(await ds.query(`SELECT count(*) AS n FROM migrations`)).toEqual([{ n: expect.anything() }]);
+      expect(Number((await ds.query(`SELECT count(*) AS n FROM migrations`))[0].n)).toBe(0);
+      await ds.getRepository('Schedule').insert({ id: ID, name: 'nightly', target: 't', preset: 'daily', timezone: 'UTC', type: 'daily' });
+      expect(await ds.getRepository('Schedule').countBy({ id: ID })).toBe(1);
+    } finally {
+      await ds.destroy();
+    }
   });
 
-  it('on PostgreSQL', async () => {
-    const db = await createPgDatabase('catalog');
+  it('adopts the unprefixed tables of an older install, with their rows', async () => {
+    const where = await engine.fresh();
+    const old = await openCatalog({ ...where, tablePrefix: '', migrationsRun: true });
+    expect(await tablesOf(old)).toEqual(['backup_manager_migrations', ...CATALOG_TABLES].sort());
+    const createdAt = new Date('2025-01-02T03:04:05.678Z');
+    await old.getRepository('BackupRecord').insert({ id: ID, type: 'daily', status: 'VERIFIED', target: 't', engine: 'postgres', compression: 'zstd', triggeredBy: 'old', createdAt });
+    // The shapes the older migrations left, which the entities of that version did not match.
+    const type = old.options.type;
+    for (const t of ['backup_records', 'restore_runs', 'schedules']) {
+      if (type === 'postgres') await old.query(`ALTER TABLE "${t}" ALTER COLUMN "createdAt" SET DEFAULT CURRENT_TIMESTAMP, ALTER COLUMN "updatedAt" SET DEFAULT CURRENT_TIMESTAMP`);
+      if (type === 'mariadb') await old.query(`ALTER TABLE \`${t}\` MODIFY \`updatedAt\` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)`);
+    }
+    if (type !== 'better-sqlite3') expect(await schemaDiff(old)).not.toEqual([]);
+    await old.destroy();
+
+    const ds = await openCatalog({ ...where, migrationsRun: true });
+    try {
+      expect(await tablesOf(ds)).toEqual(['backup_manager_migrations', 'bm_migrations', ...CATALOG_TABLES.map((t) => `bm_${t}`)].sort());
+      expect(await schemaDiff(ds)).toEqual([]);
+      expect(await ds.getRepository('BackupRecord').findOneByOrFail({ id: ID })).toMatchObject({ status: 'VERIFIED', triggeredBy: 'old', createdAt });
+    } finally {
+      await ds.destroy();
+    }
+  });
+});
+
+describe("a catalog in a host DataSource's database", () => {
+  it("stays out of the host's schema sync and diff, and keeps its rows when the host synchronizes", async () => {
+    const db = await createPgDatabase('hostsync');
     cleanups.push(() => dropPgDatabase(db));
-    await roundTrip(`postgres://postgres@127.0.0.1:5432/${db}`, '');
-  });
+    @Entity('widgets')
+    class Widget {
+      @PrimaryGeneratedColumn()
+      id!: number;
 
-  it('on MariaDB', async () => {
-    const db = `bmt_catalog_${randomBytes(4).toString('hex')}`;
-    const conn = await mysql.createConnection(MYSQL);
-    await conn.query(`CREATE DATABASE \`${db}\``);
-    cleanups.push(async () => {
-      await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
-      await conn.end();
-    });
-    await roundTrip(`mysql://root@127.0.0.1:3306/${db}`, '');
+      @Column({ type: 'varchar', length: 40 })
+      label!: string;
+    }
+    const hostOptions: DataSourceOptions = { type: 'postgres', url: `postgres://postgres@127.0.0.1:5432/${db}`, entities: [Widget], synchronize: true, logging: false };
+    let host = await new DataSource(hostOptions).initialize();
+    const catalog = await openCatalog({ dataSource: host, sqlitePath: '', migrationsRun: true });
+    const completedAt = new Date('2026-01-02T03:04:05.678Z');
+    await catalog.getRepository('BackupRecord').insert({ id: ID, type: 'daily', status: 'VERIFIED', target: 't', engine: 'postgres', compression: 'zstd', triggeredBy: 'host', completedAt });
+    expect(await schemaDiff(catalog)).toEqual([]);
+    await catalog.destroy();
+    // The host's own diff and synchronize never mention the catalog.
+    expect(await schemaDiff(host)).toEqual([]);
+    await host.destroy();
+    host = await new DataSource(hostOptions).initialize();
+    expect(await host.query(`SELECT "triggeredBy", "completedAt" FROM bm_backup_records`)).toEqual([{ triggeredBy: 'host', completedAt }]);
+    await host.destroy();
   });
+});
 
+describe('catalog migrations, concurrency', () => {
   it('two processes migrating at once apply each migration once', async () => {
     const path = join(dir, 'race', 'catalog.sqlite');
     const [a, b] = await Promise.all([openCatalog({ sqlitePath: path, migrationsRun: true }), openCatalog({ sqlitePath: path, migrationsRun: true })]);
-    const applied = await a.query(`SELECT name FROM backup_manager_migrations`);
+    const applied = await a.query(`SELECT name FROM bm_migrations`);
     expect(applied).toHaveLength(CATALOG_MIGRATIONS.length);
     await a.destroy();
     await b.destroy();

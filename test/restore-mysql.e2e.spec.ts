@@ -111,7 +111,7 @@ describe('MariaDB restore and verification', () => {
     const marker = `/tmp/bm-my-pwned-${randomBytes(4).toString('hex')}`;
     const sql = Buffer.from(`\\! touch ${marker}\nsystem touch ${marker}\n${bytes.toString('utf8').replace('Qunde 42', 'Kunde 42')}`);
     writeFileSync(file, sql);
-    catalog.prepare('UPDATE backup_records SET sizeBytes = ?, rawBytes = ?, checksum = ?, status = ? WHERE id = ?').run(sql.length, sql.length, createHash('sha256').update(sql).digest('hex'), 'COMPLETED', b.id);
+    catalog.prepare('UPDATE bm_backup_records SET sizeBytes = ?, rawBytes = ?, checksum = ?, status = ? WHERE id = ?').run(sql.length, sql.length, createHash('sha256').update(sql).digest('hex'), 'COMPLETED', b.id);
     const run2 = await waitRestore(t, (await api(t, 'POST', `/api/v1/backups/${b.id}/restore`, { body: { confirm: true, safetyBackup: false } })).body.id);
     expect(run2.status).toBe('FAILED');
     expect(existsSync(marker)).toBe(false);

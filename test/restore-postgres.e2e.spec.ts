@@ -52,7 +52,7 @@ describe('PostgreSQL restore and verification', () => {
   const replaceArtifact = (b: any, bytes: Buffer) => {
     writeFileSync(artifact(b), bytes);
     catalog
-      .prepare('UPDATE backup_records SET sizeBytes = ?, rawBytes = ?, checksum = ?, status = ? WHERE id = ?')
+      .prepare('UPDATE bm_backup_records SET sizeBytes = ?, rawBytes = ?, checksum = ?, status = ? WHERE id = ?')
       .run(bytes.length, bytes.length, createHash('sha256').update(bytes).digest('hex'), 'COMPLETED', b.id);
   };
   const newDbName = (tag: string) => {
@@ -136,7 +136,7 @@ describe('PostgreSQL restore and verification', () => {
     const dump = spawnSync('pg_dump', ['-h', '127.0.0.1', '-U', 'postgres', '--format=custom', '--compress=0', source], { maxBuffer: 1 << 28 });
     expect(dump.status).toBe(0);
     replaceArtifact(b, dump.stdout);
-    catalog.prepare(`UPDATE backup_records SET format = 'custom', compression = 'none' WHERE id = ?`).run(b.id);
+    catalog.prepare(`UPDATE bm_backup_records SET format = 'custom', compression = 'none' WHERE id = ?`).run(b.id);
     const copy = newDbName('custom');
     const run = await waitRestore(t, (await api(t, 'POST', `/api/v1/backups/${b.id}/restore`, { body: { confirm: true, targetDatabase: copy } })).body.id);
     expect(run.status).toBe('COMPLETED');
@@ -236,10 +236,10 @@ describe('PostgreSQL restore and verification', () => {
     const leftovers = await pgQuery('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'bm\\_drill\\_%'`);
     expect(leftovers).toHaveLength(0);
 
-    const meta = JSON.parse(catalog.prepare('SELECT metadata FROM backup_records WHERE id = ?').pluck().get(b.id) as string);
+    const meta = JSON.parse(catalog.prepare('SELECT metadata FROM bm_backup_records WHERE id = ?').pluck().get(b.id) as string);
     meta.tableRows['sales.orders'] = 999;
     delete meta.drill;
-    catalog.prepare('UPDATE backup_records SET metadata = ? WHERE id = ?').run(JSON.stringify(meta), b.id);
+    catalog.prepare('UPDATE bm_backup_records SET metadata = ? WHERE id = ?').run(JSON.stringify(meta), b.id);
     await api(t, 'POST', `/api/v1/backups/${b.id}/verify`, { body: { drill: true } });
     const failed = await waitStatus(t, b.id, ['CORRUPTED']);
     expect(failed.errorMessage).toContain('table sales.orders has 1000 rows, 999 at backup time');

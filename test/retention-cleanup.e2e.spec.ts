@@ -168,7 +168,7 @@ describe('retention and freshness count only backups that hold the data', () => 
     const catalog = new Database(t.config.options.catalog.sqlitePath);
     try {
       catalog
-        .prepare('UPDATE backup_records SET completedAt = ?, createdAt = ? WHERE target = ? AND includeSchema = 1 AND includeData = 1')
+        .prepare('UPDATE bm_backup_records SET completedAt = ?, createdAt = ? WHERE target = ? AND includeSchema = 1 AND includeData = 1')
         .run(sqliteTime(new Date(Date.now() - 48 * 3600_000)), sqliteTime(new Date(Date.now() - 49 * 3600_000)), 'app');
     } finally {
       catalog.close();

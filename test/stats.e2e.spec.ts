@@ -37,7 +37,7 @@ describe('backup statistics', () => {
     // The SQLite catalog keeps createdAt to the second: spread the four over four days.
     const catalog = new Database(t.config.options.catalog.sqlitePath);
     try {
-      done.forEach((d, i) => catalog.prepare('UPDATE backup_records SET createdAt = ? WHERE id = ?').run(sqliteTime(new Date(Date.now() - (4 - i) * 86_400_000)), d.id));
+      done.forEach((d, i) => catalog.prepare('UPDATE bm_backup_records SET createdAt = ? WHERE id = ?').run(sqliteTime(new Date(Date.now() - (4 - i) * 86_400_000)), d.id));
     } finally {
       catalog.close();
     }
@@ -111,9 +111,9 @@ describe('backup statistics', () => {
     const catalog = new Database(t.config.options.catalog.sqlitePath);
     const when = new Date();
     try {
-      catalog.prepare('UPDATE backup_records SET status = ?, verifiedAt = ? WHERE id = ?').run('VERIFIED', sqliteTime(new Date(when.getTime() - 60_000)), done[0].id);
-      catalog.prepare('UPDATE backup_records SET status = ?, verifiedAt = ? WHERE id = ?').run('CORRUPTED', sqliteTime(when), done[1].id);
-      catalog.prepare('UPDATE backup_records SET status = ?, verifiedAt = NULL WHERE id = ?').run('COMPLETED', done[2].id);
+      catalog.prepare('UPDATE bm_backup_records SET status = ?, verifiedAt = ? WHERE id = ?').run('VERIFIED', sqliteTime(new Date(when.getTime() - 60_000)), done[0].id);
+      catalog.prepare('UPDATE bm_backup_records SET status = ?, verifiedAt = ? WHERE id = ?').run('CORRUPTED', sqliteTime(when), done[1].id);
+      catalog.prepare('UPDATE bm_backup_records SET status = ?, verifiedAt = NULL WHERE id = ?').run('COMPLETED', done[2].id);
     } finally {
       catalog.close();
     }

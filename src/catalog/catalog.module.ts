@@ -2,7 +2,7 @@ import { Inject, Module, type OnApplicationShutdown, type Provider } from '@nest
 import { getDataSourceToken, getRepositoryToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import { CATALOG_CONNECTION, openCatalog, useHostCatalog } from './catalog.js';
+import { CATALOG_CONNECTION, openCatalog } from './catalog.js';
 import { CATALOG_ENTITIES } from './entities.js';
 
 /** Token of the catalog DataSource (`@InjectDataSource(CATALOG_CONNECTION)`). */
@@ -11,7 +11,7 @@ export const CATALOG_DATA_SOURCE = getDataSourceToken(CATALOG_CONNECTION);
 const dataSourceProvider: Provider = {
   provide: CATALOG_DATA_SOURCE,
   inject: [BACKUP_MANAGER_OPTIONS],
-  useFactory: (o: BackupManagerOptions): Promise<DataSource> => (o.catalog.dataSource ? useHostCatalog(o.catalog.dataSource) : openCatalog(o.catalog)),
+  useFactory: (o: BackupManagerOptions): Promise<DataSource> => openCatalog(o.catalog),
 };
 
 /** Repositories under the same tokens `TypeOrmModule.forFeature(entities, CATALOG_CONNECTION)` uses. */
@@ -21,21 +21,18 @@ const repositoryProviders: Provider[] = CATALOG_ENTITIES.map((entity) => ({
   useFactory: (ds: DataSource) => ds.getRepository(entity),
 }));
 
-/** Closes the catalog connection the library opened; a host's DataSource is the host's to close. */
+/** Closes the catalog connection (always the library's own, also beside a host's DataSource). */
 class CatalogCloser implements OnApplicationShutdown {
-  constructor(
-    @Inject(CATALOG_DATA_SOURCE) private readonly ds: DataSource,
-    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
-  ) {}
+  constructor(@Inject(CATALOG_DATA_SOURCE) private readonly ds: DataSource) {}
 
   async onApplicationShutdown(): Promise<void> {
-    if (!this.options.catalog.dataSource && this.ds.isInitialized) await this.ds.destroy();
+    if (this.ds.isInitialized) await this.ds.destroy();
   }
 }
 
 /**
- * The catalog connection, opened and migrated (under a lock) before anything uses it, or the
- * host's DataSource when the options name one (`catalog.dataSource`).
+ * The catalog connection, opened and migrated (under a lock) before anything uses it: to its own
+ * URL or SQLite file, or into the database of the host's DataSource (`catalog.dataSource`).
  */
 @Module({
   providers: [dataSourceProvider, ...repositoryProviders, CatalogCloser],

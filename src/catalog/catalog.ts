@@ -1,33 +1,57 @@
 import { chmod, open, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DataSource, type DataSourceOptions } from 'typeorm';
-import { CATALOG_MIGRATIONS } from '../../migrations/index.js';
+import { DataSource, DefaultNamingStrategy, type DataSourceOptions } from 'typeorm';
+import { catalogMigrations } from '../../migrations/index.js';
 import { ensureDir } from '../common/secure-fs.js';
 import type { CatalogOptions } from '../config/options.js';
-import { CATALOG_ENTITIES } from './entities.js';
+import { catalogEntitySchemas, catalogMigrationsTable, DEFAULT_TABLE_PREFIX, type CatalogDbType } from './entities.js';
 
 /** Name of the catalog's TypeORM connection, kept apart from a host app's default one. */
 export const CATALOG_CONNECTION = 'backup-manager';
 
-/** TypeORM options of a catalog the library opens itself (from `url` or `sqlitePath`). */
-export function catalogDataSourceOptions(o: CatalogOptions): DataSourceOptions {
-  const common = {
+/** The options every catalog connection shares: its entities, migrations and history table, all prefixed. */
+function catalogCommon(type: CatalogDbType, prefix: string) {
+  return {
     name: CATALOG_CONNECTION,
-    entities: CATALOG_ENTITIES,
-    migrations: CATALOG_MIGRATIONS,
-    migrationsTableName: 'backup_manager_migrations',
+    entities: catalogEntitySchemas(type, prefix),
+    migrations: catalogMigrations(prefix),
+    migrationsTableName: catalogMigrationsTable(prefix),
     synchronize: false,
     migrationsRun: false,
+    dropSchema: false,
     logging: false,
   } as const;
+}
+
+/**
+ * TypeORM options of the catalog connection: from `url` or `sqlitePath`, or, with
+ * `dataSource`, the host DataSource's connection settings (same database, its own pool, and the
+ * catalog's own entities, naming and migration history, so the host's schema tools never see it).
+ */
+export function catalogDataSourceOptions(o: CatalogOptions): DataSourceOptions {
+  const prefix = o.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+  if (o.dataSource) {
+    const host = o.dataSource.options;
+    if (!['postgres', 'mysql', 'mariadb', 'better-sqlite3'].includes(host.type)) {
+      throw new Error(`catalog.dataSource: a ${host.type} DataSource cannot hold the backup-manager catalog (postgres, mysql, mariadb or better-sqlite3)`);
+    }
+    return {
+      ...host,
+      ...catalogCommon(host.type as CatalogDbType, prefix),
+      subscribers: [],
+      entityPrefix: undefined,
+      namingStrategy: new DefaultNamingStrategy(),
+      cache: undefined,
+    } as DataSourceOptions;
+  }
   const url = o.url;
   if (!url || url.startsWith('sqlite:')) {
     const path = url ? url.replace(/^sqlite:(\/\/)?/, '') : o.sqlitePath;
-    return { ...common, type: 'better-sqlite3', database: path, enableWAL: true, timeout: 15_000 };
+    return { ...catalogCommon('better-sqlite3', prefix), type: 'better-sqlite3', database: path, enableWAL: true, timeout: 15_000 };
   }
   const full = withPassword(url, o.password);
-  if (/^postgres(ql)?:/.test(url)) return { ...common, type: 'postgres', url: full };
-  return { ...common, type: 'mysql', url: full, timezone: 'Z', charset: 'utf8mb4' };
+  if (/^postgres(ql)?:/.test(url)) return { ...catalogCommon('postgres', prefix), type: 'postgres', url: full };
+  return { ...catalogCommon('mysql', prefix), type: 'mysql', url: full, timezone: 'Z', charset: 'utf8mb4' };
 }
 
 /**
@@ -72,42 +96,29 @@ export async function migrateCatalog(ds: DataSource, o: CatalogOptions): Promise
   return withFileLock(`${(ds.options as { database: string }).database || o.sqlitePath}.migrate.lock`, run);
 }
 
-/**
- * Checks that a host's DataSource can serve as the catalog: initialised, with the catalog
- * entities registered and their tables migrated. The library neither migrates nor closes it.
- */
-export async function useHostCatalog(ds: DataSource): Promise<DataSource> {
-  if (!ds.isInitialized) await ds.initialize();
-  const missing = CATALOG_ENTITIES.filter((e) => !ds.hasMetadata(e)).map((e) => e.name);
-  if (missing.length) {
-    throw new Error(`The host DataSource used as the backup-manager catalog lacks entities ${missing.join(', ')}: add CATALOG_ENTITIES to its entities`);
-  }
-  const table = ds.getMetadata(CATALOG_ENTITIES[0]).tablePath;
-  const qr = ds.createQueryRunner();
-  try {
-    if (!(await qr.hasTable(table))) {
-      throw new Error(`The host DataSource used as the backup-manager catalog has no ${table} table: add CATALOG_MIGRATIONS to its migrations and run them`);
-    }
-  } finally {
-    await qr.release();
-  }
-  return ds;
-}
-
-/** Opens the catalog outside Nest (CLI, tests); runs migrations when the options say so. */
+/** Opens the catalog connection; runs pending migrations (under a lock) when the options say so. */
 export async function openCatalog(o: CatalogOptions): Promise<DataSource> {
-  if (o.dataSource) return useHostCatalog(o.dataSource);
   const opts = catalogDataSourceOptions(o);
-  const sqlite = opts.type === 'better-sqlite3' ? opts.database : undefined;
+  const sqlite = !o.dataSource && opts.type === 'better-sqlite3' ? opts.database : undefined;
   if (sqlite && sqlite !== ':memory:') {
     await ensureDir(dirname(sqlite));
     await (await open(sqlite, 'a', 0o600)).close();
   }
-  const ds = await new DataSource(opts).initialize();
+  let ds = await new DataSource(opts).initialize();
+  if (opts.type === 'mysql' && (await isMariaDb(ds))) {
+    // TypeORM reads MariaDB's column defaults right only with its `mariadb` driver type.
+    await ds.destroy();
+    ds = await new DataSource({ ...opts, type: 'mariadb', entities: catalogEntitySchemas('mariadb', o.tablePrefix ?? DEFAULT_TABLE_PREFIX) }).initialize();
+  }
   // The catalog file (and its WAL) is private whatever the umask and whatever its folder is.
   if (sqlite) for (const f of [sqlite, `${sqlite}-wal`, `${sqlite}-shm`]) await chmod(f, 0o600).catch(() => undefined);
   if (o.migrationsRun) await migrateCatalog(ds, o);
   return ds;
+}
+
+async function isMariaDb(ds: DataSource): Promise<boolean> {
+  const [row] = await ds.query('SELECT VERSION() AS v');
+  return /mariadb/i.test(String(row?.v));
 }
 
 async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {

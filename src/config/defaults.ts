@@ -36,7 +36,7 @@ export const DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
   queuePrefix: 'backup-manager',
   timezone: 'UTC',
-  catalog: { migrationsRun: true },
+  catalog: { migrationsRun: true, tablePrefix: 'bm_' },
   auth: { failureLimit: 20, failureWindowMs: 60_000, forbiddenLimit: 20, maxTokenLifetimeMs: 24 * HOUR },
   dump: {
     defaultCompression: 'zstd' as Compression,

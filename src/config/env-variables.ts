@@ -44,6 +44,12 @@ export const ENV_VARIABLES: EnvVariable[] = [
   { name: 'CATALOG_URL', path: 'catalog.url', kind: 'string', shown: 'SQLite file `DATA_DIR/catalog.sqlite`', description: '`postgres://…`, `mysql://…` or `sqlite:/path`' },
   { name: 'CATALOG_PASSWORD_FILE', path: 'catalog.password', kind: 'custom', description: "file holding the catalog's password, for a `CATALOG_URL` without one (read at start-up)" },
   { name: 'CATALOG_MIGRATIONS_RUN', path: 'catalog.migrationsRun', kind: 'bool', description: 'run pending catalog migrations at start-up (under a lock); else `npm run migrate`' },
+  {
+    name: 'CATALOG_TABLE_PREFIX',
+    path: 'catalog.tablePrefix',
+    kind: 'custom',
+    description: "prefix of the catalog's tables and indexes, and of its history table `<prefix>migrations`; set but empty: the unprefixed names of older versions (history `backup_manager_migrations`)",
+  },
   { name: 'STORAGE_DIR', path: 'storageDir', kind: 'custom', shown: '`DATA_DIR/backups`', description: 'where artifacts and manifests go' },
   { name: 'TEMP_DIR', path: 'tempDir', kind: 'custom', shown: '`DATA_DIR/tmp`', description: 'credential files (0600, removed after use)' },
   { name: 'REDIS_URL', path: 'redisUrl', kind: 'string', description: 'queue and locks' },

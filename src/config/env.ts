@@ -101,7 +101,14 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
     trustProxy: parseTrustProxy(env.TRUST_PROXY, problems),
     options: {
       targets,
-      catalog: { ...r.catalog, url: catalogUrl, sqlitePath: join(dataDir, DEFAULTS.paths.catalog), password: catalogPassword },
+      catalog: {
+        ...r.catalog,
+        url: catalogUrl,
+        sqlitePath: join(dataDir, DEFAULTS.paths.catalog),
+        password: catalogPassword,
+        // Set but empty is meaningful: no prefix (the names of older versions).
+        tablePrefix: env.CATALOG_TABLE_PREFIX ?? DEFAULTS.catalog.tablePrefix,
+      },
       redisUrl: r.redisUrl,
       queuePrefix: r.queuePrefix,
       storageDir: under('STORAGE_DIR', DEFAULTS.paths.storage),

@@ -141,7 +141,8 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     catalog: {
       url: input.catalog?.url,
       sqlitePath: input.catalog?.sqlitePath ?? join(dataDir, DEFAULTS.paths.catalog),
-      migrationsRun: input.catalog?.dataSource ? false : (input.catalog?.migrationsRun ?? DEFAULTS.catalog.migrationsRun),
+      migrationsRun: input.catalog?.migrationsRun ?? DEFAULTS.catalog.migrationsRun,
+      tablePrefix: input.catalog?.tablePrefix ?? DEFAULTS.catalog.tablePrefix,
       dataSource: input.catalog?.dataSource,
       password: input.catalog?.password,
     },

@@ -42,11 +42,17 @@ export interface CatalogOptions {
   /** Password for a `postgres://` or `mysql://` catalog whose URL holds none (e.g. read from a secret file). */
   password?: string;
   /**
-   * A host app's TypeORM DataSource to use as the catalog instead of opening a connection. The
-   * host adds `CATALOG_ENTITIES` to its entities and `CATALOG_MIGRATIONS` to its migration run;
-   * the library then neither migrates nor closes it.
+   * A host app's TypeORM DataSource whose database holds the catalog. The library opens its own
+   * connection with the same settings (its own entities, naming and migration history, so the
+   * host's `synchronize` and `migration:generate` never see the catalog), migrates it like any
+   * catalog, and never touches or closes the host's DataSource.
    */
   dataSource?: DataSource;
+  /**
+   * Prefix of the catalog's table and index names, and of its migration history table
+   * (`<prefix>migrations`). Default `bm_`; `''` keeps the unprefixed names of versions before it.
+   */
+  tablePrefix?: string;
 }
 
 export interface AuthOptions {

@@ -110,6 +110,9 @@ export function validateOptions(o: BackupManagerOptions): OptionProblem[] {
   if (typeof o.queuePrefix !== 'string' || !/^[A-Za-z0-9:_-]{1,64}$/.test(o.queuePrefix)) {
     out.push({ path: 'queuePrefix', message: 'may hold only letters, digits, ":", "_" and "-" (1 to 64)' });
   }
+  if (o.catalog?.tablePrefix !== undefined && !/^([a-z][a-z0-9_]{0,15})?$/.test(o.catalog.tablePrefix)) {
+    out.push({ path: 'catalog.tablePrefix', message: `must be empty or 1 to 16 lower-case letters, digits and _ starting with a letter (got ${JSON.stringify(o.catalog.tablePrefix).slice(0, 40)})` });
+  }
   if (o.catalog?.url && !/^(postgres|postgresql|mysql|mariadb|sqlite):/.test(o.catalog.url)) {
     out.push({ path: 'catalog.url', message: 'must be a postgres://, mysql:// or sqlite: URL' });
   }

@@ -31,6 +31,9 @@ export function shortestGap(expr: string, tz: string, from = new Date(), stopBel
   return best;
 }
 
+/** Crons found not to run too often, by expression, zone, minimum and hour of the check. */
+const PASSED = new Set<string>();
+
 /**
  * Why a valid cron expression fires too often for a minimum interval, or undefined: the shortest
  * gap between its next runs (real time, in zone `tz`, DST changes included) is below `minMinutes`.
@@ -39,8 +42,15 @@ export function shortestGap(expr: string, tz: string, from = new Date(), stopBel
 export function cronIntervalProblem(expr: string, tz: string, minMinutes: number, setting: string, from = new Date()): string | undefined {
   if (!minMinutes) return undefined;
   const minMs = minMinutes * 60_000;
+  // A cron that passes scans all its next runs (slow); the answer holds for the hour.
+  const passKey = `${expr}\n${tz}\n${minMinutes}\n${Math.floor(from.getTime() / 3600_000)}`;
+  if (PASSED.has(passKey)) return undefined;
   const gap = shortestGap(expr, tz, from, minMs);
-  if (!gap || gap.ms >= minMs) return undefined;
+  if (!gap || gap.ms >= minMs) {
+    if (PASSED.size >= 1000) PASSED.clear();
+    PASSED.add(passKey);
+    return undefined;
+  }
   const local = (d: Date) => d.toLocaleString('sv-SE', { timeZone: tz });
   return (
     `cron "${expr.slice(0, 128)}" runs ${apart(gap.ms)} apart (${local(gap.from)} and ${local(gap.to)} ${tz}); ` +

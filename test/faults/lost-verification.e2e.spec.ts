@@ -36,7 +36,7 @@ describe('a completed backup whose verification job was lost', () => {
     const first = await waitFor(async () => ((b) => b.status === 'VERIFIED' && b)(await get(id)), 'the first verification');
 
     // The state a lost job leaves: the backup COMPLETED, its verification job nowhere in Redis.
-    catalog.prepare('UPDATE backup_records SET status = ?, verifiedAt = NULL WHERE id = ?').run('COMPLETED', id);
+    catalog.prepare('UPDATE bm_backup_records SET status = ?, verifiedAt = NULL WHERE id = ?').run('COMPLETED', id);
     expect(await t.app.get(JobsQueue).queue.remove(`verify-${id}-after-backup`)).toBe(1);
     expect((await get(id)).status).toBe('COMPLETED');
 
@@ -51,7 +51,7 @@ describe('a completed backup whose verification job was lost', () => {
     const { id } = (await api(t, 'POST', '/api/v1/backups', { body: { target: 'app' } })).body;
     await waitFor(async () => ((b) => b.status === 'VERIFIED' && b)(await get(id)), 'the verification');
     // Put back to COMPLETED behind the service's back: the finished job's verdict stands.
-    catalog.prepare('UPDATE backup_records SET status = ?, verifiedAt = NULL WHERE id = ?').run('COMPLETED', id);
+    catalog.prepare('UPDATE bm_backup_records SET status = ?, verifiedAt = NULL WHERE id = ?').run('COMPLETED', id);
     await new Promise((r) => setTimeout(r, 8000)); // four lock durations: the reconciler ran several times
     const b = await get(id);
     expect(b.status).toBe('COMPLETED');

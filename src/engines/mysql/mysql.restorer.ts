@@ -339,7 +339,7 @@ async function prepareDataOnlyScratch(c: mysql.Connection, scratch: string, dest
  * the dump client writes even for an empty table, and `INSERT INTO`), so that only those are
  * swapped in: a destination table the backup does not hold keeps its rows.
  */
-class DumpTableScanner extends Transform {
+export class DumpTableScanner extends Transform {
   readonly tables = new Set<string>();
   private line = Buffer.alloc(0);
   private static readonly HEAD = 512;

@@ -6,7 +6,7 @@ import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import { IsString, Length } from 'class-validator';
 import { DataSource, type Repository } from 'typeorm';
 // The host imports the library through its public API only.
-import { BackupEvents, BackupManagerModule, BackupsService, CATALOG_ENTITIES, CATALOG_MIGRATIONS, type BackupEvent } from '../../../src/index.js';
+import { BackupEvents, BackupManagerModule, BackupsService, type BackupEvent } from '../../../src/index.js';
 import { CreateNotes1700000000000, Note } from './note.entity.js';
 
 class CreateNoteDto {
@@ -137,8 +137,8 @@ export class HostAppModule {
           port: 5432,
           username: 'postgres',
           database: s.database,
-          entities: [Note, ...CATALOG_ENTITIES],
-          migrations: [CreateNotes1700000000000, ...CATALOG_MIGRATIONS],
+          entities: [Note],
+          migrations: [CreateNotes1700000000000],
           migrationsRun: true,
           logging: false,
         }),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import type { RetentionPolicy } from '../src/config/options.js';
-import { BUILTIN_RETENTION_POLICIES } from '../src/config/options.js';
-import { planRetention, type RetentionCandidate } from '../src/scheduler/retention/retention-policy.js';
+import type { RetentionPolicy } from '../../src/config/options.js';
+import { BUILTIN_RETENTION_POLICIES } from '../../src/config/options.js';
+import { planRetention, type RetentionCandidate } from '../../src/scheduler/retention/retention-policy.js';
 
 /**
  * A synthetic two-year history of target `app`, ending on Sunday 2025-06-15 (now = 12:00 UTC):
