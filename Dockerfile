@@ -13,7 +13,10 @@ COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
 COPY migrations ./migrations
 COPY bench ./bench
-RUN npm run build && npm prune --omit=dev
+COPY scripts/service-deps.mjs ./scripts/
+# Library users do without the service's own packages (optional peers); the image needs them, at
+# the versions of the lock file.
+RUN npm run build && npm prune --omit=dev && npm install --no-save --omit=dev --no-audit --no-fund $(node scripts/service-deps.mjs)
 
 FROM node:20-bookworm-slim
 ARG PG_MAJOR

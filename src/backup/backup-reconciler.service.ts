@@ -11,6 +11,7 @@ import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.inter
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRecord, BackupStatus } from './entities/backup-record.entity.js';
 import { discardLeftovers } from './leftovers.js';
+import { logLine } from '../common/log-line.js';
 
 /** How often a completed backup's lost verification is queued again before it is left alone. */
 export const MAX_VERIFY_REQUEUES = 3;
@@ -72,7 +73,7 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
       await this.queue.add(JobName.Verify, { backupId: r.id, drill: false, requestedBy: 'system:after-backup' }, `verify-${r.id}-requeue-${next}`);
       const metadata: BackupRecord['metadata'] = { ...(r.metadata ?? {}), verifyRequeues: next };
       await this.records.update({ id: r.id, status: BackupStatus.Completed }, { metadata });
-      this.logger.warn({ msg: 'queued the lost verification of a completed backup again', id: r.id, lastJob: lastJobId, lastJobState: state, requeue: next });
+      this.logger.warn(logLine('queued the lost verification of a completed backup again', { id: r.id, lastJob: lastJobId, lastJobState: state, requeue: next }));
       queued++;
     }
     return queued;
@@ -112,9 +113,9 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
       if (res.affected) {
         fixed++;
         await discardLeftovers(this.storage, r).catch((err: Error) =>
-          this.logger.warn({ msg: 'could not remove what a failed backup left in storage', id: r.id, error: err.message }),
+          this.logger.warn(logLine('could not remove what a failed backup left in storage', { id: r.id, error: err.message })),
         );
-        this.logger.warn({ msg: 'reconciled a stuck backup', id: r.id, was: r.status, now: cancel ? BackupStatus.Cancelled : BackupStatus.Failed, reason });
+        this.logger.warn(logLine('reconciled a stuck backup', { id: r.id, was: r.status, now: cancel ? BackupStatus.Cancelled : BackupStatus.Failed, reason }));
         const failed = cancel ? null : await this.records.findOneBy({ id: r.id });
         if (failed) this.events.emit(BackupEvents.Failed, { record: failed } satisfies BackupEvent);
       }

@@ -31,6 +31,7 @@ import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { trackBackupProgress } from './backup-progress.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 import { discardLeftovers } from './leftovers.js';
+import { logLine } from '../common/log-line.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
 /** Bytes of artifact between early flushes to disk while zstd writes it (see `hashFile`). */
@@ -175,7 +176,7 @@ export class BackupRunner implements OnModuleInit {
       const engine = this.engines.for(target.engine);
       const [stats, clientVersion] = await Promise.all([engine.stats(target), engine.clientVersion(target)]);
       this.events.emit(BackupEvents.Started, { record } satisfies BackupEvent);
-      this.logger.log({ msg: 'backup started', id: record.id, target: record.target, attempt });
+      this.logger.log(logLine('backup started', { id: record.id, target: record.target, attempt }));
 
       const compression = record.compression as Compression;
       fileKey = artifactKey(record.target, record.type, record.format, compression);
@@ -282,16 +283,16 @@ export class BackupRunner implements OnModuleInit {
       // A fenced-off earlier attempt may have renamed its file into place meanwhile.
       for (const k of others) await this.deleteArtifact(k);
       const done = await this.records.findOneOrFail({ where: { id: record.id }, withDeleted: true });
-      this.logger.log({ msg: 'backup completed', id: record.id, target: record.target, file: fileKey, sizeBytes, rawBytes, durationMs: result.durationMs });
+      this.logger.log(logLine('backup completed', { id: record.id, target: record.target, file: fileKey, sizeBytes, rawBytes, durationMs: result.durationMs }));
       this.events.emit(BackupEvents.Completed, { record: done } satisfies BackupEvent);
       await this.queue
         .add(JobName.Verify, { backupId: record.id, drill: false, requestedBy: 'system:after-backup' }, `verify-${record.id}-after-backup`)
-        .catch((err: Error) => this.logger.warn({ msg: 'could not enqueue the verification of a backup', id: record.id, error: err.message }));
+        .catch((err: Error) => this.logger.warn(logLine('could not enqueue the verification of a backup', { id: record.id, error: err.message })));
       return { fileKey };
     } catch (err) {
       if (committed) {
         // The record is COMPLETED: what failed after the commit (reading it back, follow-ups) must not undo it.
-        this.logger.warn({ msg: 'backup committed, but a step after the commit failed', id: record.id, error: (err as Error).message });
+        this.logger.warn(logLine('backup committed, but a step after the commit failed', { id: record.id, error: (err as Error).message }));
         return { fileKey: fileKey! };
       }
       await writer?.abort();
@@ -321,9 +322,9 @@ export class BackupRunner implements OnModuleInit {
     const current = await this.records.findOne({ where: { id: record.id }, withDeleted: true });
     if (res.affected && current) {
       await discardLeftovers(this.storage, current).catch((err: Error) =>
-        this.logger.warn({ msg: 'could not remove what a deleted backup left in storage', id: record.id, error: err.message }),
+        this.logger.warn(logLine('could not remove what a deleted backup left in storage', { id: record.id, error: err.message })),
       );
-      this.logger.log({ msg: 'backup deleted before it completed: cancelled', id: record.id, target: record.target });
+      this.logger.log(logLine('backup deleted before it completed: cancelled', { id: record.id, target: record.target }));
     }
     return { skipped: `the backup was deleted; it is ${current?.status ?? 'gone'}` };
   }
@@ -372,7 +373,7 @@ export class BackupRunner implements OnModuleInit {
   private scopeRows(rows: Record<string, number> | Error, spec: DumpSpec, target: ResolvedTarget, source = 'dump-snapshot'): Record<string, unknown> {
     if (rows instanceof Error) {
       const error = redact(rows.message, this.targets.secretsOf(target));
-      this.logger.warn({ msg: 'could not count table rows for drills', target: target.name, error });
+      this.logger.warn(logLine('could not count table rows for drills', { target: target.name, error }));
       return { tableRowsError: error };
     }
     let scoped = rows;
@@ -402,7 +403,7 @@ export class BackupRunner implements OnModuleInit {
         ? { status: BackupStatus.Failed, errorMessage: message, completedAt: now, durationMs: now.getTime() - started }
         : { status: BackupStatus.Queued, errorMessage: `attempt ${attempt} failed, will retry: ${message}` },
     );
-    this.logger.warn({ msg: final ? 'backup failed' : 'backup attempt failed, retrying', id: record.id, target: record.target, error: message });
+    this.logger.warn(logLine(final ? 'backup failed' : 'backup attempt failed, retrying', { id: record.id, target: record.target, error: message }));
     if (final) {
       const failed = await this.records.findOne({ where: { id: record.id }, withDeleted: true });
       if (failed) this.events.emit(BackupEvents.Failed, { record: failed } satisfies BackupEvent);

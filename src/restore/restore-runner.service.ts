@@ -24,6 +24,7 @@ import { RestoreDestinations } from './restore-destinations.js';
 import { RestoreEvents, type RestoreEvent } from './restore-events.js';
 import { cancelledMessage, interruptedMessage } from './restore-state.js';
 import { ScratchDatabases } from './scratch-databases.js';
+import { logLine } from '../common/log-line.js';
 
 /**
  * Runs restore jobs: waits for the destination database's lock (shared with backups of every
@@ -115,7 +116,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         throw new EngineError(err.message, { retryable: false });
       });
       const restorer = this.restorers.for(target.engine);
-      this.logger.log({ msg: 'restore started', id: run.id, backup: backup.id, target: run.target, database: run.database, attempt });
+      this.logger.log(logLine('restore started', { id: run.id, backup: backup.id, target: run.target, database: run.database, attempt }));
 
       // Checked again under the lock: a database absent at request time may exist by now.
       const destination = await this.destinations.check(target, run.database, 'run').catch((err: Error) => {
@@ -144,7 +145,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         if (!res.affected) throw new EngineError(`the run was ended by another worker before the commit; nothing was committed`, { retryable: false });
       };
       await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, signal, beforeCommit, scratch: this.scratch });
-      if (!(await ctx.stillOwned())) this.logger.warn({ msg: 'restore finished after its job lock was lost', id: run.id });
+      if (!(await ctx.stillOwned())) this.logger.warn(logLine('restore finished after its job lock was lost', { id: run.id }));
       const completedAt = new Date();
       const result = endRunUpdate(RestoreStatus.Completed, {
         completedAt,
@@ -154,7 +155,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       });
       await this.runs.update({ id: run.id, attempts: attempt }, result);
       const done = await this.runs.findOneByOrFail({ id: run.id });
-      this.logger.log({ msg: 'restore completed', id: run.id, target: run.target, database: run.database, durationMs: done.durationMs });
+      this.logger.log(logLine('restore completed', { id: run.id, target: run.target, database: run.database, durationMs: done.durationMs }));
       this.events.emit(RestoreEvents.Completed, { run: done, actor: actorOf(done) } satisfies RestoreEvent);
       return { status: RestoreStatus.Completed };
     } catch (err) {
@@ -170,7 +171,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
           .then(
             () => true,
             (e: Error) => {
-              this.logger.warn({ msg: 'could not drop the database created for a failed restore', id: run.id, error: e.message });
+              this.logger.warn(logLine('could not drop the database created for a failed restore', { id: run.id, error: e.message }));
               return false;
             },
           );
@@ -180,7 +181,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       const message = shutdown ? cancelledMessage(ended, dropped) : redact((err as Error).message || String(err), this.targets.secretsOf(target));
       const status = shutdown ? RestoreStatus.Cancelled : RestoreStatus.Failed;
       await this.runs.update({ id: run.id, attempts: attempt }, endRunUpdate(status, { errorMessage: message, completedAt, durationMs: completedAt.getTime() - started }));
-      this.logger.warn({ msg: shutdown ? 'restore cancelled by the shutdown' : 'restore failed', id: run.id, target: run.target, database: run.database, error: message });
+      this.logger.warn(logLine(shutdown ? 'restore cancelled by the shutdown' : 'restore failed', { id: run.id, target: run.target, database: run.database, error: message }));
       const failed = await this.runs.findOneBy({ id: run.id });
       if (failed) this.events.emit(shutdown ? RestoreEvents.Cancelled : RestoreEvents.Failed, { run: failed, actor: actorOf(failed) } satisfies RestoreEvent);
       if (shutdown) return { status: RestoreStatus.Cancelled };
@@ -205,7 +206,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       endRunUpdate(RestoreStatus.Failed, { errorMessage: message, completedAt: new Date() }),
     );
     if (res.affected) {
-      this.logger.warn({ msg: 'restore interrupted earlier; not run again', id: r.id, target: r.target, database: r.database, error: message });
+      this.logger.warn(logLine('restore interrupted earlier; not run again', { id: r.id, target: r.target, database: r.database, error: message }));
       const failed = await this.runs.findOneBy({ id: r.id });
       if (failed) this.events.emit(RestoreEvents.Failed, { run: failed, actor: actorOf(failed) } satisfies RestoreEvent);
     }

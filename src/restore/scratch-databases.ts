@@ -6,6 +6,7 @@ import type { ScratchLease, ScratchRegistry } from '../engines/restorer.interfac
 import { Restorers } from '../engines/restorers.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
+import { logLine } from '../common/log-line.js';
 
 /** The only names the janitor ever drops: restore scratch and drill databases. */
 export const SCRATCH_DATABASE = /^bm_(rs|drill)_[0-9a-f]{12}$/;
@@ -102,17 +103,17 @@ export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap
         entry = JSON.parse(raw) as ScratchEntry;
         target = await this.targets.resolve(entry.target);
       } catch (err) {
-        this.logger.warn({ msg: 'cannot reach the server of a scratch database a stopped worker left behind; drop it by hand', database: name, error: (err as Error).message });
+        this.logger.warn(logLine('cannot reach the server of a scratch database a stopped worker left behind; drop it by hand', { database: name, error: (err as Error).message }));
         continue;
       }
       if (target.engine !== entry.engine || target.host !== entry.host || target.port !== entry.port) {
-        this.logger.warn({ msg: `target ${entry.target} now points at another server; drop the scratch database by hand`, database: name, server: `${entry.host}:${entry.port}` });
+        this.logger.warn(logLine(`target ${entry.target} now points at another server; drop the scratch database by hand`, { database: name, server: `${entry.host}:${entry.port}` }));
         continue;
       }
       await this.restorers.for(target.engine).dropDatabase(target, name);
       await this.queue.connection.hdel(this.registry, name);
       dropped++;
-      this.logger.warn({ msg: 'dropped a scratch database that a stopped worker left behind', database: name, target: entry.target, since: entry.at });
+      this.logger.warn(logLine('dropped a scratch database that a stopped worker left behind', { database: name, target: entry.target, since: entry.at }));
     }
     return dropped;
   }

@@ -16,6 +16,7 @@ import { TargetsService, type ResolvedTarget } from '../targets/targets.service.
 import { ArtifactLoader } from './artifact-loader.js';
 import { VerifyEvents } from './restore-events.js';
 import { ScratchDatabases } from './scratch-databases.js';
+import { logLine } from '../common/log-line.js';
 
 /** What a verification found; stored in `metadata.verification` (and `metadata.drill` for drills). */
 export interface VerificationResult {
@@ -128,7 +129,7 @@ export class Verifier implements OnModuleInit {
       const dropped = await restorer.dropDatabase(target, scratch).then(
         () => true,
         (e: Error) => {
-          this.logger.warn({ msg: 'could not drop a drill database; the scratch janitor will', database: scratch, error: e.message });
+          this.logger.warn(logLine('could not drop a drill database; the scratch janitor will', { database: scratch, error: e.message }));
           return false;
         },
       );
@@ -145,7 +146,7 @@ export class Verifier implements OnModuleInit {
     const res = await this.records.update({ id: record.id, status: In(VERIFIABLE_BACKUP_STATUSES) }, patch);
     if (!res.affected) return;
     const updated = await this.records.findOneByOrFail({ id: record.id });
-    this.logger.log({ msg: result.ok ? 'backup verified' : 'backup corrupted', id: record.id, kind: result.kind, reason: result.reason });
+    this.logger.log(logLine(result.ok ? 'backup verified' : 'backup corrupted', { id: record.id, kind: result.kind, reason: result.reason }));
     this.events.emit(result.ok ? VerifyEvents.Verified : VerifyEvents.Corrupted, { record: updated, detail: { ...result } } satisfies BackupEvent);
   }
 }

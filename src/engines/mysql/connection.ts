@@ -1,4 +1,5 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+import { mysql as mysqlDriver } from '../drivers.js';
 import { EngineError } from '../../common/errors.js';
 import { withSecretFile } from '../../common/secure-fs.js';
 import type { ResolvedTarget } from '../../targets/targets.service.js';
@@ -44,7 +45,7 @@ export function mysqlConnectionOptions(target: ResolvedTarget, database: string 
 
 /** The one place `mysql2` connections are made: to `database` on the target's server (none: no current database). */
 export function mysqlConnect(target: ResolvedTarget, database: string | undefined, extra: Partial<mysql.ConnectionOptions> = {}): Promise<mysql.Connection> {
-  return mysql.createConnection({ ...mysqlConnectionOptions(target, database), ...extra });
+  return mysqlDriver().createConnection({ ...mysqlConnectionOptions(target, database), ...extra });
 }
 
 /**

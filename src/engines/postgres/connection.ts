@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { pg as pgDriver } from '../drivers.js';
 import { withSecretFile } from '../../common/secure-fs.js';
 import type { ResolvedTarget } from '../../targets/targets.service.js';
 import { classifyPgError } from './errors.js';
@@ -11,7 +12,7 @@ type PgTarget = Pick<ResolvedTarget, 'host' | 'port' | 'user' | 'password' | 'da
  * is swallowed here; the query that was running reports it.
  */
 export function pgClient(target: PgTarget, database = target.database): pg.Client {
-  const client = new pg.Client({
+  const client = new (pgDriver().Client)({
     host: target.host,
     port: target.port,
     user: target.user,
