@@ -10,8 +10,10 @@ import { APP_EVENTS, appEvents } from './common/app-events.js';
 import { REDIS, RedisConnections, redisProviders } from './common/redis.js';
 import { TargetLock } from './common/target-lock.js';
 import { EnginesModule } from './engines/engines.module.js';
+import { BullJobsQueue } from './queue/bullmq-jobs-queue.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
+import { QueueGate } from './queue/queue-gate.js';
 import { LocalStorage } from './storage/local.storage.js';
 import { ARTIFACT_STORAGE } from './storage/storage.interface.js';
 import { TargetsService } from './targets/targets.service.js';
@@ -27,7 +29,7 @@ export interface CoreRegistration {
   guard?: Type<CanActivate> | 'global';
   /** Token of the options as the caller passed them (for the host-auth settings). */
   rawOptionsToken?: string | symbol;
-  /** Replacements of core providers by token (the CLI's in-process queue). */
+  /** Replacements of core providers by token (the in-process queue and Redis stand-in of `--inline`). */
   overrides?: Provider[];
 }
 
@@ -60,8 +62,9 @@ export class BackupManagerCoreModule {
       LocalStorage,
       { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
       ...redisProviders,
-      JobsQueue,
+      { provide: JobsQueue, useClass: BullJobsQueue },
       JobsWorker,
+      QueueGate,
       TokenVerifier,
       AuthFailureLimiter,
       AuthGuard,
@@ -84,6 +87,7 @@ export class BackupManagerCoreModule {
         TargetLock,
         JobsQueue,
         JobsWorker,
+        QueueGate,
         TokenVerifier,
         AuthFailureLimiter,
         AuthGuard,

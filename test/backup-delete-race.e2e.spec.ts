@@ -46,7 +46,7 @@ describe('deleting backups while workers pick them up', () => {
     t = await startTestApp({ BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}`, WORKER_CONCURRENCY: '2' });
     // A second worker process: pick-ups happen in parallel with the API's deletes, not only interleaved on one event loop.
     worker = startProcess('worker', { ...t.env, WORKER_CONCURRENCY: '2', LOG_LEVEL: 'warn' });
-    await waitFor(async () => (await t.app.get(JobsQueue).queue.getWorkers()).length >= 2, 'two workers', 30_000);
+    await waitFor(async () => (await t.app.get(JobsQueue).workers()).length >= 2, 'two workers', 30_000);
   }, 60_000);
 
   afterAll(async () => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config/env.js';
 import { JobsQueue } from '../src/queue/jobs-queue.service.js';
+import { JobName } from '../src/queue/jobs.js';
 import { api } from './support/api.js';
 import { REDIS_URL, startTestApp, testEnv, waitFor, type TestApp } from './support/app.js';
 
@@ -45,7 +46,7 @@ describe('cache clearing', () => {
     redis = new Redis(REDIS_URL);
     // Queue keys exist: a far-delayed job and the queue's meta data.
     const jobs = t.app.get(JobsQueue);
-    await jobs.queue.add('backup' as never, { recordId: 'x' } as never, { delay: 3600_000, jobId: `keep-${tag}` });
+    await jobs.add(JobName.Backup, { recordId: 'x' }, `keep-${tag}`, { delay: 3600_000 });
     queueKeys = durable(await scanAll(redis, `${t.config.options.queuePrefix}:*`));
     expect(queueKeys).toContain(`${t.config.options.queuePrefix}:jobs:keep-${tag}`);
   });
@@ -82,7 +83,7 @@ describe('cache clearing', () => {
     expect(await scanAll(redis, `${CACHE}*`)).toHaveLength(0);
     expect(await scanAll(redis, `${OTHER}*`)).toHaveLength(5);
     expect(durable(await scanAll(redis, `${t.config.options.queuePrefix}:*`))).toEqual(queueKeys);
-    expect(await t.app.get(JobsQueue).queue.getJobState(`keep-${tag}`)).toBe('delayed');
+    expect((await t.app.get(JobsQueue).jobInfo(`keep-${tag}`))?.state).toBe('delayed');
   });
 
   it('refuses keys outside the prefixes, the queue keys and glob tricks, and clears nothing', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,6 +145,55 @@ describe('backup-manager CLI against a running stack', () => {
     const long = await cli(['token', '--role', 'admin', '--sub', 'alice', '--expires', '7d'], env);
     expect({ code: long.code, stdout: long.stdout }).toEqual({ code: 64, stdout: '' });
     expect(long.stderr).toMatch(/--expires 7d: .* more than|longer than the maximum token lifetime of 24 h/);
+  }, 60_000);
+
+  it('takes the 8-character id a progress line shows; refuses an ambiguous, unknown or malformed one', async () => {
+    const short = firstId.slice(0, 8);
+    const v = await cli(['backup', 'verify', short, '--json'], env);
+    expect({ code: v.code, stderr: v.code === 0 ? '' : v.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, backupId: firstId });
+    // A second record whose id starts the same way makes the short id ambiguous.
+    const twin = `${short}-0000-4000-8000-000000000000`;
+    expect(twin).not.toBe(firstId);
+    const catalog = new Database(join(env.DATA_DIR, 'catalog.sqlite'));
+    try {
+      const columns = (catalog.prepare('PRAGMA table_info(bm_backup_records)').all() as Array<{ name: string }>).map((c) => `"${c.name}"`);
+      const copy = columns.map((c) => (c === '"id"' ? '?' : c)).join(', ');
+      catalog.prepare(`INSERT INTO bm_backup_records (${columns.join(', ')}) SELECT ${copy} FROM bm_backup_records WHERE id = ?`).run(twin, firstId);
+      const amb = await cli(['restore', short, '--confirm', '--no-wait'], env);
+      expect(amb.code).toBe(64);
+      expect(amb.stderr).toContain(`backup-manager: ${short} is ambiguous: it starts 2 backup ids (`);
+      expect(amb.stderr).toContain(firstId);
+      expect(amb.stderr).toMatch(/give more characters of the id\n$/);
+    } finally {
+      catalog.prepare('DELETE FROM bm_backup_records WHERE id = ?').run(twin);
+      catalog.close();
+    }
+    const none = await cli(['backup', 'verify', short === 'ffff0000' ? 'eeee0000' : 'ffff0000'], env);
+    expect(none.code).toBe(65);
+    expect(none.stderr).toMatch(/^backup-manager: no backup id starts with (ffff|eeee)0000; `backup list` shows the ids\n$/);
+    const bad = await cli(['restore', 'latest', '--confirm'], env);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toMatch(/^backup-manager: "latest" is not a backup id: give the id, or at least its first 4 characters/);
+  }, 120_000);
+
+  it('every argument error exits 64, starts with backup-manager: and says how to fix it', async () => {
+    const offline = { ...env, REDIS_URL: 'redis://127.0.0.1:1' };
+    const cases: Array<[string[], RegExp]> = [
+      [['backup', 'list', '--limit', '-5'], /--limit must be a whole number from 1 to 200/],
+      [['backup', 'list', '--limit', '500'], /--limit must be a whole number from 1 to 200/],
+      [['backup', 'list', '--bogus'], /unknown option '--bogus'/],
+      [['backup', 'create'], /required option '-t, --target <name>' not specified/],
+      [['backup', 'create', '-t', 'app', '--type', 'hourly'], /Allowed choices are manual, daily, weekly, monthly/],
+      [['backup', 'nope'], /unknown command 'nope'/],
+      [['restore'], /missing required argument 'backup-id'/],
+    ];
+    for (const [args, reason] of cases) {
+      const r = await cli(args, offline);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 64, stdout: '' });
+      expect(r.stderr).toMatch(/^backup-manager: [^\n]+ \(see `backup-manager [a-z ]*--help`\)\n$/);
+      expect(r.stderr).toMatch(reason);
+    }
   }, 60_000);
 
   it('backup create takes what the API takes: --tables, --schema-only, --format, --retention-days; bad values exit 64/65', async () => {

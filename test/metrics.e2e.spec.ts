@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { register as globalRegistry } from 'prom-client';
 import { api, waitForBackup } from './support/api.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import { setQueuePaused, startTestApp, type TestApp } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 
 /** The value of one sample line, e.g. `name{a="b"} 3`. */
@@ -77,7 +77,7 @@ describe('Prometheus metrics', () => {
   });
 
   it('counts a queued job in the queue depth', async () => {
-    await t.app.get((await import('../src/queue/jobs-queue.service.js')).JobsQueue).queue.pause();
+    await setQueuePaused(t.config.options.queuePrefix, true);
     try {
       const r = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app' } });
       expect(r.status).toBe(202);
@@ -85,7 +85,7 @@ describe('Prometheus metrics', () => {
       expect((sample(text, 'backup_manager_queue_jobs', { state: 'waiting' }) ?? 0) + (sample(text, 'backup_manager_queue_jobs', { state: 'paused' }) ?? 0)).toBeGreaterThanOrEqual(1);
       expect(sample(text, 'backup_manager_backups', { target: 'app', status: 'QUEUED' })).toBe(1);
     } finally {
-      await t.app.get((await import('../src/queue/jobs-queue.service.js')).JobsQueue).queue.resume();
+      await setQueuePaused(t.config.options.queuePrefix, false);
     }
   });
 

@@ -72,6 +72,13 @@ describe('npm run scripts of this repository', () => {
     expect(statSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')).mtimeMs).toBe(before);
   });
 
+  it('npm ls --all exits 0: no invalid peer, missing or extraneous package (nest-commander and its Nest 11 peer are gone)', () => {
+    const r = npm('ls', '--all');
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(r.stdout).not.toMatch(/nest-commander|@golevelup/);
+    expect(r.stdout).toMatch(/commander@11\./);
+  });
+
   it("the README's CLI line prints JSON that parses as it stands", () => {
     const line = /^npm run --silent cli -- backup list --json.*$/m.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'))?.[0];
     expect(line).toBe("npm run --silent cli -- backup list --json | node -p 'JSON.parse(fs.readFileSync(0)).total'");

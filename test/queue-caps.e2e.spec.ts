@@ -8,7 +8,7 @@ import { defaultSchedulerOptions } from '../src/config/options.js';
 import { JobsQueue } from '../src/queue/jobs-queue.service.js';
 import { ScheduleTicker } from '../src/scheduler/schedule-ticker.service.js';
 import { api, waitForBackup } from './support/api.js';
-import { startTestApp, testEnv, waitFor, type TestApp } from './support/app.js';
+import { setQueuePaused, startTestApp, testEnv, waitFor, type TestApp } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 import { ROOT, startProcess } from './support/processes.js';
 
@@ -51,11 +51,11 @@ describe('queue caps: identical requests and a full queue', () => {
     await waitFor(async () => (await api(t, 'GET', `/api/v1/backups/${good}`)).body.status === 'VERIFIED', 'the first backup to be verified');
     await waitFor(async () => (await waitingJobs()) === 0 && (await t.app.get(JobsQueue).counts()).active === 0, 'an idle queue');
     // From here on no worker takes a job: everything requested stays waiting.
-    await t.app.get(JobsQueue).queue.pause();
+    await setQueuePaused(t.config.options.queuePrefix, true);
   });
 
   afterAll(async () => {
-    await t?.app.get(JobsQueue).queue.resume().catch(() => undefined);
+    if (t) await setQueuePaused(t.config.options.queuePrefix, false).catch(() => undefined);
     await t?.close();
     if (db) await dropPgDatabase(db);
   });
@@ -141,7 +141,7 @@ describe('queue caps: identical requests and a full queue', () => {
   });
 
   it('once workers take the queued jobs, the same requests are accepted again', async () => {
-    await t.app.get(JobsQueue).queue.resume();
+    await setQueuePaused(t.config.options.queuePrefix, false);
     await waitFor(async () => (await queued()).length === 0, 'the queued backups to run', 120_000);
     const r = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app', type: 'monthly' } });
     expect(r.status).toBe(202);

@@ -66,8 +66,7 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
       const requeues = Number(r.metadata?.verifyRequeues ?? 0);
       if (requeues >= MAX_VERIFY_REQUEUES) continue;
       const lastJobId = requeues ? `verify-${r.id}-requeue-${requeues}` : `verify-${r.id}-after-backup`;
-      const job = await this.queue.queue.getJob(lastJobId);
-      const state = job ? await job.getState() : 'unknown';
+      const state = (await this.queue.jobInfo(lastJobId))?.state ?? 'unknown';
       if (state !== 'failed' && state !== 'unknown') continue;
       const next = requeues + 1;
       await this.queue.add(JobName.Verify, { backupId: r.id, drill: false, requestedBy: 'system:after-backup' }, `verify-${r.id}-requeue-${next}`);
@@ -93,8 +92,8 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
     });
     let fixed = 0;
     for (const r of stale) {
-      const job = await this.queue.queue.getJob(r.id);
-      const state = job ? await job.getState() : 'unknown';
+      const job = await this.queue.jobInfo(r.id);
+      const state = job?.state ?? 'unknown';
       let reason: string | undefined;
       if (state === 'failed') {
         reason = job?.failedReason || 'the job failed';

@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
-import { UnrecoverableError } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,7 +22,7 @@ import { PgCopyRowCounter } from '../engines/postgres/pg-copy-rows.js';
 import { Restorers } from '../engines/restorers.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
-import { JobName, type JobContext } from '../queue/jobs.js';
+import { JobName, PermanentJobError, type JobContext } from '../queue/jobs.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage, type ArtifactWriter } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { artifactKey, manifestKey } from './artifact-name.js';
@@ -87,7 +86,7 @@ export class BackupRunner implements OnModuleInit {
    */
   async run(recordId: string, ctx: JobContext, opts: { lockHeld?: boolean } = {}): Promise<{ fileKey: string } | { skipped: string }> {
     const record = await this.records.findOne({ where: { id: recordId }, withDeleted: true });
-    if (!record) throw new UnrecoverableError(`Backup record ${recordId} does not exist`);
+    if (!record) throw new PermanentJobError(`Backup record ${recordId} does not exist`);
     if (record.deletedAt && ACTIVE.includes(record.status)) return this.cancelDeleted(record);
     if (TERMINAL.includes(record.status) || record.deletedAt) return { skipped: `record is ${record.status}` };
 
@@ -394,7 +393,7 @@ export class BackupRunner implements OnModuleInit {
 
   private async fail(record: BackupRecord, attempt: number, started: number, err: Error, ctx: JobContext, target?: ResolvedTarget): Promise<never> {
     const message = redact(err.message || String(err), this.targets.secretsOf(target) ?? []);
-    const retryable = err instanceof EngineError ? err.retryable : !(err instanceof UnrecoverableError);
+    const retryable = err instanceof EngineError ? err.retryable : !(err instanceof PermanentJobError);
     const final = !retryable || ctx.attemptsMade + 1 >= ctx.maxAttempts;
     const now = new Date();
     await this.records.update(
@@ -407,7 +406,7 @@ export class BackupRunner implements OnModuleInit {
     if (final) {
       const failed = await this.records.findOne({ where: { id: record.id }, withDeleted: true });
       if (failed) this.events.emit(BackupEvents.Failed, { record: failed } satisfies BackupEvent);
-      throw new UnrecoverableError(message);
+      throw new PermanentJobError(message);
     }
     throw new Error(message);
   }

@@ -74,7 +74,6 @@ interface BackupSpec {
 /** The backup catalog's façade: request, list, read, download, delete. */
 @Injectable()
 export class BackupsService {
-  private readonly gate: QueueGate;
 
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
@@ -85,9 +84,8 @@ export class BackupsService {
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly engines: EnginesService,
     private readonly runner: BackupRunner,
-  ) {
-    this.gate = new QueueGate(queue, options);
-  }
+    private readonly gate: QueueGate,
+  ) {}
 
   /**
    * A full backup taken inline for a restore that already holds the database's lock: of the

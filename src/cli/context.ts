@@ -1,16 +1,13 @@
-import { HttpException, Injectable, Logger, Module, type INestApplicationContext, type LoggerService, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, Logger, type INestApplicationContext, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { Command as Commander } from 'commander';
-import { InjectCommander } from 'nest-commander';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { BackupManagerModule } from '../backup-manager.module.js';
-import { DomainError, ErrorCode } from '../common/errors.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { CliError, Exit } from './exit.js';
-import { InlineJobsQueue, InlineLibraryModule } from './inline.js';
+import { InlineLibraryModule } from './inline.js';
 
 /** Nest's logger for the CLI: warnings and errors only, on stderr, so stdout stays parseable. */
 class StderrLogger implements LoggerService {
@@ -32,16 +29,19 @@ class StderrLogger implements LoggerService {
   }
 }
 
-/** Config, library contexts and output of one CLI run. The CLI reads the same environment as the service. */
-@Injectable()
-export class CliContext implements OnApplicationShutdown {
+/**
+ * Config, library contexts and the stop signal of one CLI run. The CLI reads the same environment
+ * as the service. Each command starts the library context it needs (queued, inline or none) when
+ * it runs, so `token --help` stays instant.
+ */
+export class CliContext {
   private config?: AppConfig;
   private readonly contexts: INestApplicationContext[] = [];
-  /** Aborted on SIGINT/SIGTERM; inline jobs stop with it. */
+  /** Aborted on SIGINT/SIGTERM; waits stop, in-process jobs are aborted. */
   readonly abort = new AbortController();
 
-  constructor(@InjectCommander() readonly program: Commander) {
-    program.name('backup-manager');
+  /** Handles SIGINT/SIGTERM: the first stops the command, the second exits at once. */
+  listenForSignals(): void {
     const stop = (sig: string) => {
       if (this.abort.signal.aborted) process.exit(Exit.Interrupted);
       process.stderr.write(`backup-manager: ${sig}, stopping (again to exit at once)\n`);
@@ -85,16 +85,18 @@ export class CliContext implements OnApplicationShutdown {
     });
   }
 
-  /** The library with an in-process queue: jobs run here, without Redis. */
-  async inline(): Promise<{ ctx: INestApplicationContext; queue: InlineJobsQueue }> {
+  /** The library with the in-process job queue and no Redis: jobs run here. */
+  async inline(): Promise<{ ctx: INestApplicationContext; queue: JobsQueue }> {
     const { options } = this.loadConfig();
     const ctx = await this.create(InlineLibraryModule.create(options));
-    return { ctx, queue: ctx.get(JobsQueue) as unknown as InlineJobsQueue };
+    return { ctx, queue: ctx.get(JobsQueue, { strict: false }) };
   }
 
-  /** The library for a command that runs a job: with `inline`, an in-process queue it drains itself; otherwise `queued()`. */
-  async forJob(inline: boolean | undefined): Promise<{ ctx: INestApplicationContext; queue?: InlineJobsQueue }> {
-    return inline ? this.inline() : { ctx: await this.queued() };
+  /** The library for a command that runs a job: with `inline`, jobs run in this process; otherwise `queued()`. */
+  async forJob(inline: boolean | undefined): Promise<{ ctx: INestApplicationContext; queue: JobsQueue }> {
+    if (inline) return this.inline();
+    const ctx = await this.queued();
+    return { ctx, queue: ctx.get(JobsQueue, { strict: false }) };
   }
 
   private async create(module: Parameters<typeof NestFactory.createApplicationContext>[0]): Promise<INestApplicationContext> {
@@ -108,57 +110,13 @@ export class CliContext implements OnApplicationShutdown {
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async close(): Promise<void> {
     for (const ctx of this.contexts.splice(0)) await ctx.close().catch((err: Error) => new Logger('cli').warn(err.message));
   }
 }
 
-/** Runs a command body and turns its outcome into output and an exit code. */
-export async function runCommand(body: () => Promise<number | void>): Promise<void> {
-  let code: number;
-  try {
-    code = (await body()) ?? Exit.Ok;
-  } catch (err) {
-    code = reportError(err);
-  }
-  process.exitCode = code;
-}
-
-export function reportError(err: unknown): number {
-  let code: number = Exit.Failed;
-  let message = (err as Error)?.message ?? String(err);
-  if (err instanceof CliError) code = err.code;
-  else if (err instanceof DomainError) code = err.code === ErrorCode.QueueFull ? Exit.TryLater : err.status === 503 ? Exit.Unavailable : Exit.Refused;
-  else if (err instanceof HttpException) {
-    const status = err.getStatus();
-    code = status === 503 ? Exit.Unavailable : status >= 400 && status < 500 ? Exit.Refused : Exit.Failed;
-    const body = err.getResponse();
-    if (body && typeof body === 'object' && 'message' in body) message = String((body as { message: unknown }).message);
-  }
-  process.stderr.write(`backup-manager: ${message}\n`);
-  return code;
-}
-
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
-}
-
-/**
- * Calls `poll` every 400 ms until it returns a value (it updates the progress itself); once
- * `signal` is aborted, stops with Exit.Interrupted and the message `stopped()` gives.
- */
-export async function pollUntil<T>(signal: AbortSignal, poll: () => Promise<T | undefined>, stopped: () => string): Promise<T> {
-  for (;;) {
-    const done = await poll();
-    if (done !== undefined) return done;
-    if (signal.aborted) throw new CliError(stopped(), Exit.Interrupted);
-    await new Promise((r) => setTimeout(r, 400));
-  }
-}
-
-/** Prints a result: JSON for scripts, or the human lines. */
-export function print(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
 }
 
 /** Root of the CLI's queued context. */

@@ -1,3 +1,7 @@
+import { HttpException } from '@nestjs/common';
+import { codeForStatus, isErrorCode, type ErrorCode } from '../common/error-codes.js';
+import { DomainError } from '../common/errors.js';
+
 /** Exit codes scripts can rely on (sysexits-style where one fits). */
 export const Exit = {
   Ok: 0,
@@ -27,13 +31,57 @@ export class CliError extends Error {
   }
 }
 
+/** A bad command line (exit 64). Say what to change. */
+export const usageError = (message: string) => new CliError(message, Exit.Usage);
+
 /**
- * `value` if it is one of `allowed`, else a usage error (exit 64) naming the choices.
- * NOTE: nest-commander installs each `@Option` method as the option's parser, which replaces
- * commander's own `choices` check, so option parsers call this themselves.
+ * The one table from the library's error codes (`common/error-codes.ts`, the `code` of every API
+ * error body) to the CLI's exit codes. Exhaustive by type: a new code must be placed here.
  */
-export function oneOf<T extends string>(allowed: readonly T[], value: string): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  // The code commander recognises as "invalid option argument" (its InvalidArgumentError).
-  throw Object.assign(new Error(`Allowed choices are ${allowed.join(', ')}.`), { code: 'commander.invalidArgument' });
+export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
+  VALIDATION_FAILED: Exit.Refused,
+  INVALID_JSON: Exit.Refused,
+  PAYLOAD_TOO_LARGE: Exit.Refused,
+  UNSUPPORTED_MEDIA_TYPE: Exit.Refused,
+  ROUTE_NOT_FOUND: Exit.Refused,
+  AMBIGUOUS_ID: Exit.Usage,
+  SERVICE_UNAVAILABLE: Exit.Unavailable,
+  INTERNAL: Exit.Failed,
+  UNAUTHORIZED: Exit.Refused,
+  FORBIDDEN: Exit.Refused,
+  NO_BACKUP_ROLE: Exit.Refused,
+  TOO_MANY_AUTH_FAILURES: Exit.TryLater,
+  TARGET_NOT_FOUND: Exit.Refused,
+  TARGET_UNREACHABLE: Exit.Unavailable,
+  BACKUP_NOT_FOUND: Exit.Refused,
+  BACKUP_NOT_READY: Exit.Refused,
+  BACKUP_RUNNING: Exit.Refused,
+  BACKUP_PINNED: Exit.Refused,
+  BACKUP_DELETED: Exit.Refused,
+  ARTIFACT_MISSING: Exit.Refused,
+  RESTORE_NOT_FOUND: Exit.Refused,
+  RESTORE_IN_PROGRESS: Exit.Refused,
+  BACKUP_NOT_RESTORABLE: Exit.Refused,
+  RESTORE_DESTINATION_FORBIDDEN: Exit.Refused,
+  SCHEDULE_NOT_FOUND: Exit.Refused,
+  SCHEDULE_NAME_TAKEN: Exit.Refused,
+  QUEUE_FULL: Exit.TryLater,
+  QUEUE_UNAVAILABLE: Exit.Unavailable,
+  QUEUE_BUSY: Exit.TryLater,
+  STORAGE_REFUSED: Exit.Refused,
+};
+
+/** The exit code and message for anything a command throws. */
+export function describeFailure(err: unknown): { code: number; message: string } {
+  const message = (err as Error)?.message ?? String(err);
+  if (err instanceof CliError) return { code: err.code, message };
+  if (err instanceof DomainError) return { code: EXIT_FOR_CODE[err.code], message };
+  if (err instanceof HttpException) {
+    // Nest's own exceptions (a pipe, a guard): by the body's code, else by the status.
+    const body = err.getResponse() as { message?: unknown; code?: unknown } | string;
+    const code = typeof body === 'object' && isErrorCode(body.code) ? body.code : codeForStatus(err.getStatus());
+    const text = typeof body === 'object' && body.message !== undefined ? [body.message].flat().join('; ') : message;
+    return { code: EXIT_FOR_CODE[code], message: text };
+  }
+  return { code: Exit.Failed, message };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Global, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { tmpdir } from 'node:os';
-import { MemoryRedis } from '../cli/inline.js';
+import { MemoryRedis } from '../queue/memory-redis.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { EnginesModule } from '../engines/engines.module.js';
 import { MysqlRestorer } from '../engines/mysql/mysql.restorer.js';

@@ -1,9 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { isConnectionError, RedisWatch } from './redis-watch.js';
 import { sweepDeadSecretDirs } from '../common/secure-fs.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import { isConnectionError, RedisWatch } from './redis-watch.js';
-import { JobInterruptedError, JobName, JOBS_QUEUE, type JobContext, type JobHandler } from './jobs.js';
+import { JobInterruptedError, JobName, JOBS_QUEUE, PermanentJobError, type JobContext, type JobHandler } from './jobs.js';
 
 /**
  * Runs the jobs queue in this process when workers are enabled. Modules register one handler per
@@ -24,6 +24,11 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
   register<N extends JobName>(name: N, handler: JobHandler<N>): void {
     if (this.handlers.has(name)) throw new Error(`Job ${name} has two handlers`);
     this.handlers.set(name, handler as unknown as JobHandler<JobName>);
+  }
+
+  /** The handler registered for `name` (the in-process queue runs jobs with it). */
+  handlerFor(name: JobName): JobHandler<JobName> | undefined {
+    return this.handlers.get(name);
   }
 
   get isRunning(): boolean {
@@ -52,7 +57,6 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     // Connection errors (Redis down) become the one warning with backoff; others are logged.
     const redis = RedisWatch.for(this.options.redisUrl);
     this.worker.on('error', (err) => (isConnectionError(err) ? redis.failed(err) : this.logger.error(`worker error: ${err.message}`)));
-    this.worker.on('ready', () => redis.reachable());
     this.logger.log(`worker started (queue prefix ${this.options.queuePrefix}, concurrency ${q.concurrency})`);
   }
 
@@ -78,6 +82,7 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
     try {
       return await handler(job.data, ctx);
     } catch (err) {
+      if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
       if (!(err instanceof JobInterruptedError) || !token) throw err;
       // Back to the queue for another worker; a delayed job keeps its attempts.
       await job.moveToDelayed(Date.now() + this.options.queue.backoffMs, token);

@@ -28,6 +28,14 @@ export interface JobContext {
 export type JobHandler<N extends JobName> = (data: JobPayloads[N], ctx: JobContext) => Promise<unknown>;
 
 /**
+ * Thrown by a handler whose job must not be tried again (a bad password, an unknown database, a
+ * record that does not exist): the queue fails it for good, whatever attempts are left.
+ */
+export class PermanentJobError extends Error {
+  override readonly name = 'PermanentJobError';
+}
+
+/**
  * Thrown by a handler whose job was cut short by a shutdown and says nothing about its subject
  * (e.g. a verification): the job goes back to the queue, without using up an attempt, for
  * another worker to run.

@@ -1,19 +1,20 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { createHash, randomUUID } from 'node:crypto';
 import { DomainError, ErrorCode, queueFull } from '../common/errors.js';
-import { DEFAULT_QUEUE_MAX_WAITING, type BackupManagerOptions } from '../config/options.js';
-import type { JobsQueue } from './jobs-queue.service.js';
+import { BACKUP_MANAGER_OPTIONS, DEFAULT_QUEUE_MAX_WAITING, type BackupManagerOptions } from '../config/options.js';
+import { JobsQueue } from './jobs-queue.service.js';
+import { REDIS } from '../common/redis.js';
+import { RedisWatch } from './redis-watch.js';
 
 /** What a refused request is told: ask again after this long. */
+/** What a request refused while Redis is down is told: ask again after this long. */
+export const QUEUE_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 60;
 /** Longest a request holds the request gate for one spec (enqueueing takes milliseconds). */
 const GATE_TTL_MS = 15_000;
 /** Compare-and-delete: only the holder releases the gate. */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-
-/** The Redis commands the gate uses (JobsQueue's connection, or the CLI's in-memory stand-in). */
-type GateRedis = Pick<JobsQueue['connection'], 'set' | 'get' | 'eval'>;
-/** The queue as the gate sees it; `assertAvailable` refuses at once while Redis is down. */
-type GateQueue = Pick<JobsQueue, 'counts'> & { connection: GateRedis; assertAvailable?: (what: string) => void };
 
 /**
  * The caps in front of the job queue, shared by every way in (HTTP, CLI, schedules, host code):
@@ -22,10 +23,12 @@ type GateQueue = Pick<JobsQueue, 'counts'> & { connection: GateRedis; assertAvai
  *   Redis lock), so "is an identical one already queued?" and "queue a new one" cannot interleave.
  * - `assertRoom(what)`: refuses (429, Retry-After) once `queue.maxWaiting` jobs wait.
  */
+@Injectable()
 export class QueueGate {
   constructor(
-    private readonly queue: GateQueue,
-    private readonly options: BackupManagerOptions,
+    private readonly queue: JobsQueue,
+    @Inject(REDIS) private readonly redis: Pick<Redis, 'set' | 'get' | 'eval'>,
+    @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
   ) {}
 
   get maxWaiting(): number {
@@ -34,7 +37,7 @@ export class QueueGate {
 
   /** Jobs waiting for a worker: waiting, prioritized, delayed (retries) and paused. */
   async waiting(): Promise<number> {
-    const c = (await this.queue.counts()) as Record<string, number | undefined>;
+    const c = await this.queue.counts();
     return (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0) + (c.paused ?? 0);
   }
 
@@ -43,7 +46,7 @@ export class QueueGate {
    * queue cannot be read. Nothing has been recorded when it throws.
    */
   async assertRoom(what: string): Promise<void> {
-    this.queue.assertAvailable?.(what);
+    this.assertAvailable(what);
     const max = this.maxWaiting;
     if (!max) return;
     const waiting = await this.waiting().catch((err: Error) => {
@@ -58,12 +61,30 @@ export class QueueGate {
     }
   }
 
+  /**
+   * @throws QUEUE_UNAVAILABLE (503, Retry-After) at once while Redis is down (or refused for its
+   * eviction policy), instead of waiting for it; nothing has been recorded then.
+   */
+  assertAvailable(what: string): void {
+    const status = (this.redis as Partial<Pick<Redis, 'status'>>).status;
+    if (status === undefined) return; // the in-process stand-in
+    const watch = RedisWatch.for(this.options.redisUrl);
+    const reason = watch.refusal ?? (status === 'ready' ? undefined : (watch.reason ?? `connection ${status}`));
+    if (!reason) return;
+    throw new DomainError(
+      ErrorCode.QueueUnavailable,
+      `The job queue (Redis at ${watch.address}) is unavailable (${reason}); the ${what} was not queued and nothing was recorded. ` +
+        `Try again in ${QUEUE_UNAVAILABLE_RETRY_AFTER_SECONDS} seconds, once Redis is back.`,
+      { retryAfterSeconds: QUEUE_UNAVAILABLE_RETRY_AFTER_SECONDS },
+    );
+  }
+
   /** Runs `fn` while no other request for the same `spec` (any process) runs its own. */
   async exclusive<T>(spec: string, fn: () => Promise<T>): Promise<T> {
-    this.queue.assertAvailable?.('request');
+    this.assertAvailable('request');
     const key = `${this.options.queuePrefix}:request-gate:${createHash('sha256').update(spec).digest('hex')}`;
     const token = randomUUID();
-    const redis = this.queue.connection;
+    const redis = this.redis;
     const deadline = Date.now() + 2 * GATE_TTL_MS;
     let wait = 5;
     while ((await redis.set(key, token, 'PX', GATE_TTL_MS, 'NX')) !== 'OK') {
@@ -81,10 +102,10 @@ export class QueueGate {
 
   /** A pointer kept beside the queue (e.g. the job id of the verification queued for a backup). */
   async remember(name: string, value: string, ttlMs: number): Promise<void> {
-    await this.queue.connection.set(`${this.options.queuePrefix}:${name}`, value, 'PX', ttlMs);
+    await this.redis.set(`${this.options.queuePrefix}:${name}`, value, 'PX', ttlMs);
   }
 
   recall(name: string): Promise<string | null> {
-    return this.queue.connection.get(`${this.options.queuePrefix}:${name}`);
+    return this.redis.get(`${this.options.queuePrefix}:${name}`);
   }
 }

@@ -48,6 +48,9 @@ export class RedisWatch {
     return this.downSince !== undefined;
   }
 
+  /** Set while the Redis that answered may evict keys (and that is not allowed): jobs are refused. */
+  refusal?: string;
+
   /** Failed connection attempts in the current outage. */
   get failedAttempts(): number {
     return this.down ? this.failures : 0;

@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
-import { UnrecoverableError } from 'bullmq';
 import { In, IsNull, LessThan, Not, type Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { BackupsService } from '../backup/backups.service.js';
@@ -16,7 +15,7 @@ import { RestoreStoppedError } from '../engines/restore-client.js';
 import { Restorers } from '../engines/restorers.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
-import { JobName, type JobContext } from '../queue/jobs.js';
+import { JobName, PermanentJobError, type JobContext } from '../queue/jobs.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactLoader } from './artifact-loader.js';
 import { endRunUpdate, FINAL_RESTORE_STATUSES, RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
@@ -69,7 +68,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
 
   async run(runId: string, ctx: JobContext): Promise<{ status: RestoreStatus } | { skipped: string }> {
     const initial = await this.runs.findOneBy({ id: runId });
-    if (!initial) throw new UnrecoverableError(`Restore run ${runId} does not exist`);
+    if (!initial) throw new PermanentJobError(`Restore run ${runId} does not exist`);
     if (FINAL_RESTORE_STATUSES.includes(initial.status)) return { skipped: `run is ${initial.status}` };
     // NOTE: BullMQ hands a stalled job (its worker died) to another worker whatever `attempts`
     // says; a restore that started once is never started again.
@@ -185,7 +184,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       const failed = await this.runs.findOneBy({ id: run.id });
       if (failed) this.events.emit(shutdown ? RestoreEvents.Cancelled : RestoreEvents.Failed, { run: failed, actor: actorOf(failed) } satisfies RestoreEvent);
       if (shutdown) return { status: RestoreStatus.Cancelled };
-      throw new UnrecoverableError(message);
+      throw new PermanentJobError(message);
     }
   }
 
@@ -224,8 +223,8 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     const stale = await this.runs.find({ where: { status: In([RestoreStatus.Queued, RestoreStatus.Running]), updatedAt: LessThan(cutoff) }, take: 200 });
     let fixed = 0;
     for (const r of stale) {
-      const job = await this.queue.queue.getJob(r.id);
-      const state = job ? await job.getState() : 'unknown';
+      const job = await this.queue.jobInfo(r.id);
+      const state = job?.state ?? 'unknown';
       const reason =
         state === 'failed' ? job?.failedReason || 'the job failed'
         : state === 'unknown' ? 'the job is gone from the queue'

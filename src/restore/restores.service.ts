@@ -12,7 +12,7 @@ import { DomainError, ErrorCode, invalid } from '../common/errors.js';
 import { findByIdOrPrefix } from '../common/ids.js';
 import { toPage, type Paged } from '../common/page.dto.js';
 import { redact } from '../common/redact.js';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type TargetOptions } from '../config/options.js';
+import type { TargetOptions } from '../config/options.js';
 import { DATABASE_NAME } from '../engines/restorer.interface.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName } from '../queue/jobs.js';
@@ -49,7 +49,6 @@ export interface VerifyRequested {
 /** Restore and verification requests, and the restore history. Workers do the work. */
 @Injectable()
 export class RestoresService {
-  private readonly gate: QueueGate;
 
   constructor(
     @InjectRepository(RestoreRun, CATALOG_CONNECTION) private readonly runs: Repository<RestoreRun>,
@@ -59,10 +58,8 @@ export class RestoresService {
     private readonly queue: JobsQueue,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly destinations: RestoreDestinations,
-    @Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions,
-  ) {
-    this.gate = new QueueGate(queue, options);
-  }
+    private readonly gate: QueueGate,
+  ) {}
 
   /**
    * Checks where the restore would write (`RestoreDestinations`), records a QUEUED run holding
@@ -168,7 +165,7 @@ export class RestoresService {
     const pointer = `verify-queued:${backup.id}:${kind}`;
     return this.gate.exclusive(pointer, async () => {
       const queued = await this.gate.recall(pointer);
-      if (queued && WAITING_STATES.includes(await this.queue.state(queued).catch(() => 'unknown'))) {
+      if (queued && WAITING_STATES.includes((await this.queue.jobInfo(queued).catch(() => undefined))?.state ?? 'unknown')) {
         return { backupId: backup.id, drill, jobId: queued, created: false };
       }
       await this.gate.assertRoom(drill ? 'restore drill' : 'verification');

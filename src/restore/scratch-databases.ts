@@ -4,7 +4,8 @@ import { EngineError } from '../common/errors.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import type { ScratchLease, ScratchRegistry } from '../engines/restorer.interface.js';
 import { Restorers } from '../engines/restorers.js';
-import { JobsQueue } from '../queue/jobs-queue.service.js';
+import type { Redis } from 'ioredis';
+import { REDIS } from '../common/redis.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { logLine } from '../common/log-line.js';
 
@@ -43,7 +44,7 @@ export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap
 
   constructor(
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
-    private readonly queue: JobsQueue,
+    @Inject(REDIS) private readonly redis: Redis,
     private readonly targets: TargetsService,
     private readonly restorers: Restorers,
   ) {
@@ -73,15 +74,15 @@ export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap
     const token = randomBytes(12).toString('hex');
     const ttl = this.options.queue.lockDurationMs;
     const entry: ScratchEntry = { target: target.name, engine: target.engine, host: target.host, port: target.port, at: new Date().toISOString() };
-    await this.queue.connection.multi().set(key, token, 'PX', ttl).hset(this.registry, name, JSON.stringify(entry)).exec();
-    const renew = async () => Number(await this.queue.connection.eval(RENEW, 1, key, token, String(ttl))) === 1;
+    await this.redis.multi().set(key, token, 'PX', ttl).hset(this.registry, name, JSON.stringify(entry)).exec();
+    const renew = async () => Number(await this.redis.eval(RENEW, 1, key, token, String(ttl))) === 1;
     const timer = setInterval(() => void renew().catch(() => undefined), Math.max(50, Math.floor(ttl / 3)));
     timer.unref();
     return {
       held: () => renew(),
       release: async (dropped) => {
         clearInterval(timer);
-        await this.queue.connection.eval(RELEASE, 2, key, this.registry, token, dropped ? '1' : '0', name);
+        await this.redis.eval(RELEASE, 2, key, this.registry, token, dropped ? '1' : '0', name);
       },
     };
   }
@@ -93,10 +94,10 @@ export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap
   }
 
   private async sweepOnce(): Promise<number> {
-    const all = await this.queue.connection.hgetall(this.registry);
+    const all = await this.redis.hgetall(this.registry);
     let dropped = 0;
     for (const [name, raw] of Object.entries(all)) {
-      if (!SCRATCH_DATABASE.test(name) || (await this.queue.connection.exists(this.leaseKey(name)))) continue;
+      if (!SCRATCH_DATABASE.test(name) || (await this.redis.exists(this.leaseKey(name)))) continue;
       let entry: ScratchEntry;
       let target: ResolvedTarget;
       try {
@@ -111,7 +112,7 @@ export class ScratchDatabases implements ScratchRegistry, OnApplicationBootstrap
         continue;
       }
       await this.restorers.for(target.engine).dropDatabase(target, name);
-      await this.queue.connection.hdel(this.registry, name);
+      await this.redis.hdel(this.registry, name);
       dropped++;
       this.logger.warn(logLine('dropped a scratch database that a stopped worker left behind', { database: name, target: entry.target, since: entry.at }));
     }

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { BackupsService } from '../backup/backups.service.js';
-import { JobsQueue } from '../queue/jobs-queue.service.js';
+import type { Redis } from 'ioredis';
+import { REDIS } from '../common/redis.js';
 import { RestoresService } from '../restore/restores.service.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { isRunTime, runTimeOfTick } from './cron.js';
@@ -50,7 +51,7 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
     @Optional() @Inject(SchedulerRegistry) private readonly registry: SchedulerRegistry,
     private readonly schedules: SchedulesService,
     private readonly retention: RetentionService,
-    private readonly queue: JobsQueue,
+    @Inject(REDIS) private readonly redis: Redis,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly backups: BackupsService,
     private readonly targets: TargetsService,
@@ -165,12 +166,12 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
   private async heartbeat(): Promise<void> {
     const key = `${this.options.queuePrefix}:scheduler:instance:${this.instanceId}`;
     const value = JSON.stringify({ instanceId: this.instanceId, lastSyncAt: this.lastSyncAt, registered: this.registered.size });
-    await this.queue.connection.set(key, value, 'PX', Math.max(3 * this.schedules.settings.syncIntervalMs, 15_000)).catch(() => undefined);
+    await this.redis.set(key, value, 'PX', Math.max(3 * this.schedules.settings.syncIntervalMs, 15_000)).catch(() => undefined);
   }
 
   /** Scheduler replicas that synced recently (from their heartbeats). */
   async instances(): Promise<Array<{ instanceId: string; lastSyncAt: string; registered: number }>> {
-    const redis = this.queue.connection;
+    const redis = this.redis;
     const out: Array<{ instanceId: string; lastSyncAt: string; registered: number }> = [];
     let cursor = '0';
     do {
@@ -258,7 +259,7 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
   private async claim(what: string): Promise<boolean> {
     const key = `${this.options.queuePrefix}:scheduler:claim:${what}`;
     try {
-      return (await this.queue.connection.set(key, this.instanceId, 'PX', CLAIM_TTL_MS, 'NX')) === 'OK';
+      return (await this.redis.set(key, this.instanceId, 'PX', CLAIM_TTL_MS, 'NX')) === 'OK';
     } catch (e) {
       this.logger.warn(`could not claim ${what} (Redis): ${(e as Error).message}`);
       return false;

@@ -40,7 +40,7 @@ export class SchedulerStatusController {
     const [all, jobs, workers, schedulers] = await Promise.all([
       this.schedules.all(),
       this.queue.counts().catch(() => ({})),
-      this.queue.queue.getWorkers().catch(() => []),
+      this.queue.workers().catch(() => []),
       this.ticker.instances().catch(() => []),
     ]);
     const views = await Promise.all(all.map((s) => this.schedules.view(s, now)));
@@ -64,7 +64,7 @@ export class SchedulerStatusController {
         lastStatus: v.lastStatus,
       })),
       jobs: jobs as Record<string, number>,
-      workers: workers.map((w) => ({ name: w.name, addr: w.addr, ageSeconds: Number(w.age), idleSeconds: Number(w.idle) })),
+      workers: workers.map((w) => ({ name: w.name, addr: w.addr, ageSeconds: w.ageSeconds, idleSeconds: w.idleSeconds })),
       schedulers,
       cleanup: { cron: policies.cleanupCron, nextRunAt: this.ticker.nextCleanupAt(), last: this.retention.lastCleanup },
       drills: { cron: this.schedules.settings.drillCron || null, nextRunAt: this.ticker.nextDrillAt() },

@@ -107,7 +107,7 @@ export class SystemInfoService {
 
   private async queueState(timeout: number) {
     try {
-      const [counts, workers] = await withTimeout(Promise.all([this.queue.counts(), this.queue.queue.getWorkers()]), timeout, 'queue state');
+      const [counts, workers] = await withTimeout(Promise.all([this.queue.counts(), this.queue.workers()]), timeout, 'queue state');
       return { prefix: this.options.queuePrefix, counts, workers: workers.length };
     } catch (err) {
       return { prefix: this.options.queuePrefix, counts: {}, workers: null, error: (err as Error).message };

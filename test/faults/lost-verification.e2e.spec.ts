@@ -37,14 +37,14 @@ describe('a completed backup whose verification job was lost', () => {
 
     // The state a lost job leaves: the backup COMPLETED, its verification job nowhere in Redis.
     catalog.prepare('UPDATE bm_backup_records SET status = ?, verifiedAt = NULL WHERE id = ?').run('COMPLETED', id);
-    expect(await t.app.get(JobsQueue).queue.remove(`verify-${id}-after-backup`)).toBe(1);
+    expect(await t.app.get(JobsQueue).remove(`verify-${id}-after-backup`)).toBe(true);
     expect((await get(id)).status).toBe('COMPLETED');
 
     const again = await waitFor(async () => ((b) => b.status !== 'COMPLETED' && b)(await get(id)), 'a new verification', 60_000);
     expect(again.status).toBe('VERIFIED');
     expect(again.metadata.verifyRequeues).toBe(1);
     expect(new Date(again.metadata.verification.at).getTime()).toBeGreaterThan(new Date(first.metadata.verification.at).getTime());
-    expect(await t.app.get(JobsQueue).queue.getJobState(`verify-${id}-requeue-1`)).toBe('completed');
+    expect((await t.app.get(JobsQueue).jobInfo(`verify-${id}-requeue-1`))?.state).toBe('completed');
   }, 120_000);
 
   it('leaves a backup alone whose verification job ran to its end', async () => {

@@ -4,11 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createHttpApp } from '../../src/app.factory.js';
 import { signToken } from '../../src/auth/token-verifier.js';
 import { Role } from '../../src/auth/roles.js';
 import { loadConfig, type AppConfig } from '../../src/config/env.js';
+import { JOBS_QUEUE } from '../../src/queue/jobs.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -63,6 +65,24 @@ export async function startTestApp(extra: Record<string, string> = {}): Promise<
       rmSync(env.DATA_DIR, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The BullMQ queue under `prefix`, for tests that steer it (pause, resume, plant a job) from
+ * outside: the library's own facade exposes no BullMQ object. Close it when done.
+ */
+export function bullQueue(prefix: string): Queue {
+  return new Queue(JOBS_QUEUE, { connection: { url: REDIS_URL, maxRetriesPerRequest: null }, prefix });
+}
+
+/** Pauses (no worker takes a job) or resumes the queue under `prefix`. */
+export async function setQueuePaused(prefix: string, paused: boolean): Promise<void> {
+  const q = bullQueue(prefix);
+  try {
+    await (paused ? q.pause() : q.resume());
+  } finally {
+    await q.close();
+  }
 }
 
 /** Removes every Redis key of a test's queue prefix (SCAN + UNLINK). */
