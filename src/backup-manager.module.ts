@@ -9,7 +9,7 @@ import { SystemInfoModule } from './system-info/system-info.module.js';
 import { BackupManagerCoreModule } from './core.module.js';
 import { DEFAULT_EXTRAS, resolveModuleOptions, type BackupManagerExtras, type BackupManagerModuleOptions } from './config/module-options.js';
 import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
-import { TargetsController } from './targets/targets.controller.js';
+import { TargetsModule } from './targets/targets.module.js';
 
 /** The options exactly as `forRoot()` got them or the `forRootAsync()` factory returned them. */
 export const BACKUP_MANAGER_MODULE_OPTIONS = Symbol('BACKUP_MANAGER_MODULE_OPTIONS');
@@ -37,7 +37,7 @@ export type BackupManagerAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
 export class BackupManagerModule extends ConfigurableModuleClass {}
 
 /** Feature modules whose controllers move under `routePrefix`. */
-const FEATURE_MODULES = [BackupModule, RestoreModule, SchedulerModule, AuditModule, CacheModule, SystemInfoModule];
+const FEATURE_MODULES = [TargetsModule, BackupModule, RestoreModule, SchedulerModule, AuditModule, CacheModule, SystemInfoModule];
 
 function compose(definition: DynamicModule, extras: BackupManagerExtras): DynamicModule {
   const controllers = extras.controllers ?? true;
@@ -59,6 +59,7 @@ function compose(definition: DynamicModule, extras: BackupManagerExtras): Dynami
         guard: extras.guard,
         rawOptionsToken: BACKUP_MANAGER_MODULE_OPTIONS,
       }),
+      TargetsModule.register({ controllers }),
       BackupModule.register({ controllers }),
       RestoreModule.register({ controllers }),
       SchedulerModule.register({ controllers }),
@@ -67,7 +68,6 @@ function compose(definition: DynamicModule, extras: BackupManagerExtras): Dynami
       SystemInfoModule.register({ controllers }),
       ...(routePrefix && controllers ? [RouterModule.register([{ path: routePrefix, module: definition.module!, children: FEATURE_MODULES }])] : []),
     ],
-    controllers: controllers ? [TargetsController] : [],
     providers: [],
     exports: [BackupModule, RestoreModule, SchedulerModule, AuditModule, SystemInfoModule],
   };

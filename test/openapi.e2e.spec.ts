@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ERROR_STATUS, type ErrorCode } from '../src/common/error-codes.js';
-import { api, waitForBackup } from './support/api.js';
+import { api } from './support/api.js';
 import { startTestApp, waitFor, type TestApp } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 
@@ -73,8 +73,11 @@ describe('the OpenAPI document', () => {
 
   it('gives every request body an example, and each one is accepted with its documented status', async () => {
     const created = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app' } });
-    const backup = await waitForBackup(t, created.body.id);
-    expect(backup.status).toBe('VERIFIED');
+    // COMPLETED comes first; the verification that follows must not race the examples.
+    const backup = await waitFor(async () => {
+      const r = await api(t, 'GET', `/api/v1/backups/${created.body.id}`);
+      return r.body.status === 'VERIFIED' && r.body;
+    }, 'the backup to be verified');
     const ids: Record<string, string> = {};
     const withBody = operations().filter(({ op }) => op.requestBody);
     expect(withBody.length).toBeGreaterThanOrEqual(7);

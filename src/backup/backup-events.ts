@@ -9,6 +9,9 @@ export const BackupEvents = {
   Failed: 'backup.failed',
   Deleted: 'backup.deleted',
   Downloaded: 'backup.downloaded',
+  /** Retention keeps it and DELETE refuses it. */
+  Pinned: 'backup.pinned',
+  Unpinned: 'backup.unpinned',
 } as const;
 
 export interface BackupEvent {

@@ -7,10 +7,9 @@ import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName } from '../queue/jobs.js';
-import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
+import { ArtifactCommits } from './artifact-commit.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRecord, BackupStatus } from './entities/backup-record.entity.js';
-import { discardLeftovers } from './leftovers.js';
 import { logLine } from '../common/log-line.js';
 
 /** How often a completed backup's lost verification is queued again before it is left alone. */
@@ -33,7 +32,7 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly queue: JobsQueue,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
-    @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
+    private readonly commits: ArtifactCommits,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -103,20 +102,18 @@ export class BackupReconciler implements OnApplicationBootstrap, OnApplicationSh
       else if (state === 'completed') reason = 'the job finished without committing this record';
       if (!reason) continue;
       const cancel = !!r.deletedAt;
-      const res = await this.records.update(
-        { id: r.id, status: r.status, attempts: r.attempts },
+      const { ended, record } = await this.commits.endWithout(
+        r.id,
+        { status: r.status, attempts: r.attempts },
         cancel
           ? { status: BackupStatus.Cancelled, errorMessage: `Cancelled: the backup was deleted before it completed (${reason})`, completedAt: new Date() }
           : { status: BackupStatus.Failed, errorMessage: reason, completedAt: new Date() },
+        (err) => this.logger.warn(logLine('could not remove what a failed backup left in storage', { id: r.id, error: err.message })),
       );
-      if (res.affected) {
+      if (ended) {
         fixed++;
-        await discardLeftovers(this.storage, r).catch((err: Error) =>
-          this.logger.warn(logLine('could not remove what a failed backup left in storage', { id: r.id, error: err.message })),
-        );
         this.logger.warn(logLine('reconciled a stuck backup', { id: r.id, was: r.status, now: cancel ? BackupStatus.Cancelled : BackupStatus.Failed, reason }));
-        const failed = cancel ? null : await this.records.findOneBy({ id: r.id });
-        if (failed) this.events.emit(BackupEvents.Failed, { record: failed } satisfies BackupEvent);
+        if (!cancel && record && !record.deletedAt) this.events.emit(BackupEvents.Failed, { record } satisfies BackupEvent);
       }
     }
     return fixed;

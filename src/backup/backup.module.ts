@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module.js';
+import { ArtifactCommits } from './artifact-commit.js';
 import { BackupReconciler } from './backup-reconciler.service.js';
 import { BackupRunner } from './backup-runner.service.js';
 import { BackupStatsService } from './backup-stats.service.js';
@@ -18,7 +19,7 @@ export class BackupModule {
       global: true,
       imports: [CatalogModule],
       controllers: opts.controllers ? [BackupsController] : [],
-      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService],
+      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService, ArtifactCommits],
       exports: [BackupsService, BackupStatsService],
     };
   }

@@ -96,6 +96,26 @@ export class BackupsController {
     await pipeline(stream, new ChecksumGate(record.checksum!), res).catch(() => res.destroy());
   }
 
+  @Post(':id/pin')
+  @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId])
+  @HttpCode(200)
+  @MinRole(Role.Operator)
+  @ApiOperation({ summary: 'Pin a backup: retention keeps it and DELETE refuses it until it is unpinned' })
+  @ApiOkResponse({ type: BackupResponse })
+  async pin(@Param('id') id: string, @CurrentActor() actor: Actor): Promise<BackupResponse> {
+    return toBackupResponse(await this.backups.setPinned(id, true, actor));
+  }
+
+  @Post(':id/unpin')
+  @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId])
+  @HttpCode(200)
+  @MinRole(Role.Operator)
+  @ApiOperation({ summary: 'Unpin a backup: retention applies to it again' })
+  @ApiOkResponse({ type: BackupResponse })
+  async unpin(@Param('id') id: string, @CurrentActor() actor: Actor): Promise<BackupResponse> {
+    return toBackupResponse(await this.backups.setPinned(id, false, actor));
+  }
+
   @Delete(':id')
   @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId, ErrorCode.BackupRunning, ErrorCode.BackupPinned])
   @MinRole(Role.Admin)

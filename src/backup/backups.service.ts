@@ -24,7 +24,7 @@ import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRunner } from './backup-runner.service.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
-import { findNewestGood } from './good-backup.js';
+import { findNewestGood, isGood } from './good-backup.js';
 import { discardLeftovers } from './leftovers.js';
 import type { ListBackupsQuery } from './dto/list-backups.dto.js';
 
@@ -273,7 +273,7 @@ export class BackupsService {
   async openArtifact(idOrPrefix: string, actor?: Actor): Promise<{ record: BackupRecord; stream: Readable; size: number }> {
     const record = await this.get(idOrPrefix);
     const id = record.id;
-    if (![BackupStatus.Completed, BackupStatus.Verified].includes(record.status) || !record.fileKey) {
+    if (!isGood(record) || !record.fileKey) {
       throw new DomainError(ErrorCode.BackupNotReady, `Backup ${id} is ${record.status}; only COMPLETED or VERIFIED backups can be downloaded`);
     }
     const st = await this.storage.stat(record.fileKey);
@@ -281,6 +281,15 @@ export class BackupsService {
     const stream = await this.storage.read(record.fileKey);
     this.events.emit(BackupEvents.Downloaded, { record, actor } satisfies BackupEvent);
     return { record, stream, size: st.size };
+  }
+
+  /** Pins or unpins a backup: a pinned backup is never deleted, by retention or by hand. */
+  async setPinned(idOrPrefix: string, pinned: boolean, actor?: Actor): Promise<BackupRecord> {
+    const record = await this.get(idOrPrefix);
+    if (record.pinned !== pinned) await this.records.update({ id: record.id }, { pinned, ...(pinned ? { expiresAt: null } : {}) });
+    const saved = await this.get(record.id);
+    this.events.emit(pinned ? BackupEvents.Pinned : BackupEvents.Unpinned, { record: saved, actor } satisfies BackupEvent);
+    return saved;
   }
 
   /**

@@ -1,17 +1,14 @@
 import { In, type FindOptionsOrder, type FindOptionsWhere, type Repository } from 'typeorm';
-import type { BackupRecord } from './entities/backup-record.entity.js';
+import { GOOD_BACKUP_STATUSES, type BackupRecord } from './entities/backup-record.entity.js';
 
 /**
  * What "a good backup" and "the newest good backup of a target" mean, in one place. Retention,
  * freshness (health, system info, metrics), the scheduled drills and host code all ask here.
  */
 
-/** Statuses of a backup whose artifact is usable. */
-const GOOD_STATUSES = ['COMPLETED', 'VERIFIED'] as const;
-
 /** A backup whose artifact is usable: COMPLETED or VERIFIED. */
 export function isGood(r: { status: string }): boolean {
-  return (GOOD_STATUSES as readonly string[]).includes(r.status);
+  return (GOOD_BACKUP_STATUSES as readonly string[]).includes(r.status);
 }
 
 /**
@@ -48,7 +45,7 @@ export const NEWEST_FIRST: FindOptionsOrder<BackupRecord> = { createdAt: 'DESC',
 
 /** Catalog filter of `isGoodDataBackup` for one target (soft-deleted records never match). */
 export function goodDataWhere(target: string): FindOptionsWhere<BackupRecord> {
-  return { target, status: In([...GOOD_STATUSES]) as FindOptionsWhere<BackupRecord>['status'], scope: 'full', includeSchema: true, includeData: true };
+  return { target, status: In([...GOOD_BACKUP_STATUSES]) as FindOptionsWhere<BackupRecord>['status'], scope: 'full', includeSchema: true, includeData: true };
 }
 
 /** The newest good backup of a target that holds its data (see `isGoodDataBackup`), or null. */

@@ -9,8 +9,6 @@ export function apiValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
-    // One message per wrong field: `{"target":123}` is "not a string", not also too long and unmatched.
-    stopAtFirstError: true,
     exceptionFactory: (errors: ValidationError[]) => httpError(ErrorCode.ValidationFailed, flatten(errors)),
   });
 }
@@ -53,10 +51,17 @@ function nulAt(value: unknown, path: string, depth = 0): string | undefined {
   return undefined;
 }
 
+/** Constraints that check a value's type: when one fails, the field's other rules say nothing useful. */
+const TYPE_CHECKS = new Set(['isString', 'isArray', 'isBoolean', 'isInt', 'isNumber', 'isEnum', 'isIn', 'isDate', 'isObject', 'isUuid']);
+
 function flatten(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((e) => {
     const path = parent ? `${parent}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? m.replace(e.property, path) : `${path}: ${m}`));
+    // One message per wrong field: `{"target":123}` is "not a string", not also too long and unmatched.
+    const failed = Object.entries(e.constraints ?? {});
+    const typeFailure = failed.find(([name]) => TYPE_CHECKS.has(name));
+    const shown = typeFailure ? [typeFailure[1]] : failed.map(([, m]) => m);
+    const own = shown.map((m) => (m.startsWith(e.property) ? m.replace(e.property, path) : `${path}: ${m}`));
     return [...own, ...flatten(e.children ?? [], path)];
   });
 }

@@ -8,8 +8,8 @@ export const DEFAULT_QUEUE_MAX_WAITING = DEFAULTS.queue.maxWaiting;
 /** Default of `schedules.minIntervalMinutes`. */
 export const DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES = DEFAULTS.schedules.minIntervalMinutes;
 
-export type EngineKind = 'postgres' | 'mysql';
-export type Compression = 'zstd' | 'gzip' | 'none';
+export type { Compression, EngineKind } from '../common/vocabulary.js';
+import type { Compression, EngineKind } from '../common/vocabulary.js';
 export type AppRole = 'all' | 'api' | 'worker';
 
 export interface TargetOptions {

@@ -6,6 +6,7 @@ import { timezoneProblem } from '../common/timezone.js';
 import { scheduleIntervalProblems } from '../scheduler/cron-gap.js';
 import { schedulerOptionProblems } from '../scheduler/retention/policy-rules.js';
 import type { BackupManagerOptions, CatalogOptions } from './options.js';
+import { COMPRESSIONS, FORMATS } from '../common/vocabulary.js';
 
 /** One problem of the options: the option's path (`cache.fileRoot`, `targets[0].database`) and what is wrong with it, as a predicate. */
 export interface OptionProblem {
@@ -45,8 +46,8 @@ const RANGES: Array<[path: string, min: number, max: number]> = [
 
 /** Options that take one of a few values. */
 const CHOICES: Array<[path: string, allowed: readonly string[]]> = [
-  ['dump.defaultCompression', ['zstd', 'gzip', 'none']],
-  ['dump.pgFormat', ['plain', 'custom']],
+  ['dump.defaultCompression', COMPRESSIONS],
+  ['dump.pgFormat', FORMATS],
 ];
 
 /** The bounds `validateOptions` puts on a numeric option, if any. */

@@ -135,13 +135,4 @@ export class RetentionService {
       }
     }
   }
-
-  /** Pins or unpins a backup: a pinned backup is never deleted, by retention or by hand. */
-  async setPinned(id: string, pinned: boolean, actor?: Actor): Promise<BackupRecord> {
-    const record = await this.backups.get(id);
-    if (record.pinned !== pinned) await this.records.update({ id: record.id }, { pinned, ...(pinned ? { expiresAt: null } : {}) });
-    const saved = await this.backups.get(id);
-    this.events.emit(pinned ? SchedulerEvents.BackupPinned : SchedulerEvents.BackupUnpinned, { record: saved, actor });
-    return saved;
-  }
 }

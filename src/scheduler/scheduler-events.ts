@@ -15,8 +15,6 @@ export const SchedulerEvents = {
   /** A tick could not start its backup. */
   ScheduleFailed: 'schedule.failed',
   RetentionCleanup: 'retention.cleanup',
-  BackupPinned: 'backup.pinned',
-  BackupUnpinned: 'backup.unpinned',
 } as const;
 
 export interface ScheduleEvent {

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module.js';
-import { BackupPinsController, RetentionController } from './retention.controller.js';
+import { RetentionController } from './retention.controller.js';
 import { RetentionService } from './retention.service.js';
 import { ScheduleTicker } from './schedule-ticker.service.js';
 import { SchedulerStatusController } from './scheduler-status.controller.js';
@@ -18,7 +18,7 @@ export class SchedulerModule {
     return {
       module: SchedulerModule,
       imports: [CatalogModule],
-      controllers: opts.controllers ? [SchedulesController, RetentionController, BackupPinsController, SchedulerStatusController] : [],
+      controllers: opts.controllers ? [SchedulesController, RetentionController, SchedulerStatusController] : [],
       providers: [SchedulesService, RetentionService, ScheduleTicker],
       exports: [SchedulesService, RetentionService],
     };

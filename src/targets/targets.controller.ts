@@ -7,11 +7,12 @@ import { EnginesService } from '../engines/engines.service.js';
 import { TABLE_NAMES_DOC } from '../engines/table-names.js';
 import { TargetsService } from './targets.service.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
+import { ENGINES, type EngineKind } from '../common/vocabulary.js';
 
 @ApiSchema({ name: 'BmTargetResponse' })
 class TargetResponse {
   @ApiProperty({ example: 'app' }) name!: string;
-  @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
+  @ApiProperty({ enum: ENGINES }) engine!: EngineKind;
   @ApiProperty() host!: string;
   @ApiProperty() port!: number;
   @ApiProperty() database!: string;
@@ -36,7 +37,7 @@ export class TableInfoResponse {
 @ApiSchema({ name: 'BmTargetTablesResponse' })
 export class TargetTablesResponse {
   @ApiProperty({ example: 'app' }) target!: string;
-  @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
+  @ApiProperty({ enum: ENGINES }) engine!: EngineKind;
   @ApiProperty({ example: 'app_production' }) database!: string;
   @ApiProperty({ description: 'Number of tables' }) tableCount!: number;
   @ApiProperty({ description: 'Sum of the row estimates' }) rowEstimate!: number;

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
 import { databaseKey } from '../common/database-key.js';
 import { DomainError, ErrorCode } from '../common/errors.js';
-import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type TargetOptions } from '../config/options.js';
+import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type EngineKind, type TargetOptions } from '../config/options.js';
 
 /** A target with its password resolved, for the moment a connection is made. Never serialised. */
 export interface ResolvedTarget extends TargetOptions {
@@ -12,7 +12,7 @@ export interface ResolvedTarget extends TargetOptions {
 /** What the API shows of a target: no password, no password file path. */
 export interface TargetView {
   name: string;
-  engine: string;
+  engine: EngineKind;
   host: string;
   port: number;
   database: string;

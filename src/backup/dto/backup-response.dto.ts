@@ -3,6 +3,7 @@ import { BackupStatus, BackupType, type BackupRecord } from '../entities/backup-
 import { ERROR_CODES, type ErrorCode } from '../../common/error-codes.js';
 import { pageOf } from '../../common/page.dto.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
+import { COMPRESSIONS, ENGINES, FORMATS, SCOPES, type BackupScopeKind, type Compression, type DumpFormat, type EngineKind } from '../../common/vocabulary.js';
 
 /** A catalog record as the API returns it. */
 @ApiSchema({ name: 'BmBackupResponse' })
@@ -11,13 +12,13 @@ export class BackupResponse {
   @ApiProperty({ enum: BackupType }) type!: BackupType;
   @ApiProperty({ enum: BackupStatus }) status!: BackupStatus;
   @ApiProperty() target!: string;
-  @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
-  @ApiProperty({ enum: ['full', 'partial', 'selective'] }) scope!: string;
+  @ApiProperty({ enum: ENGINES }) engine!: EngineKind;
+  @ApiProperty({ enum: SCOPES }) scope!: BackupScopeKind;
   @ApiPropertyOptional({ type: [String], nullable: true, description: `Tables of a partial or selective backup, in the canonical form. ${TABLE_NAMES_DOC}` }) tables!: string[] | null;
   @ApiProperty() includeSchema!: boolean;
   @ApiProperty() includeData!: boolean;
-  @ApiProperty({ enum: ['plain', 'custom'] }) format!: string;
-  @ApiProperty({ enum: ['zstd', 'gzip', 'none'] }) compression!: string;
+  @ApiProperty({ enum: FORMATS }) format!: DumpFormat;
+  @ApiProperty({ enum: COMPRESSIONS }) compression!: Compression;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'Storage key of the artifact' }) fileKey!: string | null;
   @ApiPropertyOptional({ type: Number, nullable: true }) sizeBytes!: number | null;
   @ApiPropertyOptional({ type: Number, nullable: true, description: 'Uncompressed dump size' }) rawBytes!: number | null;

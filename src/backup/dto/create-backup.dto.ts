@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 import { BackupType } from '../entities/backup-record.entity.js';
+import { COMPRESSIONS, FORMATS, oneOfMessage, SCOPES, type BackupScopeKind, type Compression, type DumpFormat } from '../../common/vocabulary.js';
 
 @ApiSchema({ name: 'BmCreateBackupDto' })
 export class CreateBackupDto {
@@ -22,10 +23,10 @@ export class CreateBackupDto {
   @MaxLength(500)
   description?: string;
 
-  @ApiPropertyOptional({ enum: ['zstd', 'gzip', 'none'], description: 'Defaults to the configured BACKUP_COMPRESSION (zstd)' })
+  @ApiPropertyOptional({ enum: COMPRESSIONS, description: 'Defaults to the configured BACKUP_COMPRESSION (zstd)' })
   @IsOptional()
-  @IsIn(['zstd', 'gzip', 'none'], { message: 'compression must be one of: zstd, gzip, none' })
-  compression?: 'zstd' | 'gzip' | 'none';
+  @IsIn(COMPRESSIONS, { message: oneOfMessage('compression', COMPRESSIONS) })
+  compression?: Compression;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 36500, description: 'Days to keep; sets expiresAt' })
   @IsOptional()
@@ -35,13 +36,13 @@ export class CreateBackupDto {
   retentionDays?: number;
 
   @ApiPropertyOptional({
-    enum: ['full', 'partial', 'selective'],
+    enum: SCOPES,
     default: 'full',
     description: '`full`: the whole database; `partial`: the target\'s configured core tables (BACKUP_TARGET_<NAME>_CORE_TABLES); `selective`: the tables named in `tables`',
   })
   @IsOptional()
-  @IsIn(['full', 'partial', 'selective'], { message: 'scope must be one of: full, partial, selective' })
-  scope?: 'full' | 'partial' | 'selective';
+  @IsIn(SCOPES, { message: oneOfMessage('scope', SCOPES) })
+  scope?: BackupScopeKind;
 
   @ApiPropertyOptional({
     type: [String],
@@ -68,10 +69,10 @@ export class CreateBackupDto {
   includeData?: boolean;
 
   @ApiPropertyOptional({
-    enum: ['plain', 'custom'],
+    enum: FORMATS,
     description: 'PostgreSQL only: `plain` SQL (psql) or a `custom` archive (pg_restore). Defaults to BACKUP_PG_FORMAT; MySQL targets are always `plain`.',
   })
   @IsOptional()
-  @IsIn(['plain', 'custom'], { message: 'format must be one of: plain, custom' })
-  format?: 'plain' | 'custom';
+  @IsIn(FORMATS, { message: oneOfMessage('format', FORMATS) })
+  format?: DumpFormat;
 }

@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { bigintNumber } from '../../catalog/column-transformers.js';
+import type { BackupScopeKind, Compression, DumpFormat, EngineKind } from '../../common/vocabulary.js';
 
 export enum BackupStatus {
   Queued = 'QUEUED',
@@ -44,11 +45,11 @@ export class BackupRecord {
   target!: string;
 
   @Column({ type: 'varchar', length: 16 })
-  engine!: string;
+  engine!: EngineKind;
 
   /** `full`, `partial` or `selective`. */
   @Column({ type: 'varchar', length: 16, default: 'full' })
-  scope!: string;
+  scope!: BackupScopeKind;
 
   @Column({ type: 'simple-json', nullable: true })
   tables!: string[] | null;
@@ -61,10 +62,10 @@ export class BackupRecord {
 
   /** Dump format: `plain` SQL or a `custom` archive. */
   @Column({ type: 'varchar', length: 16, default: 'plain' })
-  format!: string;
+  format!: DumpFormat;
 
   @Column({ type: 'varchar', length: 8 })
-  compression!: string;
+  compression!: Compression;
 
   /** Storage key of the artifact; set when an attempt commits it. */
   @Column({ type: 'varchar', length: 255, nullable: true })

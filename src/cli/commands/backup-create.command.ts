@@ -9,6 +9,7 @@ import { CliError, Exit, usageError } from '../exit.js';
 import { Progress } from '../progress.js';
 import { waitForJob } from '../wait-for-job.js';
 import { describeBackup, estimateSize, FINAL_BACKUP_STATUSES } from './backup-output.js';
+import { COMPRESSIONS, FORMATS, SCOPES } from '../../common/vocabulary.js';
 
 interface CreateFlags extends CommonFlags {
   target: string;
@@ -35,9 +36,9 @@ export class BackupCreateCommand extends BaseCommand<CreateFlags> {
     cmd
       .requiredOption('-t, --target <name>', 'Configured target (BACKUP_TARGET_<NAME>_URL)', (v: string) => v.toLowerCase())
       .addOption(new Option('--type <type>', 'manual, daily, weekly or monthly').choices(Object.values(BackupType)).default(BackupType.Manual))
-      .addOption(new Option('-c, --compression <codec>', 'zstd, gzip or none (default: BACKUP_COMPRESSION)').choices(['zstd', 'gzip', 'none']))
+      .addOption(new Option('-c, --compression <codec>', 'zstd, gzip or none (default: BACKUP_COMPRESSION)').choices(COMPRESSIONS))
       .option('-d, --description <text>', 'Free text kept with the backup')
-      .addOption(new Option('--scope <scope>', "full (default), partial (the target's core tables) or selective (--tables)").choices(['full', 'partial', 'selective']))
+      .addOption(new Option('--scope <scope>', "full (default), partial (the target's core tables) or selective (--tables)").choices(SCOPES))
       .option(
         '--tables <names>',
         'Comma-separated tables, named as GET /api/v1/targets/{name}/tables lists them, e.g. \'orders,"Mixed Case",sales."a.b"\' (a comma inside double quotes is part of the name; implies --scope selective)',
@@ -45,7 +46,7 @@ export class BackupCreateCommand extends BaseCommand<CreateFlags> {
       )
       .option('--schema-only', 'Table definitions without rows')
       .option('--data-only', 'Rows without table definitions')
-      .addOption(new Option('--format <format>', 'PostgreSQL: plain (psql) or custom (pg_restore; default BACKUP_PG_FORMAT)').choices(['plain', 'custom']))
+      .addOption(new Option('--format <format>', 'PostgreSQL: plain (psql) or custom (pg_restore; default BACKUP_PG_FORMAT)').choices(FORMATS))
       .option('--retention-days <n>', 'Days to keep the backup (1-36500); sets its expiry', wholeNumber(1, 36500, '--retention-days must be a whole number of days from 1 to 36500'))
       .option('-w, --wait', 'Wait until the backup is COMPLETED or FAILED (exit 0 or 1)')
       .option('--inline', 'Run the backup in this process, without Redis (implies --wait)');

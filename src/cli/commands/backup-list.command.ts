@@ -22,7 +22,7 @@ export class BackupListCommand extends BaseCommand<ListFlags> {
     cmd
       .option('-t, --target <name>', 'Only this target', (v: string) => v.toLowerCase())
       .addOption(new Option('-s, --status <status>', 'Only this status').choices(Object.values(BackupStatus)))
-      .option('-n, --limit <n>', 'At most this many (1-200, default 20)', wholeNumber(1, 200, '--limit must be a whole number from 1 to 200'), 20);
+      .option('-n, --limit <n>', 'At most this many (1-200)', wholeNumber(1, 200, '--limit must be a whole number from 1 to 200'), 20);
   }
 
   async run(_: string[], o: ListFlags): Promise<void> {

@@ -82,3 +82,35 @@ export async function mysqlQuery<T>(target: ResolvedTarget, sql: string, params:
     await conn?.end().catch(() => undefined);
   }
 }
+
+/** One statement on an open connection: its rows. */
+export async function q<T = Record<string, unknown>>(c: mysql.Connection, sql: string, params: unknown[] = []): Promise<T[]> {
+  const [rows] = await c.query(sql, params);
+  return rows as T[];
+}
+
+/** The base tables of `database`, by name. */
+export async function baseTables(c: mysql.Connection, database: string): Promise<string[]> {
+  const rows = await q<{ name: string }>(
+    c,
+    `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_type IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY table_name`,
+    [database],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** Exact row count of every base table of `database` (default: the target's), from one snapshot. */
+export function mysqlTableRows(target: ResolvedTarget, database = target.database): Promise<Record<string, number>> {
+  const ident = (s: string) => `\`${s.replace(/`/g, '``')}\``;
+  return withMysqlConnection(target, null, async (c) => {
+    await q(c, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    await q(c, 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    const out: Record<string, number> = {};
+    for (const t of await baseTables(c, database)) {
+      const [row] = await q<{ n: string }>(c, `SELECT COUNT(*) AS n FROM ${ident(database)}.${ident(t)}`);
+      out[t] = Number(row.n);
+    }
+    await q(c, 'COMMIT');
+    return out;
+  });
+}

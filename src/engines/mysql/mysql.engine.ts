@@ -5,9 +5,9 @@ import { findExecutable } from '../../common/executables.js';
 import { ProcessRunner } from '../../common/process-runner.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../../config/options.js';
 import type { ResolvedTarget } from '../../targets/targets.service.js';
-import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from '../engine.interface.js';
+import { rowsAfterDump, type DatabaseEngine, type DatabaseStats, type DumpRows, type DumpRun, type DumpSink, type DumpSpec, type TableInfo } from '../engine.interface.js';
 import { runDumpClient } from '../run-client.js';
-import { mysqlConnect, mysqlQuery, withMysqlDefaultsFile } from './connection.js';
+import { mysqlConnect, mysqlQuery, mysqlTableRows, withMysqlDefaultsFile } from './connection.js';
 import { classifyMysqlError } from './errors.js';
 
 /** The dump client: `mariadb-dump` where installed, else `mysqldump`. */
@@ -57,7 +57,8 @@ export class MysqlEngine implements DatabaseEngine {
     return rows.map((r) => ({ name: r.name, rowEstimate: Number(r.rows_ ?? 0), sizeBytes: Number(r.size ?? 0) }));
   }
 
-  async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<void> {
+  /** Dumps, then counts the rows on the database (mysqldump exports no snapshot to share). */
+  async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<DumpRows> {
     if (spec.format === 'custom') throw new EngineError('MySQL targets only produce plain SQL dumps (format "plain")', { retryable: false });
     const command = mysqlDumpCommand();
     const version = await this.clientVersion().catch(() => '');
@@ -67,14 +68,21 @@ export class MysqlEngine implements DatabaseEngine {
     const lockTimeout = new AbortController();
     const stopWatch = await watchDumpLockWaits(target, run.lockWaitTimeoutMs, lockTimeout);
     try {
-      return await withMysqlDefaultsFile(target, this.options.tempDir, (cnf) =>
-        runDumpClient(this.runner, command, mysqlDumpArgs(cnf, target.database, spec, version), {}, { ...run, signal: AbortSignal.any([run.signal, lockTimeout.signal]) }, sink, (stderr, code) =>
-          classifyMysqlError(stderr, target, code),
+      await withMysqlDefaultsFile(target, this.options.tempDir, (cnf) =>
+        runDumpClient(
+          this.runner,
+          command,
+          mysqlDumpArgs(cnf, target.database, spec, version),
+          {},
+          { ...run, signal: AbortSignal.any([run.signal, lockTimeout.signal]) },
+          (stdout, signal) => sink(stdout, signal, []),
+          (stderr, code) => classifyMysqlError(stderr, target, code),
         ),
       );
     } finally {
       await stopWatch();
     }
+    return rowsAfterDump(spec, () => mysqlTableRows(target));
   }
 }
 

@@ -7,7 +7,7 @@ import type { ResolvedTarget } from '../../targets/targets.service.js';
 import { runRestoreClient } from '../restore-client.js';
 import { discardInput } from '../restore-spool.js';
 import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec, type ScratchLease } from '../restorer.interface.js';
-import { withMysqlConnection, withMysqlDefaultsFile } from './connection.js';
+import { baseTables, mysqlTableRows, q, withMysqlConnection, withMysqlDefaultsFile } from './connection.js';
 import { classifyMysqlError } from './errors.js';
 import { mysqlClientCommand } from './mysql.engine.js';
 import { mysqlIdent, planMysqlSwap, type SchemaObject } from './swap-plan.js';
@@ -46,17 +46,7 @@ export class MysqlRestorer implements DatabaseRestorer {
   }
 
   async tableRows(target: ResolvedTarget, database = target.database): Promise<Record<string, number>> {
-    return this.with(target, null, async (c) => {
-      await q(c, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-      await q(c, 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-      const out: Record<string, number> = {};
-      for (const t of await baseTables(c, database)) {
-        const [row] = await q<{ n: string }>(c, `SELECT COUNT(*) AS n FROM ${ident(database)}.${ident(t)}`);
-        out[t] = Number(row.n);
-      }
-      await q(c, 'COMMIT');
-      return out;
-    });
+    return mysqlTableRows(target, database);
   }
 
   async restore(target: ResolvedTarget, spec: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
@@ -208,20 +198,6 @@ export class MysqlRestorer implements DatabaseRestorer {
   private with<T>(target: ResolvedTarget, database: string | null, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
     return withMysqlConnection(target, database, fn);
   }
-}
-
-async function q<T = Record<string, unknown>>(c: mysql.Connection, sql: string, params: unknown[] = []): Promise<T[]> {
-  const [rows] = await c.query(sql, params);
-  return rows as T[];
-}
-
-async function baseTables(c: mysql.Connection, database: string): Promise<string[]> {
-  const rows = await q<{ name: string }>(
-    c,
-    `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_type IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY table_name`,
-    [database],
-  );
-  return rows.map((r) => r.name);
 }
 
 function checkName(name: string): string {

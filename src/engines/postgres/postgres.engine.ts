@@ -4,10 +4,12 @@ import { pgClientFor, PgClientMissingError, pgMajorOf, type PgClient } from '../
 import { ProcessRunner } from '../../common/process-runner.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../../config/options.js';
 import type { ResolvedTarget } from '../../targets/targets.service.js';
-import type { DatabaseEngine, DatabaseStats, DumpRun, DumpSink, DumpSpec, TableInfo } from '../engine.interface.js';
+import type { Readable } from 'node:stream';
+import { rowsAfterDump, scopeTableRows, type DatabaseEngine, type DatabaseStats, type DumpRows, type DumpRun, type DumpSink, type DumpSpec, type TableInfo } from '../engine.interface.js';
 import { runDumpClient } from '../run-client.js';
 import { canonicalTableKey, formatPgTable, pgDumpTablePattern } from '../table-names.js';
 import { pgClient, pgQuery, withPgConnectionEnv } from './connection.js';
+import { PgCopyRowCounter } from './pg-copy-rows.js';
 import { classifyPgError } from './errors.js';
 
 /** PostgreSQL through `pg_dump` (dumps) and `pg` (catalog queries). */
@@ -91,7 +93,37 @@ export class PostgresEngine implements DatabaseEngine {
     }));
   }
 
-  async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<void> {
+  /**
+   * Dumps with exact row counts: a plain dump with data is counted as it streams (the dump's own
+   * snapshot); otherwise the counts run beside the dump, in the snapshot pg_dump itself reads
+   * (`--snapshot`), instead of a second pass after it. Where no snapshot can be exported, they
+   * are counted after the dump.
+   */
+  async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<DumpRows> {
+    const counter = spec.format === 'plain' && spec.includeData ? new PgCopyRowCounter() : undefined;
+    const snapshot = !counter && spec.includeData ? await this.exportSnapshot(target, run.lockWaitTimeoutMs).catch(() => undefined) : undefined;
+    const counted = snapshot?.countRows().catch((err: Error) => err);
+    try {
+      await this.runDump(target, { ...spec, snapshot: snapshot?.id }, run, (stdout, signal) => sink(stdout, signal, counter ? [counter] : []));
+    } catch (err) {
+      await snapshot?.close(); // ends a count still running (it would fail like the dump)
+      throw err;
+    }
+    if (counter) return { tableRows: counter.rows, source: 'dump' };
+    if (snapshot) {
+      const rows = await counted!;
+      await snapshot.close();
+      return { tableRows: rows instanceof Error ? rows : scopeTableRows(rows, spec), source: 'dump-snapshot' };
+    }
+    return rowsAfterDump(spec, () => this.countRows(target));
+  }
+
+  /** Exact row count of every user table of `database` (default: the target's), in one snapshot. */
+  async countRows(target: ResolvedTarget, database = target.database): Promise<Record<string, number>> {
+    return pgTableRows(await pgQuery<PgTableRowsRow>(target, PG_TABLE_ROWS_SQL, [], { database, snapshot: true }));
+  }
+
+  private async runDump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: (stdout: Readable, signal: AbortSignal) => Promise<void>): Promise<void> {
     const args = ['--no-password', `--lock-wait-timeout=${run.lockWaitTimeoutMs}`, `--format=${spec.format === 'custom' ? 'custom' : 'plain'}`];
     if (spec.format === 'custom') args.push('--compress=0');
     if (!spec.includeSchema) args.push('--data-only');

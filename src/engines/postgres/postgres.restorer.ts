@@ -9,7 +9,7 @@ import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRu
 import { parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, TableNameError, type PgTableName } from '../table-names.js';
 import { pgQuery } from './connection.js';
 import type { PostgresEngine } from './postgres.engine.js';
-import { PG_TABLE_ROWS_SQL, PG_USER_SCHEMAS, pgTableRows, type PgTableRowsRow } from './postgres.engine.js';
+import { PG_USER_SCHEMAS } from './postgres.engine.js';
 import { DumpTransactionFilter, GATE_COMMIT, GATE_OPEN, GATE_TRIPPED } from './psql-commit-gate.js';
 
 const USER_SCHEMAS = PG_USER_SCHEMAS;
@@ -47,8 +47,7 @@ export class PostgresRestorer implements DatabaseRestorer {
   }
 
   async tableRows(target: ResolvedTarget, database = target.database): Promise<Record<string, number>> {
-    // One REPEATABLE READ transaction: every count sees the same snapshot.
-    return pgTableRows(await this.query<PgTableRowsRow>(target, database, PG_TABLE_ROWS_SQL, [], true));
+    return this.engine.countRows(target, database);
   }
 
   async restore(target: ResolvedTarget, spec: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
@@ -145,8 +144,8 @@ export class PostgresRestorer implements DatabaseRestorer {
     return this.query<PgTableName>(dest, dest.database, sql);
   }
 
-  private query<T>(target: ResolvedTarget, database: string, sql: string, params: unknown[] = [], snapshot = false): Promise<T[]> {
-    return pgQuery<T>(target, sql, params, { database, snapshot });
+  private query<T>(target: ResolvedTarget, database: string, sql: string, params: unknown[] = []): Promise<T[]> {
+    return pgQuery<T>(target, sql, params, { database });
   }
 }
 

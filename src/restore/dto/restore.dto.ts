@@ -3,6 +3,7 @@ import { IsBoolean, IsEnum, IsOptional, IsString, IsUUID, Matches, MaxLength } f
 import { PageQuery, pageOf } from '../../common/page.dto.js';
 import { DATABASE_NAME } from '../../engines/restorer.interface.js';
 import { RestoreStatus } from '../entities/restore-run.entity.js';
+import { ENGINES, type EngineKind } from '../../common/vocabulary.js';
 
 @ApiSchema({ name: 'BmRestoreBackupDto' })
 export class RestoreBackupDto {
@@ -75,7 +76,7 @@ export class RestoreRunResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ format: 'uuid' }) backupId!: string;
   @ApiProperty() target!: string;
-  @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
+  @ApiProperty({ enum: ENGINES }) engine!: EngineKind;
   @ApiProperty({ description: 'Database restored into' }) database!: string;
   @ApiProperty({ description: 'True when restoring into targetDatabase, not the target\'s own database' }) intoOtherDatabase!: boolean;
   @ApiProperty() dropExisting!: boolean;

@@ -3,6 +3,7 @@ import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsOptional, IsString, M
 import { BackupType } from '../../backup/entities/backup-record.entity.js';
 import { PRESETS } from '../cron.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
+import { COMPRESSIONS, FORMATS, oneOfMessage, SCOPES, type BackupScopeKind, type Compression, type DumpFormat } from '../../common/vocabulary.js';
 
 const PRESET_NAMES = Object.keys(PRESETS);
 
@@ -42,10 +43,10 @@ export class CreateScheduleDto {
   @IsEnum(BackupType, { message: `type must be one of: ${Object.values(BackupType).join(', ')}` })
   type?: BackupType;
 
-  @ApiPropertyOptional({ enum: ['full', 'partial', 'selective'], default: 'full' })
+  @ApiPropertyOptional({ enum: SCOPES, default: 'full' })
   @IsOptional()
-  @IsIn(['full', 'partial', 'selective'], { message: 'scope must be one of: full, partial, selective' })
-  scope?: 'full' | 'partial' | 'selective';
+  @IsIn(SCOPES, { message: oneOfMessage('scope', SCOPES) })
+  scope?: BackupScopeKind;
 
   @ApiPropertyOptional({ type: [String], description: `Tables of a \`selective\` backup, checked at each run. ${TABLE_NAMES_DOC}` })
   @IsOptional()
@@ -65,15 +66,15 @@ export class CreateScheduleDto {
   @IsBoolean()
   includeData?: boolean;
 
-  @ApiPropertyOptional({ enum: ['plain', 'custom'] })
+  @ApiPropertyOptional({ enum: FORMATS })
   @IsOptional()
-  @IsIn(['plain', 'custom'], { message: 'format must be one of: plain, custom' })
-  format?: 'plain' | 'custom';
+  @IsIn(FORMATS, { message: oneOfMessage('format', FORMATS) })
+  format?: DumpFormat;
 
-  @ApiPropertyOptional({ enum: ['zstd', 'gzip', 'none'] })
+  @ApiPropertyOptional({ enum: COMPRESSIONS })
   @IsOptional()
-  @IsIn(['zstd', 'gzip', 'none'], { message: 'compression must be one of: zstd, gzip, none' })
-  compression?: 'zstd' | 'gzip' | 'none';
+  @IsIn(COMPRESSIONS, { message: oneOfMessage('compression', COMPRESSIONS) })
+  compression?: Compression;
 
   @ApiPropertyOptional({ description: 'Name of a retention policy (GET /retention/policies); defaults to RETENTION_DEFAULT_POLICY', example: 'gfs' })
   @IsOptional()

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { ENGINES, type EngineKind } from '../../common/vocabulary.js';
 
 @ApiSchema({ name: 'BmBackupBrief' })
 export class BackupBrief {
@@ -12,7 +13,7 @@ export class BackupBrief {
 @ApiSchema({ name: 'BmTargetInfo' })
 export class TargetInfo {
   @ApiProperty() name!: string;
-  @ApiProperty({ enum: ['postgres', 'mysql'] }) engine!: string;
+  @ApiProperty({ enum: ENGINES }) engine!: EngineKind;
   @ApiProperty() database!: string;
   @ApiPropertyOptional({ type: Number, nullable: true }) sizeBytes!: number | null;
   @ApiPropertyOptional({ type: Number, nullable: true }) tableCount!: number | null;
