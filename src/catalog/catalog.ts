@@ -4,7 +4,7 @@ import { DataSource, DefaultNamingStrategy, type DataSourceOptions } from 'typeo
 import { catalogMigrations } from '../../migrations/index.js';
 import { ensureDir } from '../common/secure-fs.js';
 import type { CatalogOptions } from '../config/options.js';
-import { catalogEntitySchemas, catalogMigrationsTable, DEFAULT_TABLE_PREFIX, type CatalogDbType } from './entities.js';
+import { catalogEntitySchemas, catalogMigrationsTable, tablePrefixOf, type CatalogDbType } from './entities.js';
 
 /** Name of the catalog's TypeORM connection, kept apart from a host app's default one. */
 export const CATALOG_CONNECTION = 'backup-manager';
@@ -29,7 +29,7 @@ function catalogCommon(type: CatalogDbType, prefix: string) {
  * catalog's own entities, naming and migration history, so the host's schema tools never see it).
  */
 export function catalogDataSourceOptions(o: CatalogOptions): DataSourceOptions {
-  const prefix = o.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+  const prefix = tablePrefixOf(o);
   if (o.dataSource) {
     const host = o.dataSource.options;
     if (!['postgres', 'mysql', 'mariadb', 'better-sqlite3'].includes(host.type)) {
@@ -108,7 +108,7 @@ export async function openCatalog(o: CatalogOptions): Promise<DataSource> {
   if (opts.type === 'mysql' && (await isMariaDb(ds))) {
     // TypeORM reads MariaDB's column defaults right only with its `mariadb` driver type.
     await ds.destroy();
-    ds = await new DataSource({ ...opts, type: 'mariadb', entities: catalogEntitySchemas('mariadb', o.tablePrefix ?? DEFAULT_TABLE_PREFIX) }).initialize();
+    ds = await new DataSource({ ...opts, type: 'mariadb', entities: catalogEntitySchemas('mariadb', tablePrefixOf(o)) }).initialize();
   }
   // The catalog file (and its WAL) is private whatever the umask and whatever its folder is.
   if (sqlite) for (const f of [sqlite, `${sqlite}-wal`, `${sqlite}-shm`]) await chmod(f, 0o600).catch(() => undefined);

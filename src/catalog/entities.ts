@@ -12,6 +12,11 @@ export const CATALOG_ENTITIES = [BackupRecord, ...RESTORE_ENTITIES, ...SCHEDULER
 /** Prefix of the catalog's table and index names unless `catalog.tablePrefix` says otherwise. */
 export const DEFAULT_TABLE_PREFIX = DEFAULTS.catalog.tablePrefix;
 
+/** The table prefix of a catalog's options. */
+export function tablePrefixOf(o: { tablePrefix?: string }): string {
+  return o.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+}
+
 /** Engines the catalog runs on, as TypeORM's `type`. */
 export type CatalogDbType = 'postgres' | 'mysql' | 'mariadb' | 'better-sqlite3';
 

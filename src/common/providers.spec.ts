@@ -21,6 +21,7 @@ const options = {
   redisUrl: 'redis://127.0.0.1:1',
   queue: { lockDurationMs: 60_000 },
   dump: { timeoutMs: 1000, lockWaitTimeoutMs: 1000 },
+  catalog: { type: 'sqlite', path: ':memory:' },
 } as unknown as BackupManagerOptions;
 
 @Global()

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { tablePrefixOf } from '../catalog/entities.js';
 import { ProcessRunner } from '../common/process-runner.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { DATABASE_ENGINES } from './engine.interface.js';
@@ -29,7 +30,7 @@ import { Restorers } from './restorers.js';
     },
     {
       provide: MysqlRestorer,
-      useFactory: (runner: ProcessRunner, options: BackupManagerOptions) => new MysqlRestorer(runner, options.tempDir),
+      useFactory: (runner: ProcessRunner, options: BackupManagerOptions) => new MysqlRestorer(runner, options.tempDir, tablePrefixOf(options.catalog)),
       inject: [ProcessRunner, BACKUP_MANAGER_OPTIONS],
     },
     {

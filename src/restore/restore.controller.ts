@@ -9,7 +9,7 @@ import type { Response } from 'express';
 import { CurrentActor } from '../auth/actor.decorator.js';
 import { MinRole, Role, type Actor } from '../auth/roles.js';
 import { LibraryController, ROLE_TOO_LOW } from '../common/library-controller.decorator.js';
-import { ListRestoresQuery, RestoreBackupDto, RestoreRunPage, RestoreRunResponse, RestoreStats, VerifyAccepted, VerifyBackupDto } from './dto/restore.dto.js';
+import { ListRestoresQuery, RestoreBackupDto, RestoreRunPage, RestoreRunResponse, RestoreStats, toRestoreRunResponse, VerifyAccepted, VerifyBackupDto } from './dto/restore.dto.js';
 import { RestoresService } from './restores.service.js';
 import { ApiErrors, BODY_ERRORS } from '../common/api-errors.decorator.js';
 import { ErrorCode } from '../common/error-codes.js';
@@ -36,8 +36,8 @@ export class BackupRestoreController {
       'an existing destination is backed up first (safety backup) and the restore is all-or-nothing where the engine allows it',
   })
   @ApiAcceptedResponse({ type: RestoreRunResponse, description: 'Queued; poll GET /restores/:id' })
-  restore(@Param('id') id: string, @Body() dto: RestoreBackupDto, @CurrentActor() actor: Actor) {
-    return this.restores.request(id, dto, actor);
+  async restore(@Param('id') id: string, @Body() dto: RestoreBackupDto, @CurrentActor() actor: Actor): Promise<RestoreRunResponse> {
+    return toRestoreRunResponse(await this.restores.request(id, dto, actor));
   }
 
   @Post(':id/verify')
@@ -73,8 +73,9 @@ export class RestoresController {
   @ApiErrors([ErrorCode.ValidationFailed])
   @ApiOperation({ summary: 'List restore runs, newest first' })
   @ApiOkResponse({ type: RestoreRunPage })
-  list(@Query() q: ListRestoresQuery) {
-    return this.restores.list(q);
+  async list(@Query() q: ListRestoresQuery): Promise<RestoreRunPage> {
+    const page = await this.restores.list(q);
+    return { ...page, items: page.items.map(toRestoreRunResponse) };
   }
 
   @Get('stats')
@@ -88,7 +89,7 @@ export class RestoresController {
   @ApiErrors([ErrorCode.ValidationFailed, ErrorCode.RestoreNotFound, ErrorCode.AmbiguousId])
   @ApiOperation({ summary: 'One restore run' })
   @ApiOkResponse({ type: RestoreRunResponse })
-  get(@Param('id') id: string) {
-    return this.restores.get(id);
+  async get(@Param('id') id: string): Promise<RestoreRunResponse> {
+    return toRestoreRunResponse(await this.restores.get(id));
   }
 }

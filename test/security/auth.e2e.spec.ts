@@ -297,11 +297,13 @@ describe('clients that keep failing authentication', () => {
 
   it('throttles a user who keeps hitting routes above their role (429 after AUTH_FORBIDDEN_LIMIT), and sums the repeats up in the audit trail', async () => {
     const nosy = limited.token('viewer', 'nosy');
+    const started = Date.now();
     const statuses = await Promise.all(
       Array.from({ length: 100 }, () => fetch(`${limited.url}/api/v1/audit`, { headers: { authorization: `Bearer ${nosy}` } }).then(async (r) => (await r.text(), r.status))),
     );
     expect(statuses.filter((s) => s === 403).length).toBeGreaterThanOrEqual(FORBIDDEN_LIMIT);
-    expect(statuses.filter((s) => s === 403).length).toBeLessThanOrEqual(FORBIDDEN_LIMIT * 2); // at most two windows' worth
+    // at most one window's worth per window the burst spanned (one more if it straddled a boundary)
+    expect(statuses.filter((s) => s === 403).length).toBeLessThanOrEqual(FORBIDDEN_LIMIT * (Math.floor((Date.now() - started) / WINDOW_MS) + 2));
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
     expect(statuses.every((s) => s === 403 || s === 429)).toBe(true);
     // what the role allows still works, and another viewer is not throttled
@@ -322,7 +324,12 @@ describe('clients that keep failing authentication', () => {
   it('a flood of bad tokens is answered quickly with 429, and the service keeps serving afterwards', async () => {
     const started = Date.now();
     const statuses = await Promise.all(Array.from({ length: 300 }, () => hit('x.y.z').then((r) => r.status)));
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(300 - LIMIT);
+    const elapsed = Date.now() - started;
+    // A block lasts one window from the LIMIT-th failure, so a flood that outlasts the window
+    // (a loaded machine) lets LIMIT more through per window it spans: never more than that.
+    const windowsSpanned = Math.floor(elapsed / WINDOW_MS) + 1;
+    expect(statuses.filter((s) => s === 401).length).toBeGreaterThanOrEqual(LIMIT);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(LIMIT * windowsSpanned);
     expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
     expect(Date.now() - started).toBeLessThan(15_000);
     await new Promise((r) => setTimeout(r, WINDOW_MS + 300));

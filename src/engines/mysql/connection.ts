@@ -1,3 +1,4 @@
+import { catalogMigrationsTable, catalogTableNames } from '../../catalog/entities.js';
 import type mysql from 'mysql2/promise';
 import { mysql as mysqlDriver } from '../drivers.js';
 import { EngineError } from '../../common/errors.js';
@@ -89,24 +90,31 @@ export async function q<T = Record<string, unknown>>(c: mysql.Connection, sql: s
   return rows as T[];
 }
 
-/** The base tables of `database`, by name. */
-export async function baseTables(c: mysql.Connection, database: string): Promise<string[]> {
+/**
+ * The base tables of `database`, by name; with the catalog's table `prefix`, without the
+ * backup-manager catalog's when a catalog with that prefix lives there (its history table among
+ * them): a restore never replaces, empties or counts the catalog, which is not application data.
+ */
+export async function baseTables(c: mysql.Connection, database: string, prefix?: string): Promise<string[]> {
   const rows = await q<{ name: string }>(
     c,
     `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_type IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY table_name`,
     [database],
   );
-  return rows.map((r) => r.name);
+  const names = rows.map((r) => r.name);
+  if (prefix === undefined || !names.includes(catalogMigrationsTable(prefix))) return names;
+  const catalog = new Set(catalogTableNames(prefix));
+  return names.filter((n) => !catalog.has(n));
 }
 
-/** Exact row count of every base table of `database` (default: the target's), from one snapshot. */
-export function mysqlTableRows(target: ResolvedTarget, database = target.database): Promise<Record<string, number>> {
+/** Exact row count of every base table of `database` (default: the target's), from one snapshot; the catalog's left out (`baseTables`). */
+export function mysqlTableRows(target: ResolvedTarget, database: string, prefix: string): Promise<Record<string, number>> {
   const ident = (s: string) => `\`${s.replace(/`/g, '``')}\``;
   return withMysqlConnection(target, null, async (c) => {
     await q(c, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     await q(c, 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     const out: Record<string, number> = {};
-    for (const t of await baseTables(c, database)) {
+    for (const t of await baseTables(c, database, prefix)) {
       const [row] = await q<{ n: string }>(c, `SELECT COUNT(*) AS n FROM ${ident(database)}.${ident(t)}`);
       out[t] = Number(row.n);
     }

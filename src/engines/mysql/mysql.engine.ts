@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type mysql from 'mysql2/promise';
+import { catalogMigrationsTable, catalogTableNames, tablePrefixOf } from '../../catalog/entities.js';
 import { EngineError } from '../../common/errors.js';
 import { findExecutable } from '../../common/executables.js';
 import { ProcessRunner } from '../../common/process-runner.js';
@@ -54,7 +55,25 @@ export class MysqlEngine implements DatabaseEngine {
         ORDER BY table_name`,
       [target.database],
     );
-    return rows.map((r) => ({ name: r.name, rowEstimate: Number(r.rows_ ?? 0), sizeBytes: Number(r.size ?? 0) }));
+    const skip = new Set(await this.catalogTablesIn(target));
+    return rows.filter((r) => !skip.has(r.name)).map((r) => ({ name: r.name, rowEstimate: Number(r.rows_ ?? 0), sizeBytes: Number(r.size ?? 0) }));
+  }
+
+  /**
+   * The backup-manager catalog's own tables in the target's database, when a catalog with this
+   * installation's table prefix lives there (its history table among them), else none. Dumps and
+   * table lists leave them out (restores and row counts too: `MysqlRestorer`), so restoring the
+   * database in place never rewrites the catalog that records the restore.
+   */
+  async catalogTablesIn(target: ResolvedTarget): Promise<string[]> {
+    const prefix = tablePrefixOf(this.options.catalog);
+    const rows = await mysqlQuery<{ name: string }>(
+      target,
+      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_name IN (?)`,
+      [target.database, catalogTableNames(prefix)],
+    );
+    const names = rows.map((r) => r.name);
+    return names.includes(catalogMigrationsTable(prefix)) ? names.sort() : [];
   }
 
   /** Dumps, then counts the rows on the database (mysqldump exports no snapshot to share). */
@@ -66,13 +85,14 @@ export class MysqlEngine implements DatabaseEngine {
     // option file, so a table under LOCK TABLES ... WRITE or behind a pending ALTER would make
     // the dump wait for the server's lock_wait_timeout (a day by default). A watchdog does it.
     const lockTimeout = new AbortController();
+    const ignore = spec.scope === 'full' ? await this.catalogTablesIn(target) : [];
     const stopWatch = await watchDumpLockWaits(target, run.lockWaitTimeoutMs, lockTimeout);
     try {
       await withMysqlDefaultsFile(target, this.options.tempDir, (cnf) =>
         runDumpClient(
           this.runner,
           command,
-          mysqlDumpArgs(cnf, target.database, spec, version),
+          mysqlDumpArgs(cnf, target.database, spec, version, ignore),
           {},
           { ...run, signal: AbortSignal.any([run.signal, lockTimeout.signal]) },
           (stdout, signal) => sink(stdout, signal, []),
@@ -82,7 +102,7 @@ export class MysqlEngine implements DatabaseEngine {
     } finally {
       await stopWatch();
     }
-    return rowsAfterDump(spec, () => mysqlTableRows(target));
+    return rowsAfterDump(spec, () => mysqlTableRows(target, target.database, tablePrefixOf(this.options.catalog)));
   }
 }
 
@@ -151,7 +171,7 @@ export async function watchDumpLockWaits(target: ResolvedTarget, timeoutMs: numb
  * The dump client's argv. `--defaults-extra-file` comes first (the client ignores it elsewhere);
  * the database and table names come after `--`, so no name can be read as an option.
  */
-export function mysqlDumpArgs(defaultsFile: string, database: string, spec: DumpSpec, clientVersion: string): string[] {
+export function mysqlDumpArgs(defaultsFile: string, database: string, spec: DumpSpec, clientVersion: string, ignoreTables: string[] = []): string[] {
   const isMariaDbClient = /mariadb/i.test(clientVersion);
   const args = [
     `--defaults-extra-file=${defaultsFile}`,
@@ -173,6 +193,8 @@ export function mysqlDumpArgs(defaultsFile: string, database: string, spec: Dump
     args.push('--no-create-info', '--skip-triggers', '--skip-routines', '--skip-events');
   }
   if (!spec.includeData) args.push('--no-data');
+  // The catalog's tables when it lives in this database: never part of the application's data.
+  for (const t of ignoreTables) args.push(`--ignore-table=${database}.${t}`);
   args.push('--', database);
   if (!whole) args.push(...(spec.tables ?? []));
   return args;

@@ -30,6 +30,8 @@ export class MysqlRestorer implements DatabaseRestorer {
   constructor(
     private readonly runner: ProcessRunner,
     private readonly tempDir: string,
+    /** The catalog's table prefix: a catalog found in a database is left out (`baseTables`). */
+    private readonly tablePrefix: string,
   ) {}
 
   async databaseExists(target: ResolvedTarget, name: string): Promise<boolean> {
@@ -46,7 +48,7 @@ export class MysqlRestorer implements DatabaseRestorer {
   }
 
   async tableRows(target: ResolvedTarget, database = target.database): Promise<Record<string, number>> {
-    return mysqlTableRows(target, database);
+    return mysqlTableRows(target, database, this.tablePrefix);
   }
 
   async restore(target: ResolvedTarget, spec: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
@@ -65,7 +67,7 @@ export class MysqlRestorer implements DatabaseRestorer {
       // Data only: the dump has no CREATE TABLE, so the scratch tables copy the destination's.
       const dataTables = spec.includeSchema
         ? undefined
-        : await this.with(target, null, (c) => prepareDataOnlyScratch(c, scratch, dest, spec.tables ?? null)).catch((err: unknown) => {
+        : await this.with(target, null, (c) => prepareDataOnlyScratch(c, scratch, dest, spec.tables ?? null, this.tablePrefix)).catch((err: unknown) => {
             discardInput(input);
             throw err;
           });
@@ -132,8 +134,8 @@ export class MysqlRestorer implements DatabaseRestorer {
         scratch,
         dest,
         trash,
-        incoming: dataTables ?? (await baseTables(c, scratch)),
-        existing: await baseTables(c, dest),
+        incoming: dataTables ?? (await baseTables(c, scratch, this.tablePrefix)),
+        existing: await baseTables(c, dest, this.tablePrefix),
         incomingObjects,
         existingObjects: await readObjects(c, dest),
         dataOnly: !!dataTables,
@@ -287,9 +289,9 @@ async function createObjects(c: mysql.Connection, db: string, created: SchemaObj
  * with the destination, so it still points there after the swap. Fails, before anything changes,
  * if the destination lacks one of `tables`. Returns the tables created.
  */
-async function prepareDataOnlyScratch(c: mysql.Connection, scratch: string, dest: string, tables: string[] | null): Promise<string[]> {
+async function prepareDataOnlyScratch(c: mysql.Connection, scratch: string, dest: string, tables: string[] | null, prefix: string): Promise<string[]> {
   const exists = (await q(c, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [dest])).length > 0;
-  const existing = exists ? await baseTables(c, dest) : [];
+  const existing = exists ? await baseTables(c, dest, prefix) : [];
   const wanted = tables ?? existing;
   const missing = wanted.filter((t) => !existing.includes(t));
   if (missing.length || !wanted.length) {

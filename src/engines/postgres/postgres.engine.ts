@@ -7,7 +7,8 @@ import type { ResolvedTarget } from '../../targets/targets.service.js';
 import type { Readable } from 'node:stream';
 import { rowsAfterDump, scopeTableRows, type DatabaseEngine, type DatabaseStats, type DumpRows, type DumpRun, type DumpSink, type DumpSpec, type TableInfo } from '../engine.interface.js';
 import { runDumpClient } from '../run-client.js';
-import { canonicalTableKey, formatPgTable, pgDumpTablePattern } from '../table-names.js';
+import { catalogMigrationsTable, catalogTableNames, tablePrefixOf } from '../../catalog/entities.js';
+import { canonicalTableKey, formatPgTable, pgDumpTablePattern, type PgTableName } from '../table-names.js';
 import { pgClient, pgQuery, withPgConnectionEnv } from './connection.js';
 import { PgCopyRowCounter } from './pg-copy-rows.js';
 import { classifyPgError } from './errors.js';
@@ -72,8 +73,43 @@ export class PostgresEngine implements DatabaseEngine {
     return (await this.catalogTables(target)).map((t) => ({ name: t.name, rowEstimate: t.rowEstimate, sizeBytes: t.sizeBytes }));
   }
 
-  /** User tables with their exact schema and table names beside the canonical API name. */
+  /**
+   * The backup-manager catalog's own tables in `database` (default: the target's), when a catalog
+   * with this installation's table prefix lives there (its history table beside them), else none.
+   * Dumps, restores, table lists and row counts leave them out: they are never application data,
+   * and restoring the database in place must not rewrite the catalog that records the restore.
+   */
+  async catalogTablesIn(target: ResolvedTarget, database = target.database): Promise<PgTableName[]> {
+    const prefix = tablePrefixOf(this.options.catalog);
+    return pgQuery<PgTableName>(
+      target,
+      `SELECT n.nspname AS schema, c.relname AS "table"
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND c.relname = ANY($1)
+          AND c.relnamespace IN (SELECT h.relnamespace FROM pg_class h WHERE h.relname = $2 AND h.relkind = 'r')
+        ORDER BY 1, 2`,
+      [catalogTableNames(prefix), catalogMigrationsTable(prefix)],
+      { database },
+    );
+  }
+
+  /** Sequences owned by columns of `tables` (pg_dump dumps them apart from their table). */
+  private async ownedSequences(target: ResolvedTarget, tables: PgTableName[]): Promise<PgTableName[]> {
+    if (!tables.length) return [];
+    return pgQuery<PgTableName>(
+      target,
+      `SELECT sn.nspname AS schema, s.relname AS "table"
+         FROM pg_class s JOIN pg_namespace sn ON sn.oid = s.relnamespace
+         JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')
+         JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+        WHERE s.relkind = 'S' AND (tn.nspname, t.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [tables.map((t) => t.schema), tables.map((t) => t.table)],
+    );
+  }
+
+  /** User tables with their exact schema and table names beside the canonical API name (the catalog's left out). */
   private async catalogTables(target: ResolvedTarget): Promise<Array<TableInfo & { schema: string; table: string }>> {
+    const skip = pgNameSet(await this.catalogTablesIn(target));
     const rows = await this.query<{ schema: string; name: string; rows: string; size: string }>(
       target,
       `SELECT n.nspname AS schema, c.relname AS name,
@@ -84,7 +120,7 @@ export class PostgresEngine implements DatabaseEngine {
           AND n.nspname NOT LIKE 'pg_toast%'
         ORDER BY 1, 2`,
     );
-    return rows.map((r) => ({
+    return rows.filter((r) => !skip.has(formatPgTable({ schema: r.schema, table: r.name }))).map((r) => ({
       name: formatPgTable({ schema: r.schema, table: r.name }),
       rowEstimate: Number(r.rows),
       sizeBytes: Number(r.size),
@@ -120,18 +156,13 @@ export class PostgresEngine implements DatabaseEngine {
 
   /** Exact row count of every user table of `database` (default: the target's), in one snapshot. */
   async countRows(target: ResolvedTarget, database = target.database): Promise<Record<string, number>> {
-    return pgTableRows(await pgQuery<PgTableRowsRow>(target, PG_TABLE_ROWS_SQL, [], { database, snapshot: true }));
+    const skip = pgNameSet(await this.catalogTablesIn(target, database));
+    return withoutTables(pgTableRows(await pgQuery<PgTableRowsRow>(target, PG_TABLE_ROWS_SQL, [], { database, snapshot: true })), skip);
   }
 
   private async runDump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: (stdout: Readable, signal: AbortSignal) => Promise<void>): Promise<void> {
-    const args = ['--no-password', `--lock-wait-timeout=${run.lockWaitTimeoutMs}`, `--format=${spec.format === 'custom' ? 'custom' : 'plain'}`];
-    if (spec.format === 'custom') args.push('--compress=0');
-    if (!spec.includeSchema) args.push('--data-only');
-    if (!spec.includeData) args.push('--schema-only');
-    if (spec.snapshot) {
-      if (!/^[0-9A-F-]+$/i.test(spec.snapshot)) throw new EngineError('invalid snapshot id', { retryable: false });
-      args.push(`--snapshot=${spec.snapshot}`);
-    }
+    let tables: PgTableName[] = [];
+    let exclude: PgTableName[] = [];
     if (spec.scope !== 'full') {
       if (!spec.tables?.length) throw new EngineError(`a ${spec.scope} backup names no tables`, { retryable: false });
       // Map API names to exact (schema, table) pairs, so each pattern matches that one table.
@@ -139,10 +170,13 @@ export class PostgresEngine implements DatabaseEngine {
       const wanted = spec.tables.map((t) => ({ asked: t, name: canonicalTableKey('postgres', t) }));
       const missing = wanted.filter((t) => !byName.has(t.name));
       if (missing.length) throw new EngineError(`tables no longer in the database: ${missing.map((t) => JSON.stringify(t.asked)).join(', ')}`, { retryable: false });
-      // --strict-names: a pattern that matches nothing is an error, never a silently smaller dump.
-      args.push('--strict-names');
-      for (const t of wanted) args.push(`--table=${pgDumpTablePattern(byName.get(t.name)!)}`);
+      tables = wanted.map((t) => byName.get(t.name)!);
+    } else {
+      // The catalog's tables (and their sequences) when it lives in this database: never application data.
+      const catalog = await this.catalogTablesIn(target);
+      exclude = [...catalog, ...(await this.ownedSequences(target, catalog))];
     }
+    const args = pgDumpArgs(spec, run.lockWaitTimeoutMs, tables, exclude);
     const { path } = await this.clientProgram('pg_dump', target);
     return this.withConnectionEnv(target, (env) =>
       runDumpClient(this.runner, path, args, env, run, sink, (stderr, code) => classifyPgError(stderr, target, code)),
@@ -159,6 +193,7 @@ export class PostgresEngine implements DatabaseEngine {
    * --snapshot` and exact row counts see the same data while the counts run beside the dump.
    */
   async exportSnapshot(target: ResolvedTarget, lockWaitTimeoutMs: number): Promise<PgSnapshot> {
+    const skip = pgNameSet(await this.catalogTablesIn(target));
     const client = pgClient(target);
     try {
       await client.connect();
@@ -167,7 +202,7 @@ export class PostgresEngine implements DatabaseEngine {
       const { rows } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
       return {
         id: rows[0].id,
-        countRows: async () => pgTableRows((await client.query<PgTableRowsRow>(PG_TABLE_ROWS_SQL)).rows),
+        countRows: async () => withoutTables(pgTableRows((await client.query<PgTableRowsRow>(PG_TABLE_ROWS_SQL)).rows), skip),
         close: async () => {
           await client.query('ROLLBACK').catch(() => undefined);
           await client.end().catch(() => undefined);
@@ -209,4 +244,38 @@ export interface PgTableRowsRow {
 /** Canonical table name (see `table-names.ts`) → rows. */
 export function pgTableRows(rows: PgTableRowsRow[]): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [formatPgTable({ schema: r.schema, table: r.name }), Number(r.rows)]));
+}
+
+/** Canonical names (`table-names.ts`) of `tables`. */
+export function pgNameSet(tables: PgTableName[]): Set<string> {
+  return new Set(tables.map(formatPgTable));
+}
+
+/** Row counts without the tables named in `skip`. */
+export function withoutTables(rows: Record<string, number>, skip: Set<string>): Record<string, number> {
+  return skip.size ? Object.fromEntries(Object.entries(rows).filter(([t]) => !skip.has(t))) : rows;
+}
+
+/**
+ * pg_dump's argv for a dump (connection details go through the environment, never argv): format,
+ * schema/data switches, the shared snapshot, and one exact `--table` pattern per table of a
+ * partial or selective dump, with `--strict-names` so a pattern that matches nothing fails the
+ * dump instead of silently making it smaller; `exclude` (a full dump) leaves those tables out.
+ */
+export function pgDumpArgs(spec: DumpSpec, lockWaitTimeoutMs: number, tables: PgTableName[] = [], exclude: PgTableName[] = []): string[] {
+  const args = ['--no-password', `--lock-wait-timeout=${lockWaitTimeoutMs}`, `--format=${spec.format === 'custom' ? 'custom' : 'plain'}`];
+  if (spec.format === 'custom') args.push('--compress=0');
+  if (!spec.includeSchema) args.push('--data-only');
+  if (!spec.includeData) args.push('--schema-only');
+  if (spec.snapshot) {
+    if (!/^[0-9A-F-]+$/i.test(spec.snapshot)) throw new EngineError('invalid snapshot id', { retryable: false });
+    args.push(`--snapshot=${spec.snapshot}`);
+  }
+  if (spec.scope !== 'full') {
+    args.push('--strict-names');
+    for (const t of tables) args.push(`--table=${pgDumpTablePattern(t)}`);
+  } else {
+    for (const t of exclude) args.push(`--exclude-table=${pgDumpTablePattern(t)}`);
+  }
+  return args;
 }

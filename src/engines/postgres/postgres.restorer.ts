@@ -6,10 +6,10 @@ import type { ResolvedTarget } from '../../targets/targets.service.js';
 import { runRestoreClient } from '../restore-client.js';
 import { discardInput, withSpooledDump } from '../restore-spool.js';
 import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRunOptions, type RestoreSpec } from '../restorer.interface.js';
-import { parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, TableNameError, type PgTableName } from '../table-names.js';
+import { formatPgTable, parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, TableNameError, type PgTableName } from '../table-names.js';
 import { pgQuery } from './connection.js';
 import type { PostgresEngine } from './postgres.engine.js';
-import { PG_USER_SCHEMAS } from './postgres.engine.js';
+import { PG_USER_SCHEMAS, pgNameSet } from './postgres.engine.js';
 import { DumpTransactionFilter, GATE_COMMIT, GATE_OPEN, GATE_TRIPPED } from './psql-commit-gate.js';
 
 const USER_SCHEMAS = PG_USER_SCHEMAS;
@@ -115,18 +115,27 @@ export class PostgresRestorer implements DatabaseRestorer {
     const partial = spec.scope !== 'full' && listed.length > 0;
     if (spec.dropExisting) {
       out.push(`SET lock_timeout = ${Math.max(1, Math.floor(lockWaitMs))};`);
+      // A backup-manager catalog in the destination is not the application's: it stays as it is.
+      const catalog = await this.engine.catalogTablesIn(dest, dest.database);
+      const kept = pgNameSet(catalog);
       if (!spec.includeSchema) {
-        const all = partial ? listed : (await this.userTables(dest)).map(pgQualifiedSql);
+        const all = partial ? listed : (await this.userTables(dest)).filter((t) => !kept.has(formatPgTable(t))).map(pgQualifiedSql);
         if (all.length) out.push(`TRUNCATE ${all.join(', ')};`);
       } else if (partial) {
         for (const t of listed) out.push(`DROP TABLE IF EXISTS ${t} CASCADE;`);
       } else {
         const schemas = await this.query<{ name: string }>(dest, dest.database, `SELECT n.nspname AS name FROM pg_namespace n WHERE ${USER_SCHEMAS} ORDER BY 1`);
         const version = await this.query<{ v: string }>(dest, dest.database, `SELECT current_setting('server_version_num') AS v`);
+        const catalogSchemas = new Set(catalog.map((t) => t.schema));
         out.push('SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata;');
-        for (const s of schemas) out.push(`DROP SCHEMA IF EXISTS ${ident(s.name)} CASCADE;`);
-        out.push(`CREATE SCHEMA public AUTHORIZATION ${Number(version[0].v) >= 140000 ? 'pg_database_owner' : 'CURRENT_USER'};`);
-        out.push('GRANT USAGE ON SCHEMA public TO PUBLIC;', "COMMENT ON SCHEMA public IS 'standard public schema';");
+        for (const s of schemas) {
+          if (catalogSchemas.has(s.name)) out.push(emptySchemaExcept(s.name, catalog.filter((t) => t.schema === s.name).map((t) => t.table)));
+          else out.push(`DROP SCHEMA IF EXISTS ${ident(s.name)} CASCADE;`);
+        }
+        if (!catalogSchemas.has('public')) {
+          out.push(`CREATE SCHEMA public AUTHORIZATION ${Number(version[0].v) >= 140000 ? 'pg_database_owner' : 'CURRENT_USER'};`);
+          out.push('GRANT USAGE ON SCHEMA public TO PUBLIC;', "COMMENT ON SCHEMA public IS 'standard public schema';");
+        }
       }
       out.push('RESET lock_timeout;');
     }
@@ -268,4 +277,38 @@ function recordedTable(name: string): PgTableName {
     if (err instanceof TableNameError) throw new EngineError(`the backup names a table that cannot be read: ${err.message}`, { retryable: false });
     throw err;
   }
+}
+
+/**
+ * SQL that empties `schema` of what `DROP SCHEMA ... CASCADE` would remove (tables, views,
+ * sequences, functions, types and domains), except the tables in `keep` (the catalog's), so a full
+ * restore can replace the application's objects while the catalog in the same schema stays.
+ * Objects that belong to an extension, or to a column (owned sequences), go with their owner.
+ */
+export function emptySchemaExcept(schema: string, keep: string[]): string {
+  const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  const ns = `(SELECT oid FROM pg_namespace WHERE nspname = ${lit(schema)})`;
+  const own = (catalog: string, oid: string, types: string) =>
+    `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype IN (${types}))`;
+  return `DO $bm_empty$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT c.relkind AS kind, format('%I.%I', ${lit(schema)}, c.relname) AS name FROM pg_class c
+            WHERE c.relnamespace = ${ns} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+              AND NOT (c.relname = ANY (ARRAY[${keep.map(lit).join(', ')}]::text[])) AND ${own('pg_class', 'c.oid', "'e', 'a', 'i'")}
+  LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE r.kind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, r.name);
+  END LOOP;
+  FOR r IN SELECT p.prokind AS kind, p.oid::regprocedure::text AS name FROM pg_proc p WHERE p.pronamespace = ${ns} AND ${own('pg_proc', 'p.oid', "'e'")}
+  LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE r.kind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, r.name);
+  END LOOP;
+  FOR r IN SELECT t.typtype AS kind, format('%I.%I', ${lit(schema)}, t.typname) AS name FROM pg_type t
+            WHERE t.typnamespace = ${ns} AND t.typtype IN ('e', 'd', 'r', 'c')
+              AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')) AND ${own('pg_type', 't.oid', "'e'")}
+  LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE r.kind WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, r.name);
+  END LOOP;
+END
+$bm_empty$;`;
 }

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { IsBoolean, IsEnum, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { PageQuery, pageOf } from '../../common/page.dto.js';
 import { DATABASE_NAME } from '../../engines/restorer.interface.js';
-import { RestoreStatus } from '../entities/restore-run.entity.js';
+import { RestoreStatus, type RestoreRun } from '../entities/restore-run.entity.js';
 import { ENGINES, type EngineKind } from '../../common/vocabulary.js';
 
 @ApiSchema({ name: 'BmRestoreBackupDto' })
@@ -95,6 +95,16 @@ export class RestoreRunResponse {
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true }) metadata!: Record<string, unknown> | null;
   @ApiProperty() createdAt!: Date;
   @ApiProperty() updatedAt!: Date;
+}
+
+/** A restore run as the API returns it: the documented fields only, whatever the entity grows. */
+export function toRestoreRunResponse(r: RestoreRun): RestoreRunResponse {
+  const { id, backupId, target, database, intoOtherDatabase, dropExisting, force, safetyBackup, safetyBackupId, status, activeKey } = r;
+  const { requestedBy, startedAt, completedAt, durationMs, errorMessage, attempts, metadata, createdAt, updatedAt } = r;
+  return {
+    ...{ id, backupId, target, engine: r.engine as EngineKind, database, intoOtherDatabase, dropExisting, force, safetyBackup, safetyBackupId, status, activeKey },
+    ...{ requestedBy, startedAt, completedAt, durationMs, errorMessage, attempts, metadata, createdAt, updatedAt },
+  };
 }
 
 @ApiSchema({ name: 'BmRestoreRunPage' })
