@@ -2,6 +2,8 @@ import { Controller, Get, Header, Module, type DynamicModule } from '@nestjs/com
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ScheduleModule } from '@nestjs/schedule';
 import { BackupManagerModule } from './backup-manager.module.js';
 import type { AppConfig } from './config/env.js';
 import { HealthResponse } from './system-info/dto/system-info.dto.js';
@@ -60,6 +62,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         TerminusModule.forRoot({ logger: false }),
+        // App-wide modules the library uses but never imports itself (a host has its own).
+        EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
+        ScheduleModule.forRoot(),
         // The app's in-memory cache-manager store; `DELETE /cache {cacheType: memory}` clears it.
         NestCacheModule.register({ isGlobal: true }),
         BackupManagerModule.forRoot(config.options),

@@ -1,6 +1,5 @@
 import { ConfigurableModuleBuilder, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
-import { EventEmitterModule } from '@nestjs/event-emitter';
 import { AuditModule } from './audit/audit.module.js';
 import { BackupModule } from './backup/backup.module.js';
 import { CacheModule } from './cache/cache.module.js';
@@ -60,11 +59,10 @@ function compose(definition: DynamicModule, extras: BackupManagerExtras): Dynami
         guard: extras.guard,
         rawOptionsToken: BACKUP_MANAGER_MODULE_OPTIONS,
       }),
-      ...(extras.eventEmitter === false ? [] : [EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' })]),
       TargetsModule.register({ controllers }),
       BackupModule.register({ controllers }),
       RestoreModule.register({ controllers }),
-      SchedulerModule.register({ controllers, scheduleModule: extras.scheduleModule !== false }),
+      SchedulerModule.register({ controllers }),
       AuditModule.register({ controllers }),
       CacheModule.register({ controllers }),
       SystemInfoModule.register({ controllers }),

@@ -1,9 +1,12 @@
 import { Module, type CanActivate, type DynamicModule, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { JwtModule } from '@nestjs/jwt';
 import { AuthFailureLimiter } from './auth/auth-failure-limiter.js';
 import { AuthGuard } from './auth/auth.guard.js';
-import { actorFromUser, HOST_AUTH, HostAuth } from './auth/host-auth.js';
+import { actorFromNamespacedRoles, DEFAULT_ROLE_PREFIX, HOST_AUTH, HostAuth } from './auth/host-auth.js';
 import { TokenVerifier } from './auth/token-verifier.js';
+import { APP_EVENTS, appEvents } from './common/app-events.js';
 import { REDIS, RedisConnections, redisProviders } from './common/redis.js';
 import { TargetLock } from './common/target-lock.js';
 import { EnginesModule } from './engines/engines.module.js';
@@ -17,15 +20,13 @@ import { TargetsService } from './targets/targets.service.js';
 import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
 import type { BackupManagerModuleOptions } from './config/module-options.js';
 
-const HOST_GUARD = Symbol('BACKUP_MANAGER_HOST_GUARD');
-
 export interface CoreRegistration {
   /** Providers of `BACKUP_MANAGER_OPTIONS` (and of `rawOptionsToken`, when given). */
   providers: Provider[];
   /** Modules the option factories (and a host guard) need. */
   imports?: ModuleMetadata['imports'];
-  /** A host guard that replaces the JWT check of the library's AuthGuard. */
-  guard?: Type<CanActivate>;
+  /** The host authenticates instead of the library's JWT check (see the `guard` extra). */
+  guard?: Type<CanActivate> | 'global';
   /** Token of the options as the caller passed them (for the host-auth settings). */
   rawOptionsToken?: string | symbol;
   /** Replacements of core providers by token (the in-process queue and Redis stand-in of `--inline`). */
@@ -39,18 +40,23 @@ export interface CoreRegistration {
 @Module({})
 export class BackupManagerCoreModule {
   static register(r: CoreRegistration): DynamicModule {
-    const hostAuth: Provider[] = r.guard
+    const guard = r.guard;
+    const hostAuth: Provider[] = guard
       ? [
-          { provide: HOST_GUARD, useClass: r.guard },
           {
             provide: HOST_AUTH,
-            inject: [HOST_GUARD, AuthFailureLimiter, ...(r.rawOptionsToken ? [r.rawOptionsToken] : [])],
-            useFactory: (guard: CanActivate, limiter: AuthFailureLimiter, raw?: BackupManagerModuleOptions) =>
-              new HostAuth(guard, raw?.auth?.actorFromRequest ?? actorFromUser(raw?.auth?.defaultRole), limiter),
+            inject: [ModuleRef, AuthFailureLimiter, ...(r.rawOptionsToken ? [r.rawOptionsToken] : [])],
+            useFactory: async (moduleRef: ModuleRef, limiter: AuthFailureLimiter, raw?: BackupManagerModuleOptions) => {
+              const custom = raw?.auth?.actorFromRequest;
+              const prefix = raw?.auth?.rolePrefix ?? DEFAULT_ROLE_PREFIX;
+              const mapping = custom ? 'through auth.actorFromRequest' : `the role ${prefix}viewer, ${prefix}operator or ${prefix}admin`;
+              return new HostAuth(guard === 'global' ? undefined : await hostGuard(moduleRef, guard), custom ?? actorFromNamespacedRoles(prefix), limiter, mapping);
+            },
           },
         ]
       : [];
     const providers: Provider[] = [
+      { provide: APP_EVENTS, inject: [{ token: EventEmitter2, optional: true }], useFactory: appEvents },
       ...r.providers,
       TargetsService,
       LocalStorage,
@@ -73,6 +79,7 @@ export class BackupManagerCoreModule {
       providers,
       exports: [
         BACKUP_MANAGER_OPTIONS,
+        APP_EVENTS,
         TargetsService,
         ARTIFACT_STORAGE,
         RedisConnections,
@@ -88,5 +95,14 @@ export class BackupManagerCoreModule {
         ...(r.guard ? [HOST_AUTH] : []),
       ],
     };
+  }
+}
+
+/** The host's own instance of its guard when it is a provider the library can see, else one built for the library. */
+async function hostGuard(moduleRef: ModuleRef, guard: Type<CanActivate>): Promise<CanActivate> {
+  try {
+    return moduleRef.get(guard, { strict: false });
+  } catch {
+    return moduleRef.create(guard);
   }
 }

@@ -2,13 +2,15 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Module, ValidationPipe, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackupManagerModule, type BackupManagerModuleOptions } from '../src/index.js';
 import { dropQueueKeys, REDIS_URL } from './support/app.js';
-import { HostAppModule, HostOps } from './support/host/host.module.js';
+import { HostAppModule, HostAuthGuard, HostOps } from './support/host/host.module.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 import { startProcess, type Proc } from './support/processes.js';
 
@@ -75,24 +77,79 @@ describe('backup-manager inside a host app', () => {
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body.message)).toMatch(/extra should not exist/);
     expect((await call('GET', '/api/ping', { headers: { 'x-maintenance': '1' } })).status).toBe(403);
-    expect((await call('GET', '/api/ops/backups', { user: 'alice:admin', headers: { 'x-maintenance': '1' } })).status).toBe(403);
+    expect((await call('GET', '/api/ops/backups', { user: 'alice:backup:admin', headers: { 'x-maintenance': '1' } })).status).toBe(403);
   });
 
   it("mounts the library's routes under the host prefix, behind the host's guard and the library's roles", async () => {
-    expect((await call('GET', '/api/v1/backups', { user: 'alice:admin' })).status).toBe(404);
+    expect((await call('GET', '/api/v1/backups', { user: 'alice:backup:admin' })).status).toBe(404);
     expect((await call('GET', '/api/ops/backups')).status).toBe(403); // host guard says no
-    const list = await call('GET', '/api/ops/backups', { user: 'vera:viewer' });
+    const list = await call('GET', '/api/ops/backups', { user: 'vera:backup:viewer' });
     expect(list.status).toBe(200);
     expect(list.body).toMatchObject({ items: [], total: 0 });
-    const targets = await call('GET', '/api/ops/targets', { user: 'vera:viewer' });
+    const targets = await call('GET', '/api/ops/targets', { user: 'vera:backup:viewer' });
     expect(targets.body).toEqual([expect.objectContaining({ name: 'app', engine: 'postgres', database: db, host: '127.0.0.1', port: 5432 })]);
-    const refused = await call('POST', '/api/ops/backups', { user: 'vera:viewer', body: { target: 'app' } });
+    const refused = await call('POST', '/api/ops/backups', { user: 'vera:backup:viewer', body: { target: 'app' } });
     expect(refused.status).toBe(403);
     expect(refused.body.message).toMatch(/needs the operator role/);
   });
 
+  it('refuses users the host has not mapped to a library role on every library route, tenant admins included', async () => {
+    // Every route the app serves under the library's prefix, read from Express's router.
+    const router = (app.getHttpAdapter().getInstance() as { router?: { stack: any[] }; _router?: { stack: any[] } });
+    const routes = (router.router ?? router._router)!.stack
+      .filter((l) => l.route && String(l.route.path).startsWith('/api/ops/'))
+      .flatMap((l) => Object.keys(l.route.methods).filter((m) => m !== '_all').map((m) => ({ method: m.toUpperCase(), path: String(l.route.path) })));
+    expect(routes.length).toBeGreaterThan(25);
+    expect(routes).toEqual(expect.arrayContaining([{ method: 'GET', path: '/api/ops/backups/:id/download' }, { method: 'POST', path: '/api/ops/backups/:id/restore' }]));
+    const failures: string[] = [];
+    // A fresh user id per route: refused users are throttled (429) after a few refusals.
+    for (const [i, { method, path }] of routes.entries()) {
+      const url = path.replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000');
+      for (const user of [`carl${i}:customer`, `tina${i}:admin`, `tom${i}:tenant-admin,admin,superadmin`, `uma${i}:backup-admin,backup:root,backupadmin`]) {
+        const r = await call(method, url, { user, body: method === 'GET' || method === 'DELETE' ? undefined : {} });
+        if (r.status !== 403 || r.body?.code !== 'NO_BACKUP_ROLE') failures.push(`${method} ${url} as ${user}: ${r.status} ${JSON.stringify(r.body)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    const refused = await call('GET', '/api/ops/backups', { user: 'tina:admin' });
+    expect(refused.body.message).toMatch(/no backup-manager role.*backup:viewer, backup:operator or backup:admin/);
+    // Nothing happened on the way: no record.
+    expect((await call('GET', '/api/ops/backups', { user: 'vera:backup:viewer' })).body.total).toBe(0);
+  }, 60_000);
+
+  it("runs the host's guard once per request, with the host's own instance", async () => {
+    const before = HostAuthGuard.runs;
+    for (let i = 0; i < 5; i++) expect((await call('GET', '/api/ops/backups', { user: 'vera:backup:viewer' })).status).toBe(200);
+    expect((await call('GET', '/api/ops/backups', { user: 'cora:customer' })).status).toBe(403);
+    expect((await call('GET', '/api/ops/backups')).status).toBe(403);
+    expect(HostAuthGuard.runs - before).toBe(7);
+    expect(HostAuthGuard.instances).toBe(1);
+  });
+
+  it('audits a request the host refused as refused by the host, not as a bad library token', async () => {
+    const r = await call('GET', '/api/ops/audit', { headers: { authorization: 'Bearer host.session.token', 'x-request-id': 'host-refused-1' } });
+    expect(r.status).toBe(403);
+    const deadline = Date.now() + 10_000;
+    let rows: Array<Record<string, unknown>> = [];
+    while (!rows.length && Date.now() < deadline) {
+      const page = await call('GET', '/api/ops/audit?action=auth.*&limit=500', { user: 'alice:backup:admin' });
+      rows = (page.body.items as Array<Record<string, unknown>>).filter((e) => e.requestId === 'host-refused-1');
+      if (!rows.length) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(rows).toEqual([expect.objectContaining({ action: 'auth.forbidden', actorId: 'anonymous', metadata: expect.objectContaining({ status: 403, reason: 'refused by the host application' }) })]);
+    expect(JSON.stringify(rows)).not.toMatch(/token/i);
+  });
+
+  it("runs the host's own cron once per tick next to the library", async () => {
+    const ops = app.get(HostOps);
+    const deadline = Date.now() + 10_000;
+    while (ops.cronTicks.size < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(ops.cronTicks.size).toBeGreaterThanOrEqual(3);
+    expect([...ops.cronTicks.values()].every((n) => n === 1)).toBe(true);
+  });
+
   it('completes a backup of the host database in a separate worker process', async () => {
-    const req = await call('POST', '/api/ops/backups', { user: 'olga:operator', body: { target: 'app', type: 'daily', description: 'from the host' } });
+    const req = await call('POST', '/api/ops/backups', { user: 'olga:backup:operator', body: { target: 'app', type: 'daily', description: 'from the host' } });
     expect(req.status).toBe(202);
     expect(req.body).toMatchObject({ status: 'QUEUED', triggeredBy: 'user:olga' });
     // A facade call from host code, as before a risky migration; the host hears the event.
@@ -104,7 +161,7 @@ describe('backup-manager inside a host app', () => {
 
     // Workers are off inside the host: nothing runs until a worker joins the same catalog, Redis prefix and storage.
     await new Promise((r) => setTimeout(r, 1000));
-    expect((await call('GET', `/api/ops/backups/${req.body.id}`, { user: 'vera:viewer' })).body.status).toBe('QUEUED');
+    expect((await call('GET', `/api/ops/backups/${req.body.id}`, { user: 'vera:backup:viewer' })).body.status).toBe('QUEUED');
     worker = startProcess('worker', {
       CATALOG_URL: `postgres://postgres@127.0.0.1:5432/${db}`,
       CATALOG_MIGRATIONS_RUN: 'false',
@@ -122,7 +179,7 @@ describe('backup-manager inside a host app', () => {
       const deadline = Date.now() + 90_000;
       let rec: any;
       for (;;) {
-        rec = (await call('GET', `/api/ops/backups/${id}`, { user: 'vera:viewer' })).body;
+        rec = (await call('GET', `/api/ops/backups/${id}`, { user: 'vera:backup:viewer' })).body;
         if (!['QUEUED', 'RUNNING'].includes(rec.status)) break;
         if (Date.now() > deadline) throw new Error(`backup ${id} stuck in ${rec.status}; worker output:\n${worker.output()}`);
         await new Promise((r) => setTimeout(r, 250));
@@ -158,7 +215,7 @@ describe('a host app with bad backup-manager options', () => {
   });
 
   /** A host module whose config provider hands `options` to the library's async factory. */
-  function hostWith(options: BackupManagerModuleOptions, sync = false): DynamicModule {
+  function hostWith(options: BackupManagerModuleOptions, sync = false, appModules: DynamicModule[] = [EventEmitterModule.forRoot()]): DynamicModule {
     @Module({ providers: [{ provide: 'HOST_CONFIG', useValue: options }], exports: ['HOST_CONFIG'] })
     class HostConfigModule {}
     @Module({})
@@ -166,7 +223,7 @@ describe('a host app with bad backup-manager options', () => {
     const lib = sync
       ? BackupManagerModule.forRoot({ ...options, controllers: false })
       : BackupManagerModule.forRootAsync({ imports: [HostConfigModule], inject: ['HOST_CONFIG'], useFactory: (o: BackupManagerModuleOptions) => o, controllers: false });
-    return { module: HostModule, imports: [lib] };
+    return { module: HostModule, imports: [...appModules, lib] };
   }
 
   const start = (options: BackupManagerModuleOptions, sync = false) => NestFactory.createApplicationContext(hostWith(options, sync), { logger: false, abortOnError: false });
@@ -197,6 +254,24 @@ describe('a host app with bad backup-manager options', () => {
   it.each(cases)('refuses %s at start-up, naming the option', async (_name, options, message) => {
     await expect(start(options())).rejects.toThrow(message);
     await expect(start(options(), true)).rejects.toThrow(message);
+  });
+
+  it("uses the app's EventEmitterModule and ScheduleModule, and names the one the app lacks", async () => {
+    const start2 = (o: BackupManagerModuleOptions, modules: DynamicModule[], sync = false) =>
+      NestFactory.createApplicationContext(hostWith(o, sync, modules), { logger: false, abortOnError: false });
+    for (const sync of [false, true]) {
+      await expect(start2(base, [], sync)).rejects.toThrow(/the app does not import EventEmitterModule\.forRoot\(\) from @nestjs\/event-emitter\. Import it once in your app module/);
+      await expect(start2({ ...base, scheduler: true }, [EventEmitterModule.forRoot()], sync)).rejects.toThrow(
+        /the scheduler is on \(`scheduler: true`\) but the app does not import ScheduleModule\.forRoot\(\) from @nestjs\/schedule/,
+      );
+    }
+    // With both, the scheduler runs on the app's registry: no second ScheduleModule.
+    const ctx = await start2({ ...base, scheduler: true }, [EventEmitterModule.forRoot(), ScheduleModule.forRoot()]);
+    try {
+      expect(ctx.get(SchedulerRegistry).getCronJobs().size).toBeGreaterThan(0);
+    } finally {
+      await ctx.close();
+    }
   });
 
   it('names every problem at once', async () => {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Catch, Controller, Get, HttpException, Module, type ArgumentsHost, type ExceptionFilter, type INestApplication } from '@nestjs/common';
 import { APP_FILTER, NestFactory } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ApiOkResponse, ApiProperty, DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -56,6 +57,7 @@ describe('the library inside a host with its own global filter and DTO names', (
     dataDir = mkdtempSync(join(tmpdir(), 'bm-conv-'));
     @Module({
       imports: [
+        EventEmitterModule.forRoot(),
         BackupManagerModule.forRoot({
           targets: [{ name: 'app', engine: 'postgres', host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' }],
           catalog: { sqlitePath: join(dataDir, 'catalog.sqlite') },

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Module, type INestApplicationContext, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,7 @@ describe("the library's logs in a host", () => {
     dataDir = mkdtempSync(join(tmpdir(), 'bm-logs-'));
     @Module({
       imports: [
+        EventEmitterModule.forRoot(),
         BackupManagerModule.forRoot({
           targets: [{ name: 'app', engine: 'postgres', host: '127.0.0.1', port: 5432, user: 'postgres', database: db }],
           catalog: { sqlitePath: join(dataDir, 'catalog.sqlite') },

@@ -1,5 +1,6 @@
-import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import type { Actor } from '../auth/roles.js';
 import { scalars, sanitize } from './audit-redact.js';
 import { AuditService } from './audit.service.js';
@@ -108,7 +109,7 @@ export class AuditRecorder implements OnModuleInit, OnModuleDestroy {
   };
 
   constructor(
-    private readonly emitter: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly emitter: EventEmitter2,
     private readonly audit: AuditService,
   ) {}
 

@@ -1,6 +1,7 @@
-import { Injectable, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, Optional, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import { HOST_AUTH, HOST_REFUSED, type HostAuth } from '../auth/host-auth.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
 import type { AuthedRequest } from '../auth/auth.guard.js';
 import { RefusalAuditor, type RefusalEvent } from './refusal-auditor.js';
@@ -19,6 +20,7 @@ export class RequestContextMiddleware implements NestMiddleware {
   constructor(
     private readonly refusals: RefusalAuditor,
     private readonly tokens: TokenVerifier,
+    @Optional() @Inject(HOST_AUTH) private readonly host?: HostAuth,
   ) {}
 
   use(req: Request, res: Response, next: NextFunction): void {
@@ -41,6 +43,17 @@ export class RequestContextMiddleware implements NestMiddleware {
       return { action: r.action, actor: r.actor ?? 'anonymous', route, status, reason: r.reason };
     }
     if (status !== 401 && status !== 403) return undefined;
+    if (this.host) {
+      // The host authenticates: a refusal the library did not make is the host's (its global
+      // guard, say), and a bearer token here is the host's own, not one of the library's JWTs.
+      let actor: RefusalEvent['actor'] = req.actor ?? 'anonymous';
+      try {
+        actor = req.actor ?? this.host.actorOf(req) ?? 'anonymous';
+      } catch {
+        /* the host's mapping failed on this request: audit it as anonymous */
+      }
+      return { action: status === 401 ? 'auth.login_failed' : 'auth.forbidden', actor, route, status, reason: HOST_REFUSED };
+    }
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     const actor = req.actor ?? (m ? this.tokens.verify(m[1]) : 'no bearer token');
     return {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { In, IsNull, Not, type Repository } from 'typeorm';
@@ -54,7 +55,7 @@ export class BackupRunner implements OnModuleInit {
     private readonly locks: TargetLock,
     private readonly runner: ProcessRunner,
     private readonly worker: JobsWorker,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly queue: JobsQueue,
   ) {}
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -80,7 +81,7 @@ export class BackupsService {
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
     private readonly queue: JobsQueue,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly engines: EnginesService,
     private readonly runner: BackupRunner,
     private readonly gate: QueueGate,

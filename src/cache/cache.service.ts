@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -32,7 +33,7 @@ export class CacheService {
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     @InjectRepository(CacheClearEvent, CATALOG_CONNECTION) private readonly history: Repository<CacheClearEvent>,
     @InjectDataSource(CATALOG_CONNECTION) private readonly catalog: DataSource,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly redisConnections: RedisConnections,
     @Optional() @Inject(CACHE_MANAGER) private readonly memory?: Cache,
   ) {

@@ -1,5 +1,6 @@
-import { Logger, type INestApplicationContext, type LoggerService } from '@nestjs/common';
+import { Module, Logger, type INestApplicationContext, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { BackupManagerModule } from '../backup-manager.module.js';
@@ -77,7 +78,11 @@ export class CliContext {
     const ok = await redis.connect().then(() => redis.ping()).then(() => true, () => false);
     redis.disconnect();
     if (!ok) throw new CliError(`Redis at ${redactUrl(options.redisUrl)} is unreachable; start it, or run with --inline`, Exit.Unavailable);
-    return this.create(BackupManagerModule.forRoot({ ...options, workers: false, scheduler: false, controllers: false }));
+    // The library uses the app's event emitter; the CLI is the app here.
+    return this.create({
+      module: CliQueuedModule,
+      imports: [EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }), BackupManagerModule.forRoot({ ...options, workers: false, scheduler: false, controllers: false })],
+    });
   }
 
   /** The library with the in-process job queue and no Redis: jobs run here. */
@@ -113,3 +118,7 @@ export class CliContext {
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
+
+/** Root of the CLI's queued context. */
+@Module({})
+class CliQueuedModule {}

@@ -49,6 +49,7 @@ export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
   INTERNAL: Exit.Failed,
   UNAUTHORIZED: Exit.Refused,
   FORBIDDEN: Exit.Refused,
+  NO_BACKUP_ROLE: Exit.Refused,
   TOO_MANY_AUTH_FAILURES: Exit.TryLater,
   TARGET_NOT_FOUND: Exit.Refused,
   TARGET_UNREACHABLE: Exit.Unavailable,

@@ -15,6 +15,7 @@ const EXAMPLE_MESSAGE: Readonly<Record<ErrorCode, string>> = {
   INTERNAL: 'Internal error (correlation id 1b4e28ba-2fa1-11d2-883f-0016d3cca427)',
   UNAUTHORIZED: 'Missing bearer token (Authorization: Bearer <jwt>)',
   FORBIDDEN: 'This action needs the operator role; your token has viewer',
+  NO_BACKUP_ROLE: 'This user has no backup-manager role; the host app grants one through auth.actorFromRequest',
   TOO_MANY_AUTH_FAILURES: 'Too many failed authentications from this client; retry in 60 s',
   TARGET_NOT_FOUND: 'Unknown target "nope" (known targets: app)',
   TARGET_UNREACHABLE: 'Could not read the tables of target "app" to check the request (try again later): connect ECONNREFUSED 127.0.0.1:5432',

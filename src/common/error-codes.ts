@@ -31,6 +31,8 @@ export enum AuthErrorCode {
   Unauthorized = 'UNAUTHORIZED',
   /** Authenticated, but the role is too low for the route. */
   Forbidden = 'FORBIDDEN',
+  /** Authenticated by the host app, which maps this user to no library role (deny by default). */
+  NoBackupRole = 'NO_BACKUP_ROLE',
   /** Refused too often in a window; `Retry-After` says when to try again. */
   TooManyFailures = 'TOO_MANY_AUTH_FAILURES',
 }
@@ -106,6 +108,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   INTERNAL: 500,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  NO_BACKUP_ROLE: 403,
   TOO_MANY_AUTH_FAILURES: 429,
   TARGET_NOT_FOUND: 404,
   TARGET_UNREACHABLE: 503,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
+import { RedisWatch } from '../queue/redis-watch.js';
 import { TargetLock } from './target-lock.js';
 
 /** The Redis connection the job queue, the database locks, leases and claims share. */
@@ -20,16 +21,20 @@ export class RedisConnections implements OnApplicationShutdown {
 
   constructor(@Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions) {}
 
-  /** The shared connection. BullMQ requires `maxRetriesPerRequest: null` on it. */
+  /**
+   * The shared connection. BullMQ requires `maxRetriesPerRequest: null` on it. Lazy: it opens
+   * when first used, and a Redis that is down costs no start-up time.
+   */
   shared(): Redis {
-    this.main ??= this.create(this.options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.main ??= this.create(this.options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
     return this.main;
   }
 
   /** A client of the caller's own; closed with the others on shutdown. */
   create(url: string, opts: RedisOptions): Redis {
     const r = new Redis(url, opts);
-    r.on('error', () => undefined);
+    // Failed (re)connections become one warning with backoff (RedisWatch), never a stack trace.
+    RedisWatch.for(url).watch(r);
     this.clients.add(r);
     return r;
   }

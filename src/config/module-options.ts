@@ -24,16 +24,21 @@ export interface DataSourceTargetOptions {
   restoreDatabases?: string[];
 }
 
-/** Authentication of the library's routes when a host guard is used instead of the built-in JWT guard. */
+/**
+ * How the library reads the caller when the host authenticates (the `guard` extra). Nobody gets a
+ * library role by default: the host maps its users explicitly, with `actorFromRequest` or by
+ * giving them namespaced roles (`backup:viewer`, `backup:operator`, `backup:admin`).
+ */
 export interface HostAuthOptions {
   /**
-   * Who the caller is, once the host guard has let the request through. Default: `req.user` with
-   * `sub` (or `id`, `username`, `email`), `name`, and `role` (or the highest of `roles`) when it is
-   * `viewer`, `operator` or `admin`, else `defaultRole`.
+   * Who the caller is, once the host has authenticated the request (`req.user` is set): an actor
+   * with one of the library's roles, or undefined to refuse (403). Default: `req.user` with `sub`
+   * (or `id`, `username`, `email`), `name`, and the highest of its `role`/`roles` that is exactly
+   * `<rolePrefix>viewer`, `<rolePrefix>operator` or `<rolePrefix>admin`.
    */
   actorFromRequest?: (req: unknown) => Actor | undefined;
-  /** Role of a host user whose `req.user` names none of the library's roles. Default `viewer`. */
-  defaultRole?: Actor['role'];
+  /** Namespace of the host roles the default mapping reads. Default `backup:`. */
+  rolePrefix?: string;
 }
 
 /**
@@ -66,21 +71,16 @@ export interface BackupManagerExtras {
   /** Mount the controllers under this path (below the app's global prefix), e.g. `backup-manager`. */
   routePrefix?: string;
   /**
-   * A host guard that authenticates the library's routes instead of the built-in JWT guard. It is
-   * instantiated in the module's context (its dependencies come from global modules or `imports`).
-   * The library's role checks still apply, to the actor `auth.actorFromRequest` returns.
+   * The host authenticates the library's routes instead of the built-in JWT guard:
+   * - `'global'`: the host's global guard (`APP_GUARD`) has set `req.user` before the library's
+   *   routes run; the library runs no guard of its own.
+   * - a guard class: run on the library's routes, and only when no global guard has set
+   *   `req.user` already. It is instantiated in the module's context (its dependencies come from
+   *   global modules or `imports`).
+   * Either way, `auth.actorFromRequest` (or namespaced roles) maps the user to a library role,
+   * and the library's role checks apply; an unmapped user gets 403.
    */
-  guard?: Type<CanActivate>;
-  /**
-   * Import `EventEmitterModule.forRoot()` (global). Default true. Set false when the host already
-   * imports it: the library then emits on, and listens to, the host's EventEmitter2.
-   */
-  eventEmitter?: boolean;
-  /**
-   * Import `ScheduleModule.forRoot()` (global). Default true. Set false when the host already
-   * imports it: two instances would run the host's own `@Cron` jobs twice.
-   */
-  scheduleModule?: boolean;
+  guard?: Type<CanActivate> | 'global';
 }
 
 export const DEFAULT_EXTRAS: Required<Omit<BackupManagerExtras, 'routePrefix' | 'guard'>> & Pick<BackupManagerExtras, 'routePrefix' | 'guard'> = {
@@ -88,8 +88,6 @@ export const DEFAULT_EXTRAS: Required<Omit<BackupManagerExtras, 'routePrefix' | 
   controllers: true,
   routePrefix: undefined,
   guard: undefined,
-  eventEmitter: true,
-  scheduleModule: true,
 };
 
 /**
@@ -124,6 +122,15 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     forbiddenLimit: input.auth?.forbiddenLimit,
     maxTokenLifetimeMs: input.auth?.maxTokenLifetimeMs,
   };
+  const hostAuth = input.auth as (HostAuthOptions & { defaultRole?: unknown }) | undefined;
+  if (hostAuth?.defaultRole !== undefined) {
+    problems.push(
+      'auth.defaultRole is gone: no host user gets a library role by default. Map users with auth.actorFromRequest, or give them the roles backup:viewer, backup:operator or backup:admin',
+    );
+  }
+  if (hostAuth?.actorFromRequest !== undefined && typeof hostAuth.actorFromRequest !== 'function') problems.push('auth.actorFromRequest must be a function (req) => ({ sub, role }) | undefined');
+  if (hostAuth?.actorFromRequest && !extras.guard) problems.push("auth.actorFromRequest applies only with a host `guard` (a guard class, or 'global' for your APP_GUARD); pass one");
+  if (extras.guard !== undefined && extras.guard !== 'global' && typeof extras.guard !== 'function') problems.push("guard must be a guard class or 'global'");
   if (controllers && !extras.guard && !auth.jwtSecret) {
     problems.push(`auth.jwtSecret (at least ${MIN_JWT_SECRET_LENGTH} characters) is required for the built-in JWT guard; or pass a host \`guard\`, or \`controllers: false\``);
   }

@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { isConnectionError, RedisWatch } from './redis-watch.js';
 import { sweepDeadSecretDirs } from '../common/secure-fs.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { JobInterruptedError, JobName, JOBS_QUEUE, PermanentJobError, type JobContext, type JobHandler } from './jobs.js';
@@ -53,7 +54,9 @@ export class JobsWorker implements OnApplicationBootstrap, BeforeApplicationShut
       stalledInterval: q.stalledIntervalMs,
       maxStalledCount: 2,
     });
-    this.worker.on('error', (err) => this.logger.error(`worker error: ${err.message}`));
+    // Connection errors (Redis down) become the one warning with backoff; others are logged.
+    const redis = RedisWatch.for(this.options.redisUrl);
+    this.worker.on('error', (err) => (isConnectionError(err) ? redis.failed(err) : this.logger.error(`worker error: ${err.message}`)));
     this.logger.log(`worker started (queue prefix ${this.options.queuePrefix}, concurrency ${q.concurrency})`);
   }
 

@@ -5,8 +5,11 @@ import { DomainError, ErrorCode, queueFull } from '../common/errors.js';
 import { BACKUP_MANAGER_OPTIONS, DEFAULT_QUEUE_MAX_WAITING, type BackupManagerOptions } from '../config/options.js';
 import { JobsQueue } from './jobs-queue.service.js';
 import { REDIS } from '../common/redis.js';
+import { RedisWatch } from './redis-watch.js';
 
 /** What a refused request is told: ask again after this long. */
+/** What a request refused while Redis is down is told: ask again after this long. */
+export const QUEUE_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 60;
 /** Longest a request holds the request gate for one spec (enqueueing takes milliseconds). */
 const GATE_TTL_MS = 15_000;
@@ -43,6 +46,7 @@ export class QueueGate {
    * queue cannot be read. Nothing has been recorded when it throws.
    */
   async assertRoom(what: string): Promise<void> {
+    this.assertAvailable(what);
     const max = this.maxWaiting;
     if (!max) return;
     const waiting = await this.waiting().catch((err: Error) => {
@@ -57,8 +61,27 @@ export class QueueGate {
     }
   }
 
+  /**
+   * @throws QUEUE_UNAVAILABLE (503, Retry-After) at once while Redis is down (or refused for its
+   * eviction policy), instead of waiting for it; nothing has been recorded then.
+   */
+  assertAvailable(what: string): void {
+    const status = (this.redis as Partial<Pick<Redis, 'status'>>).status;
+    if (status === undefined) return; // the in-process stand-in
+    const watch = RedisWatch.for(this.options.redisUrl);
+    const reason = watch.refusal ?? (status === 'ready' ? undefined : (watch.reason ?? `connection ${status}`));
+    if (!reason) return;
+    throw new DomainError(
+      ErrorCode.QueueUnavailable,
+      `The job queue (Redis at ${watch.address}) is unavailable (${reason}); the ${what} was not queued and nothing was recorded. ` +
+        `Try again in ${QUEUE_UNAVAILABLE_RETRY_AFTER_SECONDS} seconds, once Redis is back.`,
+      { retryAfterSeconds: QUEUE_UNAVAILABLE_RETRY_AFTER_SECONDS },
+    );
+  }
+
   /** Runs `fn` while no other request for the same `spec` (any process) runs its own. */
   async exclusive<T>(spec: string, fn: () => Promise<T>): Promise<T> {
+    this.assertAvailable('request');
     const key = `${this.options.queuePrefix}:request-gate:${createHash('sha256').update(spec).digest('hex')}`;
     const token = randomUUID();
     const redis = this.redis;

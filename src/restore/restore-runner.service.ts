@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, LessThan, Not, type Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
@@ -45,7 +46,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     private readonly loader: ArtifactLoader,
     private readonly worker: JobsWorker,
     private readonly queue: JobsQueue,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly backupsService: BackupsService,
     private readonly destinations: RestoreDestinations,
     private readonly scratch: ScratchDatabases,

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { IsNull, Not, type FindOptionsWhere, type Repository } from 'typeorm';
@@ -55,7 +56,7 @@ export class RestoresService {
     @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
     private readonly targets: TargetsService,
     private readonly queue: JobsQueue,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly destinations: RestoreDestinations,
     private readonly gate: QueueGate,
   ) {}

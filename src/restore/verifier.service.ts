@@ -1,5 +1,6 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { In, type Repository } from 'typeorm';
@@ -51,7 +52,7 @@ export class Verifier implements OnModuleInit {
     private readonly restorers: Restorers,
     private readonly loader: ArtifactLoader,
     private readonly worker: JobsWorker,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly scratch: ScratchDatabases,
   ) {}
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
@@ -37,7 +38,7 @@ export class RetentionService {
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly backups: BackupsService,
     private readonly targets: TargetsService,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
   ) {}
 
   private get settings() {

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { randomBytes } from 'node:crypto';
@@ -32,9 +33,8 @@ const CLAIM_TTL_MS = 3600_000;
  * misses its ticks; nothing is back-filled (cron computes the next run from now).
  */
 @Injectable()
-export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ScheduleTicker');
-  /** From the restore module (drills are verification requests, capped like any other). */
   /** Why a schedule's cron is not registered (it runs more often than the minimum), by signature. */
   private readonly tooFrequent = new Map<string, string | undefined>();
   /** This process, as claims and status name it. */
@@ -47,16 +47,26 @@ export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShut
 
   constructor(
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
-    private readonly registry: SchedulerRegistry,
+    /** From the app's `ScheduleModule.forRoot()`; required only when this process runs the scheduler. */
+    @Optional() @Inject(SchedulerRegistry) private readonly registry: SchedulerRegistry,
     private readonly schedules: SchedulesService,
     private readonly retention: RetentionService,
     @Inject(REDIS) private readonly redis: Redis,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly backups: BackupsService,
     private readonly targets: TargetsService,
     // A composition without the restore module runs no drills.
     @Optional() private readonly restores?: RestoresService,
   ) {}
+
+  onModuleInit(): void {
+    if (this.enabled && !this.registry) {
+      throw new Error(
+        'backup-manager: the scheduler is on (`scheduler: true`) but the app does not import ScheduleModule.forRoot() from @nestjs/schedule. ' +
+          'Import it once in your app module; the library uses the app\'s own instance and never starts a second one.',
+      );
+    }
+  }
 
   get enabled(): boolean {
     return this.options.scheduler;
@@ -95,6 +105,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShut
     this.stopped = true;
     clearInterval(this.timer);
     await this.syncing?.catch(() => undefined);
+    if (!this.registry) return;
     for (const name of [...this.registered.keys()].map((id) => JOB_PREFIX + id).concat(CLEANUP_JOB, DRILL_JOB)) {
       if (this.registry.doesExist('cron', name)) {
         await this.registry.getCronJob(name).stop();
@@ -240,7 +251,7 @@ export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShut
 
   /** The next scheduled restore drill, if this process schedules them. */
   nextDrillAt(): Date | null {
-    if (!this.registry.doesExist('cron', DRILL_JOB)) return null;
+    if (!this.registry?.doesExist('cron', DRILL_JOB)) return null;
     return this.registry.getCronJob(DRILL_JOB).nextDate().toJSDate();
   }
 

@@ -1,5 +1,4 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ScheduleModule } from '@nestjs/schedule';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { RetentionController } from './retention.controller.js';
 import { RetentionService } from './retention.service.js';
@@ -11,11 +10,14 @@ import { SchedulesService } from './schedules.service.js';
 /** Schedules (CRUD and ticks on every replica), retention policies, cleanup and pins. */
 @Module({})
 export class SchedulerModule {
-  /** `scheduleModule: false`: the host app already imports `ScheduleModule.forRoot()` (a second one would run its crons twice). */
-  static register(opts: { controllers: boolean; scheduleModule?: boolean }): DynamicModule {
+  /**
+   * Never imports `ScheduleModule.forRoot()`: the app does, once (a second instance would run the
+   * host's own `@Cron` jobs twice). The ticker refuses to start without it when the scheduler is on.
+   */
+  static register(opts: { controllers: boolean }): DynamicModule {
     return {
       module: SchedulerModule,
-      imports: [CatalogModule, ...(opts.scheduleModule === false ? [] : [ScheduleModule.forRoot()])],
+      imports: [CatalogModule],
       controllers: opts.controllers ? [SchedulesController, RetentionController, SchedulerStatusController] : [],
       providers: [SchedulesService, RetentionService, ScheduleTicker],
       exports: [SchedulesService, RetentionService],

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Repository } from 'typeorm';
@@ -43,7 +44,7 @@ export class SchedulesService {
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
     private readonly backups: BackupsService,
-    private readonly events: EventEmitter2,
+    @Inject(APP_EVENTS) private readonly events: EventEmitter2,
   ) {
     this.settings = options.schedules ?? defaultSchedulerOptions();
   }

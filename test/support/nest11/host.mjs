@@ -5,6 +5,7 @@ import 'reflect-metadata';
 import { createRequire } from 'node:module';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { BackupManagerModule, BackupsService, signToken } from 'backup-manager';
 
 const require = createRequire(import.meta.url);
@@ -13,6 +14,8 @@ const env = JSON.parse(process.env.HOST_SETTINGS);
 class Host {}
 Module({
   imports: [
+    // The host's own: the library emits on it and never imports one itself.
+    EventEmitterModule.forRoot(),
     BackupManagerModule.forRoot({
       targets: [{ name: 'app', engine: 'postgres', host: '127.0.0.1', port: 5432, user: 'postgres', database: env.database }],
       catalog: { url: `postgres://postgres@127.0.0.1:5432/${env.database}` },
