@@ -123,7 +123,11 @@ describe('schedules: CRUD, validation, next runs, run now, default plans', () =>
     const done = await waitForBackup(t, run.body.id);
     expect(['COMPLETED', 'VERIFIED']).toContain(done.status);
     const after = await api(t, 'GET', `/api/v1/schedules/${s.body.id}`);
-    expect(after.body).toMatchObject({ lastBackupId: run.body.id, lastStatus: done.status });
+    expect(after.body.lastBackupId).toBe(run.body.id);
+    // lastStatus is read live from the backup; the scheduler's verification pass may move a
+    // COMPLETED backup to VERIFIED between the two reads, never anywhere else.
+    const reachable = done.status === 'COMPLETED' ? ['COMPLETED', 'VERIFIED'] : [done.status];
+    expect(reachable).toContain(after.body.lastStatus);
     expect(after.body.lastRunAt).not.toBeNull();
   });
 
