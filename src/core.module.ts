@@ -14,7 +14,8 @@ import { BullJobsQueue } from './queue/bullmq-jobs-queue.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
 import { QueueGate } from './queue/queue-gate.js';
-import { LocalStorage } from './storage/local.storage.js';
+import { DestinationsStorage } from './storage/destinations.storage.js';
+import { StorageRegistry } from './storage/storage-registry.js';
 import { ARTIFACT_STORAGE } from './storage/storage.interface.js';
 import { TargetsService } from './targets/targets.service.js';
 import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
@@ -59,8 +60,9 @@ export class BackupManagerCoreModule {
       { provide: APP_EVENTS, inject: [{ token: EventEmitter2, optional: true }], useFactory: appEvents },
       ...r.providers,
       TargetsService,
-      LocalStorage,
-      { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
+      StorageRegistry,
+      DestinationsStorage,
+      { provide: ARTIFACT_STORAGE, useExisting: DestinationsStorage },
       ...redisProviders,
       { provide: JobsQueue, useClass: BullJobsQueue },
       JobsWorker,
@@ -82,6 +84,8 @@ export class BackupManagerCoreModule {
         APP_EVENTS,
         TargetsService,
         ARTIFACT_STORAGE,
+        StorageRegistry,
+        DestinationsStorage,
         RedisConnections,
         REDIS,
         TargetLock,

@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { ArtifactCommits } from './artifact-commit.js';
+import { BackupCopies } from './backup-copies.service.js';
+import { BackupRecopier } from './backup-recopier.service.js';
 import { BackupReconciler } from './backup-reconciler.service.js';
 import { BackupRunner } from './backup-runner.service.js';
 import { BackupStatsService } from './backup-stats.service.js';
@@ -19,8 +21,8 @@ export class BackupModule {
       global: true,
       imports: [CatalogModule],
       controllers: opts.controllers ? [BackupsController] : [],
-      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService, ArtifactCommits],
-      exports: [BackupsService, BackupStatsService],
+      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService, ArtifactCommits, BackupCopies, BackupRecopier],
+      exports: [BackupsService, BackupStatsService, BackupCopies, BackupRecopier],
     };
   }
 }

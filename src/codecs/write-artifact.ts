@@ -36,7 +36,8 @@ export interface ArtifactWrite {
  * stream, zstd reads the dump client's pipe and writes the file itself (`pg_dump | zstd >
  * file`): no dump or artifact byte passes through this process; its summary gives the raw size
  * and the file is hashed by reading it back right behind zstd (from the page cache). Otherwise
- * the bytes stream through here: raw tap, taps, compressor, hashing tap, file.
+ * the bytes stream through here: raw tap, taps, compressor, hashing tap, writer (a file, an S3
+ * upload, or several destinations at once: the writer has no descriptor then).
  */
 export function writeArtifact(writer: ArtifactWriter, compression: Compression, level: number, runner: ProcessRunner): ArtifactWrite {
   const raw = new MeasureTap();
@@ -45,10 +46,11 @@ export function writeArtifact(writer: ArtifactWriter, compression: Compression, 
   let hashed: { sha256: string; bytes: number } | undefined;
   return {
     async write(stdout, signal, taps = []) {
-      if (compression === 'zstd' && !taps.length) {
-        const codec = zstdFromPipe(runner, stdout, writer.fd, level, signal);
+      const fd = writer.fd;
+      if (compression === 'zstd' && !taps.length && fd !== undefined) {
+        const codec = zstdFromPipe(runner, stdout, fd, level, signal);
         direct = codec;
-        [hashed] = await Promise.all([hashFile(writer.fd, { writer: codec.done, signal, flushEvery: FLUSH_EVERY }), codec.done]);
+        [hashed] = await Promise.all([hashFile(fd, { writer: codec.done, signal, flushEvery: FLUSH_EVERY }), codec.done]);
         return;
       }
       const codec = compressor(compression, runner, level);
