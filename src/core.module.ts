@@ -17,6 +17,7 @@ import { QueueGate } from './queue/queue-gate.js';
 import { LocalStorage } from './storage/local.storage.js';
 import { ARTIFACT_STORAGE } from './storage/storage.interface.js';
 import { TargetsService } from './targets/targets.service.js';
+import { EncryptionKeys } from './codecs/encryption-keys.js';
 import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
 import type { BackupManagerModuleOptions } from './config/module-options.js';
 
@@ -59,6 +60,7 @@ export class BackupManagerCoreModule {
       { provide: APP_EVENTS, inject: [{ token: EventEmitter2, optional: true }], useFactory: appEvents },
       ...r.providers,
       TargetsService,
+      EncryptionKeys,
       LocalStorage,
       { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
       ...redisProviders,
@@ -81,6 +83,7 @@ export class BackupManagerCoreModule {
         BACKUP_MANAGER_OPTIONS,
         APP_EVENTS,
         TargetsService,
+        EncryptionKeys,
         ARTIFACT_STORAGE,
         RedisConnections,
         REDIS,

@@ -20,6 +20,7 @@ import { JobName, type JobContext } from '../queue/jobs.js';
 import { QueueGate } from '../queue/queue-gate.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService } from '../targets/targets.service.js';
+import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRunner } from './backup-runner.service.js';
@@ -40,6 +41,8 @@ export interface BackupRequest {
   includeSchema?: boolean;
   includeData?: boolean;
   format?: DumpFormat;
+  /** Encrypt the artifact (age); default: the schedule's, else the target's, else `encryption.encryptByDefault`. */
+  encrypt?: boolean;
   /** `user:<sub>`, `schedule:<name>`, `cli`, `host`, ... */
   triggeredBy?: string;
   metadata?: Record<string, unknown>;
@@ -69,6 +72,7 @@ interface BackupSpec {
   includeData: boolean;
   format: DumpFormat;
   compression: Compression;
+  encrypted: boolean;
 }
 
 /** The backup catalog's façade: request, list, read, download, delete. */
@@ -85,6 +89,7 @@ export class BackupsService {
     private readonly engines: EnginesService,
     private readonly runner: BackupRunner,
     private readonly gate: QueueGate,
+    private readonly keys: EncryptionKeys,
   ) {}
 
   /**
@@ -113,7 +118,13 @@ export class BackupsService {
   async submit(req: BackupRequest, actor?: Actor): Promise<BackupSubmission> {
     const target = this.targets.get(req.target);
     const what = await this.resolveScope(target, req);
-    const spec = { target: target.name, type: req.type ?? BackupType.Manual, ...what, compression: req.compression ?? this.options.dump.defaultCompression };
+    const spec = {
+      target: target.name,
+      type: req.type ?? BackupType.Manual,
+      ...what,
+      compression: req.compression ?? this.options.dump.defaultCompression,
+      encrypted: this.encryptionOf(target, req),
+    };
     if (req.reuseQueued === false) {
       await this.gate.assertRoom('backup');
       return { record: await this.enqueue(spec, req, actor), created: true };
@@ -125,6 +136,19 @@ export class BackupsService {
       await this.gate.assertRoom('backup');
       return { record: await this.enqueue(spec, req, actor), created: true };
     });
+  }
+
+  /**
+   * Whether the backup is encrypted: the request's `encrypt`, else the target's, else the global
+   * default. @throws 400 when it is to be encrypted and this process has nothing to encrypt to.
+   */
+  private encryptionOf(target: TargetOptions, req: BackupRequest): boolean {
+    const encrypted = req.encrypt ?? target.encrypt ?? this.keys.encryptByDefault();
+    if (encrypted && !this.keys.canEncrypt()) {
+      const why = req.encrypt ? 'encrypt is true' : `target "${target.name}" encrypts its backups`;
+      throw invalid(`${why}, but no BACKUP_ENCRYPTION_RECIPIENTS (age1… public keys, safe to set on API processes too) or BACKUP_ENCRYPTION_PASSPHRASE_FILE is configured; set one, or send encrypt: false`);
+    }
+    return encrypted;
   }
 
   /** The oldest QUEUED (not deleted) backup of exactly this spec, if any. */

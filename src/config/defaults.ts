@@ -48,6 +48,7 @@ export const DEFAULTS = {
   },
   queue: { attempts: 3, concurrency: 1, lockDurationMs: 30_000, stalledIntervalMs: 30_000, backoffMs: 5_000, allowEviction: false, maxWaiting: 100 },
   shutdownGraceMs: 10_000,
+  encryption: { scryptWorkFactor: 18 },
   monitoring: { minFreeBytes: 1024 ** 3, maxBackupAgeMs: 24 * HOUR, checkTimeoutMs: 3_000 },
   schedules: {
     syncIntervalMs: 5_000,

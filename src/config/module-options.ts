@@ -22,6 +22,8 @@ export interface DataSourceTargetOptions {
   coreTables?: string[];
   /** Existing databases on the same server, besides its own, that a restore may replace (see `TargetOptions`). */
   restoreDatabases?: string[];
+  /** Encrypt this target's backups by default (see `TargetOptions.encrypt`). */
+  encrypt?: boolean;
 }
 
 /**
@@ -160,6 +162,7 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     queue: { ...DEFAULTS.queue, ...input.queue },
     shutdownGraceMs: input.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs,
     cache: input.cache ? { redisPrefixes: [], sessionPrefixes: [], ...input.cache } : undefined,
+    encryption: input.encryption ? { ...DEFAULTS.encryption, ...input.encryption } : undefined,
   };
   for (const p of validateOptions(options)) {
     if (!unresolved.has(Number(/^targets\[(\d+)\]/.exec(p.path)?.[1]))) problems.push(`${p.path} ${p.message}`);
@@ -198,5 +201,6 @@ export async function targetFromDataSource(t: DataSourceTargetOptions): Promise<
     password: password || undefined,
     coreTables: t.coreTables,
     restoreDatabases: t.restoreDatabases,
+    ...(t.encrypt !== undefined ? { encrypt: t.encrypt } : {}),
   };
 }

@@ -1,8 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { closeSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { AgeCorruptError, AgeNoIdentityError, parseHeader, type AgeKeys, type ParsedHeader } from '../codecs/age/age.js';
 import { ChecksumGate } from '../codecs/checksum-gate.js';
+import { decryptor } from '../codecs/encryption.js';
+import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { decompressor, zstdTester } from '../codecs/compression.js';
 import { hashFile } from '../codecs/file-hash.js';
 import { MeasureTap } from '../codecs/tap.js';
@@ -21,6 +24,8 @@ export interface BasicCheck {
   reason?: string;
   sizeBytes?: number;
   rawBytes?: number;
+  /** Encrypted artifacts: whether it was decrypted (an identity for it is configured here) or only its ciphertext checked. */
+  decrypted?: boolean;
 }
 
 /**
@@ -33,9 +38,14 @@ export class ArtifactLoader {
     @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
     private readonly runner: ProcessRunner,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
+    private readonly keys: EncryptionKeys,
   ) {}
 
-  /** The artifact exists, has the recorded size and SHA-256, and decompresses to the end. */
+  /**
+   * The artifact exists, has the recorded size and SHA-256, and decompresses to the end. An
+   * encrypted one is also decrypted when an identity for it is configured here (a full check);
+   * without one, its SHA-256 (which covers the ciphertext) and its age header are checked.
+   */
   async check(record: BackupRecord, signal?: AbortSignal): Promise<BasicCheck> {
     if (!record.fileKey || !record.checksum) return { ok: false, reason: 'the record has no artifact or checksum' };
     const st = await this.storage.stat(record.fileKey);
@@ -43,6 +53,7 @@ export class ArtifactLoader {
     if (record.sizeBytes !== null && st.size !== record.sizeBytes) {
       return { ok: false, sizeBytes: st.size, reason: `the artifact is ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced)` };
     }
+    if (record.encrypted) return this.checkEncrypted(record, st.size, signal);
     let rawBytes: () => number | undefined;
     try {
       if (record.compression === 'zstd') {
@@ -107,12 +118,18 @@ export class ArtifactLoader {
       includeData: record.includeData,
       dropExisting: opts.dropExisting,
     };
+    // Which key opens it is settled before a byte is read (and before the caller changes anything).
+    const keys = record.encrypted ? this.keysFor(record) : undefined;
     const source = await this.storage.read(record.fileKey);
     const gate = new ChecksumGate(record.checksum);
+    const decrypt = keys ? decryptor(keys) : undefined;
     const codec = decompressor(record.compression as Compression, this.runner);
     const raw = new MeasureTap();
     const verified = async () => {
       if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', { retryable: false });
+      await decrypt?.done.catch((err: Error) => {
+        throw new EngineError(`the artifact did not decrypt to its end (${err.message}); nothing was restored`, { retryable: false });
+      });
       await codec.done.catch((err: Error) => {
         throw new EngineError(`the artifact did not decompress to its end (${err.message}); nothing was restored`, { retryable: false });
       });
@@ -123,7 +140,7 @@ export class ArtifactLoader {
     await restorer.restore(
       target,
       spec,
-      { source, transforms: [gate, codec.stream, raw], done: [codec.done], verified, rawBytes: record.rawBytes },
+      { source, transforms: [gate, ...(decrypt ? [decrypt.stream] : []), codec.stream, raw], done: [...(decrypt ? [decrypt.done] : []), codec.done], verified, rawBytes: record.rawBytes },
       {
         signal: opts.signal,
         timeoutMs: this.options.dump.timeoutMs,
@@ -132,5 +149,76 @@ export class ArtifactLoader {
         scratch: opts.scratch,
       },
     );
+  }
+  /**
+   * The keys that open an encrypted backup here; throws (before anything is read or changed)
+   * saying which identity it needs when none configured here does.
+   */
+  keysFor(record: BackupRecord): AgeKeys {
+    if (!record.encryption) throw new EngineError(`backup ${record.id} is marked encrypted but records no encryption details; it cannot be opened`, { retryable: false });
+    return this.keys.keysFor(record.encryption, `backup ${record.id}`);
+  }
+
+  /**
+   * An encrypted artifact: its SHA-256 always (it covers the ciphertext, no key needed) and its
+   * age header; with an identity for it configured here, also decrypted and decompressed to the
+   * end while it is hashed.
+   */
+  private async checkEncrypted(record: BackupRecord, size: number, signal?: AbortSignal): Promise<BasicCheck> {
+    const keys = record.encryption ? this.keys.tryKeysFor(record.encryption, `backup ${record.id}`) : undefined;
+    const fd = await this.storage.openFd(record.fileKey!);
+    let raw: MeasureTap | undefined;
+    try {
+      const header = readHeaderAt(fd);
+      if (typeof header === 'string') {
+        const hashed = await hashFile(fd, { signal });
+        if (hashed.sha256 !== record.checksum) return { ok: false, sizeBytes: size, reason: `checksum mismatch: expected ${record.checksum}, got ${hashed.sha256}` };
+        return { ok: false, sizeBytes: size, reason: `the artifact is not a readable age file: ${header}` };
+      }
+      if (!keys) {
+        const hashed = await hashFile(fd, { signal });
+        if (hashed.sha256 !== record.checksum) return { ok: false, sizeBytes: size, reason: `checksum mismatch: expected ${record.checksum}, got ${hashed.sha256}` };
+        const expected = record.encryption?.mode === 'scrypt' ? ['scrypt'] : (record.encryption?.recipients ?? []).map(() => 'X25519');
+        const found = header.stanzas.map((st) => st.type);
+        if (found.join() !== expected.join()) return { ok: false, sizeBytes: size, reason: `the age header holds ${found.join(', ')} recipients, the record says ${expected.join(', ') || 'none'}` };
+        return { ok: true, sizeBytes: size, decrypted: false };
+      }
+      const source = await this.storage.read(record.fileKey!);
+      const decrypt = decryptor(keys);
+      const codec = decompressor(record.compression as Compression, this.runner);
+      const tap = new MeasureTap();
+      raw = tap;
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      const [hashed, streamed] = await Promise.allSettled([
+        hashFile(fd, { signal }),
+        Promise.all([pipeline([source, decrypt.stream, codec.stream, tap, sink] as unknown as NodeJS.ReadWriteStream[], { signal }), decrypt.done, codec.done]),
+      ]);
+      if (hashed.status === 'rejected') throw hashed.reason;
+      if (hashed.value.sha256 !== record.checksum) return { ok: false, sizeBytes: size, reason: `checksum mismatch: expected ${record.checksum}, got ${hashed.value.sha256}` };
+      if (streamed.status === 'rejected') {
+        const err = streamed.reason as Error;
+        const what = err instanceof AgeCorruptError || err instanceof AgeNoIdentityError ? 'decrypt' : 'decompress';
+        return { ok: false, sizeBytes: size, reason: `the artifact does not ${what}: ${err.message}` };
+      }
+    } catch (err) {
+      return { ok: false, sizeBytes: size, reason: `the artifact could not be read: ${(err as Error).message}` };
+    } finally {
+      closeSync(fd);
+    }
+    if (record.rawBytes !== null && raw.bytes !== record.rawBytes) {
+      return { ok: false, sizeBytes: size, rawBytes: raw.bytes, reason: `the artifact decrypts and decompresses to ${raw.bytes} bytes, ${record.rawBytes} were dumped` };
+    }
+    return { ok: true, sizeBytes: size, rawBytes: raw.bytes, decrypted: true };
+  }
+}
+
+/** The age header at the start of the file behind `fd`, or why it cannot be read as one. */
+function readHeaderAt(fd: number): ParsedHeader | string {
+  const buf = Buffer.alloc(64 * 1024);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  try {
+    return parseHeader(buf.subarray(0, n), n < buf.length) ?? 'the header is longer than 64 KiB';
+  } catch (err) {
+    return (err as Error).message;
   }
 }
