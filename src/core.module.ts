@@ -7,6 +7,7 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { actorFromNamespacedRoles, DEFAULT_ROLE_PREFIX, HOST_AUTH, HostAuth } from './auth/host-auth.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { APP_EVENTS, appEvents } from './common/app-events.js';
+import { EventRelay } from './common/event-relay.js';
 import { REDIS, RedisConnections, redisProviders } from './common/redis.js';
 import { TargetLock } from './common/target-lock.js';
 import { EnginesModule } from './engines/engines.module.js';
@@ -64,6 +65,7 @@ export class BackupManagerCoreModule {
       LocalStorage,
       { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
       ...redisProviders,
+      EventRelay,
       { provide: JobsQueue, useClass: BullJobsQueue },
       JobsWorker,
       QueueGate,

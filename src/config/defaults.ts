@@ -49,6 +49,7 @@ export const DEFAULTS = {
   queue: { attempts: 3, concurrency: 1, lockDurationMs: 30_000, stalledIntervalMs: 30_000, backoffMs: 5_000, allowEviction: false, maxWaiting: 100 },
   shutdownGraceMs: 10_000,
   encryption: { scryptWorkFactor: 18 },
+  relayEvents: true,
   monitoring: { minFreeBytes: 1024 ** 3, maxBackupAgeMs: 24 * HOUR, checkTimeoutMs: 3_000 },
   schedules: {
     syncIntervalMs: 5_000,

@@ -147,6 +147,12 @@ export const ENV_VARIABLES: EnvVariable[] = [
   { name: 'JOB_LOCK_DURATION_MS', path: 'queue.lockDurationMs', kind: 'int', description: "how fast a dead worker's job is handed to another" },
   { name: 'JOB_STALLED_INTERVAL_MS', path: 'queue.stalledIntervalMs', kind: 'int', description: 'how often workers look for stalled jobs' },
   { name: 'SHUTDOWN_GRACE_MS', path: 'shutdownGraceMs', kind: 'int', description: 'how long a running job may finish after SIGTERM' },
+  {
+    name: 'EVENT_RELAY',
+    path: 'relayEvents',
+    kind: 'bool',
+    description: 'share domain events (`backup.completed`, ...) between processes through Redis pub/sub, so `@OnEvent` handlers hear them wherever the job ran',
+  },
   { name: 'LOG_LEVEL', path: 'service.logLevel', kind: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino level' },
   {
     name: 'SCHEDULER_SYNC_INTERVAL_MS',

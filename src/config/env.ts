@@ -84,10 +84,11 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
     : generated
       ? `!!! AUTH_DEV_MODE is on: tokens are signed with a development secret generated into ${join(dataDir, DEV_SECRET_FILE)}. Never run this in production; set JWT_SECRET instead. !!!`
       : `AUTH_DEV_MODE is on, but ${env.JWT_SECRET ? 'JWT_SECRET' : 'JWT_SECRET_FILE'} is set: tokens are signed with ${env.JWT_SECRET ? 'JWT_SECRET' : 'that file\'s secret'}; AUTH_DEV_MODE changes nothing.`;
-  if (!jwtSecret) problems.push('JWT_SECRET (or JWT_SECRET_FILE) is required; for local development set AUTH_DEV_MODE=true');
+  // A worker serves no HTTP and checks no token: it needs no secret.
+  if (!jwtSecret && role !== 'worker') problems.push('JWT_SECRET (or JWT_SECRET_FILE) is required; for local development set AUTH_DEV_MODE=true');
 
   const targets = parseTargets(env, problems);
-  const r = read as unknown as Pick<BackupManagerOptions, 'catalog' | 'redisUrl' | 'queuePrefix' | 'auth' | 'dump' | 'queue' | 'shutdownGraceMs'> & {
+  const r = read as unknown as Pick<BackupManagerOptions, 'catalog' | 'redisUrl' | 'queuePrefix' | 'auth' | 'dump' | 'queue' | 'shutdownGraceMs' | 'relayEvents'> & {
     encryption: Omit<EncryptionOptions, 'recipients' | 'recipientsFile'>;
     schedules: Omit<SchedulerOptions, 'defaultPlans' | 'retention'> & { retention: Pick<SchedulerOptions['retention'], 'defaultPolicy' | 'cleanupCron'> };
     monitoring: Omit<MonitoringOptions, 'targetMaxBackupAgeMs'>;
@@ -128,6 +129,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
       queue: r.queue,
       shutdownGraceMs: r.shutdownGraceMs,
       encryption: { ...r.encryption, ...recipientsOf(env.BACKUP_ENCRYPTION_RECIPIENTS) },
+      relayEvents: r.relayEvents,
       monitoring: { ...r.monitoring, targetMaxBackupAgeMs: parseTargetMaxAges(env, targets, problems) },
       cache: { ...r.cache, fileRoot: under('CACHE_FILE_ROOT', DEFAULTS.paths.cacheFiles) },
     },

@@ -155,6 +155,12 @@ export interface BackupManagerOptions {
   shutdownGraceMs: number;
   /** Encryption at rest (optional: without it, backups are not encrypted). */
   encryption?: EncryptionOptions;
+  /**
+   * Publish this process's domain events on Redis (`<queuePrefix>:events`) and re-emit the other
+   * processes' events on the app's emitter, so a host's `@OnEvent` handler hears a completion
+   * wherever the job ran. Default true.
+   */
+  relayEvents?: boolean;
   /** Health checks and metrics (optional for host apps: defaults apply). */
   monitoring?: MonitoringOptions;
   /** What `DELETE /cache` may clear (optional for host apps: nothing but in-memory caches). */

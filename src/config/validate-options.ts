@@ -120,6 +120,10 @@ export function validateOptions(o: BackupManagerOptions): OptionProblem[] {
   if (o.catalog?.url && !/^(postgres|postgresql|mysql|mariadb|sqlite):/.test(o.catalog.url)) {
     out.push({ path: 'catalog.url', message: 'must be a postgres://, mysql:// or sqlite: URL' });
   }
+  for (const path of ['workers', 'scheduler', 'controllers', 'relayEvents']) {
+    const v = valueAt(o, path);
+    if (v !== undefined && typeof v !== 'boolean') out.push({ path, message: `must be true or false (got ${JSON.stringify(v)?.slice(0, 40)})` });
+  }
   const secret = o.auth?.jwtSecret;
   if (secret && secret.length < MIN_JWT_SECRET_LENGTH) out.push({ path: 'auth.jwtSecret', message: `must be at least ${MIN_JWT_SECRET_LENGTH} characters` });
 
