@@ -167,6 +167,8 @@ function manifest(record: BackupRecord, result: Partial<BackupRecord>) {
     includeData: record.includeData,
     format: record.format,
     compression: record.compression,
+    // Public facts only (format, mode, recipients' public keys): the manifest never holds a key.
+    encryption: result.encryption ?? null,
     checksum: { algorithm: 'sha256', value: result.checksum },
     sizeBytes: result.sizeBytes,
     rawBytes: result.rawBytes,

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { In, IsNull, Not, type Repository } from 'typeorm';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { writeArtifact } from '../codecs/write-artifact.js';
+import { describeEncryption, EncryptionKeys } from '../codecs/encryption-keys.js';
 import { EngineError } from '../common/errors.js';
 import { ProcessRunner } from '../common/process-runner.js';
 import { redact } from '../common/redact.js';
@@ -58,6 +59,7 @@ export class BackupRunner implements OnModuleInit {
     private readonly worker: JobsWorker,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly queue: JobsQueue,
+    private readonly keys: EncryptionKeys,
   ) {}
 
   onModuleInit(): void {
@@ -115,6 +117,9 @@ export class BackupRunner implements OnModuleInit {
       includeData: true,
       format: 'plain',
       compression: this.options.dump.defaultCompression,
+      // Holds the database's data like any backup: encrypted where the target's backups would be.
+      encrypted: this.keys.canEncrypt() && (target.encrypt ?? this.keys.encryptByDefault()),
+      encryption: null,
       fileKey: null,
       triggeredBy: `restore:${restoreRunId}`,
       description: other
@@ -179,13 +184,15 @@ export class BackupRunner implements OnModuleInit {
     this.events.emit(BackupEvents.Started, { record } satisfies BackupEvent);
     this.logger.log(logLine('backup started', { id: record.id, target: record.target, attempt }));
     const compression = record.compression as Compression;
-    const fileKey = artifactKey(record.target, record.type, record.format, compression);
+    const fileKey = artifactKey(record.target, record.type, record.format, compression, new Date(), record.encrypted);
+    // Encrypted to what this worker is configured with now (rotation: new recipients, new backups).
+    const encryption = record.encrypted ? this.keys.forNewBackup() : undefined;
     const writer = await this.storage.createWriter(fileKey, record.id, requestedStorages(record) ?? this.targets.get(record.target).storages).catch((err: Error) => {
       throw storageError(err, fileKey);
     });
     try {
       const level = compression === 'gzip' ? this.options.dump.gzipLevel : this.options.dump.zstdLevel;
-      const artifact = writeArtifact(writer, compression, level, this.runner);
+      const artifact = writeArtifact(writer, compression, level, this.runner, encryption);
       const progress = trackBackupProgress({ records: this.records, logger: this.logger, record, attempt, ctx, estimateBytes: stats.sizeBytes, rawBytes: () => artifact.rawBytesSoFar(), written: () => writer.written() });
       const { dump } = this.options;
       const rows = await engine
@@ -203,6 +210,7 @@ export class BackupRunner implements OnModuleInit {
         tableCount: stats.tableCount,
         rowEstimate: stats.rowEstimate,
         compressionRatio: bytes > 0 && rawBytes !== null ? Math.round((rawBytes / bytes) * 1000) / 1000 : null,
+        encryption: encryption ? describeEncryption(encryption) : null,
         errorMessage: null,
         metadata: { ...(record.metadata ?? {}), clientVersion, database: target.database, ...this.rowsMetadata(rows, target) },
       });

@@ -8,6 +8,7 @@ import { BackupRunner } from './backup-runner.service.js';
 import { BackupStatsService } from './backup-stats.service.js';
 import { BackupsController } from './backups.controller.js';
 import { BackupsService } from './backups.service.js';
+import { EncryptionController, EncryptionOverviewService } from './encryption.controller.js';
 
 /**
  * Registered once by BackupManagerModule and global inside the library, so the restore,
@@ -20,8 +21,8 @@ export class BackupModule {
       module: BackupModule,
       global: true,
       imports: [CatalogModule],
-      controllers: opts.controllers ? [BackupsController] : [],
-      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService, ArtifactCommits, BackupCopies, BackupRecopier],
+      controllers: opts.controllers ? [BackupsController, EncryptionController] : [],
+      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService, ArtifactCommits, EncryptionOverviewService, BackupCopies, BackupRecopier],
       exports: [BackupsService, BackupStatsService, BackupCopies, BackupRecopier],
     };
   }

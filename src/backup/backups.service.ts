@@ -23,6 +23,7 @@ import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.inter
 import { BackupCopies } from './backup-copies.service.js';
 import type { BackupCopy } from './entities/backup-copy.entity.js';
 import { TargetsService } from '../targets/targets.service.js';
+import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRunner } from './backup-runner.service.js';
@@ -45,6 +46,8 @@ export interface BackupRequest {
   format?: DumpFormat;
   /** Destinations (`GET /storages`); default: the target's, else the configured defaults. */
   storages?: string[];
+  /** Encrypt the artifact (age); default: the schedule's, else the target's, else `encryption.encryptByDefault`. */
+  encrypt?: boolean;
   /** `user:<sub>`, `schedule:<name>`, `cli`, `host`, ... */
   triggeredBy?: string;
   metadata?: Record<string, unknown>;
@@ -74,6 +77,7 @@ interface BackupSpec {
   includeData: boolean;
   format: DumpFormat;
   compression: Compression;
+  encrypted: boolean;
 }
 
 /** The backup catalog's façade: request, list, read, download, delete. */
@@ -90,6 +94,7 @@ export class BackupsService {
     private readonly engines: EnginesService,
     private readonly runner: BackupRunner,
     private readonly gate: QueueGate,
+    private readonly keys: EncryptionKeys,
     @Optional() private readonly registry?: StorageRegistry,
     @Optional() private readonly copies?: BackupCopies,
   ) {}
@@ -125,7 +130,13 @@ export class BackupsService {
   async submit(req: BackupRequest, actor?: Actor): Promise<BackupSubmission> {
     const target = this.targets.get(req.target);
     const what = await this.resolveScope(target, req);
-    const spec = { target: target.name, type: req.type ?? BackupType.Manual, ...what, compression: req.compression ?? this.options.dump.defaultCompression };
+    const spec = {
+      target: target.name,
+      type: req.type ?? BackupType.Manual,
+      ...what,
+      compression: req.compression ?? this.options.dump.defaultCompression,
+      encrypted: this.encryptionOf(target, req),
+    };
     const storages = this.registry?.resolve(req.storages?.length ? req.storages : target.storages);
     if (storages) req = { ...req, metadata: { ...(req.metadata ?? {}), storages } };
     if (req.reuseQueued === false) {
@@ -139,6 +150,19 @@ export class BackupsService {
       await this.gate.assertRoom('backup');
       return { record: await this.enqueue(spec, req, actor), created: true };
     });
+  }
+
+  /**
+   * Whether the backup is encrypted: the request's `encrypt`, else the target's, else the global
+   * default. @throws 400 when it is to be encrypted and this process has nothing to encrypt to.
+   */
+  private encryptionOf(target: TargetOptions, req: BackupRequest): boolean {
+    const encrypted = req.encrypt ?? target.encrypt ?? this.keys.encryptByDefault();
+    if (encrypted && !this.keys.canEncrypt()) {
+      const why = req.encrypt ? 'encrypt is true' : `target "${target.name}" encrypts its backups`;
+      throw invalid(`${why}, but no BACKUP_ENCRYPTION_RECIPIENTS (age1… public keys, safe to set on API processes too) or BACKUP_ENCRYPTION_PASSPHRASE_FILE is configured; set one, or send encrypt: false`);
+    }
+    return encrypted;
   }
 
   /** The oldest QUEUED (not deleted) backup of exactly this spec, if any. */

@@ -33,6 +33,32 @@ export interface TargetOptions {
   restoreDatabases?: string[];
   /** Destinations of this target's backups when the request or schedule names none (`BACKUP_TARGET_<NAME>_STORAGES`). */
   storages?: string[];
+  /** Encrypt this target's backups when a request or schedule says nothing; default `encryption.encryptByDefault`. */
+  encrypt?: boolean;
+}
+
+/**
+ * Encryption at rest in the age v1 format (age-encryption.org/v1). A backup worker needs only
+ * public recipients; identities (secret keys) are needed only where restores, drills and full
+ * verifications run. Files named here are read when used (a rotated file applies at once).
+ */
+export interface EncryptionOptions {
+  /** age X25519 recipients (`age1…`, as age-keygen prints them) new backups are encrypted to. */
+  recipients?: string[];
+  /** A file of recipients, one per line (`#` comments), added to `recipients`. */
+  recipientsFile?: string;
+  /** A file of age identities (`AGE-SECRET-KEY-1…`), mode 0600 or stricter: opens backups for restores, drills and full verification. */
+  identityFile?: string;
+  /**
+   * A file (0600) holding a passphrase (its final line break is not part of it): new backups are
+   * encrypted with it (age's scrypt recipient) when no recipients are set; backups made with it
+   * open with it.
+   */
+  passphraseFile?: string;
+  /** Encrypt backups whose request, schedule and target say nothing. Default: true when recipients or a passphrase file are set. */
+  encryptByDefault?: boolean;
+  /** scrypt work factor (log2 N) of passphrase backups; default 18 (256 MiB, about a second). */
+  scryptWorkFactor?: number;
 }
 
 /**
@@ -165,6 +191,14 @@ export interface BackupManagerOptions {
   };
   /** How long a running job may finish after SIGTERM before it is aborted. */
   shutdownGraceMs: number;
+  /** Encryption at rest (optional: without it, backups are not encrypted). */
+  encryption?: EncryptionOptions;
+  /**
+   * Publish this process's domain events on Redis (`<queuePrefix>:events`) and re-emit the other
+   * processes' events on the app's emitter, so a host's `@OnEvent` handler hears a completion
+   * wherever the job ran. Default true.
+   */
+  relayEvents?: boolean;
   /** Health checks and metrics (optional for host apps: defaults apply). */
   monitoring?: MonitoringOptions;
   /** What `DELETE /cache` may clear (optional for host apps: nothing but in-memory caches). */

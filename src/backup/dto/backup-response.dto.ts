@@ -24,6 +24,14 @@ export function toDestinationResponse(c: BackupCopy): BackupDestinationResponse 
   return { storage, state, fileKey, sizeBytes, checksum, errorMessage, verifiedAt, updatedAt };
 }
 
+/** How an artifact is encrypted: the format, the mode and the recipients' public keys (never a key). */
+@ApiSchema({ name: 'BmBackupEncryption' })
+export class BackupEncryption {
+  @ApiProperty({ example: 'age-encryption.org/v1' }) format!: string;
+  @ApiProperty({ enum: ['x25519', 'scrypt'], description: '`x25519`: to public-key recipients; `scrypt`: with a passphrase' }) mode!: 'x25519' | 'scrypt';
+  @ApiProperty({ type: [String], description: "Recipients' public keys (age1…); empty for a passphrase", example: ['age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'] }) recipients!: string[];
+}
+
 /** A catalog record as the API returns it. */
 @ApiSchema({ name: 'BmBackupResponse' })
 export class BackupResponse {
@@ -38,6 +46,8 @@ export class BackupResponse {
   @ApiProperty() includeData!: boolean;
   @ApiProperty({ enum: FORMATS }) format!: DumpFormat;
   @ApiProperty({ enum: COMPRESSIONS }) compression!: Compression;
+  @ApiProperty({ description: 'Whether the artifact is encrypted (age v1)' }) encrypted!: boolean;
+  @ApiPropertyOptional({ type: () => BackupEncryption, nullable: true, description: 'How the artifact is encrypted, once it is written; public facts only' }) encryption!: BackupEncryption | null;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'Storage key of the artifact' }) fileKey!: string | null;
   @ApiPropertyOptional({ type: Number, nullable: true }) sizeBytes!: number | null;
   @ApiPropertyOptional({ type: Number, nullable: true, description: 'Uncompressed dump size' }) rawBytes!: number | null;
@@ -82,11 +92,12 @@ export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean;
   const destinations = copies?.map(toDestinationResponse);
   const degraded = destinations ? destinations.some((d) => ![CopyState.Stored, CopyState.Verified, CopyState.Writing, CopyState.Unverified].includes(d.state)) : undefined;
   const metadata = r.metadata ? Object.fromEntries(Object.entries(r.metadata).filter(([k]) => !INTERNAL_METADATA.has(k))) : null;
-  const { id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum } = r;
+  const { id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum, encrypted, encryption } = r;
   const { startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage } = r;
   const { retentionDays, expiresAt, pinned, verifiedAt, attempts, createdAt, updatedAt, deletedAt } = r;
   return {
     ...{ id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum },
+    ...{ encrypted: !!encrypted, encryption: encryption ?? null },
     ...{ startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage },
     ...{ retentionDays, expiresAt, pinned, verifiedAt, attempts, metadata, createdAt, updatedAt, deletedAt },
     ...rest,

@@ -28,6 +28,15 @@ export class CreateBackupDto {
   @IsIn(COMPRESSIONS, { message: oneOfMessage('compression', COMPRESSIONS) })
   compression?: Compression;
 
+  @ApiPropertyOptional({
+    description:
+      "Encrypt the artifact (age v1, to BACKUP_ENCRYPTION_RECIPIENTS or with the passphrase). Defaults to the target's BACKUP_TARGET_<NAME>_ENCRYPT, else BACKUP_ENCRYPTION_DEFAULT",
+    example: true,
+  })
+  @IsOptional()
+  @IsBoolean({ message: 'encrypt must be true or false' })
+  encrypt?: boolean;
+
   @ApiPropertyOptional({ minimum: 1, maximum: 36500, description: 'Days to keep; sets expiresAt' })
   @IsOptional()
   @IsInt()
