@@ -20,7 +20,7 @@ const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new Config
   optionsInjectionToken: BACKUP_MANAGER_MODULE_OPTIONS,
 })
   .setClassMethodName('forRoot')
-  .setExtras<BackupManagerExtras>(DEFAULT_EXTRAS, (definition, extras) => compose(definition, extras))
+  .setExtras<BackupManagerExtras>(DEFAULT_EXTRAS, (definition, extras) => compose(definition, extras, BACKUP_MANAGER_MODULE_OPTIONS))
   .build();
 
 /** `BackupManagerModule.forRoot()` argument: module options plus extras (`controllers`, `guard`, `routePrefix`, ...). */
@@ -36,15 +36,55 @@ export type BackupManagerAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
 @Module({})
 export class BackupManagerModule extends ConfigurableModuleClass {}
 
+/** The options exactly as the worker module's `forRoot()` got them or its factory returned them. */
+export const BACKUP_MANAGER_WORKER_OPTIONS = Symbol('BACKUP_MANAGER_WORKER_OPTIONS');
+
+/** Extras of `BackupManagerWorkerModule.forRoot()` / `forRootAsync()`. */
+export interface BackupManagerWorkerExtras {
+  /** Make the module's exports (BackupsService, RestoresService, ...) visible app-wide. Default false. */
+  isGlobal?: boolean;
+}
+
+const worker = new ConfigurableModuleBuilder<BackupManagerModuleOptions>({
+  moduleName: 'BackupManagerWorker',
+  optionsInjectionToken: BACKUP_MANAGER_WORKER_OPTIONS,
+})
+  .setClassMethodName('forRoot')
+  .setExtras<BackupManagerWorkerExtras>({ isGlobal: false }, (definition, extras) =>
+    compose(definition, { isGlobal: extras.isGlobal, controllers: false }, BACKUP_MANAGER_WORKER_OPTIONS, (raw) => ({ ...raw, workers: raw.workers ?? true })),
+  )
+  .build();
+
+/** `BackupManagerWorkerModule.forRoot()` argument: the same options as `BackupManagerModule`. */
+export type BackupManagerWorkerForRootOptions = typeof worker.OPTIONS_TYPE;
+/** `BackupManagerWorkerModule.forRootAsync()` argument: `imports`, `inject`, `useFactory` (or `useClass`). */
+export type BackupManagerWorkerAsyncOptions = typeof worker.ASYNC_OPTIONS_TYPE;
+
+/**
+ * The job-running side of backup-manager for a host's own worker entry point (a Nest application
+ * context without HTTP): the same options as `BackupManagerModule`, with `workers` on by default,
+ * no controllers, and so no JWT secret or guard to configure. Like the main module it plans
+ * nothing unless asked: `scheduler` is off, and no default plans or drills are created unless
+ * `schedules` lists them. Needs the app's `EventEmitterModule.forRoot()` (and `ScheduleModule`
+ * with `scheduler: true`); its events reach `@OnEvent` handlers in every process through Redis.
+ */
+@Module({})
+export class BackupManagerWorkerModule extends worker.ConfigurableModuleClass {}
+
 /** Feature modules whose controllers move under `routePrefix`. */
 const FEATURE_MODULES = [TargetsModule, BackupModule, RestoreModule, SchedulerModule, AuditModule, CacheModule, SystemInfoModule];
 
-function compose(definition: DynamicModule, extras: BackupManagerExtras): DynamicModule {
+function compose(
+  definition: DynamicModule,
+  extras: BackupManagerExtras,
+  rawToken: symbol,
+  adapt: (raw: BackupManagerModuleOptions) => BackupManagerModuleOptions = (raw) => raw,
+): DynamicModule {
   const controllers = extras.controllers ?? true;
   const resolved: Provider = {
     provide: BACKUP_MANAGER_OPTIONS,
-    inject: [BACKUP_MANAGER_MODULE_OPTIONS],
-    useFactory: (raw: BackupManagerModuleOptions) => resolveModuleOptions(raw, extras),
+    inject: [rawToken],
+    useFactory: (raw: BackupManagerModuleOptions) => resolveModuleOptions(adapt(raw ?? {}), extras),
   };
   const routePrefix = extras.routePrefix?.replace(/^\/+|\/+$/g, '');
   return {
@@ -57,7 +97,7 @@ function compose(definition: DynamicModule, extras: BackupManagerExtras): Dynami
         providers: [...(definition.providers ?? []), resolved],
         imports: definition.imports,
         guard: extras.guard,
-        rawOptionsToken: BACKUP_MANAGER_MODULE_OPTIONS,
+        rawOptionsToken: rawToken,
       }),
       TargetsModule.register({ controllers }),
       BackupModule.register({ controllers }),

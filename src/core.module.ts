@@ -7,6 +7,7 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { actorFromNamespacedRoles, DEFAULT_ROLE_PREFIX, HOST_AUTH, HostAuth } from './auth/host-auth.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { APP_EVENTS, appEvents } from './common/app-events.js';
+import { EventRelay } from './common/event-relay.js';
 import { REDIS, RedisConnections, redisProviders } from './common/redis.js';
 import { TargetLock } from './common/target-lock.js';
 import { EnginesModule } from './engines/engines.module.js';
@@ -14,9 +15,11 @@ import { BullJobsQueue } from './queue/bullmq-jobs-queue.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
 import { QueueGate } from './queue/queue-gate.js';
-import { LocalStorage } from './storage/local.storage.js';
+import { DestinationsStorage } from './storage/destinations.storage.js';
+import { StorageRegistry } from './storage/storage-registry.js';
 import { ARTIFACT_STORAGE } from './storage/storage.interface.js';
 import { TargetsService } from './targets/targets.service.js';
+import { EncryptionKeys } from './codecs/encryption-keys.js';
 import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
 import type { BackupManagerModuleOptions } from './config/module-options.js';
 
@@ -59,9 +62,12 @@ export class BackupManagerCoreModule {
       { provide: APP_EVENTS, inject: [{ token: EventEmitter2, optional: true }], useFactory: appEvents },
       ...r.providers,
       TargetsService,
-      LocalStorage,
-      { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
+      EncryptionKeys,
+      StorageRegistry,
+      DestinationsStorage,
+      { provide: ARTIFACT_STORAGE, useExisting: DestinationsStorage },
       ...redisProviders,
+      EventRelay,
       { provide: JobsQueue, useClass: BullJobsQueue },
       JobsWorker,
       QueueGate,
@@ -81,7 +87,10 @@ export class BackupManagerCoreModule {
         BACKUP_MANAGER_OPTIONS,
         APP_EVENTS,
         TargetsService,
+        EncryptionKeys,
         ARTIFACT_STORAGE,
+        StorageRegistry,
+        DestinationsStorage,
         RedisConnections,
         REDIS,
         TargetLock,

@@ -2,7 +2,17 @@
  * Public API of backup-manager as a library: the module and its options, the catalog's entities
  * and migrations for a host's DataSource, service facades, DTOs and domain events.
  */
-export { BackupManagerModule, BACKUP_MANAGER_MODULE_OPTIONS, type BackupManagerAsyncOptions, type BackupManagerForRootOptions } from './backup-manager.module.js';
+export {
+  BackupManagerModule,
+  BACKUP_MANAGER_MODULE_OPTIONS,
+  BackupManagerWorkerModule,
+  BACKUP_MANAGER_WORKER_OPTIONS,
+  type BackupManagerAsyncOptions,
+  type BackupManagerForRootOptions,
+  type BackupManagerWorkerAsyncOptions,
+  type BackupManagerWorkerExtras,
+  type BackupManagerWorkerForRootOptions,
+} from './backup-manager.module.js';
 export type { BackupManagerExtras, BackupManagerModuleOptions, DataSourceTargetOptions, HostAuthOptions } from './config/module-options.js';
 export { targetFromDataSource } from './config/module-options.js';
 export { validateOptions, type OptionProblem } from './config/validate-options.js';
@@ -57,6 +67,7 @@ export { ApiExceptionFilter } from './common/http-exception.filter.js';
 
 // Domain events (`@OnEvent(BackupEvents.Completed)` in a host).
 export { BackupEvents, type BackupEvent } from './backup/backup-events.js';
+export { isRelayedEvent, RELAYED_EVENTS } from './common/event-relay.js';
 export { RestoreEvents, VerifyEvents, type RestoreEvent } from './restore/restore-events.js';
 
 // DTOs.

@@ -76,8 +76,6 @@ describe.each(engines)('an in-place restore of the database that holds the catal
             workers: true,
           }),
           controllers: false,
-          eventEmitter: false,
-          scheduleModule: false,
         }),
       ],
     })

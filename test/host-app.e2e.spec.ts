@@ -12,7 +12,7 @@ import { BackupManagerModule, type BackupManagerModuleOptions } from '../src/ind
 import { dropQueueKeys, REDIS_URL } from './support/app.js';
 import { HostAppModule, HostAuthGuard, HostOps } from './support/host/host.module.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
-import { startProcess, type Proc } from './support/processes.js';
+import { ROOT, startScript, type Proc } from './support/processes.js';
 
 /** A host Nest app importing BackupManagerModule.forRootAsync with its own DataSource as target and catalog. */
 describe('backup-manager inside a host app', () => {
@@ -162,18 +162,9 @@ describe('backup-manager inside a host app', () => {
     // Workers are off inside the host: nothing runs until a worker joins the same catalog, Redis prefix and storage.
     await new Promise((r) => setTimeout(r, 1000));
     expect((await call('GET', `/api/ops/backups/${req.body.id}`, { user: 'vera:backup:viewer' })).body.status).toBe('QUEUED');
-    worker = startProcess('worker', {
-      CATALOG_URL: `postgres://postgres@127.0.0.1:5432/${db}`,
-      CATALOG_MIGRATIONS_RUN: 'false',
-      BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}`,
-      REDIS_URL,
-      QUEUE_PREFIX: queuePrefix,
-      DATA_DIR: dataDir,
-      STORAGE_DIR: join(dataDir, 'backups'),
-      TEMP_DIR: join(dataDir, 'tmp'),
-      JWT_SECRET: randomBytes(24).toString('hex'),
-      SCHEDULER_ENABLED: 'false',
-      LOG_LEVEL: 'warn',
+    // The host's own worker entry point (BackupManagerWorkerModule): no HTTP, no JWT secret.
+    worker = startScript(join(ROOT, 'test', 'support', 'host', 'worker.mjs'), {
+      HOST_SETTINGS: JSON.stringify({ database: db, redisUrl: REDIS_URL, queuePrefix, storageDir: join(dataDir, 'backups'), tempDir: join(dataDir, 'tmp') }),
     });
     for (const id of [req.body.id, pre.id]) {
       const deadline = Date.now() + 90_000;
@@ -188,6 +179,32 @@ describe('backup-manager inside a host app', () => {
       expect(rec.sizeBytes).toBeGreaterThan(0);
       expect(existsSync(join(dataDir, 'backups', rec.fileKey))).toBe(true);
     }
+    expect(worker.output()).toContain('worker ready');
+    expect(worker.output()).not.toMatch(/JWT|jwtSecret/);
+
+    // The host's @OnEvent handler, in this process, heard each completion from the worker process
+    // exactly once, with the record's timestamps as Dates.
+    const heard = async (id: string) => {
+      for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+        if (app.get(HostOps).completed.some((c) => c.id === id)) return;
+      }
+    };
+    await heard(req.body.id);
+    await heard(pre.id);
+    await new Promise((r) => setTimeout(r, 500)); // a second delivery would arrive by now
+    const completed = app.get(HostOps).completed;
+    for (const id of [req.body.id, pre.id]) {
+      const got = completed.filter((c) => c.id === id);
+      expect(got).toHaveLength(1);
+      expect(got[0]).toMatchObject({ status: 'COMPLETED', sizeBytes: expect.any(Number) });
+      expect(got[0].createdAt).toBeInstanceOf(Date);
+    }
+    // Heard, not acted on twice: one audit entry per completion, written by the worker.
+    const audited = await pgQuery(db, `SELECT resource FROM bm_audit_events WHERE action = 'backup.complete' ORDER BY resource`);
+    expect(audited.map((a) => a.resource)).toEqual([req.body.id, pre.id].sort());
+
+    // The worker planned nothing of its own, with its scheduler on: no default plans, no drill.
+    expect(await pgQuery(db, 'SELECT count(*)::int AS n FROM bm_schedules')).toEqual([{ n: 0 }]);
   }, 120_000);
 });
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
+import { isRelayedEvent } from '../common/event-relay.js';
 import type { Actor } from '../auth/roles.js';
 import { scalars, sanitize } from './audit-redact.js';
 import { AuditService } from './audit.service.js';
@@ -103,6 +104,8 @@ function actorFromTrigger(triggeredBy: unknown): Actor | 'system' {
 @Injectable()
 export class AuditRecorder implements OnModuleInit, OnModuleDestroy {
   private readonly listener = (event: string | string[], payload: unknown) => {
+    // Another process recorded it where it happened.
+    if (isRelayedEvent(payload)) return;
     const name = Array.isArray(event) ? event.join('.') : String(event);
     const entry = auditEntryFor(name, payload as AuditedPayload, this.audit.knownSecrets);
     if (entry) void this.audit.record(entry);

@@ -23,7 +23,7 @@ export class InlineLibraryModule {
       module: InlineLibraryModule,
       imports: [
         BackupManagerCoreModule.register({
-          providers: [{ provide: BACKUP_MANAGER_OPTIONS, useValue: { ...options, workers: false, scheduler: false, controllers: false } }],
+          providers: [{ provide: BACKUP_MANAGER_OPTIONS, useValue: { ...options, workers: false, scheduler: false, controllers: false, relayEvents: false } }],
           overrides: [
             { provide: REDIS, useFactory: () => new MemoryRedis().asRedis() },
             { provide: JobsQueue, useClass: InProcessJobsQueue },

@@ -86,6 +86,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...base }, { roleOverride: 'worker' }).options).toMatchObject({ workers: true, controllers: false });
   });
 
+  it('needs no JWT secret for a worker, which serves no HTTP; the API and all-in-one still do', () => {
+    const env = { DATA_DIR: '/tmp/bm-config-spec' };
+    expect(loadConfig({ ...env, APP_ROLE: 'worker' }).options).toMatchObject({ workers: true, controllers: false });
+    expect(loadConfig(env, { roleOverride: 'worker' }).options.controllers).toBe(false);
+    for (const role of ['api', 'all']) expect(problems({ ...env, APP_ROLE: role })).toContain('JWT_SECRET (or JWT_SECRET_FILE) is required; for local development set AUTH_DEV_MODE=true');
+  });
+
   it('checks the options every way in shares: cache root, crons, policies, time zone, target names', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bm-config-'));
     try {

@@ -22,6 +22,10 @@ export interface DataSourceTargetOptions {
   coreTables?: string[];
   /** Existing databases on the same server, besides its own, that a restore may replace (see `TargetOptions`). */
   restoreDatabases?: string[];
+  /** Destinations of this target's backups (see `TargetOptions`). */
+  storages?: string[];
+  /** Encrypt this target's backups by default (see `TargetOptions.encrypt`). */
+  encrypt?: boolean;
 }
 
 /**
@@ -46,7 +50,8 @@ export interface HostAuthOptions {
  * default (`DEFAULTS`), so a host passes only what differs: `redisUrl` `redis://127.0.0.1:6379`,
  * `queuePrefix` `backup-manager`, `storageDir` `./data/backups`, `tempDir` `./data/tmp`, `timezone` UTC.
  * `workers` and `scheduler` are off unless switched on: inside a host, jobs run in separate worker
- * processes by default.
+ * processes by default (`BackupManagerWorkerModule`). No default plans and no drills are created
+ * unless `schedules.defaultPlans` / `schedules.drillCron` ask for them.
  */
 export interface BackupManagerModuleOptions
   extends Partial<Omit<BackupManagerOptions, 'targets' | 'catalog' | 'auth' | 'dump' | 'queue' | 'controllers' | 'cache'>> {
@@ -134,7 +139,9 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
   if (controllers && !extras.guard && !auth.jwtSecret) {
     problems.push(`auth.jwtSecret (at least ${MIN_JWT_SECRET_LENGTH} characters) is required for the built-in JWT guard; or pass a host \`guard\`, or \`controllers: false\``);
   }
-  const defaults = defaultSchedulerOptions();
+  // Inside a host nothing is planned behind its back: no default plans and no drills unless the
+  // host lists them (the standalone service turns its env defaults into explicit options).
+  const defaults = { ...defaultSchedulerOptions(), defaultPlans: [], drillCron: '' };
   const options: BackupManagerOptions = {
     ...input,
     targets,
@@ -159,7 +166,9 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     dump: { ...DEFAULTS.dump, ...input.dump },
     queue: { ...DEFAULTS.queue, ...input.queue },
     shutdownGraceMs: input.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs,
+    relayEvents: input.relayEvents ?? DEFAULTS.relayEvents,
     cache: input.cache ? { redisPrefixes: [], sessionPrefixes: [], ...input.cache } : undefined,
+    encryption: input.encryption ? { ...DEFAULTS.encryption, ...input.encryption } : undefined,
   };
   for (const p of validateOptions(options)) {
     if (!unresolved.has(Number(/^targets\[(\d+)\]/.exec(p.path)?.[1]))) problems.push(`${p.path} ${p.message}`);
@@ -198,5 +207,7 @@ export async function targetFromDataSource(t: DataSourceTargetOptions): Promise<
     password: password || undefined,
     coreTables: t.coreTables,
     restoreDatabases: t.restoreDatabases,
+    storages: t.storages,
+    ...(t.encrypt !== undefined ? { encrypt: t.encrypt } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
+import { isRelayedEvent } from '../common/event-relay.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
@@ -202,6 +203,7 @@ export class RetentionService {
   /** Sets `expiresAt` on a target's records from its policy as soon as a backup of it completes. */
   @OnEvent(BackupEvents.Completed, { async: true, suppressErrors: true })
   async onBackupCompleted(event: BackupEvent): Promise<void> {
+    if (isRelayedEvent(event)) return; // planned by the process where it completed
     try {
       const { plan, current } = await this.plan(event.record.target);
       await this.writeExpiry(plan.keep, current);

@@ -6,6 +6,7 @@ import type { Repository } from 'typeorm';
 import type { BackupEvent } from '../backup/backup-events.js';
 import { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import { findNewestGood } from '../backup/good-backup.js';
+import { isRelayedEvent } from '../common/event-relay.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 
@@ -57,6 +58,7 @@ export class BackupMetrics {
 
   @OnEvent('backup.completed')
   onCompleted(e: BackupEvent): void {
+    if (isRelayedEvent(e)) return; // counted by the process that ran it
     const target = e.record.target;
     this.runs.inc({ target, outcome: 'completed' });
     if (e.record.durationMs != null) this.duration.observe({ target }, e.record.durationMs / 1000);
@@ -65,16 +67,19 @@ export class BackupMetrics {
 
   @OnEvent('backup.failed')
   onFailed(e: BackupEvent): void {
+    if (isRelayedEvent(e)) return; // counted by the process that ran it
     this.runs.inc({ target: e.record.target, outcome: 'failed' });
   }
 
   @OnEvent('backup.verified')
   onVerified(e: BackupEvent): void {
+    if (isRelayedEvent(e)) return; // counted by the process that ran it
     if (e?.record?.target) this.runs.inc({ target: e.record.target, outcome: 'verified' });
   }
 
   @OnEvent('backup.corrupted')
   onCorrupted(e: BackupEvent): void {
+    if (isRelayedEvent(e)) return; // counted by the process that ran it
     if (e?.record?.target) this.runs.inc({ target: e.record.target, outcome: 'corrupted' });
   }
 

@@ -26,10 +26,12 @@ export interface Proc {
 
 /** Starts a built entrypoint (`dist/src/main.js` or `dist/src/worker.js`) as a real process. */
 export function startProcess(entry: 'main' | 'worker', env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', `${entry}.js`)], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return startScript(join(ROOT, 'dist', 'src', `${entry}.js`), env);
+}
+
+/** Runs a script of the test suite (`.mjs`) as a real process, cwd the repository, output captured like `startProcess`. */
+export function startScript(path: string, env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [path], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
