@@ -15,7 +15,8 @@ import { BullJobsQueue } from './queue/bullmq-jobs-queue.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
 import { QueueGate } from './queue/queue-gate.js';
-import { LocalStorage } from './storage/local.storage.js';
+import { DestinationsStorage } from './storage/destinations.storage.js';
+import { StorageRegistry } from './storage/storage-registry.js';
 import { ARTIFACT_STORAGE } from './storage/storage.interface.js';
 import { TargetsService } from './targets/targets.service.js';
 import { EncryptionKeys } from './codecs/encryption-keys.js';
@@ -62,8 +63,9 @@ export class BackupManagerCoreModule {
       ...r.providers,
       TargetsService,
       EncryptionKeys,
-      LocalStorage,
-      { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
+      StorageRegistry,
+      DestinationsStorage,
+      { provide: ARTIFACT_STORAGE, useExisting: DestinationsStorage },
       ...redisProviders,
       EventRelay,
       { provide: JobsQueue, useClass: BullJobsQueue },
@@ -87,6 +89,8 @@ export class BackupManagerCoreModule {
         TargetsService,
         EncryptionKeys,
         ARTIFACT_STORAGE,
+        StorageRegistry,
+        DestinationsStorage,
         RedisConnections,
         REDIS,
         TargetLock,

@@ -32,6 +32,7 @@ function fileWriter(path: string): ArtifactWriter & { close(): void } {
         cb();
       },
     }),
+    written: () => chunks.reduce((n, c) => n + c.length, 0),
     commit: async () => undefined,
     abort: async () => undefined,
     close: () => closeSync(fd),

@@ -40,7 +40,8 @@ export interface ArtifactWrite {
  * file`): no dump or artifact byte passes through this process; zstd's summary gives the raw size
  * and the file is hashed by reading it back right behind the writer (from the page cache).
  * Otherwise the bytes stream through here: raw tap, taps, compressor, encryptor, hashing tap,
- * file. The SHA-256 always covers the stored bytes (the ciphertext when encrypted).
+ * writer (a file, an S3 upload, or several destinations at once). The SHA-256 always covers the stored bytes (the ciphertext when encrypted).
+ * With a writer that has no descriptor (S3, fan-out), the bytes always stream through here.
  */
 export function writeArtifact(writer: ArtifactWriter, compression: Compression, level: number, runner: ProcessRunner, encryption?: ArtifactEncryption): ArtifactWrite {
   const raw = new MeasureTap();
@@ -49,7 +50,8 @@ export function writeArtifact(writer: ArtifactWriter, compression: Compression, 
   let hashed: { sha256: string; bytes: number } | undefined;
   return {
     async write(stdout, signal, taps = []) {
-      if (compression === 'zstd' && !taps.length) {
+      if (compression === 'zstd' && !taps.length && writer.fd !== undefined) {
+        const fd = writer.fd;
         if (encryption?.mode === 'scrypt') {
           // age reads passphrases only from a terminal: the ciphertext is made here.
           const codec = zstdFromPipe(runner, stdout, 'pipe', level, signal);
@@ -58,11 +60,11 @@ export function writeArtifact(writer: ArtifactWriter, compression: Compression, 
           await Promise.all([pipeline([codec.stdout!, enc.stream, out, writer.stream] as unknown as NodeJS.ReadWriteStream[], { signal }), codec.done, enc.done]);
           return;
         }
-        const codec = zstdFromPipe(runner, stdout, encryption ? 'pipe' : writer.fd, level, signal);
+        const codec = zstdFromPipe(runner, stdout, encryption ? 'pipe' : fd, level, signal);
         direct = codec;
-        const written = encryption ? Promise.all([codec.done, ageFromPipe(runner, codec.stdout!, writer.fd, encryption, signal).done]) : codec.done;
+        const written = encryption ? Promise.all([codec.done, ageFromPipe(runner, codec.stdout!, fd, encryption, signal).done]) : codec.done;
         written.catch(() => undefined);
-        [hashed] = await Promise.all([hashFile(writer.fd, { writer: written, signal, flushEvery: FLUSH_EVERY }), written]);
+        [hashed] = await Promise.all([hashFile(fd, { writer: written, signal, flushEvery: FLUSH_EVERY }), written]);
         return;
       }
       const codec = compressor(compression, runner, level);

@@ -51,6 +51,30 @@ export const ENV_VARIABLES: EnvVariable[] = [
     description: "prefix of the catalog's tables and indexes, and of its history table `<prefix>migrations`; set but empty: the unprefixed names of older versions (history `backup_manager_migrations`)",
   },
   { name: 'STORAGE_DIR', path: 'storageDir', kind: 'custom', shown: '`DATA_DIR/backups`', description: 'where artifacts and manifests go' },
+  {
+    name: 'BACKUP_STORAGE_<NAME>_URL',
+    path: 'storages',
+    kind: 'custom',
+    description:
+      "another destination for artifacts, named `<NAME>` lower-cased: `file:///var/backups` or `s3://bucket/prefix?endpoint=https://…&region=…&forcePathStyle=true` (AWS S3, MinIO, R2, B2, Wasabi, Ceph); `local` is `STORAGE_DIR` unless set this way",
+  },
+  { name: 'BACKUP_STORAGE_<NAME>_ACCESS_KEY_ID', path: 'storages[].accessKeyId', kind: 'custom', description: "that S3 destination's access key id (with neither it nor the secret: the AWS SDK's default chain)" },
+  { name: 'BACKUP_STORAGE_<NAME>_SECRET_ACCESS_KEY_FILE', path: 'storages[].secretAccessKeyFile', kind: 'custom', description: 'file holding its secret access key (read at start-up; never logged)' },
+  {
+    name: 'BACKUP_STORAGES',
+    path: 'storage.defaults',
+    kind: 'list',
+    description: 'comma-separated destinations of a backup whose request, schedule and target name none; the dump runs once and streams to each',
+  },
+  { name: 'S3_PART_SIZE_MB', path: 'storage.partSizeBytes', kind: 'int', scale: MB, description: 'multipart part size; memory per upload is about this × `S3_PARTS_IN_FLIGHT`' },
+  { name: 'S3_PARTS_IN_FLIGHT', path: 'storage.partsInFlight', kind: 'int', description: 'parts of one upload sent at once' },
+  {
+    name: 'S3_ABANDONED_UPLOAD_HOURS',
+    path: 'storage.abandonedUploadAgeMs',
+    kind: 'int',
+    scale: HOUR,
+    description: 'unfinished multipart uploads older than this (left by a killed worker) are aborted by the reconciler; 0 = any age',
+  },
   { name: 'TEMP_DIR', path: 'tempDir', kind: 'custom', shown: '`DATA_DIR/tmp`', description: 'credential files (0600, removed after use)' },
   { name: 'REDIS_URL', path: 'redisUrl', kind: 'string', description: 'queue and locks' },
   { name: 'QUEUE_PREFIX', path: 'queuePrefix', kind: 'string', description: 'BullMQ key prefix; one per installation' },
@@ -94,6 +118,7 @@ export const ENV_VARIABLES: EnvVariable[] = [
     description:
       "comma-separated existing databases on the target's server, besides its own, that restores of its backups may replace (never a system database or a `bm_*` name); see [docs/restore.md](docs/restore.md#where-a-restore-may-write)",
   },
+  { name: 'BACKUP_TARGET_<NAME>_STORAGES', path: 'targets[].storages', kind: 'custom', shown: '`BACKUP_STORAGES`', description: "comma-separated destinations of that target's backups" },
   { name: 'BACKUP_TARGET_<NAME>_ENCRYPT', path: 'targets[].encrypt', kind: 'custom', shown: '`BACKUP_ENCRYPTION_DEFAULT`', description: "`true`/`false`: that target's own `BACKUP_ENCRYPTION_DEFAULT`" },
   {
     name: 'BACKUP_TARGET_<NAME>_MAX_AGE_HOURS',

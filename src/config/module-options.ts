@@ -22,6 +22,8 @@ export interface DataSourceTargetOptions {
   coreTables?: string[];
   /** Existing databases on the same server, besides its own, that a restore may replace (see `TargetOptions`). */
   restoreDatabases?: string[];
+  /** Destinations of this target's backups (see `TargetOptions`). */
+  storages?: string[];
   /** Encrypt this target's backups by default (see `TargetOptions.encrypt`). */
   encrypt?: boolean;
 }
@@ -205,6 +207,7 @@ export async function targetFromDataSource(t: DataSourceTargetOptions): Promise<
     password: password || undefined,
     coreTables: t.coreTables,
     restoreDatabases: t.restoreDatabases,
+    storages: t.storages,
     ...(t.encrypt !== undefined ? { encrypt: t.encrypt } : {}),
   };
 }

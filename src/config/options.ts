@@ -31,6 +31,8 @@ export interface TargetOptions {
    * may replace (`BACKUP_TARGET_<NAME>_RESTORE_DATABASES`). Never a system database.
    */
   restoreDatabases?: string[];
+  /** Destinations of this target's backups when the request or schedule names none (`BACKUP_TARGET_<NAME>_STORAGES`). */
+  storages?: string[];
   /** Encrypt this target's backups when a request or schedule says nothing; default `encryption.encryptByDefault`. */
   encrypt?: boolean;
 }
@@ -57,6 +59,35 @@ export interface EncryptionOptions {
   encryptByDefault?: boolean;
   /** scrypt work factor (log2 N) of passphrase backups; default 18 (256 MiB, about a second). */
   scryptWorkFactor?: number;
+}
+
+/**
+ * A named place artifacts are written to (`BACKUP_STORAGE_<NAME>_URL`): a local directory
+ * (`file:///var/backups`) or an S3-compatible bucket
+ * (`s3://bucket/prefix?endpoint=https://…&region=…&forcePathStyle=true`).
+ */
+export interface StorageDestinationOptions {
+  /** Lower-case name used in the API, on records and in `storages: [...]`. */
+  name: string;
+  url: string;
+  /** S3 access key id; with no key id and no secret the AWS SDK's default chain applies. */
+  accessKeyId?: string;
+  /** S3 secret access key. Prefer `secretAccessKeyFile`. */
+  secretAccessKey?: string;
+  /** File holding the S3 secret access key; read when the destination is opened. */
+  secretAccessKeyFile?: string;
+}
+
+/** Which destinations backups use, and how S3-compatible ones upload and clean up (defaults: `DEFAULTS.storage`). */
+export interface StorageTuningOptions {
+  /** Destinations a backup goes to when its request, schedule and target name none. Default `['local']`. */
+  defaults?: string[];
+  /** Bytes per multipart part (at least 5 MiB); memory per upload is about part size × parts in flight. */
+  partSizeBytes?: number;
+  /** Parts uploaded at once per upload. */
+  partsInFlight?: number;
+  /** Multipart uploads older than this, left by a killed worker, are aborted by the reconciler; 0 = any age. */
+  abandonedUploadAgeMs?: number;
 }
 
 export interface CatalogOptions {
@@ -106,6 +137,13 @@ export interface BackupManagerOptions {
   redisUrl: string;
   queuePrefix: string;
   storageDir: string;
+  /**
+   * Named destinations besides `local` (which is `storageDir` unless one named `local` is given
+   * here). Default: none.
+   */
+  storages?: StorageDestinationOptions[];
+  /** Default destinations and S3 upload tuning. */
+  storage?: StorageTuningOptions;
   /** Scratch space for credential files; never inside the storage root. */
   tempDir: string;
   auth: AuthOptions;

@@ -7,6 +7,7 @@ import { scheduleIntervalProblems } from '../scheduler/cron-gap.js';
 import { schedulerOptionProblems } from '../scheduler/retention/policy-rules.js';
 import type { BackupManagerOptions, CatalogOptions } from './options.js';
 import { COMPRESSIONS, FORMATS } from '../common/vocabulary.js';
+import { storageOptionProblems } from '../storage/storage-options.js';
 import { encryptionOptionProblems } from '../codecs/encryption-keys.js';
 
 /** One problem of the options: the option's path (`cache.fileRoot`, `targets[0].database`) and what is wrong with it, as a predicate. */
@@ -43,6 +44,9 @@ const RANGES: Array<[path: string, min: number, max: number]> = [
   ['schedules.syncIntervalMs', 100, HOUR],
   ['schedules.minIntervalMinutes', 0, 7 * 24 * 60],
   ['queue.maxWaiting', 0, 1_000_000],
+  ['storage.partSizeBytes', 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024],
+  ['storage.partsInFlight', 1, 64],
+  ['storage.abandonedUploadAgeMs', 0, Number.MAX_SAFE_INTEGER],
   ['encryption.scryptWorkFactor', 10, 20],
 ];
 
@@ -107,6 +111,7 @@ export function validateOptions(o: BackupManagerOptions): OptionProblem[] {
     else for (const message of restoreDatabasesProblems(t.restoreDatabases ?? [])) out.push({ path: `${at}.restoreDatabases`, message });
   });
 
+  out.push(...storageOptionProblems(o));
   if (resolve(o.storageDir) === resolve(o.tempDir)) out.push({ path: 'tempDir', message: 'must differ from storageDir' });
   const tz = timezoneProblem(o.timezone);
   if (tz) out.push({ path: 'timezone', message: tz });

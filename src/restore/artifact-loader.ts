@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { closeSync, readSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +15,9 @@ import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type Compression } f
 import type { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import type { DatabaseRestorer, RestoreRunOptions, RestoreSpec } from '../engines/restorer.interface.js';
-import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
+import { BackupCopies, type CopySource } from '../backup/backup-copies.service.js';
+import { CopyState } from '../backup/entities/backup-copy.entity.js';
+import { ARTIFACT_STORAGE, type ArtifactStorage, type StorageBackend } from '../storage/storage.interface.js';
 import type { ResolvedTarget } from '../targets/targets.service.js';
 
 /** Result of reading an artifact end to end. */
@@ -31,6 +33,8 @@ export interface BasicCheck {
 /**
  * Streams artifacts out of storage through the checksum gate and the decompressor: into a
  * restorer (restores, drills) or into nothing (basic verification). Never loads a dump in memory.
+ * With several destinations, verification reads every copy and records each one's state;
+ * restores read from the first copy that is there whole, falling back to the next.
  */
 @Injectable()
 export class ArtifactLoader {
@@ -39,27 +43,65 @@ export class ArtifactLoader {
     private readonly runner: ProcessRunner,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly keys: EncryptionKeys,
+    @Optional() private readonly copies?: BackupCopies,
   ) {}
 
+  /** Where `record` can be read from, best first. */
+  private async sources(record: BackupRecord): Promise<CopySource[]> {
+    if (this.copies) return this.copies.sources(record);
+    return [{ storage: 'storage', backend: this.storage as StorageBackend }];
+  }
+
   /**
-   * The artifact exists, has the recorded size and SHA-256, and decompresses to the end. An
-   * encrypted one is also decrypted when an identity for it is configured here (a full check);
-   * without one, its SHA-256 (which covers the ciphertext) and its age header are checked.
+   * Every readable copy exists, has the recorded size and SHA-256, and decompresses to the end
+   * (see `checkIn`); each copy's state is recorded (VERIFIED, CORRUPTED or MISSING). OK when at
+   * least one copy is; the reason then names the copies that are not.
    */
   async check(record: BackupRecord, signal?: AbortSignal): Promise<BasicCheck> {
     if (!record.fileKey || !record.checksum) return { ok: false, reason: 'the record has no artifact or checksum' };
-    const st = await this.storage.stat(record.fileKey);
+    const sources = await this.sources(record);
+    if (!sources.length) return { ok: false, reason: 'no destination holds a readable copy of the artifact' };
+    let good: BasicCheck | undefined;
+    let firstBad: BasicCheck | undefined;
+    const bad: string[] = [];
+    for (const src of sources) {
+      const r = await this.checkIn(src.backend, record, signal);
+      if (signal?.aborted) return r;
+      if (src.copy && this.copies) {
+        const state = r.ok ? CopyState.Verified : /missing/.test(r.reason ?? '') ? CopyState.Missing : CopyState.Corrupted;
+        await this.copies.set(record.id, src.storage, { fileKey: record.fileKey, state, errorMessage: r.ok ? null : (r.reason ?? null), ...(r.ok ? { verifiedAt: new Date() } : {}) });
+      }
+      if (r.ok) good ??= r;
+      else {
+        firstBad ??= r;
+        bad.push(sources.length > 1 ? `${src.storage}: ${r.reason}` : (r.reason ?? 'failed'));
+      }
+    }
+    if (good) return bad.length ? { ...good, reason: `good, but not every destination holds it: ${bad.join('; ')}` } : good;
+    return sources.length > 1 ? { ...firstBad!, reason: bad.join('; ') } : firstBad!;
+  }
+
+  /**
+   * The copy in one destination exists, has the recorded size and SHA-256, and decompresses to
+   * the end. An encrypted one is also decrypted when an identity for it is configured here (a
+   * full check); without one, its SHA-256 (which covers the ciphertext) and its age header are
+   * checked. A copy that is not a local file (S3) is streamed through the checks.
+   */
+  private async checkIn(storage: ArtifactStorage & { kind?: string }, record: BackupRecord, signal?: AbortSignal): Promise<BasicCheck> {
+    if (!record.fileKey || !record.checksum) return { ok: false, reason: 'the record has no artifact or checksum' };
+    const st = await storage.stat(record.fileKey).catch(() => undefined);
     if (!st) return { ok: false, reason: `the artifact ${record.fileKey} is missing from storage` };
     if (record.sizeBytes !== null && st.size !== record.sizeBytes) {
       return { ok: false, sizeBytes: st.size, reason: `the artifact is ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced)` };
     }
-    if (record.encrypted) return this.checkEncrypted(record, st.size, signal);
+    if (storage.kind === 's3') return this.checkStreamed(storage, record, st.size, signal);
+    if (record.encrypted) return this.checkEncrypted(storage, record, st.size, signal);
     let rawBytes: () => number | undefined;
     try {
       if (record.compression === 'zstd') {
         // zstd -t reads the file itself while this process hashes it with positioned reads:
         // no artifact byte passes through a stream here (both read from the page cache).
-        const fd = await this.storage.openFd(record.fileKey);
+        const fd = await storage.openFd(record.fileKey);
         try {
           const tester = zstdTester(this.runner, fd, signal);
           rawBytes = tester.outputBytes;
@@ -71,7 +113,7 @@ export class ArtifactLoader {
           closeSync(fd);
         }
       } else {
-        const source = await this.storage.read(record.fileKey);
+        const source = await storage.read(record.fileKey);
         const codec = decompressor(record.compression as Compression, this.runner);
         const raw = new MeasureTap();
         rawBytes = () => raw.bytes;
@@ -104,10 +146,23 @@ export class ArtifactLoader {
     opts: { database: string; dropExisting: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
   ): Promise<void> {
     if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, { retryable: false });
-    const st = await this.storage.stat(record.fileKey);
-    if (!st) throw new EngineError(`the artifact of backup ${record.id} is missing from storage`, { retryable: false });
-    if (record.sizeBytes !== null && st.size !== record.sizeBytes) {
-      throw new EngineError(`the artifact is ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced); nothing was restored`, { retryable: false });
+    // The first copy that is there whole; a missing or truncated one is skipped for the next.
+    let from: ArtifactStorage | undefined;
+    const skipped: string[] = [];
+    for (const src of await this.sources(record)) {
+      const st = await src.backend.stat(record.fileKey).catch(() => undefined);
+      if (st && (record.sizeBytes === null || st.size === record.sizeBytes)) {
+        from = src.backend;
+        break;
+      }
+      skipped.push(st ? `${src.storage}: ${st.size} bytes but ${record.sizeBytes} were written (truncated or replaced)` : `${src.storage}: missing`);
+    }
+    if (!from) {
+      const why = skipped.length === 1 ? skipped[0].replace(/^[^:]+: /, '') : skipped.join('; ');
+      throw new EngineError(
+        skipped.length === 1 && / bytes but /.test(why) ? `the artifact is ${why}; nothing was restored` : `the artifact of backup ${record.id} is missing from storage (${why || 'no destination holds it'}); nothing was restored`,
+        { retryable: false },
+      );
     }
     const spec: RestoreSpec = {
       database: opts.database,
@@ -120,7 +175,7 @@ export class ArtifactLoader {
     };
     // Which key opens it is settled before a byte is read (and before the caller changes anything).
     const keys = record.encrypted ? this.keysFor(record) : undefined;
-    const source = await this.storage.read(record.fileKey);
+    const source = await from.read(record.fileKey);
     const gate = new ChecksumGate(record.checksum);
     const decrypt = keys ? decryptor(keys) : undefined;
     const codec = decompressor(record.compression as Compression, this.runner);
@@ -160,13 +215,39 @@ export class ArtifactLoader {
   }
 
   /**
+   * A copy that is not a local file: read once through the checksum gate, then (when this
+   * process can open it) the decryptor and the decompressor, counting the raw bytes.
+   */
+  private async checkStreamed(storage: ArtifactStorage, record: BackupRecord, size: number, signal?: AbortSignal): Promise<BasicCheck> {
+    const keys = record.encrypted && record.encryption ? this.keys.tryKeysFor(record.encryption, `backup ${record.id}`) : undefined;
+    const opened = !record.encrypted || !!keys;
+    const raw = new MeasureTap();
+    try {
+      const source = await storage.read(record.fileKey!);
+      const decrypt = keys ? decryptor(keys) : undefined;
+      const codec = opened ? decompressor(record.compression as Compression, this.runner) : undefined;
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      const chain = [source, new ChecksumGate(record.checksum!), ...(decrypt ? [decrypt.stream] : []), ...(codec ? [codec.stream, raw] : []), sink];
+      await Promise.all([pipeline(chain as unknown as NodeJS.ReadWriteStream[], { signal }), decrypt?.done, codec?.done]);
+    } catch (err) {
+      const msg = (err as Error).message;
+      return { ok: false, sizeBytes: size, reason: /checksum mismatch/.test(msg) ? msg : `the artifact does not ${record.encrypted ? 'decrypt or ' : ''}decompress: ${msg}` };
+    }
+    if (!opened) return { ok: true, sizeBytes: size, decrypted: false };
+    if (record.rawBytes !== null && raw.bytes !== record.rawBytes) {
+      return { ok: false, sizeBytes: size, rawBytes: raw.bytes, reason: `the artifact decompresses to ${raw.bytes} bytes, ${record.rawBytes} were dumped` };
+    }
+    return { ok: true, sizeBytes: size, rawBytes: raw.bytes, ...(record.encrypted ? { decrypted: true } : {}) };
+  }
+
+  /**
    * An encrypted artifact: its SHA-256 always (it covers the ciphertext, no key needed) and its
    * age header; with an identity for it configured here, also decrypted and decompressed to the
    * end while it is hashed.
    */
-  private async checkEncrypted(record: BackupRecord, size: number, signal?: AbortSignal): Promise<BasicCheck> {
+  private async checkEncrypted(storage: ArtifactStorage, record: BackupRecord, size: number, signal?: AbortSignal): Promise<BasicCheck> {
     const keys = record.encryption ? this.keys.tryKeysFor(record.encryption, `backup ${record.id}`) : undefined;
-    const fd = await this.storage.openFd(record.fileKey!);
+    const fd = await storage.openFd(record.fileKey!);
     let raw: MeasureTap | undefined;
     try {
       const header = readHeaderAt(fd);
@@ -183,7 +264,7 @@ export class ArtifactLoader {
         if (found.join() !== expected.join()) return { ok: false, sizeBytes: size, reason: `the age header holds ${found.join(', ')} recipients, the record says ${expected.join(', ') || 'none'}` };
         return { ok: true, sizeBytes: size, decrypted: false };
       }
-      const source = await this.storage.read(record.fileKey!);
+      const source = await storage.read(record.fileKey!);
       const decrypt = decryptor(keys);
       const codec = decompressor(record.compression as Compression, this.runner);
       const tap = new MeasureTap();
