@@ -3,8 +3,8 @@ import { CatalogMigration } from './catalog-migration.js';
 import { columnTypes } from './column-types.js';
 
 /** Dashboard accounts: users, their sessions, and API tokens (hashes only). */
-export class CreateAccounts1766100000000 extends CatalogMigration {
-  name = 'CreateAccounts1766100000000';
+export class CreateAccounts1766519000000 extends CatalogMigration {
+  name = 'CreateAccounts1766519000000';
 
   async up(qr: QueryRunner): Promise<void> {
     const t = columnTypes(qr);
