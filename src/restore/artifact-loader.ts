@@ -90,7 +90,7 @@ export class ArtifactLoader {
     record: BackupRecord,
     target: ResolvedTarget,
     restorer: DatabaseRestorer,
-    opts: { database: string; dropExisting: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
+    opts: { database: string; dropExisting: boolean; onlyTables?: string[] | null; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
   ): Promise<void> {
     if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, { retryable: false });
     const st = await this.storage.stat(record.fileKey);
@@ -106,6 +106,7 @@ export class ArtifactLoader {
       includeSchema: record.includeSchema,
       includeData: record.includeData,
       dropExisting: opts.dropExisting,
+      onlyTables: opts.onlyTables ?? null,
     };
     const source = await this.storage.read(record.fileKey);
     const gate = new ChecksumGate(record.checksum);
