@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -18,8 +18,12 @@ import { canonicalTableName, TableNameError } from '../engines/table-names.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName, type JobContext } from '../queue/jobs.js';
 import { QueueGate } from '../queue/queue-gate.js';
+import { StorageRegistry } from '../storage/storage-registry.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
+import { BackupCopies } from './backup-copies.service.js';
+import type { BackupCopy } from './entities/backup-copy.entity.js';
 import { TargetsService } from '../targets/targets.service.js';
+import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRunner } from './backup-runner.service.js';
@@ -40,6 +44,10 @@ export interface BackupRequest {
   includeSchema?: boolean;
   includeData?: boolean;
   format?: DumpFormat;
+  /** Destinations (`GET /storages`); default: the target's, else the configured defaults. */
+  storages?: string[];
+  /** Encrypt the artifact (age); default: the schedule's, else the target's, else `encryption.encryptByDefault`. */
+  encrypt?: boolean;
   /** `user:<sub>`, `schedule:<name>`, `cli`, `host`, ... */
   triggeredBy?: string;
   metadata?: Record<string, unknown>;
@@ -69,6 +77,7 @@ interface BackupSpec {
   includeData: boolean;
   format: DumpFormat;
   compression: Compression;
+  encrypted: boolean;
 }
 
 /** The backup catalog's façade: request, list, read, download, delete. */
@@ -85,7 +94,15 @@ export class BackupsService {
     private readonly engines: EnginesService,
     private readonly runner: BackupRunner,
     private readonly gate: QueueGate,
+    private readonly keys: EncryptionKeys,
+    @Optional() private readonly registry?: StorageRegistry,
+    @Optional() private readonly copies?: BackupCopies,
   ) {}
+
+  /** The destinations' copies of these backups, by backup id. */
+  async copiesOf(ids: string[]): Promise<Map<string, BackupCopy[]>> {
+    return this.copies ? this.copies.forBackups(ids) : new Map();
+  }
 
   /**
    * A full backup taken inline for a restore that already holds the database's lock: of the
@@ -113,26 +130,47 @@ export class BackupsService {
   async submit(req: BackupRequest, actor?: Actor): Promise<BackupSubmission> {
     const target = this.targets.get(req.target);
     const what = await this.resolveScope(target, req);
-    const spec = { target: target.name, type: req.type ?? BackupType.Manual, ...what, compression: req.compression ?? this.options.dump.defaultCompression };
+    const spec = {
+      target: target.name,
+      type: req.type ?? BackupType.Manual,
+      ...what,
+      compression: req.compression ?? this.options.dump.defaultCompression,
+      encrypted: this.encryptionOf(target, req),
+    };
+    const storages = this.registry?.resolve(req.storages?.length ? req.storages : target.storages);
+    if (storages) req = { ...req, metadata: { ...(req.metadata ?? {}), storages } };
     if (req.reuseQueued === false) {
       await this.gate.assertRoom('backup');
       return { record: await this.enqueue(spec, req, actor), created: true };
     }
-    const key = JSON.stringify({ kind: 'backup', ...spec, tables: spec.tables ? [...spec.tables].sort() : null });
+    const key = JSON.stringify({ kind: 'backup', ...spec, tables: spec.tables ? [...spec.tables].sort() : null, storages });
     return this.gate.exclusive(key, async () => {
-      const same = await this.queuedLike(spec);
+      const same = await this.queuedLike(spec, storages);
       if (same) return { record: same, created: false };
       await this.gate.assertRoom('backup');
       return { record: await this.enqueue(spec, req, actor), created: true };
     });
   }
 
+  /**
+   * Whether the backup is encrypted: the request's `encrypt`, else the target's, else the global
+   * default. @throws 400 when it is to be encrypted and this process has nothing to encrypt to.
+   */
+  private encryptionOf(target: TargetOptions, req: BackupRequest): boolean {
+    const encrypted = req.encrypt ?? target.encrypt ?? this.keys.encryptByDefault();
+    if (encrypted && !this.keys.canEncrypt()) {
+      const why = req.encrypt ? 'encrypt is true' : `target "${target.name}" encrypts its backups`;
+      throw invalid(`${why}, but no BACKUP_ENCRYPTION_RECIPIENTS (age1… public keys, safe to set on API processes too) or BACKUP_ENCRYPTION_PASSPHRASE_FILE is configured; set one, or send encrypt: false`);
+    }
+    return encrypted;
+  }
+
   /** The oldest QUEUED (not deleted) backup of exactly this spec, if any. */
-  private async queuedLike(spec: BackupSpec): Promise<BackupRecord | null> {
+  private async queuedLike(spec: BackupSpec, storages?: string[]): Promise<BackupRecord | null> {
     const { tables, ...columns } = spec;
     const candidates = await this.records.find({ where: { ...columns, status: BackupStatus.Queued }, order: { createdAt: 'ASC', id: 'ASC' } });
     const sorted = (t: string[] | null) => JSON.stringify(t ? [...t].sort() : null);
-    return candidates.find((r) => sorted(r.tables) === sorted(tables)) ?? null;
+    return candidates.find((r) => sorted(r.tables) === sorted(tables) && sorted(r.metadata?.storages ?? null) === sorted(storages ?? null)) ?? null;
   }
 
   private async enqueue(spec: BackupSpec, req: BackupRequest, actor?: Actor): Promise<BackupRecord> {
@@ -266,21 +304,35 @@ export class BackupsService {
   }
 
   async fileExists(record: BackupRecord): Promise<boolean> {
-    return !!record.fileKey && !!(await this.storage.stat(record.fileKey));
+    if (!record.fileKey) return false;
+    if (!this.copies) return !!(await this.storage.stat(record.fileKey));
+    for (const src of await this.copies.sources(record)) if (await src.backend.stat(record.fileKey).catch(() => undefined)) return true;
+    return false;
   }
 
-  /** Opens the artifact for download; the caller checks the checksum while streaming. */
+  /**
+   * Opens the artifact for download from the first destination that holds it whole (the record's
+   * size), falling back to the next; the caller checks the checksum while streaming.
+   */
   async openArtifact(idOrPrefix: string, actor?: Actor): Promise<{ record: BackupRecord; stream: Readable; size: number }> {
     const record = await this.get(idOrPrefix);
     const id = record.id;
     if (!isGood(record) || !record.fileKey) {
       throw new DomainError(ErrorCode.BackupNotReady, `Backup ${id} is ${record.status}; only COMPLETED or VERIFIED backups can be downloaded`);
     }
-    const st = await this.storage.stat(record.fileKey);
-    if (!st) throw new DomainError(ErrorCode.ArtifactMissing, `The artifact of backup ${id} is missing from storage`);
-    const stream = await this.storage.read(record.fileKey);
-    this.events.emit(BackupEvents.Downloaded, { record, actor } satisfies BackupEvent);
-    return { record, stream, size: st.size };
+    const sources = this.copies ? await this.copies.sources(record) : [{ storage: 'storage', backend: this.storage }];
+    const tried: string[] = [];
+    for (const src of sources) {
+      const st = await src.backend.stat(record.fileKey).catch((err: Error) => err);
+      if (st instanceof Error || !st || (record.sizeBytes !== null && st.size !== record.sizeBytes)) {
+        tried.push(`${src.storage}: ${st instanceof Error ? st.message : st ? `${st.size} bytes, ${record.sizeBytes} expected` : 'missing'}`);
+        continue;
+      }
+      const stream = await src.backend.read(record.fileKey);
+      this.events.emit(BackupEvents.Downloaded, { record, actor, detail: { storage: src.storage } } satisfies BackupEvent);
+      return { record, stream, size: st.size };
+    }
+    throw new DomainError(ErrorCode.ArtifactMissing, `The artifact of backup ${id} is missing from storage${tried.length ? ` (${tried.join('; ')})` : ''}`);
   }
 
   /** Pins or unpins a backup: a pinned backup is never deleted, by retention or by hand. */

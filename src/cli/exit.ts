@@ -70,6 +70,8 @@ export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
   QUEUE_UNAVAILABLE: Exit.Unavailable,
   QUEUE_BUSY: Exit.TryLater,
   STORAGE_REFUSED: Exit.Refused,
+  STORAGE_NOT_FOUND: Exit.Refused,
+  STORAGE_UNAVAILABLE: Exit.Unavailable,
 };
 
 /** The exit code and message for anything a command throws. */

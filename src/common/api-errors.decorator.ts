@@ -36,6 +36,8 @@ const EXAMPLE_MESSAGE: Readonly<Record<ErrorCode, string>> = {
   QUEUE_UNAVAILABLE: 'The job queue (Redis) is unavailable; the backup was not started',
   QUEUE_BUSY: 'Another identical request is still being queued; try again',
   STORAGE_REFUSED: 'Storage directory contains a symlink; refusing to follow it',
+  STORAGE_NOT_FOUND: 'No storage named "nope"; configured: local, offsite',
+  STORAGE_UNAVAILABLE: 'storage "offsite" (s3://backups/prod/ at https://s3.example.com (eu-west-1)) refused the credentials; check BACKUP_STORAGE_OFFSITE_ACCESS_KEY_ID and BACKUP_STORAGE_OFFSITE_SECRET_ACCESS_KEY_FILE',
 };
 
 /** What each status means in general, before the codes that say which case it is. */

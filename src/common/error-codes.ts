@@ -83,6 +83,10 @@ export enum QueueErrorCode {
 export enum StorageErrorCode {
   /** An artifact key or storage path that storage refuses (outside the root, a symlink, ...). */
   StorageRefused = 'STORAGE_REFUSED',
+  /** No destination of that name is configured (BACKUP_STORAGE_<NAME>_URL). */
+  StorageNotFound = 'STORAGE_NOT_FOUND',
+  /** A destination could not be reached, or refused the credentials; `message` says which. */
+  StorageUnavailable = 'STORAGE_UNAVAILABLE',
 }
 
 /** Every code the API can answer. */
@@ -131,6 +135,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   QUEUE_UNAVAILABLE: 503,
   QUEUE_BUSY: 503,
   STORAGE_REFUSED: 400,
+  STORAGE_NOT_FOUND: 404,
+  STORAGE_UNAVAILABLE: 503,
 };
 
 /** Every code, for clients that map them (the CLI's exit codes). */

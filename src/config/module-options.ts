@@ -22,6 +22,10 @@ export interface DataSourceTargetOptions {
   coreTables?: string[];
   /** Existing databases on the same server, besides its own, that a restore may replace (see `TargetOptions`). */
   restoreDatabases?: string[];
+  /** Destinations of this target's backups (see `TargetOptions`). */
+  storages?: string[];
+  /** Encrypt this target's backups by default (see `TargetOptions.encrypt`). */
+  encrypt?: boolean;
 }
 
 /**
@@ -164,6 +168,7 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     shutdownGraceMs: input.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs,
     relayEvents: input.relayEvents ?? DEFAULTS.relayEvents,
     cache: input.cache ? { redisPrefixes: [], sessionPrefixes: [], ...input.cache } : undefined,
+    encryption: input.encryption ? { ...DEFAULTS.encryption, ...input.encryption } : undefined,
   };
   for (const p of validateOptions(options)) {
     if (!unresolved.has(Number(/^targets\[(\d+)\]/.exec(p.path)?.[1]))) problems.push(`${p.path} ${p.message}`);
@@ -202,5 +207,7 @@ export async function targetFromDataSource(t: DataSourceTargetOptions): Promise<
     password: password || undefined,
     coreTables: t.coreTables,
     restoreDatabases: t.restoreDatabases,
+    storages: t.storages,
+    ...(t.encrypt !== undefined ? { encrypt: t.encrypt } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { bigintNumber } from '../../catalog/column-transformers.js';
 import type { BackupScopeKind, Compression, DumpFormat, EngineKind } from '../../common/vocabulary.js';
+import type { EncryptionInfo } from '../../codecs/encryption-keys.js';
 
 export enum BackupStatus {
   Queued = 'QUEUED',
@@ -66,6 +67,14 @@ export class BackupRecord {
 
   @Column({ type: 'varchar', length: 8 })
   compression!: Compression;
+
+  /** Whether the artifact is encrypted (age): decided when the backup is requested. */
+  @Column({ type: 'boolean', default: false })
+  encrypted!: boolean;
+
+  /** How the artifact is encrypted: format, mode and the recipients' public keys; set on commit. Never a key. */
+  @Column({ type: 'simple-json', nullable: true })
+  encryption!: EncryptionInfo | null;
 
   /** Storage key of the artifact; set when an attempt commits it. */
   @Column({ type: 'varchar', length: 255, nullable: true })
