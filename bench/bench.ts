@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --sizes 256,1024 --rounds 3 --format custom|plain]` (custom is the service default): builds PostgreSQL databases of the given sizes
+ * `npm run bench [-- --sizes 256,1024 --rounds 3 --format custom|plain]` (custom is the service default; `-- --catalog N`
+ * runs the large-catalog bench of bench/catalog.ts instead): builds PostgreSQL databases of the given sizes
  * (MB of table data), then for each times, in one run and alternating, a backup through the real
  * API and worker processes, plain and encrypted (age to one recipient), against `pg_dump | zstd -3
  * > file` and `pg_dump | gzip -6 > file`, sampling the worker's peak RSS. Prints a table and writes bench/results/<time>.json.
@@ -23,6 +24,8 @@ import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// `--catalog N`: the large-catalog bench (bench/catalog.ts) instead; it exits when done.
+if (process.argv.some((a) => a === '--catalog' || a.startsWith('--catalog='))) await import('./catalog.js');
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1024' },

@@ -2,6 +2,7 @@ import { CreateBackupRecords1763800000000 } from './1763800000000-create-backup-
 import { AlignCatalogColumns1765000000000 } from './1765000000000-align-catalog-columns.js';
 import { CreateBackupCopies1766000000000 } from './1766000000000-create-backup-copies.js';
 import { Encryption1766100000000 } from './1766100000000-encryption.js';
+import { BackupRecordsLiveIndexes1796097124876 } from './1796097124876-backup-records-live-indexes.js';
 import { AUDIT_MIGRATIONS } from './audit.js';
 import type { CatalogMigration } from './catalog-migration.js';
 import { CACHE_MIGRATIONS } from './cache.js';
@@ -20,6 +21,7 @@ export const CATALOG_MIGRATIONS = [
   AlignCatalogColumns1765000000000,
   CreateBackupCopies1766000000000,
   Encryption1766100000000,
+  BackupRecordsLiveIndexes1796097124876,
 ];
 
 type MigrationClass = new () => CatalogMigration;

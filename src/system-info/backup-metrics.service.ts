@@ -25,6 +25,7 @@ export class BackupMetrics {
   private readonly lastDuration: Gauge<'target'>;
   private readonly queueJobs: Gauge<'state'>;
   private readonly runs: Counter<'target' | 'outcome'>;
+  private readonly copyFailures: Counter<'storage'>;
   private readonly duration: Histogram<'target'>;
   private readonly size: Histogram<'target'>;
 
@@ -40,6 +41,12 @@ export class BackupMetrics {
     this.lastDuration = new Gauge({ name: 'backup_manager_last_success_duration_seconds', help: 'Run time of that backup', labelNames: ['target'], registers });
     this.queueJobs = new Gauge({ name: 'backup_manager_queue_jobs', help: 'Jobs in the queue by state', labelNames: ['state'], registers });
     this.runs = new Counter({ name: 'backup_manager_backup_runs_total', help: 'Backup outcomes seen by this process (completed, failed, verified, corrupted)', labelNames: ['target', 'outcome'], registers });
+    this.copyFailures = new Counter({
+      name: 'backup_manager_copy_failures_total',
+      help: 'Copies of backups a destination could not take (the backup is held elsewhere; a re-copy is queued), seen by this process',
+      labelNames: ['storage'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'backup_manager_backup_duration_seconds',
       help: 'Run time of backups completed by this process',
@@ -71,6 +78,12 @@ export class BackupMetrics {
     this.runs.inc({ target: e.record.target, outcome: 'failed' });
   }
 
+  @OnEvent('backup.copy.failed')
+  onCopyFailed(e: BackupEvent): void {
+    const storage = e?.detail?.storage;
+    if (typeof storage === 'string') this.copyFailures.inc({ storage });
+  }
+
   @OnEvent('backup.verified')
   onVerified(e: BackupEvent): void {
     if (isRelayedEvent(e)) return; // counted by the process that ran it
@@ -97,13 +110,23 @@ export class BackupMetrics {
     const rows = await this.records
       .createQueryBuilder('b')
       .select('b.target', 'target')
+      .addSelect('b.type', 'type')
       .addSelect('b.status', 'status')
       .addSelect('COUNT(*)', 'n')
+      // In the order of the live records' summary index: read from the index alone, no sort.
       .groupBy('b.target')
+      .addGroupBy('b.type')
       .addGroupBy('b.status')
       .getRawMany<{ target: string; status: string; n: unknown }>();
     this.backups.reset();
-    for (const r of rows) this.backups.set({ target: r.target, status: r.status }, Number(r.n));
+    const counts = new Map<string, { target: string; status: string; n: number }>();
+    for (const r of rows) {
+      const key = `${r.target}\u0000${r.status}`;
+      const c = counts.get(key) ?? { target: r.target, status: r.status, n: 0 };
+      c.n += Number(r.n);
+      counts.set(key, c);
+    }
+    for (const c of counts.values()) this.backups.set({ target: c.target, status: c.status }, c.n);
 
     this.lastSuccess.reset();
     this.lastSize.reset();

@@ -2,7 +2,6 @@ import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { BackupStatus, BackupType, type BackupRecord } from '../entities/backup-record.entity.js';
 import { CopyState, type BackupCopy } from '../entities/backup-copy.entity.js';
 import { ERROR_CODES, type ErrorCode } from '../../common/error-codes.js';
-import { pageOf } from '../../common/page.dto.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 import { COMPRESSIONS, ENGINES, FORMATS, SCOPES, type BackupScopeKind, type Compression, type DumpFormat, type EngineKind } from '../../common/vocabulary.js';
 
@@ -81,7 +80,13 @@ export class BackupResponse {
 }
 
 @ApiSchema({ name: 'BmBackupPage' })
-export class BackupPage extends pageOf(BackupResponse) {}
+export class BackupPage {
+  @ApiProperty({ type: [BackupResponse] }) items!: BackupResponse[];
+  @ApiProperty({ description: 'Backups matching the filters' }) total!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'The page number asked for; null for a page asked for by `cursor`' }) page!: number | null;
+  @ApiProperty() pages!: number;
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` (same filters) for the next page; null on the last page' }) cursor!: string | null;
+}
 
 /** Metadata the runner keeps for itself (uncommitted artifact keys): never part of the API. */
 const INTERNAL_METADATA = new Set(['pendingFileKeys']);
@@ -90,7 +95,7 @@ const INTERNAL_METADATA = new Set(['pendingFileKeys']);
 export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean; copies?: BackupCopy[] } = {}): BackupResponse {
   const { copies, ...rest } = extra;
   const destinations = copies?.map(toDestinationResponse);
-  const degraded = destinations ? destinations.some((d) => ![CopyState.Stored, CopyState.Verified, CopyState.Writing, CopyState.Unverified].includes(d.state)) : undefined;
+  const degraded = destinations ? destinations.some((d) => ![CopyState.Stored, CopyState.Verified, CopyState.Unverified].includes(d.state)) : undefined;
   const metadata = r.metadata ? Object.fromEntries(Object.entries(r.metadata).filter(([k]) => !INTERNAL_METADATA.has(k))) : null;
   const { id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum, encrypted, encryption } = r;
   const { startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage } = r;

@@ -26,12 +26,28 @@ export enum BackupType {
   Monthly = 'monthly',
 }
 
+/**
+ * The condition of the catalog's partial indexes: records not soft-deleted, which every list,
+ * statistic and retention plan reads. On MySQL/MariaDB, which have no partial indexes, such an
+ * index leads with `deletedAt` instead (see `catalogEntitySchemas`).
+ */
+export const LIVE_ROWS = '"deletedAt" IS NULL';
+
 /** One backup: its request, its run and its artifact. */
 @Entity('backup_records')
 @Index('idx_backup_records_target_created', ['target', 'createdAt'])
 @Index('idx_backup_records_status', ['status'])
 @Index('idx_backup_records_type', ['type'])
 @Index('idx_backup_records_expires', ['expiresAt'])
+// Lists, newest first, by each filter (and none); deep pages and cursors seek in them.
+@Index('idx_backup_records_live_created', ['createdAt', 'id'], { where: LIVE_ROWS })
+@Index('idx_backup_records_live_target', ['target', 'createdAt', 'id'], { where: LIVE_ROWS })
+@Index('idx_backup_records_live_status', ['status', 'createdAt', 'id'], { where: LIVE_ROWS })
+@Index('idx_backup_records_live_type', ['type', 'createdAt', 'id'], { where: LIVE_ROWS })
+// `includeDeleted` lists.
+@Index('idx_backup_records_created', ['createdAt', 'id'])
+// Statistics and metrics: every column they read, so they scan this index, never the table.
+@Index('idx_backup_records_live_summary', ['target', 'type', 'status', 'createdAt', 'verifiedAt', 'sizeBytes', 'compressionRatio', 'durationMs'], { where: LIVE_ROWS })
 export class BackupRecord {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
