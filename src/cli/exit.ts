@@ -68,6 +68,7 @@ export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
   RESTORE_IN_PROGRESS: Exit.Refused,
   BACKUP_NOT_RESTORABLE: Exit.Refused,
   RESTORE_DESTINATION_FORBIDDEN: Exit.Refused,
+  TABLE_NOT_IN_BACKUP: Exit.Refused,
   SCHEDULE_NOT_FOUND: Exit.Refused,
   SCHEDULE_NAME_TAKEN: Exit.Refused,
   QUEUE_FULL: Exit.TryLater,

@@ -34,6 +34,7 @@ const EXAMPLE_MESSAGE: Readonly<Record<ErrorCode, string>> = {
   RESTORE_IN_PROGRESS: 'Restore 7c9e6679-7425-40de-944b-e07fc1f90ae7 of database "app" (target app) is RUNNING; wait for it to finish',
   BACKUP_NOT_RESTORABLE: 'Backup 3f2a9c1b-0c4e-4d4f-9a57-5f1f0e3b2a10 is CORRUPTED; pass force: true to restore it anyway',
   RESTORE_DESTINATION_FORBIDDEN: 'Refusing to restore: "postgres" is a system database',
+  TABLE_NOT_IN_BACKUP: 'Backup 3f2a9c1b-0c4e-4d4f-9a57-5f1f0e3b2a10 holds no table "ordrs"; it holds: customers, orders, sales.items',
   SCHEDULE_NOT_FOUND: 'Schedule 9b2d1c3e-5f6a-4b7c-8d9e-0f1a2b3c4d5e not found',
   SCHEDULE_NAME_TAKEN: 'A schedule named "nightly" already exists',
   QUEUE_FULL: 'The job queue is full: 1000 jobs are waiting for a worker and at most 1000 may (QUEUE_MAX_WAITING). The backup was not queued; try again in 60 seconds',

@@ -72,6 +72,8 @@ export enum RestoreErrorCode {
   BackupNotRestorable = 'BACKUP_NOT_RESTORABLE',
   /** The destination is one no restore may write (system database, scratch name, unrelated database). */
   DestinationForbidden = 'RESTORE_DESTINATION_FORBIDDEN',
+  /** A table-level restore names a table the backup does not hold. */
+  TableNotInBackup = 'TABLE_NOT_IN_BACKUP',
 }
 
 export enum ScheduleErrorCode {
@@ -142,6 +144,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   RESTORE_IN_PROGRESS: 409,
   BACKUP_NOT_RESTORABLE: 409,
   RESTORE_DESTINATION_FORBIDDEN: 403,
+  TABLE_NOT_IN_BACKUP: 400,
   SCHEDULE_NOT_FOUND: 404,
   SCHEDULE_NAME_TAKEN: 409,
   QUEUE_FULL: 429,
