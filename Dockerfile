@@ -13,6 +13,7 @@ COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
 COPY migrations ./migrations
 COPY bench ./bench
+COPY web ./web
 COPY scripts/service-deps.mjs ./scripts/
 # Library users do without the service's own packages (optional peers); the image needs them, at
 # the versions of the lock file.

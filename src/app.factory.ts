@@ -12,6 +12,7 @@ import { StartupLogFilter } from './common/lifecycle.js';
 import type { AppConfig } from './config/env.js';
 import { SystemHealthService } from './system-info/system-health.service.js';
 import { accessLog, createPino, PinoLogger } from './logging.js';
+import { dashboardMiddleware } from './web/dashboard.js';
 
 export const API_PREFIX = 'api/v1';
 
@@ -30,6 +31,8 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   // NOTE: req.ip (per-IP limits, audit) is the client's only if the proxies in front are trusted.
   if (config.trustProxy !== false) app.set('trust proxy', config.trustProxy);
   app.useLogger(new StartupLogFilter(new PinoLogger(pino)));
+  // The web dashboard: static files of the build, before Nest's routes (DASHBOARD_ENABLED, DASHBOARD_PATH).
+  if (config.dashboardPath) app.use(dashboardMiddleware(config.dashboardPath));
   // The standalone service renders every error in the API's one body shape, including those
   // raised before a route runs (unknown route, body too large or not JSON).
   app.useGlobalFilters(new ApiExceptionFilter());

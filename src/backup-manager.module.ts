@@ -11,6 +11,7 @@ import { BackupManagerCoreModule } from './core.module.js';
 import { DEFAULT_EXTRAS, resolveModuleOptions, type BackupManagerExtras, type BackupManagerModuleOptions } from './config/module-options.js';
 import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
 import { TargetsModule } from './targets/targets.module.js';
+import { LiveModule } from './web/live.module.js';
 
 /** The options exactly as `forRoot()` got them or the `forRootAsync()` factory returned them. */
 export const BACKUP_MANAGER_MODULE_OPTIONS = Symbol('BACKUP_MANAGER_MODULE_OPTIONS');
@@ -73,7 +74,7 @@ export type BackupManagerWorkerAsyncOptions = typeof worker.ASYNC_OPTIONS_TYPE;
 export class BackupManagerWorkerModule extends worker.ConfigurableModuleClass {}
 
 /** Feature modules whose controllers move under `routePrefix`. */
-const FEATURE_MODULES = [AccountsModule, TargetsModule, BackupModule, RestoreModule, SchedulerModule, AuditModule, CacheModule, SystemInfoModule];
+const FEATURE_MODULES = [AccountsModule, LiveModule, TargetsModule, BackupModule, RestoreModule, SchedulerModule, AuditModule, CacheModule, SystemInfoModule];
 
 function compose(
   definition: DynamicModule,
@@ -101,6 +102,7 @@ function compose(
         rawOptionsToken: rawToken,
       }),
       AccountsModule.register({ controllers: controllers && !extras.guard }),
+      LiveModule.register({ controllers }),
       TargetsModule.register({ controllers }),
       BackupModule.register({ controllers }),
       RestoreModule.register({ controllers }),

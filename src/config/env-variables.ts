@@ -111,6 +111,13 @@ export const ENV_VARIABLES: EnvVariable[] = [
     scale: 1000,
     description: 'first lockout of an account; it doubles with each further wrong password, up to 1 h; a right password during it is refused too',
   },
+  {
+    name: 'DASHBOARD_ENABLED',
+    path: 'service.dashboard',
+    kind: 'bool',
+    description: 'serve the web dashboard (built by `npm run build`); the API is unaffected',
+  },
+  { name: 'DASHBOARD_PATH', path: 'service.dashboardPath', kind: 'string', description: 'where the dashboard is served, e.g. `/` or `/backups-ui` (not under `/api`, `/docs`, `/health` or `/metrics`)' },
   { name: 'SCHEDULER_TIMEZONE', path: 'timezone', kind: 'custom', shown: '`TZ`, else `UTC`', description: 'IANA zone for schedules' },
   { name: 'SCHEDULER_ENABLED', path: 'service.schedulerEnabled', kind: 'bool', description: 'run schedule ticks in this process (never in `APP_ROLE=api`)' },
   {
