@@ -3,6 +3,7 @@ import { AlignCatalogColumns1765000000000 } from './1765000000000-align-catalog-
 import { AUDIT_MIGRATIONS } from './audit.js';
 import type { CatalogMigration } from './catalog-migration.js';
 import { CACHE_MIGRATIONS } from './cache.js';
+import { NOTIFICATION_MIGRATIONS } from './notifications.js';
 import { RESTORE_MIGRATIONS } from './restore.js';
 import { SCHEDULER_MIGRATIONS } from './scheduler.js';
 import { SYSTEM_INFO_MIGRATIONS } from './system-info.js';
@@ -16,6 +17,7 @@ export const CATALOG_MIGRATIONS = [
   ...CACHE_MIGRATIONS,
   ...SYSTEM_INFO_MIGRATIONS,
   AlignCatalogColumns1765000000000,
+  ...NOTIFICATION_MIGRATIONS,
 ];
 
 type MigrationClass = new () => CatalogMigration;

@@ -69,6 +69,9 @@ export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
   QUEUE_UNAVAILABLE: Exit.Unavailable,
   QUEUE_BUSY: Exit.TryLater,
   STORAGE_REFUSED: Exit.Refused,
+  CHANNEL_NOT_FOUND: Exit.Refused,
+  CHANNEL_NAME_TAKEN: Exit.Refused,
+  CHANNEL_READ_ONLY: Exit.Refused,
 };
 
 /** The exit code and message for anything a command throws. */

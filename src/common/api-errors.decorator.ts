@@ -35,6 +35,9 @@ const EXAMPLE_MESSAGE: Readonly<Record<ErrorCode, string>> = {
   QUEUE_UNAVAILABLE: 'The job queue (Redis) is unavailable; the backup was not started',
   QUEUE_BUSY: 'Another identical request is still being queued; try again',
   STORAGE_REFUSED: 'Storage directory contains a symlink; refusing to follow it',
+  CHANNEL_NOT_FOUND: 'Channel 5d0c2a7e-8f1b-4c3d-9e2f-1a2b3c4d5e6f not found',
+  CHANNEL_NAME_TAKEN: 'A channel named "ops-mail" already exists',
+  CHANNEL_READ_ONLY: 'Channel "ops-mail" comes from the configuration (NOTIFY_CHANNELS or notifications.channels) and cannot be changed through the API; change the configuration instead',
 };
 
 /** What each status means in general, before the codes that say which case it is. */
