@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --sizes 256,1024 --rounds 3 --format custom|plain]` (custom is the service default): builds PostgreSQL databases of the given sizes
+ * `npm run bench [-- --sizes 256,1024 --rounds 3 --format custom|plain]` (custom is the service default; `-- --catalog N`
+ * runs the large-catalog bench of bench/catalog.ts instead): builds PostgreSQL databases of the given sizes
  * (MB of table data), then for each times, in one run and alternating, a backup through the real
- * API and worker processes against `pg_dump | zstd -3 > file` and `pg_dump | gzip -6 > file`,
- * sampling the worker's peak RSS. Prints a table and writes bench/results/<time>.json.
+ * API and worker processes, plain and encrypted (age to one recipient), against `pg_dump | zstd -3
+ * > file` and `pg_dump | gzip -6 > file`, sampling the worker's peak RSS. Prints a table and writes bench/results/<time>.json.
  *
  * The service's time runs from just before `POST /backups` to the record's `completedAt` (set
  * once the artifact is durable under its key). The script learns of the end by polling the API
@@ -10,7 +11,7 @@
  * machine already saturated by the dump slows the backup being measured (at 50 ms polls, by
  * ~0.3 s per GB). The first poll that saw the end is kept in the JSON as `serviceObservedMs`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -23,6 +24,8 @@ import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// `--catalog N`: the large-catalog bench (bench/catalog.ts) instead; it exits when done.
+if (process.argv.some((a) => a === '--catalog' || a.startsWith('--catalog='))) await import('./catalog.js');
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1024' },
@@ -74,6 +77,13 @@ async function ensureDatabase(mb: number): Promise<string> {
   await q(db, `VACUUM (FREEZE, ANALYZE)`);
   await q(db, `CREATE TABLE bench_done ()`);
   return db;
+}
+
+/** A fresh age key pair in `dir` (age-keygen); its public key. */
+function ageRecipient(dir: string): string {
+  const r = spawnSync('age-keygen', ['-o', join(dir, 'bench-age.key')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`age-keygen failed: ${r.stderr}`);
+  return /Public key: (age1\S+)/.exec(r.stderr)![1];
 }
 
 function freePort(): Promise<number> {
@@ -157,6 +167,9 @@ async function main() {
       LOG_LEVEL: 'warn',
       SCHEDULER_ENABLED: 'false',
       BACKUP_TARGET_BENCH_URL: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`,
+      // Encrypted backups are asked for with encrypt: true; the others stay plain.
+      BACKUP_ENCRYPTION_RECIPIENTS: ageRecipient(work),
+      BACKUP_ENCRYPTION_DEFAULT: 'false',
     };
     const api = track(spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], { env: { ...env, APP_ROLE: 'api' }, stdio: 'inherit' }));
     // Same V8 flags as `npm run start:worker` and the Dockerfile.
@@ -184,20 +197,19 @@ async function main() {
     await new Promise((r) => setTimeout(r, 1000));
     const idleRss = vm(worker.pid!, 'VmRSS');
 
-    const runs: Record<string, number[]> = { service: [], serviceObserved: [], serviceCpu: [], zstd: [], zstdCpu: [], gzip: [] };
+    const runs: Record<string, number[]> = { service: [], serviceObserved: [], serviceCpu: [], zstd: [], zstdCpu: [], gzip: [], serviceEncrypted: [], serviceEncryptedCpu: [] };
     let peakRss = 0;
     let record: any;
-    for (let round = 0; round < rounds; round++) {
-      let cpu0 = busyCpuMs();
-      runs.zstd.push(await shellPipeline(db, ['zstd', '-3', '-q', '-c'], join(work, 'shell.sql.zst')));
-      runs.zstdCpu.push(busyCpuMs() - cpu0);
-      cpu0 = busyCpuMs();
+    let encrypted: any;
+    /** One backup through the API and worker: ms to completedAt, machine CPU ms, the record once verified. */
+    const serviceBackup = async (encrypt: boolean): Promise<{ ms: number; cpu: number; observed: number; record: any }> => {
+      const cpu0 = busyCpuMs();
       const t0 = performance.now();
       const wallT0 = Date.now();
       const created = (await (await fetch(`${base}/api/v1/backups`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ target: 'bench', format: values.format }),
+        body: JSON.stringify({ target: 'bench', format: values.format, encrypt }),
       })).json()) as any;
       // Machine CPU sampled with the time, to read it off at the record's completedAt: the
       // verification that follows the backup must not count. The worker's RSS is sampled through
@@ -207,25 +219,45 @@ async function main() {
         peakRss = Math.max(peakRss, vm(worker.pid!, 'VmRSS'));
         cpuAt.push([Date.now(), busyCpuMs()]);
       }, 50);
+      let rec: any;
       for (;;) {
-        record = await (await fetch(`${base}/api/v1/backups/${created.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
-        if (!['QUEUED', 'RUNNING'].includes(record.status)) break;
+        rec = await (await fetch(`${base}/api/v1/backups/${created.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
+        if (!['QUEUED', 'RUNNING'].includes(rec.status)) break;
         if (performance.now() - t0 > 3_600_000) throw new Error('backup did not finish within an hour');
         await new Promise((r) => setTimeout(r, 1000));
       }
       const observed = performance.now() - t0;
-      if (!['COMPLETED', 'VERIFIED'].includes(record.status)) throw new Error(`backup ${record.status}: ${record.errorMessage}`);
-      const completedAt = new Date(record.completedAt).getTime();
-      runs.service.push(completedAt - wallT0);
-      runs.serviceCpu.push(cpuAt.filter(([at]) => at <= completedAt).pop()![1] - cpu0);
-      runs.serviceObserved.push(observed);
+      if (!['COMPLETED', 'VERIFIED'].includes(rec.status)) throw new Error(`backup ${rec.status}: ${rec.errorMessage}`);
+      if (rec.encrypted !== encrypt) throw new Error(`backup encrypted=${rec.encrypted}, asked ${encrypt}`);
+      const completedAt = new Date(rec.completedAt).getTime();
+      const cpu = cpuAt.filter(([at]) => at <= completedAt).pop()![1] - cpu0;
       // The automatic verification runs next on the worker: wait for it (untimed) so it never
       // overlaps a shell measurement.
-      while (record.status === 'COMPLETED') {
+      while (rec.status === 'COMPLETED') {
         await new Promise((r) => setTimeout(r, 100));
-        record = await (await fetch(`${base}/api/v1/backups/${created.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
+        rec = await (await fetch(`${base}/api/v1/backups/${created.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
       }
       clearInterval(sampler);
+      return { ms: completedAt - wallT0, cpu, observed, record: rec };
+    };
+    for (let round = 0; round < rounds; round++) {
+      const cpu0 = busyCpuMs();
+      runs.zstd.push(await shellPipeline(db, ['zstd', '-3', '-q', '-c'], join(work, 'shell.sql.zst')));
+      runs.zstdCpu.push(busyCpuMs() - cpu0);
+      // Plain and encrypted alternate, starting with the other one each round.
+      for (const encrypt of round % 2 ? [true, false] : [false, true]) {
+        const r = await serviceBackup(encrypt);
+        if (encrypt) {
+          runs.serviceEncrypted.push(r.ms);
+          runs.serviceEncryptedCpu.push(r.cpu);
+          encrypted = r.record;
+        } else {
+          runs.service.push(r.ms);
+          runs.serviceCpu.push(r.cpu);
+          runs.serviceObserved.push(r.observed);
+          record = r.record;
+        }
+      }
       runs.gzip.push(await shellPipeline(db, ['gzip', '-6', '-c'], join(work, 'shell.sql.gz')));
     }
     const hwm = vm(worker.pid!, 'VmHWM');
@@ -253,6 +285,12 @@ async function main() {
       pairedRatioVsZstd: Math.round(median(runs.service.map((x, i) => x / runs.zstd[i])) * 1000) / 1000,
       bestRatioVsZstd: Math.round((Math.min(...runs.service) / Math.min(...runs.zstd)) * 1000) / 1000,
       ratioVsGzip: Math.round((median(runs.service) / median(runs.gzip)) * 1000) / 1000,
+      encryptedMs: Math.round(median(runs.serviceEncrypted)),
+      encryptedBytes: encrypted.sizeBytes,
+      encryptedCpuMs: Math.round(median(runs.serviceEncryptedCpu)),
+      // Encrypted (age to one recipient) against the same backup unencrypted, in the same run.
+      encryptedRatio: Math.round((median(runs.serviceEncrypted) / median(runs.service)) * 1000) / 1000,
+      pairedEncryptedRatio: Math.round(median(runs.serviceEncrypted.map((x, i) => x / runs.service[i])) * 1000) / 1000,
       workerIdleRssMb: Math.round(idleRss),
       workerPeakRssMb: Math.round(peakRss),
       workerHighWaterMb: Math.round(hwm),
@@ -263,6 +301,10 @@ async function main() {
   rmSync(work, { recursive: true, force: true });
   const rows = results.map((r) =>
     `| ${r.sizeMb} MB | ${(r.dumpBytes / 2 ** 20).toFixed(0)} MB | ${r.serviceMs} | ${r.shellZstdMs} | ${r.shellGzipMs} | ${r.ratioVsZstd}× (paired ${r.pairedRatioVsZstd}×, best ${r.bestRatioVsZstd}×) | ${r.ratioVsGzip}× | ${r.serviceCpuMs} / ${r.shellZstdCpuMs} | ${r.workerIdleRssMb} | ${r.workerPeakRssMb} | ${r.workerHighWaterMb} |`,
+  );
+  const encRows = results.map((r) => `| ${r.sizeMb} MB | ${r.serviceMs} | ${r.encryptedMs} | ${r.encryptedRatio}× (paired ${r.pairedEncryptedRatio}×) | ${r.serviceCpuMs} / ${r.encryptedCpuMs} | ${(r.artifactBytes / 2 ** 20).toFixed(1)} / ${(r.encryptedBytes / 2 ** 20).toFixed(1)} | ${r.workerPeakRssMb} |`);
+  process.stdout.write(
+    ['| data | service plain ms | service encrypted (age) ms | encrypted / plain | machine CPU ms plain / encrypted | artifact MB plain / encrypted | worker peak RSS MB |', '|---|---|---|---|---|---|---|', ...encRows].join('\n') + '\n\n',
   );
   process.stdout.write(
     ['| data | dump | service ms | pg_dump\\|zstd -3 ms | pg_dump\\|gzip -6 ms | vs zstd | vs gzip | machine CPU ms service / zstd | worker idle RSS MB | worker peak RSS MB (backup + verify) | worker VmHWM MB (whole life) |', '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',

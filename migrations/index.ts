@@ -1,5 +1,8 @@
 import { CreateBackupRecords1763800000000 } from './1763800000000-create-backup-records.js';
 import { AlignCatalogColumns1765000000000 } from './1765000000000-align-catalog-columns.js';
+import { CreateBackupCopies1766000000000 } from './1766000000000-create-backup-copies.js';
+import { Encryption1766100000000 } from './1766100000000-encryption.js';
+import { BackupRecordsLiveIndexes1796097124876 } from './1796097124876-backup-records-live-indexes.js';
 import { AUDIT_MIGRATIONS } from './audit.js';
 import type { CatalogMigration } from './catalog-migration.js';
 import { CACHE_MIGRATIONS } from './cache.js';
@@ -17,6 +20,9 @@ export const CATALOG_MIGRATIONS = [
   ...CACHE_MIGRATIONS,
   ...SYSTEM_INFO_MIGRATIONS,
   AlignCatalogColumns1765000000000,
+  CreateBackupCopies1766000000000,
+  Encryption1766100000000,
+  BackupRecordsLiveIndexes1796097124876,
   ...NOTIFICATION_MIGRATIONS,
 ];
 

@@ -15,9 +15,11 @@ import { BullJobsQueue } from './queue/bullmq-jobs-queue.js';
 import { JobsQueue } from './queue/jobs-queue.service.js';
 import { JobsWorker } from './queue/jobs-worker.service.js';
 import { QueueGate } from './queue/queue-gate.js';
-import { LocalStorage } from './storage/local.storage.js';
+import { DestinationsStorage } from './storage/destinations.storage.js';
+import { StorageRegistry } from './storage/storage-registry.js';
 import { ARTIFACT_STORAGE } from './storage/storage.interface.js';
 import { TargetsService } from './targets/targets.service.js';
+import { EncryptionKeys } from './codecs/encryption-keys.js';
 import { BACKUP_MANAGER_OPTIONS } from './config/options.js';
 import type { BackupManagerModuleOptions } from './config/module-options.js';
 
@@ -60,8 +62,10 @@ export class BackupManagerCoreModule {
       { provide: APP_EVENTS, inject: [{ token: EventEmitter2, optional: true }], useFactory: appEvents },
       ...r.providers,
       TargetsService,
-      LocalStorage,
-      { provide: ARTIFACT_STORAGE, useExisting: LocalStorage },
+      EncryptionKeys,
+      StorageRegistry,
+      DestinationsStorage,
+      { provide: ARTIFACT_STORAGE, useExisting: DestinationsStorage },
       ...redisProviders,
       EventRelay,
       { provide: JobsQueue, useClass: BullJobsQueue },
@@ -83,7 +87,10 @@ export class BackupManagerCoreModule {
         BACKUP_MANAGER_OPTIONS,
         APP_EVENTS,
         TargetsService,
+        EncryptionKeys,
         ARTIFACT_STORAGE,
+        StorageRegistry,
+        DestinationsStorage,
         RedisConnections,
         REDIS,
         TargetLock,

@@ -11,6 +11,7 @@ import type { BackupManagerOptions } from '../src/config/options.js';
 import { PostgresEngine } from '../src/engines/postgres/postgres.engine.js';
 import { PostgresRestorer } from '../src/engines/postgres/postgres.restorer.js';
 import { ArtifactLoader } from '../src/restore/artifact-loader.js';
+import { EncryptionKeys } from '../src/codecs/encryption-keys.js';
 import { LocalStorage } from '../src/storage/local.storage.js';
 import { TargetsService, type ResolvedTarget } from '../src/targets/targets.service.js';
 import { testEnv, waitFor } from './support/app.js';
@@ -110,7 +111,7 @@ describe('PostgreSQL restores commit only a whole, verified dump', () => {
     options = loadConfig(env).options;
     runner = new WatchedRunner();
     restorer = new PostgresRestorer(new PostgresEngine(runner, options), runner, options.tempDir);
-    loader = new ArtifactLoader(new LocalStorage(options), runner, options);
+    loader = new ArtifactLoader(new LocalStorage(options), runner, options, new EncryptionKeys(options));
     target = await new TargetsService(options).resolve('app');
     // Empty-string rows: COPY data of one newline per row, so wherever the stream is cut, the
     // last row looks complete, and only the missing COMMIT tells psql that the dump is not whole.

@@ -3,8 +3,12 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { EngineError } from '../common/errors.js';
+import { FanoutWriter, type CopyOutcome } from '../storage/fanout-writer.js';
+import { LOCAL_STORAGE, StorageRegistry } from '../storage/storage-registry.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage, type ArtifactWriter } from '../storage/storage.interface.js';
 import { manifestKey } from './artifact-name.js';
+import { BackupCopies } from './backup-copies.service.js';
+import { CopyState } from './entities/backup-copy.entity.js';
 import { BackupRecord, BackupStatus } from './entities/backup-record.entity.js';
 import { discardLeftovers } from './leftovers.js';
 
@@ -29,6 +33,8 @@ export class ArtifactCommits {
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
     @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
+    private readonly registry: StorageRegistry,
+    private readonly copies: BackupCopies,
   ) {}
 
   /**
@@ -37,25 +43,41 @@ export class ArtifactCommits {
    * between the rename and the record update, the next attempt (or the reconciler) removes the
    * file. If the commit fails after the rename the artifact is removed again (the caller aborts
    * the writer). Artifacts of fenced-off earlier attempts renamed into place meanwhile go too.
+   * With several destinations, the record commits when at least one holds the artifact and its
+   * manifest; each destination's outcome is recorded as a copy (STORED or FAILED, with why).
+   * @returns each destination's outcome.
    * @throws BackupDeleted when the record was deleted; a retryable EngineError when another
    * attempt owns the record now.
    */
-  async commit(record: BackupRecord, attempt: number, writer: ArtifactWriter, fileKey: string, started: number, result: Partial<BackupRecord>): Promise<void> {
+  async commit(record: BackupRecord, attempt: number, writer: ArtifactWriter, fileKey: string, started: number, result: Partial<BackupRecord>): Promise<CopyOutcome[]> {
     const pending = await this.notePending(record.id, attempt, fileKey);
     if (!pending) throw superseded();
     const others = ((pending.pendingFileKeys as string[] | undefined) ?? []).filter((k) => k !== fileKey);
+    let outcomes: CopyOutcome[];
     try {
-      await writer.commit().catch((err: Error) => {
+      await writer.commit({ sha256: result.checksum ?? undefined }).catch((err: Error) => {
         throw storageError(err, fileKey);
       });
       // Completion time: when the artifact became durable under its key.
       result.completedAt = new Date();
       result.durationMs = result.completedAt.getTime() - started;
-      // The manifest's partial file is named after the record, so a crash mid-write leaves a
-      // partial the next attempt or the reconciler removes.
-      await this.storage.writeJson(manifestKey(fileKey), manifest(record, result), record.id).catch((err: Error) => {
-        throw storageError(err, manifestKey(fileKey));
-      });
+      outcomes = writer instanceof FanoutWriter ? writer.outcomes() : [{ storage: LOCAL_STORAGE, ok: true }];
+      // The manifest beside each copy (the catalog can be rebuilt from any destination). Its
+      // partial file is named after the record, so a crash mid-write leaves a partial the next
+      // attempt or the reconciler removes. A destination that cannot take it loses its copy.
+      const body = manifest(record, result);
+      for (const o of outcomes.filter((x) => x.ok)) {
+        const dest = this.registry.has(o.storage) ? this.registry.get(o.storage) : this.storage;
+        try {
+          await dest.writeJson(manifestKey(fileKey), body, record.id);
+        } catch (err) {
+          o.ok = false;
+          o.error = storageError(err as Error, manifestKey(fileKey));
+          await dest.delete(fileKey).catch(() => false);
+        }
+      }
+      const stored = outcomes.filter((o) => o.ok);
+      if (!stored.length) throw outcomes.find((o) => o.error)?.error ?? new Error('no destination took the artifact');
       const { pendingFileKeys: _drop, progress: _progress, ...metadata } = { ...pending, ...(result.metadata ?? {}) };
       // NOTE: the commit requires the record undeleted, atomically: a delete that lands after it
       // is a soft delete of a completed backup (the file stays, as for any soft delete).
@@ -68,8 +90,18 @@ export class ArtifactCommits {
       await this.deleteArtifact(fileKey);
       throw err;
     }
+    for (const o of outcomes) {
+      await this.copies.set(record.id, o.storage, {
+        fileKey,
+        state: o.ok ? CopyState.Stored : CopyState.Failed,
+        sizeBytes: o.ok ? (result.sizeBytes ?? null) : null,
+        checksum: o.ok ? (result.checksum ?? null) : null,
+        errorMessage: o.ok ? null : (o.error?.message ?? 'the copy could not be written').slice(0, 2000),
+      });
+    }
     // A fenced-off earlier attempt may have renamed its file into place meanwhile.
     for (const k of others) await this.deleteArtifact(k);
+    return outcomes;
   }
 
   /**
@@ -135,6 +167,8 @@ function manifest(record: BackupRecord, result: Partial<BackupRecord>) {
     includeData: record.includeData,
     format: record.format,
     compression: record.compression,
+    // Public facts only (format, mode, recipients' public keys): the manifest never holds a key.
+    encryption: result.encryption ?? null,
     checksum: { algorithm: 'sha256', value: result.checksum },
     sizeBytes: result.sizeBytes,
     rawBytes: result.rawBytes,

@@ -12,6 +12,10 @@ export const BackupEvents = {
   /** Retention keeps it and DELETE refuses it. */
   Pinned: 'backup.pinned',
   Unpinned: 'backup.unpinned',
+  /** One destination failed (the backup is held elsewhere); `detail`: `{ storage, error }`. */
+  CopyFailed: 'backup.copy.failed',
+  /** A re-copy put the backup into a destination again; `detail`: `{ storage, from }`. */
+  CopyCompleted: 'backup.copy.completed',
 } as const;
 
 export interface BackupEvent {

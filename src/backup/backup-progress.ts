@@ -1,5 +1,4 @@
 import type { Logger } from '@nestjs/common';
-import { fstatSync } from 'node:fs';
 import type { Repository } from 'typeorm';
 import { formatBytes } from '../common/format.js';
 import type { JobContext } from '../queue/jobs.js';
@@ -125,7 +124,7 @@ export function describeProgress(p: BackupProgressSnapshot): string {
  * record's `metadata.progress` every 2 s (`GET /backups/:id` while RUNNING; written only while
  * this attempt owns the RUNNING record), and to the log (a line every 5 s at info, every second
  * at debug). `rawBytes` is the dump's output before compression, measured against the database
- * size; `artifactBytes` is the size of the file written so far (`fd`). Stop it before the record
+ * size; `artifactBytes` is the artifact bytes written so far. Stop it before the record
  * is written again.
  */
 export function trackBackupProgress(o: {
@@ -136,20 +135,15 @@ export function trackBackupProgress(o: {
   ctx: Pick<JobContext, 'updateProgress'>;
   estimateBytes: number;
   rawBytes: () => number | undefined;
-  fd: number;
+  /** Artifact bytes written so far. */
+  written: () => number;
 }): BackupProgress {
   const { record } = o;
   const base = { ...(record.metadata ?? {}) };
   return new BackupProgress({
     estimateBytes: o.estimateBytes,
     rawBytes: o.rawBytes,
-    artifactBytes: () => {
-      try {
-        return fstatSync(o.fd).size;
-      } catch {
-        return 0;
-      }
-    },
+    artifactBytes: o.written,
     onSample: (p) => void o.ctx.updateProgress({ ...p }),
     persist: async (p) => {
       await o.records.update({ id: record.id, attempts: o.attempt, status: BackupStatus.Running }, { metadata: { ...base, progress: p } as BackupRecord['metadata'] });

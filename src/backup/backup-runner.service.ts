@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { In, IsNull, Not, type Repository } from 'typeorm';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { writeArtifact } from '../codecs/write-artifact.js';
+import { describeEncryption, EncryptionKeys } from '../codecs/encryption-keys.js';
 import { EngineError } from '../common/errors.js';
 import { ProcessRunner } from '../common/process-runner.js';
 import { redact } from '../common/redact.js';
@@ -22,6 +23,7 @@ import { ArtifactCommits, BackupDeleted, storageError } from './artifact-commit.
 import { artifactKey } from './artifact-name.js';
 import { logLine } from '../common/log-line.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
+import { requestedStorages } from './backup-copies.service.js';
 import { trackBackupProgress } from './backup-progress.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 
@@ -57,6 +59,7 @@ export class BackupRunner implements OnModuleInit {
     private readonly worker: JobsWorker,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
     private readonly queue: JobsQueue,
+    private readonly keys: EncryptionKeys,
   ) {}
 
   onModuleInit(): void {
@@ -114,6 +117,9 @@ export class BackupRunner implements OnModuleInit {
       includeData: true,
       format: 'plain',
       compression: this.options.dump.defaultCompression,
+      // Holds the database's data like any backup: encrypted where the target's backups would be.
+      encrypted: this.keys.canEncrypt() && (target.encrypt ?? this.keys.encryptByDefault()),
+      encryption: null,
       fileKey: null,
       triggeredBy: `restore:${restoreRunId}`,
       description: other
@@ -178,21 +184,23 @@ export class BackupRunner implements OnModuleInit {
     this.events.emit(BackupEvents.Started, { record } satisfies BackupEvent);
     this.logger.log(logLine('backup started', { id: record.id, target: record.target, attempt }));
     const compression = record.compression as Compression;
-    const fileKey = artifactKey(record.target, record.type, record.format, compression);
-    const writer = await this.storage.createWriter(fileKey, record.id).catch((err: Error) => {
+    const fileKey = artifactKey(record.target, record.type, record.format, compression, new Date(), record.encrypted);
+    // Encrypted to what this worker is configured with now (rotation: new recipients, new backups).
+    const encryption = record.encrypted ? this.keys.forNewBackup() : undefined;
+    const writer = await this.storage.createWriter(fileKey, record.id, requestedStorages(record) ?? this.targets.get(record.target).storages).catch((err: Error) => {
       throw storageError(err, fileKey);
     });
     try {
       const level = compression === 'gzip' ? this.options.dump.gzipLevel : this.options.dump.zstdLevel;
-      const artifact = writeArtifact(writer, compression, level, this.runner);
-      const progress = trackBackupProgress({ records: this.records, logger: this.logger, record, attempt, ctx, estimateBytes: stats.sizeBytes, rawBytes: () => artifact.rawBytesSoFar(), fd: writer.fd });
+      const artifact = writeArtifact(writer, compression, level, this.runner, encryption);
+      const progress = trackBackupProgress({ records: this.records, logger: this.logger, record, attempt, ctx, estimateBytes: stats.sizeBytes, rawBytes: () => artifact.rawBytesSoFar(), written: () => writer.written() });
       const { dump } = this.options;
       const rows = await engine
         .dump(target, dumpSpecOf(record), { signal, timeoutMs: dump.timeoutMs, lockWaitTimeoutMs: dump.lockWaitTimeoutMs }, (stdout, sig, taps) => artifact.write(stdout, sig, taps))
         .finally(() => progress.stop());
       if (!(await ctx.stillOwned())) throw new EngineError('the job lock was lost; another worker owns this backup now', { retryable: true });
       const { sha256, bytes, rawBytes } = artifact.result();
-      await this.commits.commit(record, attempt, writer, fileKey, started, {
+      const outcomes = await this.commits.commit(record, attempt, writer, fileKey, started, {
         status: BackupStatus.Completed,
         fileKey,
         sizeBytes: bytes,
@@ -202,14 +210,30 @@ export class BackupRunner implements OnModuleInit {
         tableCount: stats.tableCount,
         rowEstimate: stats.rowEstimate,
         compressionRatio: bytes > 0 && rawBytes !== null ? Math.round((rawBytes / bytes) * 1000) / 1000 : null,
+        encryption: encryption ? describeEncryption(encryption) : null,
         errorMessage: null,
         metadata: { ...(record.metadata ?? {}), clientVersion, database: target.database, ...this.rowsMetadata(rows, target) },
       });
+      for (const o of outcomes.filter((x) => !x.ok)) await this.copyFailed(record.id, o.storage, o.error);
       return fileKey;
     } catch (err) {
       await writer.abort();
       throw storageError(err as Error, fileKey);
     }
+  }
+
+  /**
+   * A destination of a committed backup failed while others hold it: logged, announced (audit,
+   * metric) and a re-copy from a good destination queued.
+   */
+  private async copyFailed(id: string, storage: string, error: Error | undefined): Promise<void> {
+    const message = error?.message ?? 'the copy could not be written';
+    this.logger.warn(logLine('a destination of a backup failed; the others hold it, a re-copy is queued', { id, storage, error: message }));
+    const record = await this.records.findOne({ where: { id }, withDeleted: true });
+    if (record) this.events.emit(BackupEvents.CopyFailed, { record, detail: { storage, error: message } } satisfies BackupEvent);
+    await this.queue
+      .add(JobName.Recopy, { backupId: id, storage }, `recopy-${id}-${storage}-after-backup`)
+      .catch((err: Error) => this.logger.warn(logLine('could not enqueue a re-copy', { id, storage, error: err.message })));
   }
 
   /** Logs, announces and queues the verification of a committed backup. */

@@ -28,49 +28,77 @@ export class BackupStatsService {
       if (to) qb.andWhere(`${alias}.createdAt <= :to`, { to });
       return qb;
     };
-    const good = () => scoped().andWhere('b.status IN (:...good)', { good: GOOD_BACKUP_STATUSES });
-
+    // One pass over the live records' summary index (idx_backup_records_live_summary holds every
+    // column read here): counts per status and type, with the sums behind the averages, so that
+    // the averages over the good backups are exact sums over their groups.
+    const goodCase = `b.status IN (${GOOD_BACKUP_STATUSES.map((_, i) => `:good${i}`).join(', ')})`;
+    const goodParams = Object.fromEntries(GOOD_BACKUP_STATUSES.map((st, i) => [`good${i}`, st]));
+    // Grouped in the index's order (target, type, status): a streaming aggregate, no sort.
     const groups = await scoped()
-      .select('b.status', 'status')
+      .select('b.target', 'target')
       .addSelect('b.type', 'type')
+      .addSelect('b.status', 'status')
       .addSelect('COUNT(*)', 'n')
-      .groupBy('b.status')
+      .addSelect(`SUM(CASE WHEN ${goodCase} THEN b.sizeBytes ELSE 0 END)`, 'size')
+      .addSelect(`SUM(CASE WHEN ${goodCase} THEN b.compressionRatio END)`, 'ratioSum')
+      .addSelect(`COUNT(CASE WHEN ${goodCase} THEN b.compressionRatio END)`, 'ratioN')
+      .addSelect(`SUM(CASE WHEN ${goodCase} THEN b.durationMs END)`, 'durationSum')
+      .addSelect(`COUNT(CASE WHEN ${goodCase} THEN b.durationMs END)`, 'durationN')
+      .addSelect('COUNT(b.verifiedAt)', 'verifiedN')
+      .addSelect('MAX(b.verifiedAt)', 'lastVerifiedAt')
+      .setParameters(goodParams)
+      .groupBy('b.target')
       .addGroupBy('b.type')
-      .getRawMany<{ status: string; type: string; n: string | number }>();
+      .addGroupBy('b.status')
+      .getRawMany<Record<'target' | 'status' | 'type' | 'n' | 'size' | 'ratioSum' | 'ratioN' | 'durationSum' | 'durationN' | 'verifiedN' | 'lastVerifiedAt', unknown>>();
     const byStatus: Record<string, number> = {};
     const byType: Record<string, number> = {};
     let total = 0;
+    let size = 0;
+    let ratioSum = 0;
+    let ratioN = 0;
+    let durationSum = 0;
+    let durationN = 0;
+    const verif = { total: 0, verified: 0, corrupted: 0 };
+    let lastVerifiedAt: Date | null = null;
     for (const g of groups) {
       const n = Number(g.n);
+      const status = String(g.status);
+      const type = String(g.type);
       total += n;
-      byStatus[g.status] = (byStatus[g.status] ?? 0) + n;
-      byType[g.type] = (byType[g.type] ?? 0) + n;
+      byStatus[status] = (byStatus[status] ?? 0) + n;
+      byType[type] = (byType[type] ?? 0) + n;
+      size += num(g.size) ?? 0;
+      ratioSum += num(g.ratioSum) ?? 0;
+      ratioN += num(g.ratioN) ?? 0;
+      durationSum += num(g.durationSum) ?? 0;
+      durationN += num(g.durationN) ?? 0;
+      const verified = num(g.verifiedN) ?? 0;
+      verif.total += verified;
+      if (status === BackupStatus.Verified) verif.verified += verified;
+      if (status === BackupStatus.Corrupted) verif.corrupted += verified;
+      const at = this.dateValue(g.lastVerifiedAt);
+      if (at && (!lastVerifiedAt || at > lastVerifiedAt)) lastVerifiedAt = at;
     }
     const successful = GOOD_BACKUP_STATUSES.reduce((s, st) => s + (byStatus[st] ?? 0), 0);
     const failed = byStatus[BackupStatus.Failed] ?? 0;
     const corrupted = byStatus[BackupStatus.Corrupted] ?? 0;
     const finished = successful + failed + corrupted;
 
-    const agg = await good()
-      .select('SUM(b.sizeBytes)', 'size')
-      .addSelect('AVG(b.compressionRatio)', 'ratio')
-      .addSelect('AVG(b.durationMs)', 'duration')
-      .getRawOne<{ size: unknown; ratio: unknown; duration: unknown }>();
-
-    const verif = await scoped()
-      .select('COUNT(*)', 'n')
-      .addSelect(`SUM(CASE WHEN b.status = :verified THEN 1 ELSE 0 END)`, 'ok')
-      .addSelect(`SUM(CASE WHEN b.status = :corrupted THEN 1 ELSE 0 END)`, 'bad')
-      .andWhere('b.verifiedAt IS NOT NULL')
-      .setParameters({ verified: BackupStatus.Verified, corrupted: BackupStatus.Corrupted })
-      .getRawOne<{ n: unknown; ok: unknown; bad: unknown }>();
-    const lastVerified = await scoped().andWhere('b.verifiedAt IS NOT NULL').orderBy('b.verifiedAt', 'DESC').getOne();
-
-    const [oldest, newest, latest] = await Promise.all([
-      good().orderBy('b.createdAt', 'ASC').addOrderBy('b.id', 'ASC').getOne(),
-      good().orderBy('b.createdAt', 'DESC').addOrderBy('b.id', 'DESC').getOne(),
-      scoped().orderBy('b.createdAt', 'DESC').addOrderBy('b.id', 'DESC').getOne(),
+    // Oldest and newest good backup and the newest of any status: one seek each in the list
+    // indexes (per good status, so that each is an index range, not a scan of IN's union).
+    const edge = (dir: 'ASC' | 'DESC', status?: BackupStatus) => {
+      const qb = scoped();
+      if (status) qb.andWhere('b.status = :edgeStatus', { edgeStatus: status });
+      return qb.orderBy('b.createdAt', dir).addOrderBy('b.id', dir).limit(1).getMany().then((r) => r[0] ?? null);
+    };
+    const [oldestEach, newestEach, latest] = await Promise.all([
+      Promise.all(GOOD_BACKUP_STATUSES.map((st) => edge('ASC', st))),
+      Promise.all(GOOD_BACKUP_STATUSES.map((st) => edge('DESC', st))),
+      edge('DESC'),
     ]);
+    const oldest = firstOf(oldestEach, (a, b) => -listOrder(a, b));
+    const newest = firstOf(newestEach, listOrder);
 
     return {
       filter: { target: q.target ?? null, from: q.from ?? null, to: q.to ?? null },
@@ -78,20 +106,15 @@ export class BackupStatsService {
       successful,
       failed,
       successRate: finished ? round(successful / finished, 4) : null,
-      totalSizeBytes: num(agg?.size) ?? 0,
-      averageCompressionRatio: roundOrNull(num(agg?.ratio), 3),
-      averageDurationMs: roundOrNull(num(agg?.duration), 0),
+      totalSizeBytes: size,
+      averageCompressionRatio: ratioN ? round(ratioSum / ratioN, 3) : null,
+      averageDurationMs: durationN ? round(durationSum / durationN, 0) : null,
       oldest: summary(oldest),
       newest: summary(newest),
       latest: summary(latest),
       byType,
       byStatus,
-      verifications: {
-        total: num(verif?.n) ?? 0,
-        verified: num(verif?.ok) ?? 0,
-        corrupted: num(verif?.bad) ?? 0,
-        lastVerifiedAt: lastVerified?.verifiedAt ?? null,
-      },
+      verifications: { ...verif, lastVerifiedAt },
       restores: await this.restores(q),
     };
   }
@@ -100,6 +123,15 @@ export class BackupStatsService {
   private dateParam(d: Date): unknown {
     const col = this.records.metadata.findColumnWithPropertyName('createdAt')!;
     return this.dataSource.driver.preparePersistentValue(d, col);
+  }
+
+  /** A timestamp the catalog returned raw (an aggregate's result): a Date, or SQLite's text. */
+  private dateValue(v: unknown): Date | null {
+    if (v === null || v === undefined || v === '') return null;
+    if (v instanceof Date) return v;
+    const col = this.records.metadata.findColumnWithPropertyName('verifiedAt')!;
+    const d = this.dataSource.driver.prepareHydratedValue(v, col) as unknown;
+    return d instanceof Date && !Number.isNaN(d.getTime()) ? d : null;
   }
 
   /**
@@ -122,6 +154,16 @@ export class BackupStatsService {
   }
 }
 
+/** Newest first by (`createdAt`, `id`), the catalog's list order. */
+function listOrder(a: BackupRecord, b: BackupRecord): number {
+  return b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/** The first of the non-null `rs` in `order`. */
+function firstOf(rs: Array<BackupRecord | null>, order: (a: BackupRecord, b: BackupRecord) => number): BackupRecord | null {
+  return rs.filter((r): r is BackupRecord => !!r).sort(order)[0] ?? null;
+}
+
 function summary(r: BackupRecord | null): BackupSummary | null {
   if (!r) return null;
   return { id: r.id, target: r.target, status: r.status, type: r.type, createdAt: r.createdAt, completedAt: r.completedAt, sizeBytes: r.sizeBytes };
@@ -138,6 +180,3 @@ function round(n: number, digits: number): number {
   return Math.round(n * f) / f;
 }
 
-function roundOrNull(n: number | null, digits: number): number | null {
-  return n === null ? null : round(n, digits);
-}

@@ -1,11 +1,14 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { ArtifactCommits } from './artifact-commit.js';
+import { BackupCopies } from './backup-copies.service.js';
+import { BackupRecopier } from './backup-recopier.service.js';
 import { BackupReconciler } from './backup-reconciler.service.js';
 import { BackupRunner } from './backup-runner.service.js';
 import { BackupStatsService } from './backup-stats.service.js';
 import { BackupsController } from './backups.controller.js';
 import { BackupsService } from './backups.service.js';
+import { EncryptionController, EncryptionOverviewService } from './encryption.controller.js';
 
 /**
  * Registered once by BackupManagerModule and global inside the library, so the restore,
@@ -18,9 +21,9 @@ export class BackupModule {
       module: BackupModule,
       global: true,
       imports: [CatalogModule],
-      controllers: opts.controllers ? [BackupsController] : [],
-      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService, ArtifactCommits],
-      exports: [BackupsService, BackupStatsService],
+      controllers: opts.controllers ? [BackupsController, EncryptionController] : [],
+      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService, ArtifactCommits, EncryptionOverviewService, BackupCopies, BackupRecopier],
+      exports: [BackupsService, BackupStatsService, BackupCopies, BackupRecopier],
     };
   }
 }

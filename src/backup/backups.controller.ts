@@ -49,7 +49,7 @@ export class BackupsController {
   async create(@Body() dto: CreateBackupDto, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
     const { record, created } = await this.backups.submit({ ...dto, triggeredBy: `user:${actor.sub}` }, actor);
     if (!created) res.status(200);
-    return toBackupResponse(record);
+    return toBackupResponse(record, { copies: [] });
   }
 
   @Get()
@@ -58,7 +58,8 @@ export class BackupsController {
   @ApiOkResponse({ type: BackupPage })
   async list(@Query() q: ListBackupsQuery): Promise<BackupPage> {
     const page = await this.backups.list(q);
-    return { ...page, items: page.items.map((r) => toBackupResponse(r)) };
+    const copies = await this.backups.copiesOf(page.items.map((r) => r.id));
+    return { ...page, items: page.items.map((r) => toBackupResponse(r, { copies: copies.get(r.id) })) };
   }
 
   @Get('stats')
@@ -75,7 +76,7 @@ export class BackupsController {
   @ApiOkResponse({ type: BackupResponse })
   async get(@Param('id') id: string) {
     const record = await this.backups.get(id, { withDeleted: true });
-    return toBackupResponse(record, { fileExists: await this.backups.fileExists(record) });
+    return toBackupResponse(record, { fileExists: await this.backups.fileExists(record), copies: await this.backups.copiesOf([record.id]).then((m) => m.get(record.id)) });
   }
 
   @Get(':id/download')

@@ -1,16 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { FindOptionsWhere, Repository } from 'typeorm';
+import { In, type Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { DomainError, EngineError, ErrorCode, invalid } from '../common/errors.js';
 import { findByIdOrPrefix } from '../common/ids.js';
 import { redact } from '../common/redact.js';
-import { toPage, type Paged } from '../common/page.dto.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions, type Compression, type TargetOptions } from '../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import { EnginesService } from '../engines/engines.service.js';
@@ -18,8 +17,12 @@ import { canonicalTableName, TableNameError } from '../engines/table-names.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobName, type JobContext } from '../queue/jobs.js';
 import { QueueGate } from '../queue/queue-gate.js';
+import { StorageRegistry } from '../storage/storage-registry.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
+import { BackupCopies } from './backup-copies.service.js';
+import type { BackupCopy } from './entities/backup-copy.entity.js';
 import { TargetsService } from '../targets/targets.service.js';
+import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { manifestKey } from './artifact-name.js';
 import { BackupEvents, type BackupEvent } from './backup-events.js';
 import { BackupRunner } from './backup-runner.service.js';
@@ -27,6 +30,7 @@ import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record
 import { findNewestGood, isGood } from './good-backup.js';
 import { discardLeftovers } from './leftovers.js';
 import type { ListBackupsQuery } from './dto/list-backups.dto.js';
+import { decodeCursor, encodeCursor, type ListPosition } from './list-cursor.js';
 
 /** What a caller (HTTP, CLI, scheduler or host code) asks for. */
 export interface BackupRequest {
@@ -40,6 +44,10 @@ export interface BackupRequest {
   includeSchema?: boolean;
   includeData?: boolean;
   format?: DumpFormat;
+  /** Destinations (`GET /storages`); default: the target's, else the configured defaults. */
+  storages?: string[];
+  /** Encrypt the artifact (age); default: the schedule's, else the target's, else `encryption.encryptByDefault`. */
+  encrypt?: boolean;
   /** `user:<sub>`, `schedule:<name>`, `cli`, `host`, ... */
   triggeredBy?: string;
   metadata?: Record<string, unknown>;
@@ -49,6 +57,16 @@ export interface BackupRequest {
    * false: always a new record (the CLI's `--inline` run, which runs its own record at once).
    */
   reuseQueued?: boolean;
+}
+
+/** One page of `list`: the records, how many match, and the cursor of the next page (null on the last). */
+export interface BackupList {
+  items: BackupRecord[];
+  total: number;
+  /** The page number asked for; null for a page asked for by cursor. */
+  page: number | null;
+  pages: number;
+  cursor: string | null;
 }
 
 /** What `submit` did: a new QUEUED record (`created`), or an identical one already QUEUED. */
@@ -69,6 +87,7 @@ interface BackupSpec {
   includeData: boolean;
   format: DumpFormat;
   compression: Compression;
+  encrypted: boolean;
 }
 
 /** The backup catalog's façade: request, list, read, download, delete. */
@@ -85,7 +104,15 @@ export class BackupsService {
     private readonly engines: EnginesService,
     private readonly runner: BackupRunner,
     private readonly gate: QueueGate,
+    private readonly keys: EncryptionKeys,
+    @Optional() private readonly registry?: StorageRegistry,
+    @Optional() private readonly copies?: BackupCopies,
   ) {}
+
+  /** The destinations' copies of these backups, by backup id. */
+  async copiesOf(ids: string[]): Promise<Map<string, BackupCopy[]>> {
+    return this.copies ? this.copies.forBackups(ids) : new Map();
+  }
 
   /**
    * A full backup taken inline for a restore that already holds the database's lock: of the
@@ -113,26 +140,47 @@ export class BackupsService {
   async submit(req: BackupRequest, actor?: Actor): Promise<BackupSubmission> {
     const target = this.targets.get(req.target);
     const what = await this.resolveScope(target, req);
-    const spec = { target: target.name, type: req.type ?? BackupType.Manual, ...what, compression: req.compression ?? this.options.dump.defaultCompression };
+    const spec = {
+      target: target.name,
+      type: req.type ?? BackupType.Manual,
+      ...what,
+      compression: req.compression ?? this.options.dump.defaultCompression,
+      encrypted: this.encryptionOf(target, req),
+    };
+    const storages = this.registry?.resolve(req.storages?.length ? req.storages : target.storages);
+    if (storages) req = { ...req, metadata: { ...(req.metadata ?? {}), storages } };
     if (req.reuseQueued === false) {
       await this.gate.assertRoom('backup');
       return { record: await this.enqueue(spec, req, actor), created: true };
     }
-    const key = JSON.stringify({ kind: 'backup', ...spec, tables: spec.tables ? [...spec.tables].sort() : null });
+    const key = JSON.stringify({ kind: 'backup', ...spec, tables: spec.tables ? [...spec.tables].sort() : null, storages });
     return this.gate.exclusive(key, async () => {
-      const same = await this.queuedLike(spec);
+      const same = await this.queuedLike(spec, storages);
       if (same) return { record: same, created: false };
       await this.gate.assertRoom('backup');
       return { record: await this.enqueue(spec, req, actor), created: true };
     });
   }
 
+  /**
+   * Whether the backup is encrypted: the request's `encrypt`, else the target's, else the global
+   * default. @throws 400 when it is to be encrypted and this process has nothing to encrypt to.
+   */
+  private encryptionOf(target: TargetOptions, req: BackupRequest): boolean {
+    const encrypted = req.encrypt ?? target.encrypt ?? this.keys.encryptByDefault();
+    if (encrypted && !this.keys.canEncrypt()) {
+      const why = req.encrypt ? 'encrypt is true' : `target "${target.name}" encrypts its backups`;
+      throw invalid(`${why}, but no BACKUP_ENCRYPTION_RECIPIENTS (age1… public keys, safe to set on API processes too) or BACKUP_ENCRYPTION_PASSPHRASE_FILE is configured; set one, or send encrypt: false`);
+    }
+    return encrypted;
+  }
+
   /** The oldest QUEUED (not deleted) backup of exactly this spec, if any. */
-  private async queuedLike(spec: BackupSpec): Promise<BackupRecord | null> {
+  private async queuedLike(spec: BackupSpec, storages?: string[]): Promise<BackupRecord | null> {
     const { tables, ...columns } = spec;
     const candidates = await this.records.find({ where: { ...columns, status: BackupStatus.Queued }, order: { createdAt: 'ASC', id: 'ASC' } });
     const sorted = (t: string[] | null) => JSON.stringify(t ? [...t].sort() : null);
-    return candidates.find((r) => sorted(r.tables) === sorted(tables)) ?? null;
+    return candidates.find((r) => sorted(r.tables) === sorted(tables) && sorted(r.metadata?.storages ?? null) === sorted(storages ?? null)) ?? null;
   }
 
   private async enqueue(spec: BackupSpec, req: BackupRequest, actor?: Actor): Promise<BackupRecord> {
@@ -242,19 +290,47 @@ export class BackupsService {
     }
   }
 
-  async list(q: ListBackupsQuery): Promise<Paged<BackupRecord>> {
-    const where: FindOptionsWhere<BackupRecord> = {};
-    if (q.status) where.status = q.status;
-    if (q.type) where.type = q.type;
-    if (q.target) where.target = q.target;
-    const [items, total] = await this.records.findAndCount({
-      where,
-      withDeleted: q.includeDeleted,
-      order: { createdAt: 'DESC', id: 'DESC' },
-      skip: (q.page - 1) * q.limit,
-      take: q.limit,
-    });
-    return toPage(items, total, q);
+  /**
+   * One page of backups, newest first (`createdAt`, then `id`), by `cursor` (the position after a
+   * previous page's last record) or by `page` number. Both are index seeks on every catalog
+   * engine (see the `idx_backup_records_live_*` indexes): a cursor goes straight to its position;
+   * a page number counts its way there in the index alone and reads only the rows it returns.
+   * Records created while a client walks by cursor never make it see a record twice or miss one.
+   * @throws VALIDATION_FAILED for a cursor this API did not hand out.
+   */
+  async list(q: ListBackupsQuery): Promise<BackupList> {
+    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const filtered = () => {
+      const qb = this.records.createQueryBuilder('b');
+      if (q.includeDeleted) qb.withDeleted();
+      if (q.status) qb.andWhere('b.status = :status', { status: q.status });
+      if (q.type) qb.andWhere('b.type = :type', { type: q.type });
+      if (q.target) qb.andWhere('b.target = :target', { target: q.target });
+      return qb;
+    };
+    const positions = filtered().select('b.id', 'id').addSelect('b.createdAt', 'createdAt').orderBy('b.createdAt', 'DESC').addOrderBy('b.id', 'DESC').limit(q.limit + 1);
+    if (after) {
+      // A range on the index's leading order column, then the tie on `id`: a seek on every engine.
+      positions.andWhere('b.createdAt <= :afterAt AND (b.createdAt < :afterAt OR b.id < :afterId)', { afterAt: after.createdAt, afterId: after.id });
+    } else {
+      positions.offset((q.page - 1) * q.limit);
+    }
+    const [rows, count] = await Promise.all([
+      positions.getRawMany<ListPosition>(),
+      filtered().select('COUNT(*)', 'n').getRawOne<{ n: unknown }>(),
+    ]);
+    const page = rows.slice(0, q.limit);
+    const found = page.length ? await this.records.find({ where: { id: In(page.map((r) => r.id)) }, withDeleted: true }) : [];
+    const byId = new Map(found.map((r) => [r.id, r]));
+    const items = page.map((r) => byId.get(r.id)).filter((r): r is BackupRecord => !!r);
+    const total = Number(count?.n ?? 0);
+    return {
+      items,
+      total,
+      page: after ? null : q.page,
+      pages: Math.ceil(total / q.limit),
+      cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null,
+    };
   }
 
   /**
@@ -266,21 +342,35 @@ export class BackupsService {
   }
 
   async fileExists(record: BackupRecord): Promise<boolean> {
-    return !!record.fileKey && !!(await this.storage.stat(record.fileKey));
+    if (!record.fileKey) return false;
+    if (!this.copies) return !!(await this.storage.stat(record.fileKey));
+    for (const src of await this.copies.sources(record)) if (await src.backend.stat(record.fileKey).catch(() => undefined)) return true;
+    return false;
   }
 
-  /** Opens the artifact for download; the caller checks the checksum while streaming. */
+  /**
+   * Opens the artifact for download from the first destination that holds it whole (the record's
+   * size), falling back to the next; the caller checks the checksum while streaming.
+   */
   async openArtifact(idOrPrefix: string, actor?: Actor): Promise<{ record: BackupRecord; stream: Readable; size: number }> {
     const record = await this.get(idOrPrefix);
     const id = record.id;
     if (!isGood(record) || !record.fileKey) {
       throw new DomainError(ErrorCode.BackupNotReady, `Backup ${id} is ${record.status}; only COMPLETED or VERIFIED backups can be downloaded`);
     }
-    const st = await this.storage.stat(record.fileKey);
-    if (!st) throw new DomainError(ErrorCode.ArtifactMissing, `The artifact of backup ${id} is missing from storage`);
-    const stream = await this.storage.read(record.fileKey);
-    this.events.emit(BackupEvents.Downloaded, { record, actor } satisfies BackupEvent);
-    return { record, stream, size: st.size };
+    const sources = this.copies ? await this.copies.sources(record) : [{ storage: 'storage', backend: this.storage }];
+    const tried: string[] = [];
+    for (const src of sources) {
+      const st = await src.backend.stat(record.fileKey).catch((err: Error) => err);
+      if (st instanceof Error || !st || (record.sizeBytes !== null && st.size !== record.sizeBytes)) {
+        tried.push(`${src.storage}: ${st instanceof Error ? st.message : st ? `${st.size} bytes, ${record.sizeBytes} expected` : 'missing'}`);
+        continue;
+      }
+      const stream = await src.backend.read(record.fileKey);
+      this.events.emit(BackupEvents.Downloaded, { record, actor, detail: { storage: src.storage } } satisfies BackupEvent);
+      return { record, stream, size: st.size };
+    }
+    throw new DomainError(ErrorCode.ArtifactMissing, `The artifact of backup ${id} is missing from storage${tried.length ? ` (${tried.join('; ')})` : ''}`);
   }
 
   /** Pins or unpins a backup: a pinned backup is never deleted, by retention or by hand. */

@@ -1,6 +1,7 @@
 import { EntitySchema, getMetadataArgsStorage, type ColumnType, type EntitySchemaColumnOptions, type EntitySchemaIndexOptions } from 'typeorm';
 import { AUDIT_ENTITIES } from '../audit/entities/index.js';
-import { BackupRecord } from '../backup/entities/backup-record.entity.js';
+import { BackupCopy } from '../backup/entities/backup-copy.entity.js';
+import { BackupRecord, LIVE_ROWS } from '../backup/entities/backup-record.entity.js';
 import { CACHE_ENTITIES } from '../cache/entities/index.js';
 import { NOTIFICATION_ENTITIES } from '../notifications/entities/index.js';
 import { RESTORE_ENTITIES } from '../restore/entities/index.js';
@@ -8,7 +9,7 @@ import { SCHEDULER_ENTITIES } from '../scheduler/entities/index.js';
 import { DEFAULTS } from '../config/defaults.js';
 
 /** Every catalog entity class (repository tokens; `ds.getRepository(BackupRecord)`). */
-export const CATALOG_ENTITIES = [BackupRecord, ...RESTORE_ENTITIES, ...SCHEDULER_ENTITIES, ...AUDIT_ENTITIES, ...CACHE_ENTITIES, ...NOTIFICATION_ENTITIES];
+export const CATALOG_ENTITIES = [BackupRecord, BackupCopy, ...RESTORE_ENTITIES, ...SCHEDULER_ENTITIES, ...AUDIT_ENTITIES, ...CACHE_ENTITIES, ...NOTIFICATION_ENTITIES];
 
 /** Prefix of the catalog's table and index names unless `catalog.tablePrefix` says otherwise. */
 export const DEFAULT_TABLE_PREFIX = DEFAULTS.catalog.tablePrefix;
@@ -67,11 +68,22 @@ export function catalogEntitySchemas(type: CatalogDbType, prefix: string): Entit
     }
     const indices: EntitySchemaIndexOptions[] = storage.filterIndices(target).map((i) => ({
       name: prefix + i.name!,
-      columns: i.columns as string[],
+      ...partialIndex(type, i.columns as string[], i.where),
       unique: i.unique || undefined,
     }));
     return new EntitySchema({ name: target.name, target, tableName: prefix + table.name!, columns, indices });
   });
+}
+
+/**
+ * An index's columns and condition on one engine. MySQL/MariaDB have no partial indexes: an index
+ * on the live rows (`LIVE_ROWS`) leads with `deletedAt` there, which `deletedAt IS NULL` seeks
+ * like an equality, so the same queries use it for their filter and their order.
+ */
+export function partialIndex(type: CatalogDbType, columns: string[], where: string | undefined): { columns: string[]; where?: string } {
+  if (!where) return { columns };
+  if (where !== LIVE_ROWS) throw new Error(`catalog index condition ${where}: only ${LIVE_ROWS} is supported`);
+  return type === 'mysql' || type === 'mariadb' ? { columns: ['deletedAt', ...columns] } : { columns, where };
 }
 
 function timestampColumn(type: CatalogDbType): { type: ColumnType; precision?: number; now: string; onUpdate?: string } {

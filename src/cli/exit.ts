@@ -69,6 +69,8 @@ export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
   QUEUE_UNAVAILABLE: Exit.Unavailable,
   QUEUE_BUSY: Exit.TryLater,
   STORAGE_REFUSED: Exit.Refused,
+  STORAGE_NOT_FOUND: Exit.Refused,
+  STORAGE_UNAVAILABLE: Exit.Unavailable,
   CHANNEL_NOT_FOUND: Exit.Refused,
   CHANNEL_NAME_TAKEN: Exit.Refused,
   CHANNEL_READ_ONLY: Exit.Refused,

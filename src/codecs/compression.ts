@@ -53,17 +53,17 @@ function lastLine(stderr: string): string {
 
 /**
  * `producer | zstd > file`: zstd reads the dump client's stdout pipe and writes the file behind
- * `output` (a descriptor) itself, so neither the dump nor the artifact passes through this
+ * `output` (a descriptor) itself (or a pipe to the next stage, such as age), so neither the dump nor the artifact passes through this
  * process. `inputBytes` is read from zstd's own summary (`-vv`) once it exits; `bytesReadSoFar`
  * is the running count while it works (its read count in /proc, see `bytesReadBy`).
  */
 export function zstdFromPipe(
   runner: ProcessRunner,
   input: Readable,
-  output: number,
+  output: number | 'pipe',
   level: number,
   signal?: AbortSignal,
-): { done: Promise<void>; inputBytes: () => number | undefined; bytesReadSoFar: () => number | undefined } {
+): { done: Promise<void>; inputBytes: () => number | undefined; bytesReadSoFar: () => number | undefined; stdout: Readable | null } {
   const { child, done: exited } = zstdChild(runner, [`-${level}`, '-vv', '-c'], [input as never, output, 'pipe'], 'zstd', true, signal);
   // Our copy of the pipe's read end must go, or the producer would block (not fail) if zstd died.
   input.destroy();
@@ -75,6 +75,8 @@ export function zstdFromPipe(
   done.catch(() => undefined);
   return {
     done,
+    /** With `output: 'pipe'`: zstd's stdout, for the next stage (age) to read. */
+    stdout: child.stdout,
     inputBytes: () => inputBytes,
     bytesReadSoFar: () => (child.pid !== undefined && child.exitCode === null ? bytesReadBy(child.pid) : undefined),
   };

@@ -4,6 +4,8 @@ import type { ProcessRunner } from '../common/process-runner.js';
 import type { Compression } from '../config/options.js';
 import type { ArtifactWriter } from '../storage/storage.interface.js';
 import { compressor, zstdFromPipe } from './compression.js';
+import { ageFromPipe, encryptor } from './encryption.js';
+import type { ArtifactEncryption } from './encryption-keys.js';
 import { hashFile } from './file-hash.js';
 import { MeasureTap } from './tap.js';
 
@@ -32,32 +34,49 @@ export interface ArtifactWrite {
 }
 
 /**
- * Compresses a dump into an artifact writer. With zstd and nothing to observe in the raw
- * stream, zstd reads the dump client's pipe and writes the file itself (`pg_dump | zstd >
- * file`): no dump or artifact byte passes through this process; its summary gives the raw size
- * and the file is hashed by reading it back right behind zstd (from the page cache). Otherwise
- * the bytes stream through here: raw tap, taps, compressor, hashing tap, file.
+ * Compresses (and, with `encryption`, encrypts) a dump into an artifact writer. With zstd and
+ * nothing to observe in the raw stream, zstd reads the dump client's pipe and writes the file
+ * itself (`pg_dump | zstd > file`), or hands it to age on a pipe (`pg_dump | zstd | age -r … >
+ * file`): no dump or artifact byte passes through this process; zstd's summary gives the raw size
+ * and the file is hashed by reading it back right behind the writer (from the page cache).
+ * Otherwise the bytes stream through here: raw tap, taps, compressor, encryptor, hashing tap,
+ * writer (a file, an S3 upload, or several destinations at once). The SHA-256 always covers the stored bytes (the ciphertext when encrypted).
+ * With a writer that has no descriptor (S3, fan-out), the bytes always stream through here.
  */
-export function writeArtifact(writer: ArtifactWriter, compression: Compression, level: number, runner: ProcessRunner): ArtifactWrite {
+export function writeArtifact(writer: ArtifactWriter, compression: Compression, level: number, runner: ProcessRunner, encryption?: ArtifactEncryption): ArtifactWrite {
   const raw = new MeasureTap();
   const out = new MeasureTap({ sha256: true });
   let direct: { inputBytes: () => number | undefined; bytesReadSoFar: () => number | undefined } | undefined;
   let hashed: { sha256: string; bytes: number } | undefined;
   return {
     async write(stdout, signal, taps = []) {
-      if (compression === 'zstd' && !taps.length) {
-        const codec = zstdFromPipe(runner, stdout, writer.fd, level, signal);
+      if (compression === 'zstd' && !taps.length && writer.fd !== undefined) {
+        const fd = writer.fd;
+        if (encryption?.mode === 'scrypt') {
+          // age reads passphrases only from a terminal: the ciphertext is made here.
+          const codec = zstdFromPipe(runner, stdout, 'pipe', level, signal);
+          direct = codec;
+          const enc = encryptor(encryption, runner);
+          await Promise.all([pipeline([codec.stdout!, enc.stream, out, writer.stream] as unknown as NodeJS.ReadWriteStream[], { signal }), codec.done, enc.done]);
+          return;
+        }
+        const codec = zstdFromPipe(runner, stdout, encryption ? 'pipe' : fd, level, signal);
         direct = codec;
-        [hashed] = await Promise.all([hashFile(writer.fd, { writer: codec.done, signal, flushEvery: FLUSH_EVERY }), codec.done]);
+        const written = encryption ? Promise.all([codec.done, ageFromPipe(runner, codec.stdout!, fd, encryption, signal).done]) : codec.done;
+        written.catch(() => undefined);
+        [hashed] = await Promise.all([hashFile(fd, { writer: written, signal, flushEvery: FLUSH_EVERY }), written]);
         return;
       }
       const codec = compressor(compression, runner, level);
-      await Promise.all([pipeline([stdout, raw, ...taps, codec.stream, out, writer.stream] as unknown as NodeJS.ReadWriteStream[], { signal }), codec.done]);
+      const enc = encryption ? encryptor(encryption, runner) : undefined;
+      const chain = [stdout, raw, ...taps, codec.stream, ...(enc ? [enc.stream] : []), out, writer.stream];
+      await Promise.all([pipeline(chain as unknown as NodeJS.ReadWriteStream[], { signal }), codec.done, enc?.done]);
     },
     rawBytesSoFar: () => (direct ? direct.bytesReadSoFar() : raw.bytes),
-    result: () =>
-      hashed
-        ? { sha256: hashed.sha256, bytes: hashed.bytes, rawBytes: direct!.inputBytes() ?? null }
-        : { sha256: out.digest(), bytes: out.bytes, rawBytes: raw.bytes },
+    result: () => {
+      if (hashed) return { sha256: hashed.sha256, bytes: hashed.bytes, rawBytes: direct!.inputBytes() ?? null };
+      if (direct) return { sha256: out.digest(), bytes: out.bytes, rawBytes: direct.inputBytes() ?? null };
+      return { sha256: out.digest(), bytes: out.bytes, rawBytes: raw.bytes };
+    },
   };
 }

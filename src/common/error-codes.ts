@@ -81,6 +81,10 @@ export enum QueueErrorCode {
 export enum StorageErrorCode {
   /** An artifact key or storage path that storage refuses (outside the root, a symlink, ...). */
   StorageRefused = 'STORAGE_REFUSED',
+  /** No destination of that name is configured (BACKUP_STORAGE_<NAME>_URL). */
+  StorageNotFound = 'STORAGE_NOT_FOUND',
+  /** A destination could not be reached, or refused the credentials; `message` says which. */
+  StorageUnavailable = 'STORAGE_UNAVAILABLE',
 }
 
 export enum NotificationErrorCode {
@@ -136,6 +140,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   QUEUE_UNAVAILABLE: 503,
   QUEUE_BUSY: 503,
   STORAGE_REFUSED: 400,
+  STORAGE_NOT_FOUND: 404,
+  STORAGE_UNAVAILABLE: 503,
   CHANNEL_NOT_FOUND: 404,
   CHANNEL_NAME_TAKEN: 409,
   CHANNEL_READ_ONLY: 409,

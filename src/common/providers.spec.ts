@@ -9,6 +9,7 @@ import { MysqlRestorer } from '../engines/mysql/mysql.restorer.js';
 import { PostgresRestorer } from '../engines/postgres/postgres.restorer.js';
 import { Restorers } from '../engines/restorers.js';
 import { ArtifactLoader } from '../restore/artifact-loader.js';
+import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { ARTIFACT_STORAGE } from '../storage/storage.interface.js';
 import type { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import { REDIS, RedisConnections, redisProviders } from './redis.js';
@@ -65,7 +66,7 @@ describe('the collaborators are providers a test module can replace', () => {
         return null;
       },
     };
-    const app = await Test.createTestingModule({ imports: [OptionsModule, EnginesModule], providers: [ArtifactLoader, { provide: ARTIFACT_STORAGE, useValue: {} }] })
+    const app = await Test.createTestingModule({ imports: [OptionsModule, EnginesModule], providers: [ArtifactLoader, EncryptionKeys, { provide: ARTIFACT_STORAGE, useValue: {} }] })
       .overrideProvider(ARTIFACT_STORAGE)
       .useValue(storage)
       .compile();

@@ -51,6 +51,30 @@ export const ENV_VARIABLES: EnvVariable[] = [
     description: "prefix of the catalog's tables and indexes, and of its history table `<prefix>migrations`; set but empty: the unprefixed names of older versions (history `backup_manager_migrations`)",
   },
   { name: 'STORAGE_DIR', path: 'storageDir', kind: 'custom', shown: '`DATA_DIR/backups`', description: 'where artifacts and manifests go' },
+  {
+    name: 'BACKUP_STORAGE_<NAME>_URL',
+    path: 'storages',
+    kind: 'custom',
+    description:
+      "another destination for artifacts, named `<NAME>` lower-cased: `file:///var/backups` or `s3://bucket/prefix?endpoint=https://…&region=…&forcePathStyle=true` (AWS S3, MinIO, R2, B2, Wasabi, Ceph); `local` is `STORAGE_DIR` unless set this way",
+  },
+  { name: 'BACKUP_STORAGE_<NAME>_ACCESS_KEY_ID', path: 'storages[].accessKeyId', kind: 'custom', description: "that S3 destination's access key id (with neither it nor the secret: the AWS SDK's default chain)" },
+  { name: 'BACKUP_STORAGE_<NAME>_SECRET_ACCESS_KEY_FILE', path: 'storages[].secretAccessKeyFile', kind: 'custom', description: 'file holding its secret access key (read at start-up; never logged)' },
+  {
+    name: 'BACKUP_STORAGES',
+    path: 'storage.defaults',
+    kind: 'list',
+    description: 'comma-separated destinations of a backup whose request, schedule and target name none; the dump runs once and streams to each',
+  },
+  { name: 'S3_PART_SIZE_MB', path: 'storage.partSizeBytes', kind: 'int', scale: MB, description: 'multipart part size; memory per upload is about this × `S3_PARTS_IN_FLIGHT`' },
+  { name: 'S3_PARTS_IN_FLIGHT', path: 'storage.partsInFlight', kind: 'int', description: 'parts of one upload sent at once' },
+  {
+    name: 'S3_ABANDONED_UPLOAD_HOURS',
+    path: 'storage.abandonedUploadAgeMs',
+    kind: 'int',
+    scale: HOUR,
+    description: 'unfinished multipart uploads older than this (left by a killed worker) are aborted by the reconciler; 0 = any age',
+  },
   { name: 'TEMP_DIR', path: 'tempDir', kind: 'custom', shown: '`DATA_DIR/tmp`', description: 'credential files (0600, removed after use)' },
   { name: 'REDIS_URL', path: 'redisUrl', kind: 'string', description: 'queue and locks' },
   { name: 'QUEUE_PREFIX', path: 'queuePrefix', kind: 'string', description: 'BullMQ key prefix; one per installation' },
@@ -94,6 +118,8 @@ export const ENV_VARIABLES: EnvVariable[] = [
     description:
       "comma-separated existing databases on the target's server, besides its own, that restores of its backups may replace (never a system database or a `bm_*` name); see [docs/restore.md](docs/restore.md#where-a-restore-may-write)",
   },
+  { name: 'BACKUP_TARGET_<NAME>_STORAGES', path: 'targets[].storages', kind: 'custom', shown: '`BACKUP_STORAGES`', description: "comma-separated destinations of that target's backups" },
+  { name: 'BACKUP_TARGET_<NAME>_ENCRYPT', path: 'targets[].encrypt', kind: 'custom', shown: '`BACKUP_ENCRYPTION_DEFAULT`', description: "`true`/`false`: that target's own `BACKUP_ENCRYPTION_DEFAULT`" },
   {
     name: 'BACKUP_TARGET_<NAME>_MAX_AGE_HOURS',
     path: 'monitoring.targetMaxBackupAgeMs',
@@ -113,6 +139,33 @@ export const ENV_VARIABLES: EnvVariable[] = [
     description:
       'PostgreSQL format when a request names none: `custom` (`pg_dump -Fc`, restored with `pg_restore`; measured 14–16% faster to restore than plain SQL, and restorable table by table) or `plain`',
   },
+  {
+    name: 'BACKUP_ENCRYPTION_RECIPIENTS',
+    path: 'encryption.recipients',
+    kind: 'custom',
+    description:
+      'age X25519 recipients (`age1…`, comma-separated) new backups are encrypted to, or the path of a file of them (one per line); public keys: all a backup worker needs (see [docs/encryption.md](docs/encryption.md))',
+  },
+  {
+    name: 'BACKUP_ENCRYPTION_IDENTITY_FILE',
+    path: 'encryption.identityFile',
+    kind: 'string',
+    description: 'file of age identities (`AGE-SECRET-KEY-1…`, as age-keygen writes them), mode 0600: only where restores, drills and full verifications run',
+  },
+  {
+    name: 'BACKUP_ENCRYPTION_PASSPHRASE_FILE',
+    path: 'encryption.passphraseFile',
+    kind: 'string',
+    description: "file (0600) holding a passphrase: backups are encrypted with it (age's scrypt recipient) when no recipients are set, and backups made with it open with it",
+  },
+  {
+    name: 'BACKUP_ENCRYPTION_DEFAULT',
+    path: 'encryption.encryptByDefault',
+    kind: 'bool',
+    shown: 'on when recipients or a passphrase are set',
+    description: 'encrypt backups whose request (`encrypt`), schedule and target (`BACKUP_TARGET_<NAME>_ENCRYPT`) say nothing',
+  },
+  { name: 'BACKUP_ENCRYPTION_SCRYPT_WORK_FACTOR', path: 'encryption.scryptWorkFactor', kind: 'int', description: 'scrypt work factor (log2 N) of passphrase backups (18: 256 MiB of memory for about a second)' },
   { name: 'JOB_ATTEMPTS', path: 'queue.attempts', kind: 'int', description: 'attempts for retryable failures (bad credentials and unknown databases are never retried)' },
   { name: 'JOB_BACKOFF_MS', path: 'queue.backoffMs', kind: 'int', description: 'first retry delay (exponential)' },
   { name: 'WORKER_CONCURRENCY', path: 'queue.concurrency', kind: 'int', description: 'jobs per worker process' },

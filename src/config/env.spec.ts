@@ -25,6 +25,20 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads encryption: inline recipients or a file of them, per-target switches, the default; refuses bad values', () => {
+    const r = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
+    const c = loadConfig({ ...base, BACKUP_ENCRYPTION_RECIPIENTS: `${r}, ${r}`, BACKUP_TARGET_APP_URL: 'postgres://u@h/app', BACKUP_TARGET_APP_ENCRYPT: 'false', BACKUP_TARGET_SHOP_URL: 'mysql://u@h/shop' });
+    expect(c.options.encryption).toMatchObject({ recipients: [r, r], scryptWorkFactor: 18 });
+    expect(c.options.encryption?.encryptByDefault).toBeUndefined();
+    expect(c.options.targets.map((t) => [t.name, t.encrypt])).toEqual([['app', false], ['shop', undefined]]);
+    expect(problems({ ...base, BACKUP_TARGET_APP_URL: 'postgres://u@h/app', BACKUP_TARGET_APP_ENCRYPT: 'maybe' })).toEqual(['BACKUP_TARGET_APP_ENCRYPT must be true or false (got "maybe")']);
+    expect(problems({ ...base, BACKUP_ENCRYPTION_RECIPIENTS: '/nonexistent/recipients.txt' })).toEqual([
+      'BACKUP_ENCRYPTION_RECIPIENTS the recipients file /nonexistent/recipients.txt cannot be read (ENOENT)',
+    ]);
+    expect(problems({ ...base, BACKUP_ENCRYPTION_DEFAULT: 'true' })).toEqual(['BACKUP_ENCRYPTION_DEFAULT is on, but no recipients and no passphrase file are set to encrypt to']);
+    expect(problems({ ...base, BACKUP_ENCRYPTION_SCRYPT_WORK_FACTOR: '30' })).toEqual(['BACKUP_ENCRYPTION_SCRYPT_WORK_FACTOR must be an integer between 10 and 20 (got "30")']);
+  });
+
   it('uses embedded defaults: SQLite catalog and storage under DATA_DIR, zstd, UTC', () => {
     const c = loadConfig(base);
     expect(c.options.catalog.url).toBeUndefined();

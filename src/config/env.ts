@@ -7,7 +7,7 @@ import { splitTableList } from '../engines/table-names.js';
 import { BUILTIN_RETENTION_POLICIES, DEFAULTS } from './defaults.js';
 import { ENV_VARIABLES, envValue, environmentProblems } from './env-variables.js';
 import type { ChannelConfig } from '../notifications/channel-kinds.js';
-import type { AppRole, BackupManagerOptions, CacheOptions, DefaultPlan, MonitoringOptions, NotificationOptions, RetentionPolicy, SchedulerOptions, TargetOptions } from './options.js';
+import type { AppRole, BackupManagerOptions, CacheOptions, EncryptionOptions, DefaultPlan, MonitoringOptions, NotificationOptions, RetentionPolicy, SchedulerOptions, StorageDestinationOptions, StorageTuningOptions, TargetOptions } from './options.js';
 import { validateOptions, type OptionProblem } from './validate-options.js';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem. */
@@ -36,6 +36,7 @@ export interface AppConfig {
 type Env = Record<string, string | undefined>;
 
 const TARGET_URL = /^BACKUP_TARGET_([A-Z0-9_]+)_URL$/;
+const STORAGE_URL = /^BACKUP_STORAGE_([A-Z0-9_]+)_URL$/;
 
 /** Sets `value` at a dotted option path, creating the objects on the way. */
 function setAt(o: Record<string, unknown>, path: string, value: unknown): void {
@@ -90,6 +91,8 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
 
   const targets = parseTargets(env, problems);
   const r = read as unknown as Pick<BackupManagerOptions, 'catalog' | 'redisUrl' | 'queuePrefix' | 'auth' | 'dump' | 'queue' | 'shutdownGraceMs' | 'relayEvents'> & {
+    encryption: Omit<EncryptionOptions, 'recipients' | 'recipientsFile'>;
+    storage: StorageTuningOptions;
     notifications: Omit<NotificationOptions, 'channels'>;
     schedules: Omit<SchedulerOptions, 'defaultPlans' | 'retention'> & { retention: Pick<SchedulerOptions['retention'], 'defaultPolicy' | 'cleanupCron'> };
     monitoring: Omit<MonitoringOptions, 'targetMaxBackupAgeMs'>;
@@ -115,6 +118,8 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
       redisUrl: r.redisUrl,
       queuePrefix: r.queuePrefix,
       storageDir: under('STORAGE_DIR', DEFAULTS.paths.storage),
+      storages: parseStorages(env),
+      storage: { ...r.storage, defaults: r.storage.defaults?.length ? r.storage.defaults : [...DEFAULTS.storage.defaults] },
       tempDir: under('TEMP_DIR', DEFAULTS.paths.temp),
       auth: { ...r.auth, jwtSecret, devMode: generated },
       timezone: env.SCHEDULER_TIMEZONE || env.TZ || DEFAULTS.timezone,
@@ -129,6 +134,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
       dump: r.dump,
       queue: r.queue,
       shutdownGraceMs: r.shutdownGraceMs,
+      encryption: { ...r.encryption, ...recipientsOf(env.BACKUP_ENCRYPTION_RECIPIENTS) },
       relayEvents: r.relayEvents,
       monitoring: { ...r.monitoring, targetMaxBackupAgeMs: parseTargetMaxAges(env, targets, problems) },
       cache: { ...r.cache, fileRoot: under('CACHE_FILE_ROOT', DEFAULTS.paths.cacheFiles) },
@@ -138,6 +144,17 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
   problems.push(...variableProblems(validateOptions(config.options), config.options, problems));
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * `BACKUP_ENCRYPTION_RECIPIENTS`: recipients given inline (`age1…`, comma- or space-separated),
+ * or else the path of a file of them.
+ */
+function recipientsOf(raw: string | undefined): Pick<EncryptionOptions, 'recipients' | 'recipientsFile'> {
+  const v = raw?.trim();
+  if (!v) return {};
+  if (/^age1/i.test(v)) return { recipients: v.split(/[\s,]+/).filter(Boolean) };
+  return { recipientsFile: v };
 }
 
 /** The crons of the default daily, weekly and monthly plans (an empty cron drops its plan). */
@@ -227,6 +244,22 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): false | n
   return entries;
 }
 
+/** `BACKUP_STORAGE_<NAME>_URL` and its key variables: the named destinations (checked by `validateOptions`). */
+function parseStorages(env: Env): StorageDestinationOptions[] {
+  const out: StorageDestinationOptions[] = [];
+  for (const key of Object.keys(env).sort()) {
+    const m = STORAGE_URL.exec(key);
+    if (!m) continue;
+    out.push({
+      name: m[1].toLowerCase(),
+      url: env[key] ?? '',
+      accessKeyId: env[`BACKUP_STORAGE_${m[1]}_ACCESS_KEY_ID`] || undefined,
+      secretAccessKeyFile: env[`BACKUP_STORAGE_${m[1]}_SECRET_ACCESS_KEY_FILE`] || undefined,
+    });
+  }
+  return out;
+}
+
 function parseTargets(env: Env, problems: string[]): TargetOptions[] {
   const targets: TargetOptions[] = [];
   for (const key of Object.keys(env).sort()) {
@@ -255,7 +288,13 @@ function parseTargets(env: Env, problems: string[]): TargetOptions[] {
       problems.push(`BACKUP_TARGET_${m[1]}_PASSWORD_FILE names a file that does not exist: ${passwordFile}`);
     }
     const core = env[`BACKUP_TARGET_${m[1]}_CORE_TABLES`];
+    const encryptRaw = env[`BACKUP_TARGET_${m[1]}_ENCRYPT`]?.trim().toLowerCase();
+    let encrypt: boolean | undefined;
+    if (encryptRaw && ['1', 'true', 'yes', 'on'].includes(encryptRaw)) encrypt = true;
+    else if (encryptRaw && ['0', 'false', 'no', 'off'].includes(encryptRaw)) encrypt = false;
+    else if (encryptRaw) problems.push(`BACKUP_TARGET_${m[1]}_ENCRYPT must be true or false (got "${encryptRaw}")`);
     const restoreDatabases = (env[`BACKUP_TARGET_${m[1]}_RESTORE_DATABASES`] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
+    const storages = (env[`BACKUP_TARGET_${m[1]}_STORAGES`] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
     for (const p of restoreDatabasesProblems(restoreDatabases)) problems.push(`BACKUP_TARGET_${m[1]}_RESTORE_DATABASES: ${p}`);
     targets.push({
       name,
@@ -268,6 +307,8 @@ function parseTargets(env: Env, problems: string[]): TargetOptions[] {
       passwordFile,
       coreTables: core ? splitTableList(core) : undefined,
       restoreDatabases: restoreDatabases.length ? restoreDatabases : undefined,
+      storages: storages.length ? storages : undefined,
+      ...(encrypt !== undefined ? { encrypt } : {}),
     });
   }
   return targets;
@@ -326,8 +367,10 @@ const VARIABLE_OF: Record<string, string> = {
   ...Object.fromEntries(ENV_VARIABLES.filter((v) => v.path && !v.path.includes('[') && !v.name.includes('<')).map((v) => [v.path!, v.name])),
   timezone: 'SCHEDULER_TIMEZONE/TZ',
   'auth.jwtSecret': 'JWT_SECRET',
+  'encryption.recipientsFile': 'BACKUP_ENCRYPTION_RECIPIENTS',
 };
-const TARGET_VARIABLE: Record<string, string> = { passwordFile: 'PASSWORD_FILE', coreTables: 'CORE_TABLES', restoreDatabases: 'RESTORE_DATABASES' };
+const TARGET_VARIABLE: Record<string, string> = { passwordFile: 'PASSWORD_FILE', coreTables: 'CORE_TABLES', restoreDatabases: 'RESTORE_DATABASES', encrypt: 'ENCRYPT', storages: 'STORAGES' };
+const STORAGE_VARIABLE: Record<string, string> = { accessKeyId: 'ACCESS_KEY_ID', secretAccessKeyFile: 'SECRET_ACCESS_KEY_FILE' };
 
 /**
  * Option problems in the environment's terms: `CACHE_FILE_ROOT must not ...`. A variable whose
@@ -341,7 +384,10 @@ function variableProblems(found: OptionProblem[], o: BackupManagerOptions, parse
     let rest = '';
     const target = /^targets\[(\d+)\](?:\.(\w+))?/.exec(path);
     const plan = /^schedules\.defaultPlans\[(\d+)\]/.exec(path);
-    if (target) {
+    const storage = /^storages\[(\d+)\](?:\.(\w+))?/.exec(path);
+    if (storage) {
+      variable = `BACKUP_STORAGE_${String(o.storages?.[Number(storage[1])]?.name ?? '?').toUpperCase()}_${STORAGE_VARIABLE[storage[2] ?? ''] ?? 'URL'}`;
+    } else if (target) {
       const suffix = TARGET_VARIABLE[target[2] ?? ''];
       variable = `BACKUP_TARGET_${(o.targets[Number(target[1])]?.name ?? '?').toUpperCase()}_${suffix ?? 'URL'}`;
       if (!suffix && target[2]) rest = ` (${target[2]})`;

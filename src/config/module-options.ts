@@ -24,6 +24,10 @@ export interface DataSourceTargetOptions {
   coreTables?: string[];
   /** Existing databases on the same server, besides its own, that a restore may replace (see `TargetOptions`). */
   restoreDatabases?: string[];
+  /** Destinations of this target's backups (see `TargetOptions`). */
+  storages?: string[];
+  /** Encrypt this target's backups by default (see `TargetOptions.encrypt`). */
+  encrypt?: boolean;
 }
 
 /**
@@ -168,6 +172,7 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     shutdownGraceMs: input.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs,
     relayEvents: input.relayEvents ?? DEFAULTS.relayEvents,
     cache: input.cache ? { redisPrefixes: [], sessionPrefixes: [], ...input.cache } : undefined,
+    encryption: input.encryption ? { ...DEFAULTS.encryption, ...input.encryption } : undefined,
     notifications: { ...defaultNotificationOptions(), ...input.notifications, channels: input.notifications?.channels ?? [] },
   };
   for (const p of validateOptions(options)) {
@@ -207,5 +212,7 @@ export async function targetFromDataSource(t: DataSourceTargetOptions): Promise<
     password: password || undefined,
     coreTables: t.coreTables,
     restoreDatabases: t.restoreDatabases,
+    storages: t.storages,
+    ...(t.encrypt !== undefined ? { encrypt: t.encrypt } : {}),
   };
 }

@@ -33,6 +33,63 @@ export interface TargetOptions {
    * may replace (`BACKUP_TARGET_<NAME>_RESTORE_DATABASES`). Never a system database.
    */
   restoreDatabases?: string[];
+  /** Destinations of this target's backups when the request or schedule names none (`BACKUP_TARGET_<NAME>_STORAGES`). */
+  storages?: string[];
+  /** Encrypt this target's backups when a request or schedule says nothing; default `encryption.encryptByDefault`. */
+  encrypt?: boolean;
+}
+
+/**
+ * Encryption at rest in the age v1 format (age-encryption.org/v1). A backup worker needs only
+ * public recipients; identities (secret keys) are needed only where restores, drills and full
+ * verifications run. Files named here are read when used (a rotated file applies at once).
+ */
+export interface EncryptionOptions {
+  /** age X25519 recipients (`age1…`, as age-keygen prints them) new backups are encrypted to. */
+  recipients?: string[];
+  /** A file of recipients, one per line (`#` comments), added to `recipients`. */
+  recipientsFile?: string;
+  /** A file of age identities (`AGE-SECRET-KEY-1…`), mode 0600 or stricter: opens backups for restores, drills and full verification. */
+  identityFile?: string;
+  /**
+   * A file (0600) holding a passphrase (its final line break is not part of it): new backups are
+   * encrypted with it (age's scrypt recipient) when no recipients are set; backups made with it
+   * open with it.
+   */
+  passphraseFile?: string;
+  /** Encrypt backups whose request, schedule and target say nothing. Default: true when recipients or a passphrase file are set. */
+  encryptByDefault?: boolean;
+  /** scrypt work factor (log2 N) of passphrase backups; default 18 (256 MiB, about a second). */
+  scryptWorkFactor?: number;
+}
+
+/**
+ * A named place artifacts are written to (`BACKUP_STORAGE_<NAME>_URL`): a local directory
+ * (`file:///var/backups`) or an S3-compatible bucket
+ * (`s3://bucket/prefix?endpoint=https://…&region=…&forcePathStyle=true`).
+ */
+export interface StorageDestinationOptions {
+  /** Lower-case name used in the API, on records and in `storages: [...]`. */
+  name: string;
+  url: string;
+  /** S3 access key id; with no key id and no secret the AWS SDK's default chain applies. */
+  accessKeyId?: string;
+  /** S3 secret access key. Prefer `secretAccessKeyFile`. */
+  secretAccessKey?: string;
+  /** File holding the S3 secret access key; read when the destination is opened. */
+  secretAccessKeyFile?: string;
+}
+
+/** Which destinations backups use, and how S3-compatible ones upload and clean up (defaults: `DEFAULTS.storage`). */
+export interface StorageTuningOptions {
+  /** Destinations a backup goes to when its request, schedule and target name none. Default `['local']`. */
+  defaults?: string[];
+  /** Bytes per multipart part (at least 5 MiB); memory per upload is about part size × parts in flight. */
+  partSizeBytes?: number;
+  /** Parts uploaded at once per upload. */
+  partsInFlight?: number;
+  /** Multipart uploads older than this, left by a killed worker, are aborted by the reconciler; 0 = any age. */
+  abandonedUploadAgeMs?: number;
 }
 
 export interface CatalogOptions {
@@ -82,6 +139,13 @@ export interface BackupManagerOptions {
   redisUrl: string;
   queuePrefix: string;
   storageDir: string;
+  /**
+   * Named destinations besides `local` (which is `storageDir` unless one named `local` is given
+   * here). Default: none.
+   */
+  storages?: StorageDestinationOptions[];
+  /** Default destinations and S3 upload tuning. */
+  storage?: StorageTuningOptions;
   /** Scratch space for credential files; never inside the storage root. */
   tempDir: string;
   auth: AuthOptions;
@@ -129,6 +193,8 @@ export interface BackupManagerOptions {
   };
   /** How long a running job may finish after SIGTERM before it is aborted. */
   shutdownGraceMs: number;
+  /** Encryption at rest (optional: without it, backups are not encrypted). */
+  encryption?: EncryptionOptions;
   /**
    * Publish this process's domain events on Redis (`<queuePrefix>:events`) and re-emit the other
    * processes' events on the app's emitter, so a host's `@OnEvent` handler hears a completion

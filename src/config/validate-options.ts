@@ -8,6 +8,8 @@ import { scheduleIntervalProblems } from '../scheduler/cron-gap.js';
 import { schedulerOptionProblems } from '../scheduler/retention/policy-rules.js';
 import type { BackupManagerOptions, CatalogOptions } from './options.js';
 import { COMPRESSIONS, FORMATS } from '../common/vocabulary.js';
+import { storageOptionProblems } from '../storage/storage-options.js';
+import { encryptionOptionProblems } from '../codecs/encryption-keys.js';
 
 /** One problem of the options: the option's path (`cache.fileRoot`, `targets[0].database`) and what is wrong with it, as a predicate. */
 export interface OptionProblem {
@@ -43,6 +45,10 @@ const RANGES: Array<[path: string, min: number, max: number]> = [
   ['schedules.syncIntervalMs', 100, HOUR],
   ['schedules.minIntervalMinutes', 0, 7 * 24 * 60],
   ['queue.maxWaiting', 0, 1_000_000],
+  ['storage.partSizeBytes', 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024],
+  ['storage.partsInFlight', 1, 64],
+  ['storage.abandonedUploadAgeMs', 0, Number.MAX_SAFE_INTEGER],
+  ['encryption.scryptWorkFactor', 10, 20],
   ['notifications.dedupWindowMs', 0, 30 * 24 * HOUR],
   ['notifications.checkIntervalMs', 100, 24 * HOUR],
   ['notifications.workerMissingMs', 1_000, 7 * 24 * HOUR],
@@ -107,10 +113,12 @@ export function validateOptions(o: BackupManagerOptions): OptionProblem[] {
     if (t.coreTables !== undefined && (!Array.isArray(t.coreTables) || t.coreTables.some((n) => typeof n !== 'string' || !n))) {
       out.push({ path: `${at}.coreTables`, message: 'must be an array of table names' });
     }
+    if (t.encrypt !== undefined && typeof t.encrypt !== 'boolean') out.push({ path: `${at}.encrypt`, message: 'must be true or false' });
     if (t.restoreDatabases !== undefined && !Array.isArray(t.restoreDatabases)) out.push({ path: `${at}.restoreDatabases`, message: 'must be an array of database names' });
     else for (const message of restoreDatabasesProblems(t.restoreDatabases ?? [])) out.push({ path: `${at}.restoreDatabases`, message });
   });
 
+  out.push(...storageOptionProblems(o));
   if (resolve(o.storageDir) === resolve(o.tempDir)) out.push({ path: 'tempDir', message: 'must differ from storageDir' });
   const tz = timezoneProblem(o.timezone);
   if (tz) out.push({ path: 'timezone', message: tz });
@@ -143,6 +151,7 @@ export function validateOptions(o: BackupManagerOptions): OptionProblem[] {
     if (v !== undefined && !allowed.includes(v as string)) out.push({ path, message: `must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})` });
   }
 
+  if (o.encryption) under('encryption', encryptionOptionProblems(o.encryption));
   if (o.schedules) under('schedules', [...schedulerOptionProblems(o.schedules), ...(tz ? [] : scheduleIntervalProblems(o.schedules, o.timezone))]);
   if (o.notifications) under('notifications', notificationOptionProblems(o.notifications));
   if (o.cache) {

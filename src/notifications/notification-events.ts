@@ -7,7 +7,7 @@ export const NOTIFICATION_EVENTS = {
   'backup.succeeded': { byDefault: false, description: 'A backup completed. Off by default: one message per backup.' },
   'destination.failed': {
     byDefault: true,
-    description: 'A copy of a backup to one storage destination failed (the backup may be held elsewhere). Resolved when a copy to that destination succeeds.',
+    description: 'A copy of a backup to one storage destination failed while others hold it. Resolved when a re-copy to that destination succeeds.',
   },
   'verification.corrupted': { byDefault: true, description: "A backup's verification found it CORRUPTED. Resolved by the next verified backup of the target." },
   'drill.failed': {
@@ -52,10 +52,3 @@ export const AlertEvents = {
   Raised: 'alert.raised',
   Resolved: 'alert.resolved',
 } as const;
-
-/**
- * The domain event of issue 16 (storage destinations) whose payload is `{ record, detail: { storage, error } }`.
- * Listened to by name: where no destination code emits it, nothing arrives.
- */
-export const COPY_FAILED_EVENT = 'backup.copy.failed';
-export const COPY_COMPLETED_EVENT = 'backup.copy.completed';

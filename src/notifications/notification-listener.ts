@@ -8,7 +8,6 @@ import { logLine } from '../common/log-line.js';
 import { RestoreEvents, VerifyEvents, type RestoreEvent } from '../restore/restore-events.js';
 import { AlertsService } from './alerts.service.js';
 import * as m from './messages.js';
-import { COPY_COMPLETED_EVENT, COPY_FAILED_EVENT } from './notification-events.js';
 
 /**
  * Turns the library's domain events into alerts, like the audit trail records them: only in the
@@ -25,8 +24,8 @@ export class NotificationListener implements OnModuleInit, OnModuleDestroy {
     [VerifyEvents.Verified, (p) => this.verified(p as BackupEvent, true)],
     [RestoreEvents.Completed, (p) => this.restored(p as RestoreEvent, true)],
     [RestoreEvents.Failed, (p) => this.restored(p as RestoreEvent, false)],
-    [COPY_FAILED_EVENT, (p) => this.copy(p as BackupEvent, false)],
-    [COPY_COMPLETED_EVENT, (p) => this.copy(p as BackupEvent, true)],
+    [BackupEvents.CopyFailed, (p) => this.copy(p as BackupEvent, false)],
+    [BackupEvents.CopyCompleted, (p) => this.copy(p as BackupEvent, true)],
   ];
   private readonly bound = new Map<string, (payload: unknown) => void>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -86,7 +85,7 @@ export class NotificationListener implements OnModuleInit, OnModuleDestroy {
     await this.alerts.inform(m.restoreFinished(e.run, ok, this.alerts.link));
   }
 
-  /** Issue 16's destinations: `{ record, detail: { storage, error } }`. */
+  /** A destination of a backup failed (`{ record, detail: { storage, error } }`), or a re-copy put it there again. */
   private async copy(e: BackupEvent, ok: boolean): Promise<void> {
     const r = e?.record;
     const storage = typeof e?.detail?.storage === 'string' ? e.detail.storage : undefined;

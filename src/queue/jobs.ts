@@ -5,6 +5,8 @@ export enum JobName {
   Backup = 'backup',
   Restore = 'restore',
   Verify = 'verify',
+  /** Copies a backup from a destination that holds it into one that lost or never got it. */
+  Recopy = 'recopy',
 }
 
 /** Job payloads carry ids only: never credentials, never paths from a request. */
@@ -13,6 +15,7 @@ export interface JobPayloads {
   [JobName.Restore]: { runId: string };
   /** `drill`: also restore into a throwaway database and compare tables and row counts. */
   [JobName.Verify]: { backupId: string; drill: boolean; requestedBy?: string };
+  [JobName.Recopy]: { backupId: string; storage: string };
 }
 
 export interface JobContext {

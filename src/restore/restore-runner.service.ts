@@ -111,6 +111,8 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       const signal = AbortSignal.any([ctx.signal, lock.signal]);
       const backup = await this.backups.findOne({ where: { id: run.backupId }, withDeleted: true });
       if (!backup || backup.deletedAt) throw new EngineError(`backup ${run.backupId} no longer exists or was deleted`, { retryable: false });
+      // An encrypted backup whose identity is not configured here fails now, before anything changes.
+      if (backup.encrypted) this.loader.keysFor(backup);
       target = await this.targets.resolve(run.target).catch((err: Error) => {
         throw new EngineError(err.message, { retryable: false });
       });

@@ -7,6 +7,7 @@ import { JobsWorker } from '../queue/jobs-worker.service.js';
 import { JobName } from '../queue/jobs.js';
 import type { ArtifactStorage } from '../storage/storage.interface.js';
 import { ArtifactLoader } from './artifact-loader.js';
+import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { VerifyEvents } from './restore-events.js';
 import { Verifier } from './verifier.service.js';
 
@@ -34,7 +35,7 @@ function setup(rows: BackupRecord[]) {
   const emitted: string[] = [];
   events.onAny((name) => emitted.push(String(name)));
   const none = undefined as never;
-  new Verifier(records as never, none, none, new ArtifactLoader(storage, none, options), worker, events, none).onModuleInit();
+  new Verifier(records as never, none, none, new ArtifactLoader(storage, none, options, new EncryptionKeys(options)), worker, events, none).onModuleInit();
   return { queue: new InProcessJobsQueue(worker), table, emitted };
 }
 

@@ -11,7 +11,19 @@ import { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { BACKUP_MANAGER_OPTIONS, defaultSchedulerOptions, type BackupManagerOptions, type RetentionPolicy } from '../config/options.js';
 import { TargetsService } from '../targets/targets.service.js';
-import { planRetention, type RetentionCandidate, type RetentionDecision } from './retention/retention-policy.js';
+import { planRetention, type RetentionCandidate, type RetentionDecision, type RetentionPlan } from './retention/retention-policy.js';
+
+/** Records read, and expiry dates written, per catalog round trip. */
+const PAGE = 500;
+
+/** The columns retention reads (besides `id`, and `metadata` when it names a policy). */
+const COLUMNS = ['target', 'type', 'status', 'scope', 'includeSchema', 'includeData', 'createdAt', 'pinned', 'sizeBytes', 'retentionDays', 'startedAt', 'expiresAt'];
+
+/** What `writeExpiry` compares a kept record's new `expiresAt` against. */
+interface Current {
+  expiresAt: number | null;
+  retentionDays: number | null;
+}
 import { SchedulerEvents } from './scheduler-events.js';
 
 export interface CleanupResult {
@@ -50,43 +62,114 @@ export class RetentionService {
     return { defaultPolicy: this.settings.defaultPolicy, timezone: this.options.timezone, cleanupCron: this.settings.cleanupCron || null, policies: this.settings.policies };
   }
 
-  /** The retention plan for the catalog as it is now (one target, or all). */
-  async plan(target?: string, now = new Date()) {
-    if (target) this.targets.get(target);
-    const rows = await this.records.find({ where: target ? { target } : {} });
-    const candidates: RetentionCandidate[] = rows.map((r) => ({
-      id: r.id,
-      target: r.target,
-      type: r.type,
-      status: r.status,
-      scope: r.scope,
-      includeSchema: r.includeSchema,
-      includeData: r.includeData,
-      createdAt: r.createdAt,
-      pinned: r.pinned,
-      sizeBytes: r.sizeBytes,
-      retentionDays: r.retentionDays,
-      startedAt: r.startedAt,
-      policy: typeof r.metadata?.retentionPolicy === 'string' ? r.metadata.retentionPolicy : null,
-    }));
+  /**
+   * The retention plan of one target as the catalog holds it now: read a page at a time, only
+   * the columns the policies look at (a record's metadata only when it names a policy), in the
+   * target's list index. `current` has each record's `expiresAt` and own retention, which
+   * `writeExpiry` compares against.
+   */
+  async plan(target: string, now = new Date()): Promise<{ plan: RetentionPlan; current: Map<string, Current> }> {
+    const candidates: RetentionCandidate[] = [];
+    const current = new Map<string, Current>();
+    for await (const rows of this.candidatePages(target)) {
+      for (const { candidate, expiresAt } of rows) {
+        candidates.push(candidate);
+        current.set(candidate.id, { expiresAt, retentionDays: candidate.retentionDays });
+      }
+    }
     const plan = planRetention(candidates, this.settings.policies, { now, timezone: this.options.timezone, defaultPolicy: this.settings.defaultPolicy });
-    return { plan, rows: new Map(rows.map((r) => [r.id, r])) };
+    return { plan, current };
+  }
+
+  /** The targets that have records (not soft-deleted), configured or not any more. */
+  private async targetsInCatalog(): Promise<string[]> {
+    const rows = await this.records.createQueryBuilder('b').select('DISTINCT b.target', 'target').orderBy('b.target').getRawMany<{ target: string }>();
+    return rows.map((r) => r.target);
+  }
+
+  /** A target's records as retention candidates, newest first, `PAGE` at a time (keyset on `createdAt`, `id`). */
+  private async *candidatePages(target: string): AsyncGenerator<Array<{ candidate: RetentionCandidate; expiresAt: number | null }>> {
+    const meta = this.records.metadata;
+    const driver = this.records.manager.connection.driver;
+    const hydrate = (prop: string, v: unknown) => (v === null || v === undefined ? null : driver.prepareHydratedValue(v, meta.findColumnWithPropertyName(prop)!));
+    const date = (prop: string, v: unknown): Date | null => {
+      const d = hydrate(prop, v);
+      return d instanceof Date ? d : d === null ? null : new Date(d as string);
+    };
+    let after: { createdAt: unknown; id: string } | undefined;
+    for (;;) {
+      const qb = this.records.createQueryBuilder('b').select('b.id', 'id');
+      for (const c of COLUMNS) qb.addSelect(`b.${c}`, c);
+      qb
+        // Only a record that names its policy brings its metadata along.
+        .addSelect(`CASE WHEN b.metadata LIKE :policyKey THEN b.metadata END`, 'policyMeta')
+        .setParameter('policyKey', '%"retentionPolicy"%')
+        .where('b.target = :target', { target })
+        .orderBy('b.createdAt', 'DESC')
+        .addOrderBy('b.id', 'DESC')
+        .limit(PAGE);
+      if (after) qb.andWhere('b.createdAt <= :afterAt AND (b.createdAt < :afterAt OR b.id < :afterId)', { afterAt: after.createdAt, afterId: after.id });
+      const rows = await qb.getRawMany<Record<string, unknown>>();
+      if (!rows.length) return;
+      yield rows.map((r) => {
+        let policy: string | null = null;
+        if (typeof r.policyMeta === 'string') {
+          try {
+            const m = JSON.parse(r.policyMeta) as { retentionPolicy?: unknown };
+            if (typeof m.retentionPolicy === 'string') policy = m.retentionPolicy;
+          } catch {
+            /* unreadable metadata: the default policy */
+          }
+        }
+        const size = hydrate('sizeBytes', r.sizeBytes);
+        const days = hydrate('retentionDays', r.retentionDays);
+        return {
+          candidate: {
+            id: String(r.id),
+            target: String(r.target),
+            type: String(r.type),
+            status: String(r.status),
+            scope: String(r.scope),
+            includeSchema: !!hydrate('includeSchema', r.includeSchema),
+            includeData: !!hydrate('includeData', r.includeData),
+            createdAt: date('createdAt', r.createdAt)!,
+            pinned: !!hydrate('pinned', r.pinned),
+            sizeBytes: size === null ? null : Number(size),
+            retentionDays: days === null ? null : Number(days),
+            startedAt: date('startedAt', r.startedAt),
+            policy,
+          },
+          expiresAt: date('expiresAt', r.expiresAt)?.getTime() ?? null,
+        };
+      });
+      if (rows.length < PAGE) return;
+      const last = rows[rows.length - 1];
+      after = { createdAt: last.createdAt, id: String(last.id) };
+    }
   }
 
   /**
    * Deletes (files and manifests, then soft-deletes the records) what the policies let go, and
    * writes each kept record's `expiresAt`. A dry run only reports; the real run deletes exactly
    * what a dry run at the same moment would list (minus what became pinned or busy meanwhile).
+   * Plans one target at a time. `now`: the instant the policies are applied as of (default: now).
    */
-  async cleanup(req: { dryRun?: boolean; target?: string; trigger?: string }, actor?: Actor): Promise<CleanupResult> {
+  async cleanup(req: { dryRun?: boolean; target?: string; trigger?: string; now?: Date }, actor?: Actor): Promise<CleanupResult> {
     const startedAt = new Date();
+    const asOf = req.now ?? startedAt;
     const dryRun = req.dryRun ?? false;
-    const { plan, rows } = await this.plan(req.target, startedAt);
+    if (req.target) this.targets.get(req.target);
     const deleted: RetentionDecision[] = [];
     const skipped: Array<{ id: string; reason: string }> = [];
-    if (dryRun) {
-      deleted.push(...plan.delete);
-    } else {
+    let kept = 0;
+    // One target at a time: its plan, its deletions, its expiry dates; then the next.
+    for (const target of req.target ? [req.target] : await this.targetsInCatalog()) {
+      const { plan, current } = await this.plan(target, asOf);
+      kept += plan.keep.length;
+      if (dryRun) {
+        deleted.push(...plan.delete);
+        continue;
+      }
       for (const d of plan.delete) {
         try {
           await this.backups.delete(d.id, true, actor);
@@ -95,14 +178,14 @@ export class RetentionService {
           skipped.push({ id: d.id, reason: (e as Error).message });
         }
       }
-      await this.writeExpiry(plan.keep, rows);
+      await this.writeExpiry(plan.keep, current);
     }
     const result: CleanupResult = {
       dryRun,
       target: req.target ?? null,
       deleted,
       skipped,
-      kept: plan.keep.length,
+      kept,
       freedBytes: deleted.reduce((sum, d) => sum + (d.sizeBytes ?? 0), 0),
       startedAt,
       finishedAt: new Date(),
@@ -122,19 +205,23 @@ export class RetentionService {
   async onBackupCompleted(event: BackupEvent): Promise<void> {
     if (isRelayedEvent(event)) return; // planned by the process where it completed
     try {
-      const { plan, rows } = await this.plan(event.record.target);
-      await this.writeExpiry(plan.keep, rows);
+      const { plan, current } = await this.plan(event.record.target);
+      await this.writeExpiry(plan.keep, current);
     } catch (e) {
       this.logger.warn(`could not set expiresAt for ${event.record.target}: ${(e as Error).message}`);
     }
   }
 
-  private async writeExpiry(keep: RetentionDecision[], rows: Map<string, BackupRecord>): Promise<void> {
-    for (const k of keep) {
-      const was = rows.get(k.id)?.expiresAt?.getTime() ?? null;
-      if (was !== (k.expiresAt?.getTime() ?? null) && (k.expiresAt || !rows.get(k.id)?.retentionDays)) {
-        await this.records.update({ id: k.id }, { expiresAt: k.expiresAt });
-      }
+  /** Writes the `expiresAt` that changed (only those), a transaction per batch. */
+  private async writeExpiry(keep: RetentionDecision[], current: Map<string, Current>): Promise<void> {
+    const changed = keep.filter((k) => {
+      const was = current.get(k.id);
+      return was !== undefined && was.expiresAt !== (k.expiresAt?.getTime() ?? null) && (k.expiresAt || !was.retentionDays);
+    });
+    for (let i = 0; i < changed.length; i += PAGE) {
+      await this.records.manager.transaction(async (m) => {
+        for (const k of changed.slice(i, i + PAGE)) await m.update(BackupRecord, { id: k.id }, { expiresAt: k.expiresAt });
+      });
     }
   }
 }

@@ -79,6 +79,7 @@ export class SchedulesService {
       includeData: dto.includeData ?? true,
       format: dto.format ?? null,
       compression: dto.compression ?? null,
+      encrypt: dto.encrypt ?? null,
       retentionPolicy: dto.retentionPolicy ?? null,
       description: dto.description ?? null,
       enabled: dto.enabled ?? true,
@@ -117,6 +118,7 @@ export class SchedulesService {
     if ('retentionPolicy' in dto && dto.retentionPolicy !== undefined) s.retentionPolicy = dto.retentionPolicy ?? null;
     if ('format' in dto && dto.format === null) s.format = null;
     if ('compression' in dto && dto.compression === null) s.compression = null;
+    if ('encrypt' in dto && dto.encrypt !== undefined) s.encrypt = dto.encrypt ?? null;
     await this.check(s, !!(dto.cron || dto.preset || dto.timezone));
     await this.schedules.save(s);
     const saved = await this.get(s.id);
@@ -163,6 +165,7 @@ export class SchedulesService {
         includeData: s.includeData,
         format: (s.format ?? undefined) as DumpFormat | undefined,
         compression: (s.compression ?? undefined) as 'zstd' | 'gzip' | 'none' | undefined,
+        encrypt: s.encrypt ?? undefined,
         triggeredBy: `schedule:${s.name}`,
         description: s.description ?? undefined,
         metadata: {
@@ -233,6 +236,7 @@ export class SchedulesService {
           includeData: true,
           format: null,
           compression: null,
+          encrypt: null,
           retentionPolicy: null,
           description: `Default ${p.type} plan (from configuration)`,
           enabled: true,

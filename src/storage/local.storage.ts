@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { close as closeCb, constants, createReadStream, createWriteStream, fchmod, fsync, open as openCb, type WriteStream } from 'node:fs';
+import { close as closeCb, constants, createReadStream, createWriteStream, fchmod, fstatSync, fsync, open as openCb, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import { lstat, open, readdir, readFile, realpath, rename, rm, statfs, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { DomainError, ErrorCode } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/secure-fs.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
-import type { ArtifactStat, ArtifactStorage, ArtifactWriter } from './storage.interface.js';
+import type { ArtifactStat, ArtifactWriter, StorageBackend } from './storage.interface.js';
 
 const fdOpen = promisify(openCb);
 const fdChmod = promisify(fchmod);
@@ -23,11 +23,22 @@ export const PARTIAL_SUFFIX = '.partial';
  * files 0600 and directories 0700 whatever the umask; symlinks never followed out of the root.
  */
 @Injectable()
-export class LocalStorage implements ArtifactStorage {
+export class LocalStorage implements StorageBackend {
+  readonly kind = 'local' as const;
   private readonly root: string;
 
-  constructor(@Inject(BACKUP_MANAGER_OPTIONS) options: BackupManagerOptions) {
+  constructor(@Inject(BACKUP_MANAGER_OPTIONS) options: Pick<BackupManagerOptions, 'storageDir'>) {
     this.root = options.storageDir;
+  }
+
+  get location(): string {
+    return this.root;
+  }
+
+  async freeBytes(): Promise<number | undefined> {
+    await this.ensureDir(this.root);
+    const fs = await statfs(this.root);
+    return fs.bavail * fs.bsize;
   }
 
   /** Maps a key to a path under the root; rejects anything that could escape it. */
@@ -77,6 +88,13 @@ export class LocalStorage implements ArtifactStorage {
     return {
       stream,
       fd,
+      written: () => {
+        try {
+          return fstatSync(fd).size;
+        } catch {
+          return 0;
+        }
+      },
       commit: async () => {
         await fdSync(fd);
         await close();

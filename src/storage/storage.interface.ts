@@ -3,13 +3,19 @@ import type { Readable, Writable } from 'node:stream';
 export interface ArtifactWriter {
   stream: Writable;
   /**
-   * The partial file's descriptor (read-write): a child process may write it directly instead of
-   * `stream`, and it can be read back for hashing. Artifacts are always local files while they
-   * are written; a remote store would upload them on `commit`.
+   * The partial file's descriptor (read-write), when the artifact is written as one local file:
+   * a child process may write it directly instead of `stream`, and it can be read back for
+   * hashing. Absent for remote destinations and fan-outs: bytes go through `stream` then.
    */
-  fd: number;
-  /** Flushes, fsyncs and renames into place. Only then is the artifact visible under its key. */
-  commit(): Promise<void>;
+  fd?: number;
+  /** Bytes taken so far (progress). */
+  written(): number;
+  /**
+   * Makes the artifact visible under its key: local files are flushed, fsynced and renamed; an S3
+   * multipart upload is completed. `sha256` (hex) is attached to the object where the store
+   * keeps such metadata.
+   */
+  commit(meta?: { sha256?: string }): Promise<void>;
   /** Removes whatever was written. Safe to call after a failed or partial write. */
   abort(): Promise<void>;
 }
@@ -26,7 +32,7 @@ export interface ArtifactStorage {
    * Starts writing `key`. Partial files are named after `group` (default: the key's file name),
    * and starting a writer removes the partials an earlier writer of the same group left.
    */
-  createWriter(key: string, group?: string): Promise<ArtifactWriter>;
+  createWriter(key: string, group?: string, storages?: string[]): Promise<ArtifactWriter>;
   read(key: string, range?: { start: number }): Promise<Readable>;
   /**
    * A read-only descriptor of the artifact (a child process can read it directly); the caller
@@ -41,6 +47,20 @@ export interface ArtifactStorage {
   list(prefix?: string): Promise<ArtifactStat[]>;
   /** Bytes used under the root and free on its filesystem. */
   usage(): Promise<{ usedBytes: number; freeBytes: number; totalBytes: number }>;
+}
+
+/** What kind of store a destination is. */
+export type StorageKind = 'local' | 's3';
+
+/** A store with a name: one destination of a backup. */
+export interface StorageBackend extends ArtifactStorage {
+  readonly kind: StorageKind;
+  /** Where it is, without secrets. */
+  readonly location: string;
+  /** Aborts unfinished uploads older than `olderThanMs` (S3 multipart). @returns how many. */
+  abortAbandonedUploads?(olderThanMs: number): Promise<number>;
+  /** Free bytes where the store can tell (a local filesystem), else undefined. */
+  freeBytes(): Promise<number | undefined>;
 }
 
 export const ARTIFACT_STORAGE = Symbol('ARTIFACT_STORAGE');

@@ -97,13 +97,23 @@ export class BackupMetrics {
     const rows = await this.records
       .createQueryBuilder('b')
       .select('b.target', 'target')
+      .addSelect('b.type', 'type')
       .addSelect('b.status', 'status')
       .addSelect('COUNT(*)', 'n')
+      // In the order of the live records' summary index: read from the index alone, no sort.
       .groupBy('b.target')
+      .addGroupBy('b.type')
       .addGroupBy('b.status')
       .getRawMany<{ target: string; status: string; n: unknown }>();
     this.backups.reset();
-    for (const r of rows) this.backups.set({ target: r.target, status: r.status }, Number(r.n));
+    const counts = new Map<string, { target: string; status: string; n: number }>();
+    for (const r of rows) {
+      const key = `${r.target}\u0000${r.status}`;
+      const c = counts.get(key) ?? { target: r.target, status: r.status, n: 0 };
+      c.n += Number(r.n);
+      counts.set(key, c);
+    }
+    for (const c of counts.values()) this.backups.set({ target: c.target, status: c.status }, c.n);
 
     this.lastSuccess.reset();
     this.lastSize.reset();

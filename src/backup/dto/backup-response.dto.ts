@@ -1,9 +1,35 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { BackupStatus, BackupType, type BackupRecord } from '../entities/backup-record.entity.js';
+import { CopyState, type BackupCopy } from '../entities/backup-copy.entity.js';
 import { ERROR_CODES, type ErrorCode } from '../../common/error-codes.js';
-import { pageOf } from '../../common/page.dto.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 import { COMPRESSIONS, ENGINES, FORMATS, SCOPES, type BackupScopeKind, type Compression, type DumpFormat, type EngineKind } from '../../common/vocabulary.js';
+
+/** One destination's copy of a backup. */
+@ApiSchema({ name: 'BmBackupDestination' })
+export class BackupDestinationResponse {
+  @ApiProperty({ example: 'offsite', description: 'The destination (GET /storages)' }) storage!: string;
+  @ApiProperty({ enum: CopyState }) state!: CopyState;
+  @ApiProperty({ description: 'Key of the artifact in that destination' }) fileKey!: string;
+  @ApiPropertyOptional({ type: Number, nullable: true }) sizeBytes!: number | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'SHA-256 of that copy, hex' }) checksum!: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'Why the copy failed, is missing or corrupt' }) errorMessage!: string | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) verifiedAt!: Date | null;
+  @ApiProperty() updatedAt!: Date;
+}
+
+export function toDestinationResponse(c: BackupCopy): BackupDestinationResponse {
+  const { storage, state, fileKey, sizeBytes, checksum, errorMessage, verifiedAt, updatedAt } = c;
+  return { storage, state, fileKey, sizeBytes, checksum, errorMessage, verifiedAt, updatedAt };
+}
+
+/** How an artifact is encrypted: the format, the mode and the recipients' public keys (never a key). */
+@ApiSchema({ name: 'BmBackupEncryption' })
+export class BackupEncryption {
+  @ApiProperty({ example: 'age-encryption.org/v1' }) format!: string;
+  @ApiProperty({ enum: ['x25519', 'scrypt'], description: '`x25519`: to public-key recipients; `scrypt`: with a passphrase' }) mode!: 'x25519' | 'scrypt';
+  @ApiProperty({ type: [String], description: "Recipients' public keys (age1…); empty for a passphrase", example: ['age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'] }) recipients!: string[];
+}
 
 /** A catalog record as the API returns it. */
 @ApiSchema({ name: 'BmBackupResponse' })
@@ -19,6 +45,8 @@ export class BackupResponse {
   @ApiProperty() includeData!: boolean;
   @ApiProperty({ enum: FORMATS }) format!: DumpFormat;
   @ApiProperty({ enum: COMPRESSIONS }) compression!: Compression;
+  @ApiProperty({ description: 'Whether the artifact is encrypted (age v1)' }) encrypted!: boolean;
+  @ApiPropertyOptional({ type: () => BackupEncryption, nullable: true, description: 'How the artifact is encrypted, once it is written; public facts only' }) encryption!: BackupEncryption | null;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'Storage key of the artifact' }) fileKey!: string | null;
   @ApiPropertyOptional({ type: Number, nullable: true }) sizeBytes!: number | null;
   @ApiPropertyOptional({ type: Number, nullable: true, description: 'Uncompressed dump size' }) rawBytes!: number | null;
@@ -43,25 +71,42 @@ export class BackupResponse {
   @ApiProperty() updatedAt!: Date;
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) deletedAt!: Date | null;
   @ApiPropertyOptional({ description: 'Whether the artifact is in storage (single-record reads only)' }) fileExists?: boolean;
+  @ApiPropertyOptional({
+    type: [BackupDestinationResponse],
+    description: 'Each destination the backup was written to, with its state. A COMPLETED or VERIFIED backup with a FAILED, MISSING or CORRUPTED destination is usable but degraded: a re-copy job repairs it',
+  })
+  destinations?: BackupDestinationResponse[];
+  @ApiPropertyOptional({ description: 'True when some destination does not hold a good copy (see `destinations`)' }) degraded?: boolean;
 }
 
 @ApiSchema({ name: 'BmBackupPage' })
-export class BackupPage extends pageOf(BackupResponse) {}
+export class BackupPage {
+  @ApiProperty({ type: [BackupResponse] }) items!: BackupResponse[];
+  @ApiProperty({ description: 'Backups matching the filters' }) total!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'The page number asked for; null for a page asked for by `cursor`' }) page!: number | null;
+  @ApiProperty() pages!: number;
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` (same filters) for the next page; null on the last page' }) cursor!: string | null;
+}
 
 /** Metadata the runner keeps for itself (uncommitted artifact keys): never part of the API. */
 const INTERNAL_METADATA = new Set(['pendingFileKeys']);
 
 /** A catalog record as the API returns it: the documented fields, without internal metadata. */
-export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean } = {}): BackupResponse {
+export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean; copies?: BackupCopy[] } = {}): BackupResponse {
+  const { copies, ...rest } = extra;
+  const destinations = copies?.map(toDestinationResponse);
+  const degraded = destinations ? destinations.some((d) => ![CopyState.Stored, CopyState.Verified, CopyState.Writing, CopyState.Unverified].includes(d.state)) : undefined;
   const metadata = r.metadata ? Object.fromEntries(Object.entries(r.metadata).filter(([k]) => !INTERNAL_METADATA.has(k))) : null;
-  const { id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum } = r;
+  const { id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum, encrypted, encryption } = r;
   const { startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage } = r;
   const { retentionDays, expiresAt, pinned, verifiedAt, attempts, createdAt, updatedAt, deletedAt } = r;
   return {
     ...{ id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum },
+    ...{ encrypted: !!encrypted, encryption: encryption ?? null },
     ...{ startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage },
     ...{ retentionDays, expiresAt, pinned, verifiedAt, attempts, metadata, createdAt, updatedAt, deletedAt },
-    ...extra,
+    ...rest,
+    ...(destinations ? { destinations, degraded } : {}),
   };
 }
 

@@ -28,6 +28,15 @@ export class CreateBackupDto {
   @IsIn(COMPRESSIONS, { message: oneOfMessage('compression', COMPRESSIONS) })
   compression?: Compression;
 
+  @ApiPropertyOptional({
+    description:
+      "Encrypt the artifact (age v1, to BACKUP_ENCRYPTION_RECIPIENTS or with the passphrase). Defaults to the target's BACKUP_TARGET_<NAME>_ENCRYPT, else BACKUP_ENCRYPTION_DEFAULT",
+    example: true,
+  })
+  @IsOptional()
+  @IsBoolean({ message: 'encrypt must be true or false' })
+  encrypt?: boolean;
+
   @ApiPropertyOptional({ minimum: 1, maximum: 36500, description: 'Days to keep; sets expiresAt' })
   @IsOptional()
   @IsInt()
@@ -75,4 +84,16 @@ export class CreateBackupDto {
   @IsOptional()
   @IsIn(FORMATS, { message: oneOfMessage('format', FORMATS) })
   format?: DumpFormat;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['local', 'offsite'],
+    description: "Destinations to write the backup to at once (GET /storages); default: the target's BACKUP_TARGET_<NAME>_STORAGES, else BACKUP_STORAGES. The database is dumped once",
+  })
+  @IsOptional()
+  @IsArray({ message: 'storages must be an array of storage names' })
+  @ArrayMaxSize(8, { message: 'storages may name at most 8 destinations' })
+  @IsString({ each: true, message: 'storages must hold only storage names' })
+  @Matches(/^[a-z0-9_]{1,32}$/, { each: true, message: 'storages: each must be a configured storage name (lower-case letters, digits, _)' })
+  storages?: string[];
 }

@@ -23,6 +23,15 @@ export class ListBackupsQuery extends PageQuery {
   @Matches(/^[a-z0-9_]+$/, { message: 'target must be a target name (lower-case letters, digits, _)' })
   target?: string;
 
+  @ApiPropertyOptional({
+    description: 'Continue after the last backup of a previous page: its `cursor`, unchanged. Cheap at any depth, unlike a large `page` number (which is then ignored). Use the same filters as that page.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'cursor is not one this API returned: pass the `cursor` of a previous page unchanged' })
+  cursor?: string;
+
   @ApiPropertyOptional({ default: false, description: 'Also list soft-deleted backups (true/false, 1/0)' })
   @IsOptional()
   @Transform(queryBoolean)

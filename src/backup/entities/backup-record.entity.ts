@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { bigintNumber } from '../../catalog/column-transformers.js';
 import type { BackupScopeKind, Compression, DumpFormat, EngineKind } from '../../common/vocabulary.js';
+import type { EncryptionInfo } from '../../codecs/encryption-keys.js';
 
 export enum BackupStatus {
   Queued = 'QUEUED',
@@ -25,12 +26,28 @@ export enum BackupType {
   Monthly = 'monthly',
 }
 
+/**
+ * The condition of the catalog's partial indexes: records not soft-deleted, which every list,
+ * statistic and retention plan reads. On MySQL/MariaDB, which have no partial indexes, such an
+ * index leads with `deletedAt` instead (see `catalogEntitySchemas`).
+ */
+export const LIVE_ROWS = '"deletedAt" IS NULL';
+
 /** One backup: its request, its run and its artifact. */
 @Entity('backup_records')
 @Index('idx_backup_records_target_created', ['target', 'createdAt'])
 @Index('idx_backup_records_status', ['status'])
 @Index('idx_backup_records_type', ['type'])
 @Index('idx_backup_records_expires', ['expiresAt'])
+// Lists, newest first, by each filter (and none); deep pages and cursors seek in them.
+@Index('idx_backup_records_live_created', ['createdAt', 'id'], { where: LIVE_ROWS })
+@Index('idx_backup_records_live_target', ['target', 'createdAt', 'id'], { where: LIVE_ROWS })
+@Index('idx_backup_records_live_status', ['status', 'createdAt', 'id'], { where: LIVE_ROWS })
+@Index('idx_backup_records_live_type', ['type', 'createdAt', 'id'], { where: LIVE_ROWS })
+// `includeDeleted` lists.
+@Index('idx_backup_records_created', ['createdAt', 'id'])
+// Statistics and metrics: every column they read, so they scan this index, never the table.
+@Index('idx_backup_records_live_summary', ['target', 'type', 'status', 'createdAt', 'verifiedAt', 'sizeBytes', 'compressionRatio', 'durationMs'], { where: LIVE_ROWS })
 export class BackupRecord {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -66,6 +83,14 @@ export class BackupRecord {
 
   @Column({ type: 'varchar', length: 8 })
   compression!: Compression;
+
+  /** Whether the artifact is encrypted (age): decided when the backup is requested. */
+  @Column({ type: 'boolean', default: false })
+  encrypted!: boolean;
+
+  /** How the artifact is encrypted: format, mode and the recipients' public keys; set on commit. Never a key. */
+  @Column({ type: 'simple-json', nullable: true })
+  encryption!: EncryptionInfo | null;
 
   /** Storage key of the artifact; set when an attempt commits it. */
   @Column({ type: 'varchar', length: 255, nullable: true })

@@ -76,6 +76,11 @@ export class CreateScheduleDto {
   @IsIn(COMPRESSIONS, { message: oneOfMessage('compression', COMPRESSIONS) })
   compression?: Compression;
 
+  @ApiPropertyOptional({ type: Boolean, nullable: true, description: "Encrypt its backups (age); omitted or null: the target's BACKUP_TARGET_<NAME>_ENCRYPT, else BACKUP_ENCRYPTION_DEFAULT" })
+  @IsOptional()
+  @IsBoolean({ message: 'encrypt must be true, false or null' })
+  encrypt?: boolean | null;
+
   @ApiPropertyOptional({ description: 'Name of a retention policy (GET /retention/policies); defaults to RETENTION_DEFAULT_POLICY', example: 'gfs' })
   @IsOptional()
   @IsString()
@@ -114,6 +119,7 @@ export class ScheduleResponse {
   @ApiProperty() includeData!: boolean;
   @ApiPropertyOptional({ type: String, nullable: true }) format!: string | null;
   @ApiPropertyOptional({ type: String, nullable: true }) compression!: string | null;
+  @ApiPropertyOptional({ type: Boolean, nullable: true, description: "null: the target's, else the global default" }) encrypt!: boolean | null;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'null: the default policy' }) retentionPolicy!: string | null;
   @ApiProperty({ description: 'The policy in effect' }) effectiveRetentionPolicy!: string;
   @ApiPropertyOptional({ type: String, nullable: true }) description!: string | null;

@@ -46,6 +46,10 @@ export class Schedule {
   @Column({ type: 'varchar', length: 8, nullable: true })
   compression!: string | null;
 
+  /** Encrypt its backups (age); null: the target's, else the global default. */
+  @Column({ type: 'boolean', nullable: true })
+  encrypt!: boolean | null;
+
   /** Name of the retention policy its backups fall under; null: the configured default. */
   @Column({ type: 'varchar', length: 64, nullable: true })
   retentionPolicy!: string | null;

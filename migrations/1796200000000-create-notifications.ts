@@ -3,8 +3,8 @@ import { CatalogMigration } from './catalog-migration.js';
 import { columnTypes } from './column-types.js';
 
 /** Notification channels, deliveries (with their attempts) and the conditions that alert. */
-export class CreateNotifications1766200000000 extends CatalogMigration {
-  name = 'CreateNotifications1766200000000';
+export class CreateNotifications1796200000000 extends CatalogMigration {
+  name = 'CreateNotifications1796200000000';
 
   async up(qr: QueryRunner): Promise<void> {
     const t = columnTypes(qr);

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { api, downloadBytes, waitForBackup } from './support/api.js';
+import { startTestApp, waitFor, type TestApp } from './support/app.js';
+import { createMyDatabase, dropMyDatabase, myQuery, myUrl } from './support/mysql.js';
+import { createPgDatabase, dropPgDatabase, pgQuery, pgSnapshot } from './support/pg.js';
+import { startS3, type TestS3 } from './support/s3.js';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function myRowsOf(db: string): Promise<unknown> {
+  return myQuery(db, 'SELECT * FROM items ORDER BY id');
+}
+
+async function waitRestore(t: TestApp, id: string): Promise<any> {
+  return waitFor(async () => {
+    const r = await api(t, 'GET', `/api/v1/restores/${id}`);
+    return ['COMPLETED', 'FAILED'].includes(r.body?.status) ? r.body : undefined;
+  }, `restore ${id}`, 120_000);
+}
+
+/** The object's bytes in the bucket. */
+async function objectBytes(s3: TestS3, key: string): Promise<Buffer> {
+  const res = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+  return Buffer.from(await res.Body!.transformToByteArray());
+}
+
+describe('backups to local disk and S3 at once', () => {
+  let s3: TestS3;
+  let t: TestApp;
+  let pgDb: string;
+  let myDb: string;
+  const extra: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    s3 = await startS3();
+    pgDb = await createPgDatabase('offsite');
+    await pgQuery(pgDb, `CREATE TABLE items (id int PRIMARY KEY, name text, payload bytea)`);
+    await pgQuery(pgDb, `INSERT INTO items SELECT g, 'item ' || g || ' ✓', decode(md5(g::text), 'hex') FROM generate_series(1, 30000) g`);
+    myDb = await createMyDatabase('offsite');
+    await myQuery(myDb, ['CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(100)) ENGINE=InnoDB', "INSERT INTO items SELECT seq, CONCAT('Ding ', seq, ' ✓') FROM seq_1_to_20000"]);
+    t = await startTestApp({
+      BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${pgDb}`,
+      BACKUP_TARGET_SHOP_URL: myUrl(myDb),
+      ...s3.env('offsite', 'prod'),
+      BACKUP_STORAGES: 'local,offsite',
+      S3_PART_SIZE_MB: '5',
+    });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await s3?.stop();
+    for (const e of extra) await e().catch(() => undefined);
+    if (pgDb) await dropPgDatabase(pgDb);
+    if (myDb) await dropMyDatabase(myDb);
+  });
+
+  const backup = async (target: string, body: Record<string, unknown> = {}) => {
+    const r = await api(t, 'POST', '/api/v1/backups', { body: { target, ...body } });
+    expect(r.status).toBe(202);
+    const done = await waitForBackup(t, r.body.id);
+    expect(done.errorMessage).toBeNull();
+    expect(['COMPLETED', 'VERIFIED']).toContain(done.status);
+    return waitFor(async () => {
+      const b = (await api(t, 'GET', `/api/v1/backups/${done.id}`)).body;
+      return b.status === 'VERIFIED' ? b : undefined;
+    }, `backup ${done.id} verified`);
+  };
+
+  for (const engine of ['postgres', 'mariadb'] as const) {
+    it(`${engine}: one dump, two byte-identical copies with their checksum; S3 alone restores the data`, async () => {
+      const target = engine === 'postgres' ? 'app' : 'shop';
+      const b = await backup(target, engine === 'postgres' ? { format: 'plain' } : {});
+      expect(b.degraded).toBe(false);
+      expect(b.destinations.map((d: any) => [d.storage, d.state]).sort()).toEqual([
+        ['local', 'VERIFIED'],
+        ['offsite', 'VERIFIED'],
+      ]);
+      const local = readFileSync(join(t.config.options.storageDir, b.fileKey));
+      const remote = await objectBytes(s3, `prod/${b.fileKey}`);
+      expect(remote.equals(local)).toBe(true);
+      expect(sha256(remote)).toBe(b.checksum);
+      expect(remote.length).toBe(b.sizeBytes);
+      // The manifest is beside each copy.
+      const manifest = JSON.parse((await objectBytes(s3, `prod/${b.fileKey}.manifest.json`)).toString('utf8'));
+      expect(manifest).toMatchObject({ id: b.id, checksum: { algorithm: 'sha256', value: b.checksum }, sizeBytes: b.sizeBytes });
+      expect(await s3.uploads()).toEqual([]);
+
+      // Lose the local copy: download and restore come from S3.
+      rmSync(join(t.config.options.storageDir, b.fileKey));
+      const dl = await downloadBytes(t, b.id);
+      expect(dl.status).toBe(200);
+      expect(dl.bytes.equals(local)).toBe(true);
+      const copy = `bmt_s3copy_${randomBytes(4).toString('hex')}`;
+      extra.push(() => (engine === 'postgres' ? dropPgDatabase(copy) : dropMyDatabase(copy)));
+      const run = await waitRestore(t, (await api(t, 'POST', `/api/v1/backups/${b.id}/restore`, { body: { confirm: true, targetDatabase: copy, safetyBackup: false } })).body.id);
+      expect(run.errorMessage).toBeNull();
+      expect(run.status).toBe('COMPLETED');
+      if (engine === 'postgres') expect(await pgSnapshot(copy)).toEqual(await pgSnapshot(pgDb));
+      else expect(await myRowsOf(copy)).toEqual(await myRowsOf(myDb));
+
+      // Verification now finds the local copy missing: the backup stays good, the record says which copy is gone.
+      await api(t, 'POST', `/api/v1/backups/${b.id}/verify`, { body: {} });
+      const after = await waitFor(async () => {
+        const r = (await api(t, 'GET', `/api/v1/backups/${b.id}`)).body;
+        return r.destinations.find((d: any) => d.storage === 'local')?.state === 'MISSING' ? r : undefined;
+      }, 'the local copy to be marked missing');
+      expect(after.degraded).toBe(true);
+      expect(after.destinations.find((d: any) => d.storage === 'offsite').state).toBe('VERIFIED');
+
+      // A re-copy brings it back from S3, checked against the checksum.
+      const recopied = await waitFor(async () => {
+        await t.app.get((await import('../src/backup/backup-recopier.service.js')).BackupRecopier).sweep();
+        const r = (await api(t, 'GET', `/api/v1/backups/${b.id}`)).body;
+        return r.destinations.find((d: any) => d.storage === 'local')?.state === 'STORED' ? r : undefined;
+      }, 'the local copy to be re-copied', 60_000, 1000);
+      expect(recopied.degraded).toBe(false);
+      expect(readFileSync(join(t.config.options.storageDir, b.fileKey)).equals(local)).toBe(true);
+
+      // Hard delete removes it from both destinations.
+      expect((await api(t, 'DELETE', `/api/v1/backups/${b.id}?hard=true`)).status).toBe(200);
+      expect(await s3.keys(`prod/${b.fileKey}`)).toEqual([]);
+    });
+  }
+
+  it('a request names its destinations; an unknown one is refused before anything is queued', async () => {
+    const bad = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app', storages: ['offsite', 'tape'] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('VALIDATION_FAILED');
+    expect(bad.body.message).toMatch(/unknown destination "tape"; configured: local, offsite/);
+    const b = await backup('app', { storages: ['offsite'] });
+    expect(b.destinations.map((d: any) => d.storage)).toEqual(['offsite']);
+    expect(await s3.keys(`prod/${b.fileKey}`)).toEqual([`prod/${b.fileKey}`, `prod/${b.fileKey}.manifest.json`]);
+    expect(await api(t, "GET", `/api/v1/backups/${b.id}`).then((r) => r.body.fileExists)).toBe(true);
+  });
+});
