@@ -175,6 +175,8 @@ function manifest(record: BackupRecord, result: Partial<BackupRecord>) {
     databaseSizeBytes: result.databaseSizeBytes,
     tableCount: result.tableCount,
     rowEstimate: result.rowEstimate,
+    // Exact row counts for drills of a catalog rebuilt from storage.
+    tableRows: result.metadata?.tableRows,
     createdAt: record.createdAt,
     completedAt: result.completedAt,
     triggeredBy: record.triggeredBy,

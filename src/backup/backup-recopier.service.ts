@@ -115,7 +115,7 @@ export class BackupRecopier implements OnModuleInit, OnApplicationBootstrap, OnA
         problems.push(`${src.storage}: ${st ? `${st.size} bytes, ${record.sizeBytes} expected` : 'missing'}`);
         continue;
       }
-      await this.copies.set(id, storage, { fileKey, state: CopyState.Writing, errorMessage: null });
+      // NOTE: the copy keeps its FAILED (or MISSING, CORRUPTED) state and reason until this succeeds.
       const writer = await dest.createWriter(fileKey, record.id);
       try {
         await pipeline([await src.backend.read(fileKey), new ChecksumGate(record.checksum), writer.stream] as unknown as NodeJS.ReadWriteStream[], { signal: ctx.signal });

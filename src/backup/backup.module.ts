@@ -3,6 +3,8 @@ import { CatalogModule } from '../catalog/catalog.module.js';
 import { ArtifactCommits } from './artifact-commit.js';
 import { BackupCopies } from './backup-copies.service.js';
 import { BackupRecopier } from './backup-recopier.service.js';
+import { CatalogRebuild } from './catalog-rebuild.service.js';
+import { CatalogController, StoragesController } from './storages.controller.js';
 import { BackupReconciler } from './backup-reconciler.service.js';
 import { BackupRunner } from './backup-runner.service.js';
 import { BackupStatsService } from './backup-stats.service.js';
@@ -21,9 +23,9 @@ export class BackupModule {
       module: BackupModule,
       global: true,
       imports: [CatalogModule],
-      controllers: opts.controllers ? [BackupsController, EncryptionController] : [],
-      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService, ArtifactCommits, EncryptionOverviewService, BackupCopies, BackupRecopier],
-      exports: [BackupsService, BackupStatsService, BackupCopies, BackupRecopier],
+      controllers: opts.controllers ? [BackupsController, EncryptionController, StoragesController, CatalogController] : [],
+      providers: [BackupsService, BackupRunner, BackupReconciler, BackupStatsService, ArtifactCommits, EncryptionOverviewService, BackupCopies, BackupRecopier, CatalogRebuild],
+      exports: [BackupsService, BackupStatsService, BackupCopies, BackupRecopier, CatalogRebuild],
     };
   }
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { BackupCreateCommand } from './commands/backup-create.command.js';
 import { BackupListCommand } from './commands/backup-list.command.js';
 import { BackupVerifyCommand } from './commands/backup-verify.command.js';
+import { CatalogRebuildCommand } from './commands/catalog-rebuild.command.js';
 import { CleanupCommand } from './commands/cleanup.command.js';
 import { MigrateCommand } from './commands/migrate.command.js';
 import { RestoreCommand } from './commands/restore.command.js';
@@ -21,6 +22,7 @@ export function buildProgram(cli: CliContext): Command {
   new BackupVerifyCommand(cli).attach(backup);
   new RestoreCommand(cli).attach(program);
   new CleanupCommand(cli).attach(program);
+  new CatalogRebuildCommand(cli).attach(group(program, 'catalog', 'The backup catalog'));
   new ScheduleListCommand(cli).attach(group(program, 'schedule', 'Backup schedules'));
   new TokenCommand(cli).attach(program);
   new MigrateCommand(cli).attach(program);

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { close as closeCb, constants, createReadStream, createWriteStream, fchmod, fstatSync, fsync, open as openCb, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
-import { lstat, open, readdir, readFile, realpath, rename, rm, statfs, unlink } from 'node:fs/promises';
+import { access, lstat, open, readdir, readFile, realpath, rename, rm, statfs, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DomainError, ErrorCode } from '../common/errors.js';
@@ -33,6 +33,11 @@ export class LocalStorage implements StorageBackend {
 
   get location(): string {
     return this.root;
+  }
+
+  async check(): Promise<void> {
+    await this.ensureDir(this.root);
+    await access(this.root, constants.W_OK);
   }
 
   async freeBytes(): Promise<number | undefined> {

@@ -61,6 +61,8 @@ export interface StorageBackend extends ArtifactStorage {
   abortAbandonedUploads?(olderThanMs: number): Promise<number>;
   /** Free bytes where the store can tell (a local filesystem), else undefined. */
   freeBytes(): Promise<number | undefined>;
+  /** Resolves when the store answers and may be written; throws saying why not. */
+  check(): Promise<void>;
 }
 
 export const ARTIFACT_STORAGE = Symbol('ARTIFACT_STORAGE');

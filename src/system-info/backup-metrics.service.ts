@@ -25,6 +25,7 @@ export class BackupMetrics {
   private readonly lastDuration: Gauge<'target'>;
   private readonly queueJobs: Gauge<'state'>;
   private readonly runs: Counter<'target' | 'outcome'>;
+  private readonly copyFailures: Counter<'storage'>;
   private readonly duration: Histogram<'target'>;
   private readonly size: Histogram<'target'>;
 
@@ -40,6 +41,12 @@ export class BackupMetrics {
     this.lastDuration = new Gauge({ name: 'backup_manager_last_success_duration_seconds', help: 'Run time of that backup', labelNames: ['target'], registers });
     this.queueJobs = new Gauge({ name: 'backup_manager_queue_jobs', help: 'Jobs in the queue by state', labelNames: ['state'], registers });
     this.runs = new Counter({ name: 'backup_manager_backup_runs_total', help: 'Backup outcomes seen by this process (completed, failed, verified, corrupted)', labelNames: ['target', 'outcome'], registers });
+    this.copyFailures = new Counter({
+      name: 'backup_manager_copy_failures_total',
+      help: 'Copies of backups a destination could not take (the backup is held elsewhere; a re-copy is queued), seen by this process',
+      labelNames: ['storage'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'backup_manager_backup_duration_seconds',
       help: 'Run time of backups completed by this process',
@@ -69,6 +76,12 @@ export class BackupMetrics {
   onFailed(e: BackupEvent): void {
     if (isRelayedEvent(e)) return; // counted by the process that ran it
     this.runs.inc({ target: e.record.target, outcome: 'failed' });
+  }
+
+  @OnEvent('backup.copy.failed')
+  onCopyFailed(e: BackupEvent): void {
+    const storage = e?.detail?.storage;
+    if (typeof storage === 'string') this.copyFailures.inc({ storage });
   }
 
   @OnEvent('backup.verified')

@@ -95,7 +95,7 @@ const INTERNAL_METADATA = new Set(['pendingFileKeys']);
 export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean; copies?: BackupCopy[] } = {}): BackupResponse {
   const { copies, ...rest } = extra;
   const destinations = copies?.map(toDestinationResponse);
-  const degraded = destinations ? destinations.some((d) => ![CopyState.Stored, CopyState.Verified, CopyState.Writing, CopyState.Unverified].includes(d.state)) : undefined;
+  const degraded = destinations ? destinations.some((d) => ![CopyState.Stored, CopyState.Verified, CopyState.Unverified].includes(d.state)) : undefined;
   const metadata = r.metadata ? Object.fromEntries(Object.entries(r.metadata).filter(([k]) => !INTERNAL_METADATA.has(k))) : null;
   const { id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum, encrypted, encryption } = r;
   const { startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage } = r;
