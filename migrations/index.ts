@@ -3,6 +3,7 @@ import { AlignCatalogColumns1765000000000 } from './1765000000000-align-catalog-
 import { CreateBackupCopies1766000000000 } from './1766000000000-create-backup-copies.js';
 import { Encryption1766100000000 } from './1766100000000-encryption.js';
 import { BackupRecordsLiveIndexes1796097124876 } from './1796097124876-backup-records-live-indexes.js';
+import { ACCOUNT_MIGRATIONS } from './accounts.js';
 import { AUDIT_MIGRATIONS } from './audit.js';
 import type { CatalogMigration } from './catalog-migration.js';
 import { CACHE_MIGRATIONS } from './cache.js';
@@ -22,6 +23,7 @@ export const CATALOG_MIGRATIONS = [
   CreateBackupCopies1766000000000,
   Encryption1766100000000,
   BackupRecordsLiveIndexes1796097124876,
+  ...ACCOUNT_MIGRATIONS,
 ];
 
 type MigrationClass = new () => CatalogMigration;

@@ -1,5 +1,6 @@
 import { ConfigurableModuleBuilder, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
+import { AccountsModule } from './accounts/accounts.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { BackupModule } from './backup/backup.module.js';
 import { CacheModule } from './cache/cache.module.js';
@@ -72,7 +73,7 @@ export type BackupManagerWorkerAsyncOptions = typeof worker.ASYNC_OPTIONS_TYPE;
 export class BackupManagerWorkerModule extends worker.ConfigurableModuleClass {}
 
 /** Feature modules whose controllers move under `routePrefix`. */
-const FEATURE_MODULES = [TargetsModule, BackupModule, RestoreModule, SchedulerModule, AuditModule, CacheModule, SystemInfoModule];
+const FEATURE_MODULES = [AccountsModule, TargetsModule, BackupModule, RestoreModule, SchedulerModule, AuditModule, CacheModule, SystemInfoModule];
 
 function compose(
   definition: DynamicModule,
@@ -99,6 +100,7 @@ function compose(
         guard: extras.guard,
         rawOptionsToken: rawToken,
       }),
+      AccountsModule.register({ controllers: controllers && !extras.guard }),
       TargetsModule.register({ controllers }),
       BackupModule.register({ controllers }),
       RestoreModule.register({ controllers }),

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ERROR_STATUS, type ErrorCode } from '../src/common/error-codes.js';
+import { AccountsService } from '../src/accounts/accounts.service.js';
+import { Role } from '../src/auth/roles.js';
 import { api } from './support/api.js';
 import { startTestApp, waitFor, type TestApp } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
@@ -25,6 +27,10 @@ describe('the OpenAPI document', () => {
     db = await createPgDatabase('oapi');
     await pgQuery(db, 'CREATE TABLE customers (id int PRIMARY KEY, name text); INSERT INTO customers SELECT g, md5(g::text) FROM generate_series(1, 50) g;');
     t = await startTestApp({ BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}` });
+    // The login and token examples name the account "alice"; the test's own token names "tester".
+    const accounts = t.app.get(AccountsService, { strict: false });
+    await accounts.createUser('alice', Role.Admin, 'correct-horse-battery-staple');
+    await accounts.createUser('tester', Role.Admin, 'some-password-0123');
     doc = (await api(t, 'GET', '/docs-json', { token: null })).body;
     if (process.env.DUMP_DOC) (await import('node:fs')).writeFileSync(process.env.DUMP_DOC, JSON.stringify(doc, null, 1));
   });

@@ -8,7 +8,7 @@ import { AuditService } from './audit.service.js';
 import { AuditOutcome, AuditSeverity } from './entities/audit-event.entity.js';
 
 /** Event namespaces whose events are audited. */
-const AUDITED = new Set(['backup', 'restore', 'verify', 'verification', 'drill', 'schedule', 'scheduler', 'retention', 'cache']);
+const AUDITED = new Set(['account', 'backup', 'restore', 'verify', 'verification', 'drill', 'schedule', 'scheduler', 'retention', 'cache']);
 /** Progress and start notices are not actions or outcomes. */
 const SKIPPED_VERBS = new Set(['started', 'progress', 'heartbeat']);
 /** Event verb → audit verb. Failures map onto the operation they ended, with outcome `failure`. */
@@ -31,6 +31,7 @@ const VERBS: Record<string, string> = {
   enabled: 'enable',
   disabled: 'disable',
   skipped: 'skip',
+  revoked: 'revoke',
 };
 const SPECIAL: Record<string, string> = { 'backup.requested': 'backup.create' };
 const FAILURE_VERBS = new Set(['failed', 'corrupted', 'error', 'denied']);
@@ -42,6 +43,7 @@ const RESOURCE_FIELDS: Array<[field: string, type: string | undefined]> = [
   ['schedule', 'schedule'],
   ['clear', 'cache'],
   ['policy', 'retention'],
+  ['user', 'user'],
 ];
 const RECORD_FIELDS = ['target', 'engine', 'type', 'status', 'scope', 'compression', 'sizeBytes', 'durationMs', 'triggeredBy', 'errorMessage', 'fileKey'];
 

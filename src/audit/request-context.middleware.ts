@@ -37,6 +37,8 @@ export class RequestContextMiddleware implements NestMiddleware {
 
   /** What the guard refused (it says so on the request), or a 401/403 from elsewhere (a host guard). */
   private refusalOf(req: AuthedRequest, status: number): RefusalEvent | undefined {
+    // The login route audits its own outcomes (account.login, account.login_failed).
+    if ((req as { auditedElsewhere?: boolean }).auditedElsewhere) return undefined;
     const route = `${req.method} ${(req.originalUrl ?? req.url).split('?')[0].slice(0, 200)}`;
     const r = req.refusal;
     if (r && (status === 401 || status === 403 || status === 429)) {

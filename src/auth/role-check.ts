@@ -14,7 +14,14 @@ export interface Refusal {
   throttled: boolean;
 }
 
-export type AuthedRequest = Request & { actor?: Actor; refusal?: Refusal };
+export type AuthedRequest = Request & {
+  actor?: Actor;
+  refusal?: Refusal;
+  /** How the caller authenticated: a minted JWT, a login's session (cookie or bearer), or an API token. */
+  authKind?: 'jwt' | 'session' | 'api-token';
+  /** The login session, when `authKind` is `session`. */
+  sessionId?: string;
+};
 
 /**
  * The role check shared by the JWT guard and a host guard: 403 naming the role needed, 429 once

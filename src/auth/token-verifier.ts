@@ -11,6 +11,8 @@ export const CLOCK_SKEW_SECONDS = 60;
 /** The claims of a verified token, as `jsonwebtoken` returns them. */
 interface Claims {
   sub?: unknown;
+  sid?: unknown;
+  csrf?: unknown;
   role?: unknown;
   name?: unknown;
   iat?: unknown;
@@ -30,6 +32,15 @@ export class TokenVerifier {
 
   /** @returns the actor, or a reason the token is refused. */
   verify(token: string): Actor | string {
+    const v = this.verifyClaims(token);
+    return typeof v === 'string' ? v : v.actor;
+  }
+
+  /**
+   * @returns the actor with the login session a token names (`sid`, its CSRF token, its expiry),
+   * or a reason the token is refused. Tokens minted by `backup-manager token` carry no session.
+   */
+  verifyClaims(token: string): VerifiedToken | string {
     const { jwtSecret, issuer, audience } = this.options.auth;
     let payload: Claims | string;
     try {
@@ -48,12 +59,24 @@ export class TokenVerifier {
     if (/[\u0000-\u001f]/.test(payload.sub) || (typeof payload.name === 'string' && /[\u0000-\u001f]/.test(payload.name))) {
       return 'token sub or name claim holds a control character';
     }
-    return { sub: payload.sub, role, name: typeof payload.name === 'string' ? payload.name : undefined };
+    const actor = { sub: payload.sub, role, name: typeof payload.name === 'string' ? payload.name : undefined };
+    if (payload.sid !== undefined && (typeof payload.sid !== 'string' || typeof payload.csrf !== 'string')) return 'token has an invalid sid or csrf claim';
+    return { actor, exp: payload.exp, sid: payload.sid as string | undefined, csrf: payload.csrf as string | undefined };
   }
 
   private maxLifetimeSeconds(): number {
     return Math.floor((this.options.auth.maxTokenLifetimeMs ?? DEFAULTS.auth.maxTokenLifetimeMs) / 1000);
   }
+}
+
+/** A verified token: its actor, expiry (epoch seconds) and, for a login's token, its session. */
+export interface VerifiedToken {
+  actor: Actor;
+  exp: number;
+  /** The login session (`bm_sessions.id`); logout or expiry there ends the token. */
+  sid?: string;
+  /** The session's CSRF token, which cookie-authenticated changes must echo in `X-CSRF-Token`. */
+  csrf?: string;
 }
 
 /** A span of seconds for a message: `90 s`, `2.5 h`. */
@@ -78,12 +101,12 @@ function lifetimeProblem(p: Claims & { exp: number }, maxSeconds: number, now = 
  */
 export function signToken(
   secret: string,
-  claims: { sub: string; role: Role; name?: string },
+  claims: { sub: string; role: Role; name?: string; sid?: string; csrf?: string },
   opts: { expiresIn: string | number; issuer?: string; audience?: string; maxLifetimeMs?: number },
 ): string {
   const jwt = new JwtService();
   const token = jwt.sign(
-    { role: claims.role, name: claims.name },
+    { role: claims.role, name: claims.name, ...(claims.sid ? { sid: claims.sid, csrf: claims.csrf } : {}) },
     {
       secret,
       algorithm: ALGORITHM,

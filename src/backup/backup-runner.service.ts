@@ -99,20 +99,30 @@ export class BackupRunner implements OnModuleInit {
   /**
    * Takes a safety backup inline, for a restore that already holds the database's lock: of the
    * target's own database, or of `opts.database` on its server (a database no target reaches;
-   * the record names it in `metadata.database` and its description).
-   * @returns the record (COMPLETED); throws with the reason if the backup failed.
+   * the record names it in `metadata.database` and its description). With `tables` (a
+   * table-level restore), of just those of them the database holds.
+   * @returns the record (COMPLETED), or null when none of `tables` exists there (nothing to
+   * save); throws with the reason if the backup failed.
    */
-  async safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext, opts: { database?: string } = {}): Promise<BackupRecord> {
+  async safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext, opts: { database?: string; tables?: string[] | null } = {}): Promise<BackupRecord | null> {
     const target = this.targets.get(targetName);
     const other = opts.database && opts.database !== target.database ? opts.database : undefined;
+    let tables: string[] | null = null;
+    if (opts.tables?.length) {
+      const resolved = await this.targets.resolve(target.name);
+      const present = new Set((await this.engines.for(target.engine).listTables({ ...resolved, database: other ?? resolved.database })).map((t) => t.name));
+      tables = opts.tables.filter((t) => present.has(t));
+      if (!tables.length) return null;
+    }
+    const what = tables ? `Safety backup of table${tables.length > 1 ? 's' : ''} ${tables.join(', ')}${other ? ` of database "${other}"` : ''}` : undefined;
     const record = this.records.create({
       id: randomUUID(),
       type: BackupType.Manual,
       status: BackupStatus.Queued,
       target: target.name,
       engine: target.engine,
-      scope: 'full',
-      tables: null,
+      scope: tables ? 'selective' : 'full',
+      tables,
       includeSchema: true,
       includeData: true,
       format: 'plain',
@@ -122,7 +132,9 @@ export class BackupRunner implements OnModuleInit {
       encryption: null,
       fileKey: null,
       triggeredBy: `restore:${restoreRunId}`,
-      description: other
+      description: what
+        ? `${what} taken before restore ${restoreRunId}`
+        : other
         ? `Safety backup of database "${other}" (on the server of target ${target.name}, not its own database) taken before restore ${restoreRunId}`
         : `Safety backup taken before restore ${restoreRunId}`,
       retentionDays: null,

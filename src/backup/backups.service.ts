@@ -119,7 +119,7 @@ export class BackupsService {
    * target's own database, or of `opts.database` on its server. Resolves with the COMPLETED
    * record; rejects with the reason when the backup failed.
    */
-  safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext, opts: { database?: string } = {}): Promise<BackupRecord> {
+  safetyBackup(targetName: string, restoreRunId: string, ctx: JobContext, opts: { database?: string; tables?: string[] | null } = {}): Promise<BackupRecord | null> {
     return this.runner.safetyBackup(targetName, restoreRunId, ctx, opts);
   }
 

@@ -1,4 +1,5 @@
 import { EntitySchema, getMetadataArgsStorage, type ColumnType, type EntitySchemaColumnOptions, type EntitySchemaIndexOptions } from 'typeorm';
+import { ACCOUNT_ENTITIES } from '../accounts/entities/index.js';
 import { AUDIT_ENTITIES } from '../audit/entities/index.js';
 import { BackupCopy } from '../backup/entities/backup-copy.entity.js';
 import { BackupRecord, LIVE_ROWS } from '../backup/entities/backup-record.entity.js';
@@ -8,7 +9,7 @@ import { SCHEDULER_ENTITIES } from '../scheduler/entities/index.js';
 import { DEFAULTS } from '../config/defaults.js';
 
 /** Every catalog entity class (repository tokens; `ds.getRepository(BackupRecord)`). */
-export const CATALOG_ENTITIES = [BackupRecord, BackupCopy, ...RESTORE_ENTITIES, ...SCHEDULER_ENTITIES, ...AUDIT_ENTITIES, ...CACHE_ENTITIES];
+export const CATALOG_ENTITIES = [BackupRecord, BackupCopy, ...RESTORE_ENTITIES, ...SCHEDULER_ENTITIES, ...AUDIT_ENTITIES, ...CACHE_ENTITIES, ...ACCOUNT_ENTITIES];
 
 /** Prefix of the catalog's table and index names unless `catalog.tablePrefix` says otherwise. */
 export const DEFAULT_TABLE_PREFIX = DEFAULTS.catalog.tablePrefix;

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AccountsModule } from '../accounts/accounts.module.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { BackupModule } from '../backup/backup.module.js';
 import { REDIS } from '../common/redis.js';
@@ -34,6 +35,7 @@ export class InlineLibraryModule {
         RestoreModule.register({ controllers: false }),
         SchedulerModule.register({ controllers: false }),
         AuditModule.register({ controllers: false }),
+        AccountsModule.register({ controllers: false }),
       ],
     };
   }

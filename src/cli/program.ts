@@ -8,6 +8,7 @@ import { MigrateCommand } from './commands/migrate.command.js';
 import { RestoreCommand } from './commands/restore.command.js';
 import { ScheduleListCommand } from './commands/schedule-list.command.js';
 import { TokenCommand } from './commands/token.command.js';
+import { UserCreateCommand, UserDisableCommand, UserListCommand, UserResetPasswordCommand } from './commands/user.command.js';
 import type { CliContext } from './context.js';
 import { Exit } from './exit.js';
 
@@ -25,6 +26,12 @@ export function buildProgram(cli: CliContext): Command {
   new CatalogRebuildCommand(cli).attach(group(program, 'catalog', 'The backup catalog'));
   new ScheduleListCommand(cli).attach(group(program, 'schedule', 'Backup schedules'));
   new TokenCommand(cli).attach(program);
+  const user = group(program, 'user', 'Dashboard accounts: create, reset-password, disable, enable, list');
+  new UserCreateCommand(cli).attach(user);
+  new UserResetPasswordCommand(cli).attach(user);
+  new UserDisableCommand(cli, true).attach(user);
+  new UserDisableCommand(cli, false).attach(user);
+  new UserListCommand(cli).attach(user);
   new MigrateCommand(cli).attach(program);
   reportUsageErrors(program);
   return program;

@@ -37,6 +37,16 @@ export enum AuthErrorCode {
   TooManyFailures = 'TOO_MANY_AUTH_FAILURES',
 }
 
+export enum AccountErrorCode {
+  /** A cookie-authenticated change without the session's CSRF token (`X-CSRF-Token`), or from another origin. */
+  CsrfRejected = 'CSRF_REJECTED',
+  /** Too many wrong passwords for this account; `Retry-After` says when it may log in again. */
+  AccountLocked = 'ACCOUNT_LOCKED',
+  UserNotFound = 'USER_NOT_FOUND',
+  UserExists = 'USER_EXISTS',
+  ApiTokenNotFound = 'API_TOKEN_NOT_FOUND',
+}
+
 export enum TargetErrorCode {
   TargetNotFound = 'TARGET_NOT_FOUND',
   /** The target's database could not be reached or refused the connection. */
@@ -62,6 +72,8 @@ export enum RestoreErrorCode {
   BackupNotRestorable = 'BACKUP_NOT_RESTORABLE',
   /** The destination is one no restore may write (system database, scratch name, unrelated database). */
   DestinationForbidden = 'RESTORE_DESTINATION_FORBIDDEN',
+  /** A table-level restore names a table the backup does not hold. */
+  TableNotInBackup = 'TABLE_NOT_IN_BACKUP',
 }
 
 export enum ScheduleErrorCode {
@@ -91,6 +103,7 @@ export enum StorageErrorCode {
 export const ErrorCode = {
   ...RequestErrorCode,
   ...AuthErrorCode,
+  ...AccountErrorCode,
   ...TargetErrorCode,
   ...BackupErrorCode,
   ...RestoreErrorCode,
@@ -114,6 +127,11 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   NO_BACKUP_ROLE: 403,
   TOO_MANY_AUTH_FAILURES: 429,
+  CSRF_REJECTED: 403,
+  ACCOUNT_LOCKED: 429,
+  USER_NOT_FOUND: 404,
+  USER_EXISTS: 409,
+  API_TOKEN_NOT_FOUND: 404,
   TARGET_NOT_FOUND: 404,
   TARGET_UNREACHABLE: 503,
   BACKUP_NOT_FOUND: 404,
@@ -126,6 +144,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   RESTORE_IN_PROGRESS: 409,
   BACKUP_NOT_RESTORABLE: 409,
   RESTORE_DESTINATION_FORBIDDEN: 403,
+  TABLE_NOT_IN_BACKUP: 400,
   SCHEDULE_NOT_FOUND: 404,
   SCHEDULE_NAME_TAKEN: 409,
   QUEUE_FULL: 429,

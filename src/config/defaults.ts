@@ -37,7 +37,16 @@ export const DEFAULTS = {
   queuePrefix: 'backup-manager',
   timezone: 'UTC',
   catalog: { migrationsRun: true, tablePrefix: 'bm_' },
-  auth: { failureLimit: 20, failureWindowMs: 60_000, forbiddenLimit: 20, maxTokenLifetimeMs: 24 * HOUR },
+  auth: {
+    failureLimit: 20,
+    failureWindowMs: 60_000,
+    forbiddenLimit: 20,
+    maxTokenLifetimeMs: 24 * HOUR,
+    sessionIdleMs: 30 * 60_000,
+    sessionMaxMs: 12 * HOUR,
+    loginMaxFailures: 5,
+    loginLockoutMs: 60_000,
+  },
   dump: {
     defaultCompression: 'zstd' as Compression,
     zstdLevel: 3,
@@ -64,5 +73,15 @@ export const DEFAULTS = {
     minIntervalMinutes: 5,
   },
   /** The standalone service's own settings (not module options). */
-  service: { port: 3000, role: 'all' as AppRole, logLevel: 'info', bodyLimitKb: 100, schedulerEnabled: true, defaultPlans: true, devMode: false },
+  service: {
+    port: 3000,
+    role: 'all' as AppRole,
+    logLevel: 'info',
+    bodyLimitKb: 100,
+    schedulerEnabled: true,
+    defaultPlans: true,
+    devMode: false,
+    dashboard: true,
+    dashboardPath: '/',
+  },
 };

@@ -95,6 +95,22 @@ export const ENV_VARIABLES: EnvVariable[] = [
     scale: HOUR,
     description: 'longest token lifetime accepted (`exp` − `iat`, or `exp` − now); an `iat` more than 60 s ahead is refused',
   },
+  {
+    name: 'SESSION_IDLE_MINUTES',
+    path: 'auth.sessionIdleMs',
+    kind: 'int',
+    scale: 60_000,
+    description: 'lifetime of a login\'s session token (dashboard cookie or `POST /api/v1/auth/login` bearer), renewed while the dashboard is used',
+  },
+  { name: 'SESSION_MAX_HOURS', path: 'auth.sessionMaxMs', kind: 'int', scale: HOUR, description: 'a login ends this long after it began, however active' },
+  { name: 'LOGIN_MAX_FAILURES', path: 'auth.loginMaxFailures', kind: 'int', description: 'wrong passwords in a row that lock an account (0: never locked)' },
+  {
+    name: 'LOGIN_LOCKOUT_SECONDS',
+    path: 'auth.loginLockoutMs',
+    kind: 'int',
+    scale: 1000,
+    description: 'first lockout of an account; it doubles with each further wrong password, up to 1 h; a right password during it is refused too',
+  },
   { name: 'SCHEDULER_TIMEZONE', path: 'timezone', kind: 'custom', shown: '`TZ`, else `UTC`', description: 'IANA zone for schedules' },
   { name: 'SCHEDULER_ENABLED', path: 'service.schedulerEnabled', kind: 'bool', description: 'run schedule ticks in this process (never in `APP_ROLE=api`)' },
   {

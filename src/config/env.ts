@@ -30,6 +30,8 @@ export interface AppConfig {
    * addresses and subnets of the proxies in front. Decides `req.ip`, which limits and audit use.
    */
   trustProxy: false | number | string[];
+  /** Where the web dashboard is served (`/`, `/ui`), or false when it is off (DASHBOARD_ENABLED). */
+  dashboardPath: string | false;
 }
 
 type Env = Record<string, string | undefined>;
@@ -103,6 +105,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
     bodyLimitBytes: service.bodyLimitKb * 1024,
     devModeNotice,
     trustProxy: parseTrustProxy(env.TRUST_PROXY, problems),
+    dashboardPath: service.dashboard && role !== 'worker' ? dashboardPath(service.dashboardPath, problems) : false,
     options: {
       targets,
       catalog: {
@@ -199,6 +202,21 @@ function parseTargetMaxAges(env: Env, targets: TargetOptions[], problems: string
     else out[t.name] = n * 3600_000;
   }
   return out;
+}
+
+/** Paths the dashboard may not take: the API's and the probes'. */
+const RESERVED_PATHS = ['api', 'docs', 'docs-json', 'health', 'metrics'];
+
+/** `DASHBOARD_PATH` normalised to `/` or `/a/b` (no trailing slash), or a problem. */
+function dashboardPath(raw: string, problems: string[]): string {
+  const path = `/${raw.trim().replace(/^\/+|\/+$/g, '')}`;
+  if (!/^\/([A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*)?$/.test(path) || path.split('/').some((p) => p === '.' || p === '..')) {
+    problems.push(`DASHBOARD_PATH must be / or a path of letters, digits and . _ ~ - segments, e.g. /ui (got "${raw}")`);
+    return '/';
+  }
+  const first = path.split('/')[1];
+  if (RESERVED_PATHS.includes(first)) problems.push(`DASHBOARD_PATH may not be under /${first}: that is the service's own (got "${raw}")`);
+  return path;
 }
 
 const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];

@@ -126,6 +126,10 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     failureWindowMs: input.auth?.failureWindowMs,
     forbiddenLimit: input.auth?.forbiddenLimit,
     maxTokenLifetimeMs: input.auth?.maxTokenLifetimeMs,
+    sessionIdleMs: input.auth?.sessionIdleMs,
+    sessionMaxMs: input.auth?.sessionMaxMs,
+    loginMaxFailures: input.auth?.loginMaxFailures,
+    loginLockoutMs: input.auth?.loginLockoutMs,
   };
   const hostAuth = input.auth as (HostAuthOptions & { defaultRole?: unknown }) | undefined;
   if (hostAuth?.defaultRole !== undefined) {

@@ -129,6 +129,17 @@ export interface AuthOptions {
   forbiddenLimit?: number;
   /** Longest token lifetime (`exp` − `iat`, or `exp` − now without `iat`) the built-in guard accepts. Default 24 h. */
   maxTokenLifetimeMs?: number;
+  /**
+   * Lifetime of a login's session token (dashboard cookie or bearer); renewed while the session is
+   * used, up to `sessionMaxMs`. Default 30 min.
+   */
+  sessionIdleMs?: number;
+  /** A login's session ends this long after it began, however active. Default 12 h. */
+  sessionMaxMs?: number;
+  /** Wrong passwords in a row that lock an account; 0 = never locked. Default 5. */
+  loginMaxFailures?: number;
+  /** First lockout; it doubles with each further wrong password (at most 1 h). Default 60 s. */
+  loginLockoutMs?: number;
 }
 
 export interface BackupManagerOptions {

@@ -14,6 +14,12 @@ export interface RestoreSpec {
   includeData: boolean;
   /** Replace what the destination holds (see docs/restore.md for what each engine drops). */
   dropExisting: boolean;
+  /**
+   * Restore only these tables (canonical names, `table-names.ts`) out of the backup: only they are
+   * replaced (with `dropExisting`) or created, and nothing else in the destination changes. The
+   * restore fails, before anything is committed, if the backup lacks one of them.
+   */
+  onlyTables?: string[] | null;
 }
 
 export interface RestoreRunOptions {

@@ -143,7 +143,7 @@ export class ArtifactLoader {
     record: BackupRecord,
     target: ResolvedTarget,
     restorer: DatabaseRestorer,
-    opts: { database: string; dropExisting: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
+    opts: { database: string; dropExisting: boolean; onlyTables?: string[] | null; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
   ): Promise<void> {
     if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, { retryable: false });
     // The first copy that is there whole; a missing or truncated one is skipped for the next.
@@ -172,6 +172,7 @@ export class ArtifactLoader {
       includeSchema: record.includeSchema,
       includeData: record.includeData,
       dropExisting: opts.dropExisting,
+      onlyTables: opts.onlyTables ?? null,
     };
     // Which key opens it is settled before a byte is read (and before the caller changes anything).
     const keys = record.encrypted ? this.keysFor(record) : undefined;

@@ -18,6 +18,7 @@ import { JobsWorker } from '../queue/jobs-worker.service.js';
 import { JobName, PermanentJobError, type JobContext } from '../queue/jobs.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
 import { ArtifactLoader } from './artifact-loader.js';
+import { restoreTables } from './dto/restore.dto.js';
 import { endRunUpdate, FINAL_RESTORE_STATUSES, RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
 import { RestoreDestinations } from './restore-destinations.js';
 import { RestoreEvents, type RestoreEvent } from './restore-events.js';
@@ -133,7 +134,11 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         const safety = await this.safetyBackup(run, target, { ...ctx, signal }).catch((err: Error) => {
           throw new EngineError(`the safety backup failed, so nothing was restored: ${err.message}`, { retryable: false });
         });
-        await this.runs.update({ id: run.id }, { safetyBackupId: safety.id });
+        if (safety) await this.runs.update({ id: run.id }, { safetyBackupId: safety.id });
+        else {
+          metadata = { ...metadata, safetyBackupSkipped: 'none of the tables to restore exists in the destination yet: there was nothing to save' };
+          await this.runs.update({ id: run.id, attempts: attempt }, { metadata });
+        }
       }
 
       // The last check before the commit: this attempt still holds its locks and owns the run.
@@ -145,7 +150,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         const res = await this.runs.update({ id: run.id, attempts: attempt, status: RestoreStatus.Running }, { metadata });
         if (!res.affected) throw new EngineError(`the run was ended by another worker before the commit; nothing was committed`, { retryable: false });
       };
-      await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, signal, beforeCommit, scratch: this.scratch });
+      await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, onlyTables: restoreTables(run), signal, beforeCommit, scratch: this.scratch });
       if (!(await ctx.stillOwned())) this.logger.warn(logLine('restore finished after its job lock was lost', { id: run.id }));
       const completedAt = new Date();
       const result = endRunUpdate(RestoreStatus.Completed, {
@@ -248,13 +253,14 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
   }
 
   /**
-   * A full backup of the destination before it is replaced, through the target whose own
+   * A backup of the destination (of just the tables to restore, for a table-level restore) before it is replaced, through the target whose own
    * database it is (the restoring target, else another configured one); for a database no target
    * reaches, through the restoring target, recorded under it with the database it holds.
    */
-  private async safetyBackup(run: RestoreRun, target: ResolvedTarget, ctx: JobContext): Promise<BackupRecord> {
+  private async safetyBackup(run: RestoreRun, target: ResolvedTarget, ctx: JobContext): Promise<BackupRecord | null> {
     const via = this.destinations.targetReaching(target, run.database);
-    return via ? this.backupsService.safetyBackup(via.name, run.id, ctx) : this.backupsService.safetyBackup(target.name, run.id, ctx, { database: run.database });
+    const tables = restoreTables(run);
+    return via ? this.backupsService.safetyBackup(via.name, run.id, ctx, { tables }) : this.backupsService.safetyBackup(target.name, run.id, ctx, { database: run.database, tables });
   }
 }
 

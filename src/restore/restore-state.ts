@@ -22,7 +22,9 @@ export function destinationState(run: RestoreRun): string {
   if (!committing) {
     return `${who} holds ${created ? 'nothing of the backup' : 'its previous contents'}: the restore runs in one transaction, committed only after the whole backup was verified, and it never got that far.`;
   }
-  return `${who} holds either ${created ? 'nothing of the backup' : 'its previous contents'} or the whole backup ${run.backupId}: the restore runs in one transaction, and its commit had been sent when it stopped; compare the tables to tell which.`;
+  const tables = Array.isArray(run.metadata?.tables) ? (run.metadata.tables as string[]) : undefined;
+  const restored = tables ? `the whole backup ${run.backupId} in tables ${tables.join(', ')} (no other table is touched)` : `the whole backup ${run.backupId}`;
+  return `${who} holds either ${created ? 'nothing of the backup' : 'its previous contents'} or ${restored}: the restore runs in one transaction, and its commit had been sent when it stopped; compare the tables to tell which.`;
 }
 
 /** The reason recorded on a run whose worker stopped while running it (it is never run again). */

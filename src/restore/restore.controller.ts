@@ -27,7 +27,7 @@ export class BackupRestoreController {
     inPlace: { summary: "Into the target's own database (a safety backup is taken first)", value: { confirm: true } },
   },
   })
-  @ApiErrors([...BODY_ERRORS, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId, ErrorCode.TargetNotFound, ErrorCode.DestinationForbidden, ErrorCode.BackupDeleted, ErrorCode.BackupNotRestorable, ErrorCode.ArtifactMissing, ErrorCode.RestoreInProgress, ErrorCode.QueueFull, ErrorCode.QueueUnavailable, ErrorCode.TargetUnreachable])
+  @ApiErrors([...BODY_ERRORS, ErrorCode.BackupNotFound, ErrorCode.AmbiguousId, ErrorCode.TargetNotFound, ErrorCode.DestinationForbidden, ErrorCode.BackupDeleted, ErrorCode.BackupNotRestorable, ErrorCode.TableNotInBackup, ErrorCode.ArtifactMissing, ErrorCode.RestoreInProgress, ErrorCode.QueueFull, ErrorCode.QueueUnavailable, ErrorCode.TargetUnreachable])
   @HttpCode(202)
   @MinRole(Role.Admin)
   @ApiOperation({

@@ -19,6 +19,7 @@ import { JobName } from '../queue/jobs.js';
 import { QueueGate } from '../queue/queue-gate.js';
 import { ARTIFACT_STORAGE, type ArtifactStorage } from '../storage/storage.interface.js';
 import { TargetsService, type ResolvedTarget } from '../targets/targets.service.js';
+import { canonicalTableKey, canonicalTableName, TableNameError } from '../engines/table-names.js';
 import type { ListRestoresQuery } from './dto/restore.dto.js';
 import { endRunUpdate, RestoreRun, RestoreStatus } from './entities/restore-run.entity.js';
 import { RestoreDestinations, type Destination } from './restore-destinations.js';
@@ -31,6 +32,8 @@ export interface RestoreRequest {
   dropExisting?: boolean;
   force?: boolean;
   safetyBackup?: boolean;
+  /** Restore only these tables out of the backup (any accepted spelling, `table-names.ts`). */
+  tables?: string[];
 }
 
 const RESTORABLE = [BackupStatus.Completed, BackupStatus.Verified];
@@ -89,6 +92,7 @@ export class RestoresService {
     if (!RESTORABLE.includes(backup.status) && !req.force) {
       throw new DomainError(ErrorCode.BackupNotRestorable, `Backup ${backup.id} is ${backup.status}${backup.errorMessage ? ` (${backup.errorMessage})` : ''}; pass force: true to restore it anyway`);
     }
+    const tables = req.tables === undefined ? null : tablesToRestore(backup, req.tables);
     if (!(await this.storage.stat(backup.fileKey))) throw new DomainError(ErrorCode.ArtifactMissing, `The artifact of backup ${backup.id} is missing from storage`);
     const destination = await this.destination(target.name, database);
 
@@ -108,7 +112,7 @@ export class RestoresService {
       activeKey: destination.key,
       requestedBy: actor ? `user:${actor.sub}` : 'system',
       attempts: 0,
-      metadata: actor ? { actor: { sub: actor.sub, name: actor.name, role: actor.role } } : null,
+      metadata: actor || tables ? { ...(actor ? { actor: { sub: actor.sub, name: actor.name, role: actor.role } } : {}), ...(tables ? { tables } : {}) } : null,
     });
     await this.gate.assertRoom('restore');
     try {
@@ -220,4 +224,44 @@ export class RestoresService {
 export function homeDatabase(backup: BackupRecord, target: TargetOptions): string {
   const held = backup.metadata?.database;
   return backup.metadata?.safetyBackupFor && typeof held === 'string' && held ? held : target.database;
+}
+
+/**
+ * The canonical names of the tables a table-level restore asks for, checked against the tables
+ * the backup holds (its recorded row counts, or the tables of a partial/selective backup). Where
+ * the backup recorded neither, the worker checks while reading the dump.
+ * @throws VALIDATION_FAILED for an empty list or a name that cannot be read; TABLE_NOT_IN_BACKUP
+ * naming the tables the backup lacks and those it holds.
+ */
+export function tablesToRestore(backup: BackupRecord, asked: string[]): string[] {
+  if (!Array.isArray(asked) || !asked.length) throw invalid('tables must name at least one table (leave it out to restore the whole backup)');
+  const engine = backup.engine as TargetOptions['engine'];
+  const names: string[] = [];
+  for (const t of asked) {
+    if (typeof t !== 'string' || !t || t.includes('\0')) throw invalid('tables: every name must be a non-empty string without NUL characters');
+    try {
+      const name = canonicalTableName(engine, t);
+      if (!names.includes(name)) names.push(name);
+    } catch (err) {
+      if (err instanceof TableNameError) throw invalid(`${err.message.slice(0, 400)}; GET /api/v1/targets/${backup.target}/tables lists the names`);
+      throw err;
+    }
+  }
+  const rows = backup.metadata?.tableRows;
+  const held =
+    rows && typeof rows === 'object' && !Array.isArray(rows) ? Object.keys(rows).map((t) => canonicalTableKey(engine, t))
+    : backup.scope !== 'full' && backup.tables?.length ? backup.tables.map((t) => canonicalTableKey(engine, t))
+    : undefined;
+  if (held) {
+    const missing = names.filter((n) => !held.includes(n));
+    if (missing.length) {
+      const list = missing.slice(0, 20).map((t) => JSON.stringify(t.slice(0, 128))).join(', ');
+      const shown = [...held].sort().slice(0, 30).join(', ');
+      throw new DomainError(
+        ErrorCode.TableNotInBackup,
+        `Backup ${backup.id} holds no table ${list}; it holds: ${shown || 'no tables'}${held.length > 30 ? `, … (${held.length} in all)` : ''}`,
+      );
+    }
+  }
+  return names;
 }

@@ -10,9 +10,20 @@ import { client, entriesUnder, sleep, type Client } from './support/faults.js';
 
 /** `RESTORE_KILL_LOOPS` (default 12): how many workers are SIGKILLed during a restore. */
 const LOOPS = Number(process.env.RESTORE_KILL_LOOPS ?? 12);
-const KINDS = ['pg-plain', 'pg-custom', 'mariadb'] as const;
+const KINDS = ['pg-plain', 'pg-custom', 'mariadb', 'pg-table', 'mariadb-table'] as const;
 type Kind = (typeof KINDS)[number];
-const TARGET: Record<Kind, string> = { 'pg-plain': 'pgp', 'pg-custom': 'pgc', mariadb: 'my' };
+const TARGET: Record<Kind, string> = { 'pg-plain': 'pgp', 'pg-custom': 'pgc', mariadb: 'my', 'pg-table': 'pgc', 'mariadb-table': 'my' };
+/** Table-level restores (`tables`) out of the full backup of another kind, into its database. */
+const TABLE_RESTORE: Partial<Record<Kind, { of: Kind; tables: string[] }>> = {
+  'pg-table': { of: 'pg-custom', tables: ['big', 'small_a'] },
+  'mariadb-table': { of: 'mariadb', tables: ['big', 'small_a'] },
+};
+/** The digest of a database whose `tables` hold `fresh`'s rows and the rest `old`'s. */
+const mixDigest = (fresh: string, old: string, tables: string[]) =>
+  old
+    .split(' ')
+    .map((part, i) => (tables.includes(part.split('=')[0]) ? fresh.split(' ')[i] : part))
+    .join(' ');
 /** Rows of `big`: enough that a restore takes a few seconds here (MariaDB loads more slowly). */
 const BIG_PG = 300_000;
 const BIG_MY = 500_000;
@@ -28,8 +39,8 @@ const SCRATCH = /\b(bm_(?:rs|drill)_[0-9a-f]{12})\b/;
 async function pgDigest(db: string): Promise<string> {
   const out: string[] = [];
   for (const t of ['big', 'blank', 'small_a', 'small_b']) {
-    const row = t === 'blank' ? `x.v` : `x.id || ':' || x.v ORDER BY x.id`;
-    const rows = await pgQuery(db, `SELECT count(*)::int AS n, md5(coalesce(string_agg(${row}, E'\\n'), '')) AS h FROM ${t} x`).catch(
+    const agg = t === 'blank' ? `string_agg(x.v, E'\\n')` : `string_agg(x.id || ':' || x.v, E'\\n' ORDER BY x.id)`;
+    const rows = await pgQuery(db, `SELECT count(*)::int AS n, md5(coalesce(${agg}, '')) AS h FROM ${t} x`).catch(
       (e: Error) => [{ n: -1, h: e.message }],
     );
     out.push(`${t}=${rows[0].n}/${rows[0].h}`);
@@ -61,7 +72,7 @@ function alive(pids: number[]): number[] {
 
 /**
  * One API process and one worker at a time. A restore of a PostgreSQL plain dump, a custom archive
- * or a MariaDB dump is started over a database in a known "old" state, and the worker's node
+ * or a MariaDB dump, or of two tables out of the custom archive or the MariaDB dump, is started over a database in a known "old" state, and the worker's node
  * process ONLY (not its children) is SIGKILLed at a random point of it, as the OOM killer would.
  * Each time the database must hold the old data or the backup's, never a mix; the interrupted run
  * must end FAILED saying which, and must never run again: rows the application writes after the
@@ -82,8 +93,9 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
   const restoreMs: Partial<Record<Kind, number>> = {};
   const scratchSeen = new Set<string>();
 
-  const dbOf = (k: Kind) => (k === 'pg-plain' ? pgPlain : k === 'pg-custom' ? pgCustom : my);
-  const digest = (k: Kind) => (k === 'mariadb' ? myDigest(my) : pgDigest(dbOf(k)));
+  const dbOf = (k: Kind) => (k === 'pg-plain' ? pgPlain : k === 'pg-custom' || k === 'pg-table' ? pgCustom : my);
+  const isMy = (k: Kind) => k === 'mariadb' || k === 'mariadb-table';
+  const digest = (k: Kind) => (isMy(k) ? myDigest(my) : pgDigest(dbOf(k)));
   let noPdeathsigPath = '';
   /** Odd loops run on a worker whose children get no parent-death signal. */
   const pdeathsigIn = (loop: number) => loop % 2 === 0;
@@ -96,7 +108,7 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
 
   /** The "old" state, reached the same way from the backup's state, the old one, or either plus the application's rows. */
   const makeOld = async (k: Kind) => {
-    if (k === 'mariadb') {
+    if (isMy(k)) {
       await myQuery(my, [
         `DELETE FROM big WHERE id > ${BIG_MY / 2}`,
         `UPDATE small_a SET v = 'old' WHERE v <> 'old'`,
@@ -109,9 +121,9 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
     }
   };
   const appWrite = (k: Kind, id: number) =>
-    k === 'mariadb' ? myQuery(my, 'INSERT INTO small_b VALUES (?, ?)', [id, 'app']) : pgQuery(dbOf(k), 'INSERT INTO small_b VALUES ($1, $2)', [id, 'app']);
+    isMy(k) ? myQuery(my, 'INSERT INTO small_b VALUES (?, ?)', [id, 'app']) : pgQuery(dbOf(k), 'INSERT INTO small_b VALUES ($1, $2)', [id, 'app']);
   const appRows = async (k: Kind, id: number) =>
-    Number((k === 'mariadb' ? await myQuery(my, 'SELECT COUNT(*) AS n FROM small_b WHERE id = ?', [id]) : await pgQuery(dbOf(k), 'SELECT count(*)::int AS n FROM small_b WHERE id = $1', [id]))[0].n);
+    Number((isMy(k) ? await myQuery(my, 'SELECT COUNT(*) AS n FROM small_b WHERE id = ?', [id]) : await pgQuery(dbOf(k), 'SELECT count(*)::int AS n FROM small_b WHERE id = $1', [id]))[0].n);
   const restoreChildren = (w: Proc) => childPids(w.child.pid!).filter((p) => RESTORE_CHILD.test(commandOf(p)));
   const getRun = async (id: string) => (await c.call('GET', `/api/v1/restores/${id}`)).body;
   const waitRun = async (id: string, pred: (r: any) => boolean, what: string, timeoutMs = 90_000) => {
@@ -124,7 +136,8 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
     }
   };
   const requestRestore = async (k: Kind) => {
-    const r = await c.call('POST', `/api/v1/backups/${backupOf[k]}/restore`, { confirm: true, safetyBackup: false });
+    const only = TABLE_RESTORE[k];
+    const r = await c.call('POST', `/api/v1/backups/${backupOf[only?.of ?? k]}/restore`, { confirm: true, safetyBackup: false, ...(only ? { tables: only.tables } : {}) });
     if (r.status !== 202) throw new Error(`restore request: ${r.status} ${r.text}`);
     return r.body.id as string;
   };
@@ -172,11 +185,12 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
     await waitForHttp(`http://127.0.0.1:${port}/health/live`);
     worker = startWorker();
 
-    for (const k of KINDS) newDigest[k] = await digest(k);
+    const fullKinds = KINDS.filter((k) => !TABLE_RESTORE[k]);
+    for (const k of fullKinds) newDigest[k] = await digest(k);
     const ids = await Promise.all(
-      KINDS.map(async (k) => (await c.call('POST', '/api/v1/backups', { target: TARGET[k], ...(k === 'pg-custom' ? { format: 'custom' } : {}) })).body.id as string),
+      fullKinds.map(async (k) => (await c.call('POST', '/api/v1/backups', { target: TARGET[k], ...(k === 'pg-custom' ? { format: 'custom' } : {}) })).body.id as string),
     );
-    for (const [i, k] of KINDS.entries()) {
+    for (const [i, k] of fullKinds.entries()) {
       const b = await c.waitUntil(ids[i], (x) => !['QUEUED', 'RUNNING', 'COMPLETED'].includes(x.status), 'verification', 180_000).catch((e: Error) => {
         throw new Error(`${e.message}\n${output()}`);
       });
@@ -187,6 +201,8 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
     for (const k of KINDS) {
       await makeOld(k);
       oldDigest[k] = await digest(k);
+      const only = TABLE_RESTORE[k];
+      if (only) newDigest[k] = mixDigest(newDigest[only.of]!, oldDigest[k]!, only.tables);
       expect(oldDigest[k]).not.toBe(newDigest[k]);
       const id = await requestRestore(k);
       const seen = await waitForClient(worker);

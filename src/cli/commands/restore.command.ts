@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FINAL_RESTORE_STATUSES, RestoreStatus, type RestoreRun } from '../../restore/entities/restore-run.entity.js';
 import { RestoresService } from '../../restore/restores.service.js';
+import { splitTableList } from '../../engines/table-names.js';
 import { BaseCommand, print, type CommonFlags } from '../base-command.js';
 import { CliError, Exit, usageError } from '../exit.js';
 import { Progress } from '../progress.js';
@@ -14,6 +15,7 @@ interface RestoreFlags extends CommonFlags {
   safetyBackup: boolean;
   inline?: boolean;
   wait: boolean;
+  tables?: string[];
 }
 
 /** `restore <backup-id> --confirm`: replace a database's contents with a backup. */
@@ -29,22 +31,29 @@ export class RestoreCommand extends BaseCommand<RestoreFlags> {
       .option('--target-database <name>', 'Restore into this database of the target server instead')
       .option('--force', 'Restore a CORRUPTED backup anyway')
       .option('--no-safety-backup', 'Skip the safety backup taken before replacing a database')
+      .option(
+        '--tables <names>',
+        'Restore only these tables out of the backup (the rest of the database is left alone): comma-separated, named as GET /api/v1/targets/{name}/tables lists them, e.g. \'orders,"Mixed Case",sales."a.b"\' (a comma inside double quotes is part of the name)',
+        splitTableList,
+      )
       .option('--no-wait', 'Return once queued')
       .option('--inline', 'Run here, without Redis');
   }
 
   async run([given]: string[], o: RestoreFlags): Promise<number> {
     if (!o.confirm) throw usageError('--confirm is required: a restore replaces the contents of the target database; add --confirm to go ahead');
+    if (o.tables && !o.tables.length) throw usageError('--tables needs at least one table name, e.g. --tables orders,customers');
     checkBackupIdArg(given);
     const { ctx, queue } = await this.cli.forJob(o.inline);
     const id = await resolveBackupId(ctx, given);
     const restores = ctx.get(RestoresService, { strict: false });
-    const run = await restores.request(id, { confirm: true, targetDatabase: o.targetDatabase, force: o.force, safetyBackup: o.safetyBackup ? undefined : false });
+    const run = await restores.request(id, { confirm: true, targetDatabase: o.targetDatabase, force: o.force, safetyBackup: o.safetyBackup ? undefined : false, tables: o.tables });
     if (!o.wait && !o.inline) {
       print(o.json, run, () => `${run.id}  QUEUED  restore of ${id} into ${run.target}/${run.database}`);
       return Exit.Ok;
     }
-    const progress = new Progress(`restore ${run.id.slice(0, 8)} into ${run.database}`, { stream: process.stderr, quiet: o.quiet });
+    const what = o.tables ? ` (tables ${o.tables.join(', ')})` : '';
+    const progress = new Progress(`restore ${run.id.slice(0, 8)} into ${run.database}${what}`, { stream: process.stderr, quiet: o.quiet });
     let status: string = run.status;
     const final: RestoreRun = await waitForJob(queue, run.id, {
       progress,

@@ -10,6 +10,7 @@ import { DATABASE_NAME, type DatabaseRestorer, type RestoreInput, type RestoreRu
 import { baseTables, mysqlTableRows, q, withMysqlConnection, withMysqlDefaultsFile } from './connection.js';
 import { classifyMysqlError } from './errors.js';
 import { mysqlClientCommand } from './mysql.engine.js';
+import { MysqlTableFilter } from './mysql-table-filter.js';
 import { mysqlIdent, planMysqlSwap, type SchemaObject } from './swap-plan.js';
 
 /**
@@ -51,8 +52,11 @@ export class MysqlRestorer implements DatabaseRestorer {
     return mysqlTableRows(target, database, this.tablePrefix);
   }
 
-  async restore(target: ResolvedTarget, spec: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
-    const dest = checkName(spec.database);
+  async restore(target: ResolvedTarget, asked: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
+    const dest = checkName(asked.database);
+    // A restore of some tables out of the backup loads like a backup of just those tables.
+    const only = asked.onlyTables?.length ? asked.onlyTables : undefined;
+    const spec: RestoreSpec = only ? { ...asked, scope: 'selective', tables: only } : asked;
     const scratch = `bm_rs_${randomBytes(6).toString('hex')}`;
     let lease: ScratchLease | undefined;
     try {
@@ -72,6 +76,7 @@ export class MysqlRestorer implements DatabaseRestorer {
             throw err;
           });
       const scanner = dataTables ? new DumpTableScanner() : undefined;
+      const filter = only ? new MysqlTableFilter(only, dest) : undefined;
       const command = mysqlClientCommand();
       const args = ['--batch', '--binary-mode', '--sandbox', '--default-character-set=utf8mb4'];
       if (dataTables) args.push('--init-command=SET SESSION foreign_key_checks = 0');
@@ -85,7 +90,7 @@ export class MysqlRestorer implements DatabaseRestorer {
           [`--defaults-extra-file=${cnf}`, ...args, '--', scratch],
           {},
           input,
-          scanner ? [scanner] : [],
+          [...(filter ? [filter] : []), ...(scanner ? [scanner] : [])],
           run,
           (stderr, code) => {
             const missing = dataTables && /\b1146\b[^\n]*Table '[^'.]*\.([^']+)' doesn't exist/.exec(stderr);
@@ -97,6 +102,10 @@ export class MysqlRestorer implements DatabaseRestorer {
           },
         ),
       );
+      const missing = filter ? only!.filter((t) => !filter.tablesSeen.has(t)) : [];
+      if (missing.length) {
+        throw new EngineError(`the backup holds no table ${missing.map((t) => JSON.stringify(t)).join(', ')}; nothing was restored, the destination was not changed`, { retryable: false });
+      }
       if (lease && !(await lease.held())) {
         throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was swapped in, the destination was not changed`, { retryable: false });
       }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { EngineError } from '../../common/errors.js';
 import type { ProcessRunner } from '../../common/process-runner.js';
@@ -10,6 +12,7 @@ import { formatPgTable, parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, Tab
 import { pgQuery } from './connection.js';
 import type { PostgresEngine } from './postgres.engine.js';
 import { PG_USER_SCHEMAS, pgNameSet } from './postgres.engine.js';
+import { PgTableFilter } from './pg-table-filter.js';
 import { DumpTransactionFilter, GATE_COMMIT, GATE_OPEN, GATE_TRIPPED } from './psql-commit-gate.js';
 
 const USER_SCHEMAS = PG_USER_SCHEMAS;
@@ -50,24 +53,42 @@ export class PostgresRestorer implements DatabaseRestorer {
     return this.engine.countRows(target, database);
   }
 
-  async restore(target: ResolvedTarget, spec: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
-    const dest: ResolvedTarget = { ...target, database: checkName(spec.database) };
+  async restore(target: ResolvedTarget, asked: RestoreSpec, input: RestoreInput, run: RestoreRunOptions): Promise<void> {
+    const dest: ResolvedTarget = { ...target, database: checkName(asked.database) };
+    // A restore of some tables out of the backup loads like a backup of just those tables.
+    const only = asked.onlyTables?.length ? asked.onlyTables.map(recordedTable) : undefined;
+    const spec: RestoreSpec = only ? { ...asked, scope: 'selective', tables: only.map(formatPgTable) } : asked;
     const classify = (stderr: string, code: number | null) => classifyRestoreError(stderr, code, dest, spec);
     const args = ['--no-password', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'];
-    const commit = { tail: GATE_COMMIT, before: run.beforeCommit };
     // Both formats load as one psql script with the same prelude: a custom archive is turned into
     // its script by `pg_restore -f -`, so the commit gate, the truncation of a data-only restore and
     // the schemas a selective restore needs are the same for both.
     let prelude: string;
     let psql: string;
+    let tableFilter: (() => PgTableFilter) | undefined;
     try {
+      if (only) tableFilter = await this.tableFilter(dest, spec, only);
       prelude = await this.prelude(dest, spec, run.lockWaitTimeoutMs);
       psql = (await this.engine.clientProgram('psql', dest)).path;
     } catch (err) {
       discardInput(input);
       throw err;
     }
-    const guards = () => [new DumpTransactionFilter(), new PsqlRestrictGuard(GATE_OPEN + prelude)];
+    let filter: PgTableFilter | undefined;
+    const guards = () => {
+      filter = tableFilter?.();
+      return [...(filter ? [filter] : []), new DumpTransactionFilter(), new PsqlRestrictGuard(GATE_OPEN + prelude)];
+    };
+    const commit = {
+      tail: GATE_COMMIT,
+      before: async () => {
+        const missing = filter ? spec.tables!.filter((t) => !filter!.tablesSeen.has(t)) : [];
+        if (missing.length) {
+          throw new EngineError(`the backup holds no table ${missing.map((t) => JSON.stringify(t)).join(', ')}; nothing was restored`, { retryable: false });
+        }
+        await run.beforeCommit?.();
+      },
+    };
     if (spec.format === 'custom') {
       const pgRestore = (await this.engine.clientProgram('pg_restore', dest).catch((err: Error) => {
         discardInput(input);
@@ -75,7 +96,8 @@ export class PostgresRestorer implements DatabaseRestorer {
       })).path;
       return withSpooledDump(this.tempDir, input, run.signal, (file) =>
         this.engine.withConnectionEnv(dest, async (env) => {
-          const script = this.archiveScript(pgRestore, file);
+          const list = only ? await this.tableOfContents(pgRestore, file, only) : undefined;
+          const script = this.archiveScript(pgRestore, file, list);
           try {
             await runRestoreClient(this.runner, psql, args, env, script.input, guards(), run, classify, commit);
           } finally {
@@ -87,9 +109,82 @@ export class PostgresRestorer implements DatabaseRestorer {
     await this.engine.withConnectionEnv(dest, (env) => runRestoreClient(this.runner, psql, args, env, input, guards(), run, classify, commit));
   }
 
+  /**
+   * The archive's table of contents without the data of tables other than `only` (`pg_restore -L`),
+   * so that restoring a few tables does not read the rest of the archive's data. The list is a
+   * superset (its names are not quoted); `PgTableFilter` keeps exactly the tables asked for.
+   */
+  private async tableOfContents(pgRestore: string, file: string, only: PgTableName[]): Promise<string> {
+    const toc = await this.runner.output(pgRestore, ['-l', '--', file]).catch((err: Error) => {
+      throw new EngineError(`pg_restore could not list the archive: ${err.message}; nothing was restored`, { retryable: false });
+    });
+    const flat = (v: string) => v.replace(/[\r\n]/g, ' ');
+    const mayBeWanted = (line: string) => only.some((t) => line.includes(` ${flat(t.schema)} ${flat(t.table)} `));
+    const lines = toc.split('\n').map((line) => {
+      const m = /^\d+; \d+ \d+ (TABLE DATA|BLOBS|BLOB|LARGE OBJECT|BLOB METADATA) /.exec(line);
+      return m && !(m[1] === 'TABLE DATA' && mayBeWanted(line)) ? `;${line}` : line;
+    });
+    const path = join(dirname(file), 'toc');
+    await writeFile(path, lines.join('\n') + '\n', { mode: 0o600, flag: 'wx' });
+    return path;
+  }
+
+  /**
+   * The filter that keeps only `only` of the script, with what it needs to know of the
+   * destination: which tables a foreign key may keep pointing at (those that stay there), and
+   * (data only) the sequences the tables own there. Refuses, before anything changes, to drop a
+   * table that another table's foreign key or a view depends on.
+   */
+  private async tableFilter(dest: ResolvedTarget, spec: RestoreSpec, only: PgTableName[]): Promise<() => PgTableFilter> {
+    const exists = await this.databaseExists(dest, dest.database);
+    const present = exists ? await this.userTables(dest) : [];
+    const wanted = pgNameSet(only);
+    const stays = new Set(present.map(formatPgTable).filter((t) => !wanted.has(t)));
+    let owned: PgTableName[] = [];
+    if (exists && spec.dropExisting && spec.includeSchema) {
+      const deps = await this.query<{ dependent: string; kind: string; target: string }>(
+        dest,
+        dest.database,
+        `SELECT DISTINCT format('%I.%I', dn.nspname, dc.relname) AS dependent, CASE WHEN r.oid IS NOT NULL THEN 'view' ELSE 'foreign key' END AS kind,
+                format('%I.%I', tn.nspname, tc.relname) AS target
+           FROM pg_depend d
+           JOIN pg_class tc ON tc.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass
+           JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+           LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+           LEFT JOIN pg_constraint k ON d.classid = 'pg_constraint'::regclass AND k.oid = d.objid AND k.contype = 'f'
+           JOIN pg_class dc ON dc.oid = coalesce(r.ev_class, k.conrelid)
+           JOIN pg_namespace dn ON dn.oid = dc.relnamespace
+          WHERE (tn.nspname, tc.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+            AND (dn.nspname, dc.relname) NOT IN (SELECT * FROM unnest($1::text[], $2::text[]))
+          ORDER BY 1 LIMIT 5`,
+        [only.map((t) => t.schema), only.map((t) => t.table)],
+      );
+      if (deps.length) {
+        const shown = deps.map((d) => `${d.kind} ${d.dependent} → ${d.target}`).join(', ');
+        throw new EngineError(
+          `objects that this restore does not replace depend on tables it would drop (${shown}); restore those tables too, or into a new targetDatabase (the destination was not changed)`,
+          { retryable: false },
+        );
+      }
+    }
+    if (exists && !spec.includeSchema) {
+      owned = await this.query<PgTableName>(
+        dest,
+        dest.database,
+        `SELECT sn.nspname AS schema, s.relname AS "table"
+           FROM pg_class s JOIN pg_namespace sn ON sn.oid = s.relnamespace
+           JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')
+           JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+          WHERE s.relkind = 'S' AND (tn.nspname, t.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+        [only.map((t) => t.schema), only.map((t) => t.table)],
+      );
+    }
+    return () => new PgTableFilter(only, { keepReference: (t) => stays.has(formatPgTable(t)), ownedSequences: owned });
+  }
+
   /** `pg_restore -f -` over an unpacked archive: the plain script it holds, as a restore input. */
-  private archiveScript(pgRestore: string, file: string): { input: RestoreInput; stop(): void } {
-    const child = this.runner.spawn(pgRestore, ['-f', '-', '--', file], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
+  private archiveScript(pgRestore: string, file: string, list?: string): { input: RestoreInput; stop(): void } {
+    const child = this.runner.spawn(pgRestore, ['-f', '-', ...(list ? ['-L', list] : []), '--', file], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = this.runner.wait(child).then(({ code, signal, stderr }) => {
       if (code !== 0) throw new EngineError(`pg_restore could not read the archive (${signal ?? `exit ${code}`}): ${stderr.replace(/^pg_restore: (error: )?/gm, '') || 'no message'}; nothing was restored`, { retryable: false });
     });

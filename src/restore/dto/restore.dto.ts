@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
-import { IsBoolean, IsEnum, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsEnum, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 import { PageQuery, pageOf } from '../../common/page.dto.js';
 import { DATABASE_NAME } from '../../engines/restorer.interface.js';
 import { RestoreStatus, type RestoreRun } from '../entities/restore-run.entity.js';
@@ -43,6 +44,23 @@ export class RestoreBackupDto {
   @IsOptional()
   @IsBoolean()
   safetyBackup?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      'Restore only these tables out of the backup: they are replaced (or created), and nothing else in the destination changes. The safety backup then holds just these tables. ' +
+      'A table the backup does not hold is refused (400 TABLE_NOT_IN_BACKUP). ' +
+      TABLE_NAMES_DOC,
+    type: [String],
+    example: ['orders', 'sales.items'],
+  })
+  @IsOptional()
+  @IsArray({ message: 'tables must be an array of table names' })
+  @ArrayMinSize(1, { message: 'tables must name at least one table (leave it out to restore the whole backup)' })
+  @ArrayMaxSize(1000, { message: 'tables may name at most 1000 tables' })
+  @IsString({ each: true, message: 'tables must hold only strings' })
+  @MaxLength(256, { each: true, message: 'tables: each name must be at most 256 characters' })
+  @Matches(/^[^\u0000]+$/, { each: true, message: 'tables: names must be non-empty and hold no NUL character' })
+  tables?: string[];
 }
 
 @ApiSchema({ name: 'BmVerifyBackupDto' })
@@ -80,6 +98,7 @@ export class RestoreRunResponse {
   @ApiProperty({ description: 'Database restored into' }) database!: string;
   @ApiProperty({ description: 'True when restoring into targetDatabase, not the target\'s own database' }) intoOtherDatabase!: boolean;
   @ApiProperty() dropExisting!: boolean;
+  @ApiPropertyOptional({ type: [String], nullable: true, description: 'The tables restored out of the backup (canonical names), or null for the whole backup' }) tables!: string[] | null;
   @ApiProperty() force!: boolean;
   @ApiProperty({ description: 'Whether a safety backup is taken of the destination (when it exists at run time)' }) safetyBackup!: boolean;
   @ApiPropertyOptional({ type: String, nullable: true, format: 'uuid', description: 'The backup taken just before restoring' }) safetyBackupId!: string | null;
@@ -102,7 +121,7 @@ export function toRestoreRunResponse(r: RestoreRun): RestoreRunResponse {
   const { id, backupId, target, database, intoOtherDatabase, dropExisting, force, safetyBackup, safetyBackupId, status, activeKey } = r;
   const { requestedBy, startedAt, completedAt, durationMs, errorMessage, attempts, metadata, createdAt, updatedAt } = r;
   return {
-    ...{ id, backupId, target, engine: r.engine as EngineKind, database, intoOtherDatabase, dropExisting, force, safetyBackup, safetyBackupId, status, activeKey },
+    ...{ id, backupId, target, engine: r.engine as EngineKind, database, intoOtherDatabase, dropExisting, tables: restoreTables(r), force, safetyBackup, safetyBackupId, status, activeKey },
     ...{ requestedBy, startedAt, completedAt, durationMs, errorMessage, attempts, metadata, createdAt, updatedAt },
   };
 }
@@ -124,4 +143,10 @@ export class RestoreStats {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'Backups by verification outcome', example: { VERIFIED: 10, CORRUPTED: 0, unverified: 2 } }) verifications!: Record<string, number>;
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) lastRestoreAt!: Date | null;
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) lastVerifiedAt!: Date | null;
+}
+
+/** The tables a table-level restore restores (`metadata.tables`), or null for a whole backup. */
+export function restoreTables(r: Pick<RestoreRun, 'metadata'>): string[] | null {
+  const t = r.metadata?.tables;
+  return Array.isArray(t) && t.every((x) => typeof x === 'string') ? (t as string[]) : null;
 }
