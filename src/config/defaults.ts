@@ -61,6 +61,17 @@ export const DEFAULTS = {
   encryption: { scryptWorkFactor: 18 },
   relayEvents: true,
   monitoring: { minFreeBytes: 1024 ** 3, maxBackupAgeMs: 24 * HOUR, checkTimeoutMs: 3_000 },
+  notifications: {
+    enabled: true,
+    dedupWindowMs: 6 * HOUR,
+    checkIntervalMs: 60_000,
+    workerMissingMs: 10 * 60_000,
+    attempts: 8,
+    backoffMs: 30_000,
+    timeoutMs: 10_000,
+    digestDailyCron: '0 8 * * *',
+    digestWeeklyCron: '0 8 * * 1',
+  },
   schedules: {
     syncIntervalMs: 5_000,
     defaultPlans: [
