@@ -57,7 +57,7 @@ export const DEFAULTS = {
   },
   queue: { attempts: 3, concurrency: 1, lockDurationMs: 30_000, stalledIntervalMs: 30_000, backoffMs: 5_000, allowEviction: false, maxWaiting: 100 },
   shutdownGraceMs: 10_000,
-  storage: { defaults: ['local'], partSizeBytes: 8 * 1024 * 1024, partsInFlight: 4, abandonedUploadAgeMs: 24 * HOUR },
+  storage: { defaults: ['local'], partSizeBytes: 8 * 1024 * 1024, partsInFlight: 2, abandonedUploadAgeMs: 24 * HOUR },
   encryption: { scryptWorkFactor: 18 },
   relayEvents: true,
   monitoring: { minFreeBytes: 1024 ** 3, maxBackupAgeMs: 24 * HOUR, checkTimeoutMs: 3_000 },
