@@ -1,9 +1,15 @@
 /**
- * `npm run bench [-- --sizes 256,1024 --rounds 3 --format custom|plain]` (custom is the service default; `-- --catalog N`
- * runs the large-catalog bench of bench/catalog.ts instead): builds PostgreSQL databases of the given sizes
- * (MB of table data), then for each times, in one run and alternating, a backup through the real
- * API and worker processes, plain and encrypted (age to one recipient), against `pg_dump | zstd -3
- * > file` and `pg_dump | gzip -6 > file`, sampling the worker's peak RSS. Prints a table and writes bench/results/<time>.json.
+ * `npm run bench [-- --sizes 256,1024 --rounds 3 --format custom|plain --engines postgres,mysql]` (custom is the
+ * service default; `-- --catalog N` runs the large-catalog bench of bench/catalog.ts instead): builds PostgreSQL
+ * and MariaDB databases of the given sizes (MB of table data), then for each times, in one run and alternating
+ * with the shell path each round, through the real API and worker processes:
+ * - PostgreSQL backups, plain and encrypted (age to one recipient), against `pg_dump | zstd -3 > file`
+ *   and `pg_dump | gzip -6 > file`;
+ * - PostgreSQL restores of the service's backup into a new database, against `createdb` +
+ *   `pg_restore -j2` of a `pg_dump -Fc` file;
+ * - MariaDB backups against `mariadb-dump --single-transaction --quick … | zstd -3 > file`;
+ * - MariaDB restores into a new database, against `CREATE DATABASE` + `zstd -dc file | mariadb`;
+ * sampling the worker's peak RSS on each path. Prints tables and writes bench/results/<time>.json.
  *
  * The service's time runs from just before `POST /backups` to the record's `completedAt` (set
  * once the artifact is durable under its key). The script learns of the end by polling the API
@@ -20,12 +26,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { ensureMysqlDatabase, myQuery, type MyConn } from './mysql-data.js';
 import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
+import { ensureBenchDatabase } from './pg-dataset.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // `--catalog N`: the large-catalog bench (bench/catalog.ts) instead; it exits when done.
 if (process.argv.some((a) => a === '--catalog' || a.startsWith('--catalog='))) await import('./catalog.js');
+// `--s3`: the off-site bench (bench/s3.ts) instead: S3 against local disk; it exits when done.
+if (process.argv.includes('--s3')) await import('./s3.js');
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1024' },
@@ -35,9 +45,15 @@ const { values } = parseArgs({
     port: { type: 'string', default: '5432' },
     user: { type: 'string', default: 'postgres' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    engines: { type: 'string', default: 'postgres,mysql' },
+    'mysql-host': { type: 'string', default: '127.0.0.1' },
+    'mysql-port': { type: 'string', default: '3306' },
+    'mysql-user': { type: 'string', default: 'root' },
   },
 });
 const PG = { host: values.host!, port: Number(values.port), user: values.user! };
+const MY: MyConn = { host: values['mysql-host']!, port: Number(values['mysql-port']), user: values['mysql-user']! };
+const ENGINES = new Set(values.engines!.split(','));
 
 async function q(db: string, sql: string): Promise<any[]> {
   const c = new pg.Client({ ...PG, database: db });
@@ -49,35 +65,8 @@ async function q(db: string, sql: string): Promise<any[]> {
   }
 }
 
-/** A database of about `mb` MB: a wide orders table with mixed types, reused across runs. */
-async function ensureDatabase(mb: number): Promise<string> {
-  const db = `bm_bench_${mb}mb`;
-  const exists = await q('postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}'`);
-  if (exists.length) {
-    const ok = await q(db, `SELECT count(*) AS n FROM pg_tables WHERE tablename = 'bench_done'`);
-    if (Number(ok[0].n) === 1) return db;
-    await q('postgres', `DROP DATABASE "${db}" WITH (FORCE)`);
-  }
-  await q('postgres', `CREATE DATABASE "${db}"`);
-  const rows = Math.round((mb * 1024 * 1024) / 260);
-  process.stderr.write(`building ${db} (${rows} rows)...\n`);
-  await q(db, `CREATE TABLE customers (id int PRIMARY KEY, name text, email text, country text, created_at timestamptz)`);
-  await q(db, `INSERT INTO customers SELECT g, 'Customer ' || g, 'user' || g || '@example.com', (ARRAY['DE','FR','JP','BR','US'])[1 + g % 5], now() - (g || ' minutes')::interval FROM generate_series(1, ${Math.max(1000, Math.round(rows / 20))}) g`);
-  await q(db, `CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int, status text, total numeric(12,2), placed_at timestamptz, note text, attrs jsonb)`);
-  const chunk = 500_000;
-  for (let start = 1; start <= rows; start += chunk) {
-    const end = Math.min(rows, start + chunk - 1);
-    await q(db, `INSERT INTO orders SELECT g, 1 + g % 50000, (ARRAY['new','paid','shipped','returned'])[1 + g % 4], round((random() * 1000)::numeric, 2),
-      now() - (g || ' seconds')::interval, md5(random()::text) || ' ' || md5(g::text),
-      jsonb_build_object('sku', 'SKU-' || (g % 9973), 'qty', 1 + g % 7, 'gift', g % 11 = 0, 'ref', substr(md5((g * 7)::text), 1, 12))
-      FROM generate_series(${start}, ${end}) g`);
-  }
-  await q(db, `CREATE INDEX ON orders (customer_id)`);
-  // Frozen and analysed: no round pays for setting hint bits on freshly loaded pages.
-  await q(db, `VACUUM (FREEZE, ANALYZE)`);
-  await q(db, `CREATE TABLE bench_done ()`);
-  return db;
-}
+/** A database of about `mb` MB (bench/pg-dataset.ts), reused across runs. */
+const ensureDatabase = (mb: number) => ensureBenchDatabase(PG, mb);
 
 /** A fresh age key pair in `dir` (age-keygen); its public key. */
 function ageRecipient(dir: string): string {
@@ -96,25 +85,78 @@ function freePort(): Promise<number> {
   });
 }
 
+const PG_ENV = { PATH: process.env.PATH!, PGHOST: PG.host, PGPORT: String(PG.port), PGUSER: PG.user };
+/** Client options for the MariaDB command-line tools (no password: the bench's server takes none). */
+const MY_ARGS = [`--host=${MY.host}`, `--port=${MY.port}`, `--user=${MY.user}`];
+
 /** The shell pipeline `pg_dump db | <codec> > file`, wired with kernel pipes but no shell. */
 function shellPipeline(db: string, codec: string[], out: string): Promise<number> {
+  return pipeline2(['pg_dump', db], codec, out);
+}
+
+/** `first | second [> out]` with kernel pipes and no shell; ms from spawn to both exited. */
+function pipeline2(first: string[], second: string[], out?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const env = { PATH: process.env.PATH!, PGHOST: PG.host, PGPORT: String(PG.port), PGUSER: PG.user };
-    const dump = spawn('pg_dump', [db], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const fd = openSync(out, 'w', 0o600);
-    const comp = spawn(codec[0], codec.slice(1), { stdio: [dump.stdout!, fd, 'inherit'] });
+    const env = { ...PG_ENV };
+    const a = spawn(first[0], first.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const fd = out ? openSync(out, 'w', 0o600) : 'ignore';
+    const b = spawn(second[0], second.slice(1), { env, stdio: [a.stdout!, fd, 'inherit'] });
     let left = 2;
     const done = (code: number | null) => {
-      if (code !== 0) reject(new Error(`pipeline exited ${code}`));
+      if (code !== 0) reject(new Error(`${first[0]} | ${second[0]} exited ${code}`));
       if (--left === 0) {
-        closeSync(fd);
+        if (typeof fd === 'number') closeSync(fd);
         resolve(performance.now() - t0);
       }
     };
-    dump.on('exit', done);
-    comp.on('exit', done);
+    a.on('exit', done);
+    b.on('exit', done);
   });
+}
+
+/** One command to its end; ms. */
+function runTimed(argv: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const c = spawn(argv[0], argv.slice(1), { env: PG_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+    c.on('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${argv[0]} exited ${code}`))));
+  });
+}
+
+/** The shell's MariaDB dump: the same options the service passes, into `zstd -3`. */
+const mariadbDumpArgv = (db: string) => [
+  'mariadb-dump',
+  ...MY_ARGS,
+  '--single-transaction',
+  '--quick',
+  '--hex-blob',
+  '--default-character-set=utf8mb4',
+  '--no-tablespaces',
+  '--skip-dump-date',
+  '--triggers',
+  '--routines',
+  '--events',
+  '--',
+  db,
+];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+/** Service against shell on one path: medians, ratio of medians, median of the rounds' own ratios, ratio of the bests. */
+function compare(service: number[], shell: number[]) {
+  return {
+    serviceMs: Math.round(median(service)),
+    shellMs: Math.round(median(shell)),
+    ratio: r3(median(service) / median(shell)),
+    pairedRatio: r3(median(service.map((x, i) => x / shell[i]))),
+    bestRatio: r3(Math.min(...service) / Math.min(...shell)),
+    service: service.map(Math.round),
+    shell: shell.map(Math.round),
+  };
 }
 
 const children = new Set<ChildProcess>();
@@ -153,9 +195,11 @@ async function main() {
   const rounds = Number(values.rounds);
   const work = mkdtempSync(join(tmpdir(), 'bm-bench-'));
   const results: any[] = [];
+  const paths: any[] = [];
   for (const mb of sizes) {
     const db = await ensureDatabase(mb);
     const dbBytes = Number((await q(db, `SELECT pg_database_size(current_database()) AS s`))[0].s);
+    const myDb = ENGINES.has('mysql') ? await ensureMysqlDatabase(MY, mb) : undefined;
     const port = await freePort();
     const env: Record<string, string> = {
       PATH: process.env.PATH!,
@@ -167,6 +211,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       SCHEDULER_ENABLED: 'false',
       BACKUP_TARGET_BENCH_URL: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`,
+      ...(myDb ? { BACKUP_TARGET_BENCHMY_URL: `mysql://${MY.user}@${MY.host}:${MY.port}/${myDb}` } : {}),
       // Encrypted backups are asked for with encrypt: true; the others stay plain.
       BACKUP_ENCRYPTION_RECIPIENTS: ageRecipient(work),
       BACKUP_ENCRYPTION_DEFAULT: 'false',
@@ -183,7 +228,8 @@ async function main() {
         }
       });
     }
-    const token = signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Operator }, { expiresIn: '2h' });
+    // Admin: restores need it.
+    const token = signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Admin }, { expiresIn: '4h' });
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
       try {
@@ -202,14 +248,16 @@ async function main() {
     let record: any;
     let encrypted: any;
     /** One backup through the API and worker: ms to completedAt, machine CPU ms, the record once verified. */
-    const serviceBackup = async (encrypt: boolean): Promise<{ ms: number; cpu: number; observed: number; record: any }> => {
+    const serviceBackup = async (encrypt: boolean, target = 'bench', format = values.format): Promise<{ ms: number; cpu: number; observed: number; record: any; rss: number }> => {
+      const rss0 = peakRss;
+      peakRss = 0;
       const cpu0 = busyCpuMs();
       const t0 = performance.now();
       const wallT0 = Date.now();
       const created = (await (await fetch(`${base}/api/v1/backups`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ target: 'bench', format: values.format, encrypt }),
+        body: JSON.stringify({ target, format, encrypt }),
       })).json()) as any;
       // Machine CPU sampled with the time, to read it off at the record's completedAt: the
       // verification that follows the backup must not count. The worker's RSS is sampled through
@@ -238,7 +286,38 @@ async function main() {
         rec = await (await fetch(`${base}/api/v1/backups/${created.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
       }
       clearInterval(sampler);
-      return { ms: completedAt - wallT0, cpu, observed, record: rec };
+      const rss = peakRss;
+      peakRss = Math.max(rss0, rss);
+      return { ms: completedAt - wallT0, cpu, observed, record: rec, rss };
+    };
+    /** One restore of `backupId` through the API into the new database `into`: ms from the request to the run's completedAt, worker peak RSS. */
+    const serviceRestore = async (backupId: string, into: string): Promise<{ ms: number; rss: number }> => {
+      let rss = 0;
+      const sampler = setInterval(() => (rss = Math.max(rss, vm(worker.pid!, 'VmRSS'))), 50);
+      const wallT0 = Date.now();
+      const res = await fetch(`${base}/api/v1/backups/${backupId}/restore`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ confirm: true, targetDatabase: into }),
+      });
+      const created = (await res.json()) as any;
+      if (res.status !== 202) throw new Error(`restore request: ${res.status} ${JSON.stringify(created)}`);
+      let run: any;
+      for (;;) {
+        run = await (await fetch(`${base}/api/v1/restores/${created.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
+        if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(run.status)) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      clearInterval(sampler);
+      if (run.status !== 'COMPLETED') throw new Error(`restore ${run.status}: ${run.errorMessage}`);
+      return { ms: new Date(run.completedAt).getTime() - wallT0, rss };
+    };
+    const dropPg = (name: string) => q('postgres', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    const dropMy = (name: string) => myQuery(MY, `DROP DATABASE IF EXISTS \`${name}\``);
+    const path = (engine: string, op: string, service: number[], shell: number[], shellName: string, rss: number[]) => {
+      const p = { sizeMb: mb, engine, op, shellPath: shellName, ...compare(service, shell), workerPeakRssMb: Math.round(Math.max(...rss)) };
+      paths.push(p);
+      process.stderr.write(`${mb} MB ${engine} ${op}: service ${p.serviceMs} ms, shell ${p.shellMs} ms, ${p.ratio}× (paired ${p.pairedRatio}×), RSS ${p.workerPeakRssMb} MB\n`);
     };
     for (let round = 0; round < rounds; round++) {
       const cpu0 = busyCpuMs();
@@ -260,12 +339,74 @@ async function main() {
       }
       runs.gzip.push(await shellPipeline(db, ['gzip', '-6', '-c'], join(work, 'shell.sql.gz')));
     }
+    path('postgres', 'backup', runs.service, runs.zstd, 'pg_dump | zstd -3 > file', [peakRss]);
+
+    // PostgreSQL restore into a new database, against createdb + pg_restore -j2 of a pg_dump -Fc file.
+    const customDump = join(work, 'shell.dump');
+    await runTimed(['pg_dump', '-Fc', '-f', customDump, db]);
+    const pgRestore = { service: [] as number[], shell: [] as number[], rss: [] as number[] };
+    for (let round = 0; round < rounds; round++) {
+      const shellFirst = round % 2 === 0;
+      for (const which of shellFirst ? ['shell', 'service'] : ['service', 'shell']) {
+        const into = `bench_restore_${which}`;
+        await dropPg(into);
+        if (which === 'shell') {
+          const t0 = performance.now();
+          await runTimed(['createdb', into]);
+          await runTimed(['pg_restore', '-j2', '-d', into, customDump]);
+          pgRestore.shell.push(performance.now() - t0);
+        } else {
+          const r = await serviceRestore(record.id, into);
+          pgRestore.service.push(r.ms);
+          pgRestore.rss.push(r.rss);
+        }
+        await dropPg(into);
+      }
+    }
+    path('postgres', 'restore (new database)', pgRestore.service, pgRestore.shell, 'createdb + pg_restore -j2 (pg_dump -Fc file)', pgRestore.rss);
+
+    if (myDb) {
+      // MariaDB backup against mariadb-dump | zstd -3 > file, alternating which goes first.
+      const myBackup = { service: [] as number[], shell: [] as number[], rss: [] as number[] };
+      const shellZst = join(work, 'shell-my.sql.zst');
+      let myRecord: any;
+      for (let round = 0; round < rounds; round++) {
+        for (const which of round % 2 === 0 ? ['shell', 'service'] : ['service', 'shell']) {
+          if (which === 'shell') myBackup.shell.push(await pipeline2(mariadbDumpArgv(myDb), ['zstd', '-3', '-q', '-c'], shellZst));
+          else {
+            const r = await serviceBackup(false, 'benchmy', 'plain');
+            myBackup.service.push(r.ms);
+            myBackup.rss.push(r.rss);
+            myRecord = r.record;
+          }
+        }
+      }
+      path('mysql', 'backup', myBackup.service, myBackup.shell, 'mariadb-dump --single-transaction --quick … | zstd -3 > file', myBackup.rss);
+
+      // MariaDB restore into a new database, against CREATE DATABASE + zstd -dc file | mariadb.
+      const myRestore = { service: [] as number[], shell: [] as number[], rss: [] as number[] };
+      for (let round = 0; round < rounds; round++) {
+        for (const which of round % 2 === 0 ? ['shell', 'service'] : ['service', 'shell']) {
+          const into = `bench_restore_my_${which}`;
+          await dropMy(into);
+          if (which === 'shell') {
+            const t0 = performance.now();
+            await myQuery(MY, `CREATE DATABASE \`${into}\``);
+            await pipeline2(['zstd', '-dc', '-q', shellZst], ['mariadb', ...MY_ARGS, into]);
+            myRestore.shell.push(performance.now() - t0);
+          } else {
+            const r = await serviceRestore(myRecord.id, into);
+            myRestore.service.push(r.ms);
+            myRestore.rss.push(r.rss);
+          }
+          await dropMy(into);
+        }
+      }
+      path('mysql', 'restore (new database)', myRestore.service, myRestore.shell, 'CREATE DATABASE + zstd -dc file | mariadb', myRestore.rss);
+    }
+
     const hwm = vm(worker.pid!, 'VmHWM');
     stopChildren();
-    const median = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    };
     const r = {
       sizeMb: mb,
       databaseBytes: dbBytes,
@@ -297,6 +438,8 @@ async function main() {
       runs,
     };
     results.push(r);
+    // The next size starts its own API and worker.
+    await new Promise((r) => setTimeout(r, 1000));
   }
   rmSync(work, { recursive: true, force: true });
   const rows = results.map((r) =>
@@ -309,9 +452,17 @@ async function main() {
   process.stdout.write(
     ['| data | dump | service ms | pg_dump\\|zstd -3 ms | pg_dump\\|gzip -6 ms | vs zstd | vs gzip | machine CPU ms service / zstd | worker idle RSS MB | worker peak RSS MB (backup + verify) | worker VmHWM MB (whole life) |', '|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',
   );
+  process.stdout.write(
+    [
+      '',
+      '| data | engine | path | service ms | shell path | shell ms | service / shell (paired, best) | worker peak RSS MB |',
+      '|---|---|---|---|---|---|---|---|',
+      ...paths.map((p) => `| ${p.sizeMb} MB | ${p.engine} | ${p.op} | ${p.serviceMs} | \`${p.shellPath.replace(/\|/g, '\\|')}\` | ${p.shellMs} | ${p.ratio}× (${p.pairedRatio}×, ${p.bestRatio}×) | ${p.workerPeakRssMb} |`),
+    ].join('\n') + '\n',
+  );
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const file = join(ROOT, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, rounds, format: values.format, results }, null, 2));
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, rounds, format: values.format, results, paths }, null, 2));
   process.stdout.write(`wrote ${file}\n`);
 }
 

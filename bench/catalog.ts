@@ -193,7 +193,8 @@ async function benchEngine(engine: string, source: string) {
   const token = signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Admin }, { expiresIn: '4h' });
   const base = `http://127.0.0.1:${port}`;
   const get = async (path: string) => {
-    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    // A kept-alive socket the server closed while the bench was seeding: one new try.
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } }).catch(() => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } }));
     const text = await res.text();
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${text.slice(0, 300)}`);
     return text;

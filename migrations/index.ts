@@ -7,6 +7,7 @@ import { ACCOUNT_MIGRATIONS } from './accounts.js';
 import { AUDIT_MIGRATIONS } from './audit.js';
 import type { CatalogMigration } from './catalog-migration.js';
 import { CACHE_MIGRATIONS } from './cache.js';
+import { NOTIFICATION_MIGRATIONS } from './notifications.js';
 import { RESTORE_MIGRATIONS } from './restore.js';
 import { SCHEDULER_MIGRATIONS } from './scheduler.js';
 import { SYSTEM_INFO_MIGRATIONS } from './system-info.js';
@@ -24,6 +25,7 @@ export const CATALOG_MIGRATIONS = [
   Encryption1766100000000,
   BackupRecordsLiveIndexes1796097124876,
   ...ACCOUNT_MIGRATIONS,
+  ...NOTIFICATION_MIGRATIONS,
 ];
 
 type MigrationClass = new () => CatalogMigration;

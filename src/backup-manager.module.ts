@@ -4,6 +4,7 @@ import { AccountsModule } from './accounts/accounts.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { BackupModule } from './backup/backup.module.js';
 import { CacheModule } from './cache/cache.module.js';
+import { NotificationsModule } from './notifications/notifications.module.js';
 import { RestoreModule } from './restore/restore.module.js';
 import { SchedulerModule } from './scheduler/scheduler.module.js';
 import { SystemInfoModule } from './system-info/system-info.module.js';
@@ -74,7 +75,7 @@ export type BackupManagerWorkerAsyncOptions = typeof worker.ASYNC_OPTIONS_TYPE;
 export class BackupManagerWorkerModule extends worker.ConfigurableModuleClass {}
 
 /** Feature modules whose controllers move under `routePrefix`. */
-const FEATURE_MODULES = [AccountsModule, LiveModule, TargetsModule, BackupModule, RestoreModule, SchedulerModule, AuditModule, CacheModule, SystemInfoModule];
+const FEATURE_MODULES = [AccountsModule, LiveModule, TargetsModule, BackupModule, RestoreModule, SchedulerModule, AuditModule, CacheModule, SystemInfoModule, NotificationsModule];
 
 function compose(
   definition: DynamicModule,
@@ -110,9 +111,10 @@ function compose(
       AuditModule.register({ controllers }),
       CacheModule.register({ controllers }),
       SystemInfoModule.register({ controllers }),
+      NotificationsModule.register({ controllers }),
       ...(routePrefix && controllers ? [RouterModule.register([{ path: routePrefix, module: definition.module!, children: FEATURE_MODULES }])] : []),
     ],
     providers: [],
-    exports: [BackupModule, RestoreModule, SchedulerModule, AuditModule, SystemInfoModule],
+    exports: [BackupModule, RestoreModule, SchedulerModule, AuditModule, SystemInfoModule, NotificationsModule],
   };
 }

@@ -26,6 +26,7 @@ export {
   type RetentionPolicy,
   type SchedulerOptions,
   type TargetOptions,
+  type NotificationOptions,
   DEFAULT_QUEUE_MAX_WAITING,
   DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES,
 } from './config/options.js';
@@ -61,6 +62,7 @@ export {
   ScheduleErrorCode,
   StorageErrorCode,
   TargetErrorCode,
+  NotificationErrorCode,
   type ErrorBody,
 } from './common/error-codes.js';
 export { ApiExceptionFilter } from './common/http-exception.filter.js';
@@ -69,6 +71,14 @@ export { ApiExceptionFilter } from './common/http-exception.filter.js';
 export { BackupEvents, type BackupEvent } from './backup/backup-events.js';
 export { isRelayedEvent, RELAYED_EVENTS } from './common/event-relay.js';
 export { RestoreEvents, VerifyEvents, type RestoreEvent } from './restore/restore-events.js';
+
+// Notifications: channels, deliveries, alert conditions; `alert.raised` / `alert.resolved` events.
+export { AlertsService } from './notifications/alerts.service.js';
+export { ChannelsService } from './notifications/channels.service.js';
+export { AlertEvents, NOTIFICATION_EVENTS, type NotificationEvent } from './notifications/notification-events.js';
+export type { Notice } from './notifications/notice.js';
+export type { ChannelConfig, ChannelKind } from './notifications/channel-kinds.js';
+export { SIGNATURE_HEADER, TIMESTAMP_HEADER, signature as webhookSignature } from './notifications/payloads.js';
 
 // DTOs.
 export { CreateBackupDto } from './backup/dto/create-backup.dto.js';

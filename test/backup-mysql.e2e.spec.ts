@@ -111,6 +111,12 @@ describe('MySQL/MariaDB backups through the queue', () => {
     expect(done.tableCount).toBe(5);
     expect(done.fileKey).toMatch(/^shop\/shop_manual_\d{8}T\d{6}Z_[0-9a-f]{8}\.sql\.(zst|gz)$/);
     expect(done.metadata.clientVersion).toMatch(/(mariadb-dump|mysqldump)\s+Ver/);
+    // Exact rows of every base table, counted beside the dump (for drills).
+    const tables = await myQuery(undefined, `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'`, [source]);
+    const counts: Record<string, number> = {};
+    for (const { t: name } of tables) counts[name] = Number((await myQuery(source, `SELECT COUNT(*) AS n FROM \`${name}\``))[0].n);
+    expect(done.metadata.tableRows).toEqual(counts);
+    expect(done.metadata.tableRowsSource).toBe('database-at-dump-start');
 
     const copy = await restoreInto(done, 'myrestore');
     expect(await myRows(copy)).toEqual(await myRows(source));

@@ -27,6 +27,8 @@ function documentedVariables(): RegExp[] {
 function readByService(name: string): boolean {
   const code = ['src/config/env.ts', 'src/config/env-variables.ts', 'src/main.ts', 'src/worker.ts'].map(read).join('\n');
   const target = /^BACKUP_TARGET_[A-Z0-9_]+?(_URL|_PASSWORD_FILE|_CORE_TABLES|_MAX_AGE_HOURS)$/.exec(name);
+  const storage = /^BACKUP_STORAGE_[A-Z0-9_]+?(_URL|_ACCESS_KEY_ID|_SECRET_ACCESS_KEY_FILE)$/.exec(name);
+  if (storage) return code.includes(`_${storage[1].slice(1)}`);
   return target ? code.includes(`_${target[1].slice(1)}`) : new RegExp(`['"\`.]${name}\\b`).test(code);
 }
 
@@ -59,7 +61,7 @@ const env = (service: string) => (services[service].environment ?? {}) as Record
 describe('docker-compose.yml', () => {
   it('parses, with the expected services, each with an image or a build and a healthcheck', () => {
     expect(Object.keys(compose).filter((k) => !k.startsWith('x-')).sort()).toEqual(['secrets', 'services', 'volumes']);
-    expect(Object.keys(services).sort()).toEqual(['api', 'mariadb', 'postgres', 'redis', 'worker']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'mariadb', 'minio', 'postgres', 'redis', 'worker']);
     for (const [name, s] of Object.entries(services)) {
       expect({ name, image: typeof s.image }).toEqual({ name, image: 'string' });
       const test = s.healthcheck?.test as string[] | undefined;

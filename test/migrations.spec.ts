@@ -28,7 +28,9 @@ async function tablesOf(ds: DataSource): Promise<string[]> {
   return (await ds.query<Array<{ name: string }>>(sql)).map((r) => r.name).sort();
 }
 
-const CATALOG_TABLES = ['backup_records', 'backup_copies', 'restore_runs', 'schedules', 'audit_events', 'cache_clear_events', 'users', 'sessions', 'api_tokens'];
+/** Tables of issue 18 (notifications). */
+const NOTIFICATION_TABLES = ['notification_channels', 'notification_deliveries', 'notification_conditions'];
+const CATALOG_TABLES = ['backup_records', 'backup_copies', 'restore_runs', 'schedules', 'audit_events', 'cache_clear_events', 'users', 'sessions', 'api_tokens', ...NOTIFICATION_TABLES];
 
 /** One empty database per call, on each engine; `url` undefined means an SQLite file. */
 type Engine = { name: string; fresh(): Promise<{ url: string | undefined; sqlitePath: string }> };

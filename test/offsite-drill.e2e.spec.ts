@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signToken } from '../src/auth/token-verifier.js';
@@ -97,7 +97,7 @@ describe('backups that outlive the machine', () => {
       BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${source}`,
       ...s3.env('offsite', 'two-machines'),
       BACKUP_STORAGES: 'local,offsite',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'debug',
     });
     const dirs = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'bm-machine-')));
     const procs: Proc[] = [];
@@ -160,6 +160,12 @@ describe('backups that outlive the machine', () => {
         expect(ended.errorMessage).toBeNull();
         expect(ended.status).toBe('COMPLETED');
         expect(await pgSnapshot(copy)).toEqual(await pgSnapshot(source));
+      }
+      // The S3 secret is in no process's argv and in no log line (debug level).
+      expect(procs.map((p) => p.output()).join('').length).toBeGreaterThan(0);
+      for (const p of procs) {
+        expect(p.output()).not.toContain(s3.secretAccessKey);
+        if (p.child.exitCode === null && p.child.signalCode === null) expect(readFileSync(`/proc/${p.child.pid}/cmdline`, 'utf8')).not.toContain(s3.secretAccessKey);
       }
     } finally {
       for (const p of procs) p.child.kill('SIGKILL');

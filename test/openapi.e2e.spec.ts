@@ -26,7 +26,8 @@ describe('the OpenAPI document', () => {
   beforeAll(async () => {
     db = await createPgDatabase('oapi');
     await pgQuery(db, 'CREATE TABLE customers (id int PRIMARY KEY, name text); INSERT INTO customers SELECT g, md5(g::text) FROM generate_series(1, 50) g;');
-    t = await startTestApp({ BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}` });
+    // The channel examples name real receivers (Slack, Telegram...): nothing may be sent to them.
+    t = await startTestApp({ BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}`, NOTIFY_ENABLED: 'false' });
     // The login and token examples name the account "alice"; the test's own token names "tester".
     const accounts = t.app.get(AccountsService, { strict: false });
     await accounts.createUser('alice', Role.Admin, 'correct-horse-battery-staple');
@@ -95,9 +96,10 @@ describe('the OpenAPI document', () => {
       if (!examples.length) results.push(`${method.toUpperCase()} ${path}: no example`);
       const documented = Object.keys(op.responses).filter((s) => Number(s) < 300);
       for (const [name, { value }] of examples) {
-        const url = path.replace('{id}', path.startsWith('/api/v1/schedules') ? ids.schedule : backup.id);
+        const url = path.replace('{id}', path.startsWith('/api/v1/schedules') ? ids.schedule : path.startsWith('/api/v1/notifications/channels') ? ids.channel : backup.id);
         const r = await api(t, method.toUpperCase(), url, { body: value });
         if (path === '/api/v1/schedules' && r.status === 201) ids.schedule ??= r.body.id;
+        if (path === '/api/v1/notifications/channels' && r.status === 201) ids.channel ??= r.body.id;
         results.push(`${method.toUpperCase()} ${path} ${name}: ${documented.includes(String(r.status)) ? 'ok' : `${r.status} ${r.text.slice(0, 300)}`}`);
       }
     }

@@ -8,7 +8,7 @@ import { AuditService } from './audit.service.js';
 import { AuditOutcome, AuditSeverity } from './entities/audit-event.entity.js';
 
 /** Event namespaces whose events are audited. */
-const AUDITED = new Set(['account', 'backup', 'restore', 'verify', 'verification', 'drill', 'schedule', 'scheduler', 'retention', 'cache']);
+const AUDITED = new Set(['account', 'backup', 'restore', 'verify', 'verification', 'drill', 'schedule', 'scheduler', 'retention', 'cache', 'notification']);
 /** Progress and start notices are not actions or outcomes. */
 const SKIPPED_VERBS = new Set(['started', 'progress', 'heartbeat']);
 /** Event verb → audit verb. Failures map onto the operation they ended, with outcome `failure`. */
@@ -28,6 +28,7 @@ const VERBS: Record<string, string> = {
   paused: 'pause',
   resumed: 'resume',
   triggered: 'trigger',
+  tested: 'test',
   enabled: 'enable',
   disabled: 'disable',
   skipped: 'skip',
@@ -44,6 +45,7 @@ const RESOURCE_FIELDS: Array<[field: string, type: string | undefined]> = [
   ['clear', 'cache'],
   ['policy', 'retention'],
   ['user', 'user'],
+  ['channel', 'notification_channel'],
 ];
 const RECORD_FIELDS = ['target', 'engine', 'type', 'status', 'scope', 'compression', 'sizeBytes', 'durationMs', 'triggeredBy', 'errorMessage', 'fileKey'];
 

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { IsBoolean, IsOptional, IsString, Matches } from 'class-validator';
 import { randomBytes } from 'node:crypto';
 import { MinRole, Role } from '../auth/roles.js';
@@ -100,6 +100,13 @@ export class CatalogController {
   constructor(private readonly rebuilder: CatalogRebuild) {}
 
   @Post('rebuild')
+  @ApiBody({
+    type: CatalogRebuildDto,
+    examples: {
+      dryRun: { summary: 'What a rebuild from every destination would change', value: { dryRun: true } },
+      offsite: { summary: 'Rebuild from one destination (after losing the machine)', value: { storage: 'local' } },
+    },
+  })
   @HttpCode(200)
   @MinRole(Role.Admin)
   @ApiOperation({

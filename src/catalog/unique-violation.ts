@@ -1,10 +1,11 @@
 /**
  * Whether a catalog write failed on a UNIQUE constraint, on any of the catalog's engines:
- * PostgreSQL `23505`, MySQL/MariaDB `ER_DUP_ENTRY` (1062), SQLite `SQLITE_CONSTRAINT_UNIQUE`.
+ * PostgreSQL `23505`, MySQL/MariaDB `ER_DUP_ENTRY` (1062), SQLite `SQLITE_CONSTRAINT_UNIQUE` (and
+ * `SQLITE_CONSTRAINT_PRIMARYKEY`: a primary key is unique too, but SQLite names it apart).
  */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: unknown; errno?: unknown; driverError?: { code?: unknown; errno?: unknown } } | undefined;
   const codes = [e?.code, e?.driverError?.code];
   const errnos = [e?.errno, e?.driverError?.errno];
-  return codes.some((c) => c === '23505' || c === 'ER_DUP_ENTRY' || c === 'SQLITE_CONSTRAINT_UNIQUE') || errnos.includes(1062);
+  return codes.some((c) => c === '23505' || c === 'ER_DUP_ENTRY' || c === 'SQLITE_CONSTRAINT_UNIQUE' || c === 'SQLITE_CONSTRAINT_PRIMARYKEY') || errnos.includes(1062);
 }

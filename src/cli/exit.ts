@@ -77,6 +77,9 @@ export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
   STORAGE_REFUSED: Exit.Refused,
   STORAGE_NOT_FOUND: Exit.Refused,
   STORAGE_UNAVAILABLE: Exit.Unavailable,
+  CHANNEL_NOT_FOUND: Exit.Refused,
+  CHANNEL_NAME_TAKEN: Exit.Refused,
+  CHANNEL_READ_ONLY: Exit.Refused,
 };
 
 /** The exit code and message for anything a command throws. */

@@ -43,6 +43,9 @@ const EXAMPLE_MESSAGE: Readonly<Record<ErrorCode, string>> = {
   STORAGE_REFUSED: 'Storage directory contains a symlink; refusing to follow it',
   STORAGE_NOT_FOUND: 'No storage named "nope"; configured: local, offsite',
   STORAGE_UNAVAILABLE: 'storage "offsite" (s3://backups/prod/ at https://s3.example.com (eu-west-1)) refused the credentials; check BACKUP_STORAGE_OFFSITE_ACCESS_KEY_ID and BACKUP_STORAGE_OFFSITE_SECRET_ACCESS_KEY_FILE',
+  CHANNEL_NOT_FOUND: 'Channel 5d0c2a7e-8f1b-4c3d-9e2f-1a2b3c4d5e6f not found',
+  CHANNEL_NAME_TAKEN: 'A channel named "ops-mail" already exists',
+  CHANNEL_READ_ONLY: 'Channel "ops-mail" comes from the configuration (NOTIFY_CHANNELS or notifications.channels) and cannot be changed through the API; change the configuration instead',
 };
 
 /** What each status means in general, before the codes that say which case it is. */

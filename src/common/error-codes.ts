@@ -99,6 +99,13 @@ export enum StorageErrorCode {
   StorageUnavailable = 'STORAGE_UNAVAILABLE',
 }
 
+export enum NotificationErrorCode {
+  ChannelNotFound = 'CHANNEL_NOT_FOUND',
+  ChannelNameTaken = 'CHANNEL_NAME_TAKEN',
+  /** The channel comes from the configuration (NOTIFY_CHANNELS / notifications.channels); change it there. */
+  ChannelReadOnly = 'CHANNEL_READ_ONLY',
+}
+
 /** Every code the API can answer. */
 export const ErrorCode = {
   ...RequestErrorCode,
@@ -110,6 +117,7 @@ export const ErrorCode = {
   ...ScheduleErrorCode,
   ...QueueErrorCode,
   ...StorageErrorCode,
+  ...NotificationErrorCode,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -153,6 +161,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   STORAGE_REFUSED: 400,
   STORAGE_NOT_FOUND: 404,
   STORAGE_UNAVAILABLE: 503,
+  CHANNEL_NOT_FOUND: 404,
+  CHANNEL_NAME_TAKEN: 409,
+  CHANNEL_READ_ONLY: 409,
 };
 
 /** Every code, for clients that map them (the CLI's exit codes). */

@@ -57,10 +57,21 @@ export const DEFAULTS = {
   },
   queue: { attempts: 3, concurrency: 1, lockDurationMs: 30_000, stalledIntervalMs: 30_000, backoffMs: 5_000, allowEviction: false, maxWaiting: 100 },
   shutdownGraceMs: 10_000,
-  storage: { defaults: ['local'], partSizeBytes: 8 * 1024 * 1024, partsInFlight: 4, abandonedUploadAgeMs: 24 * HOUR },
+  storage: { defaults: ['local'], partSizeBytes: 8 * 1024 * 1024, partsInFlight: 2, abandonedUploadAgeMs: 24 * HOUR },
   encryption: { scryptWorkFactor: 18 },
   relayEvents: true,
   monitoring: { minFreeBytes: 1024 ** 3, maxBackupAgeMs: 24 * HOUR, checkTimeoutMs: 3_000 },
+  notifications: {
+    enabled: true,
+    dedupWindowMs: 6 * HOUR,
+    checkIntervalMs: 60_000,
+    workerMissingMs: 10 * 60_000,
+    attempts: 8,
+    backoffMs: 30_000,
+    timeoutMs: 10_000,
+    digestDailyCron: '0 8 * * *',
+    digestWeeklyCron: '0 8 * * 1',
+  },
   schedules: {
     syncIntervalMs: 5_000,
     defaultPlans: [

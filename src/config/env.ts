@@ -6,7 +6,8 @@ import { restoreDatabasesProblems } from '../common/database-names.js';
 import { splitTableList } from '../engines/table-names.js';
 import { BUILTIN_RETENTION_POLICIES, DEFAULTS } from './defaults.js';
 import { ENV_VARIABLES, envValue, environmentProblems } from './env-variables.js';
-import type { AppRole, BackupManagerOptions, CacheOptions, EncryptionOptions, DefaultPlan, MonitoringOptions, RetentionPolicy, SchedulerOptions, StorageDestinationOptions, StorageTuningOptions, TargetOptions } from './options.js';
+import type { ChannelConfig } from '../notifications/channel-kinds.js';
+import type { AppRole, BackupManagerOptions, CacheOptions, EncryptionOptions, DefaultPlan, MonitoringOptions, NotificationOptions, RetentionPolicy, SchedulerOptions, StorageDestinationOptions, StorageTuningOptions, TargetOptions } from './options.js';
 import { validateOptions, type OptionProblem } from './validate-options.js';
 
 /** Thrown when the environment does not describe a runnable service; lists every problem. */
@@ -94,6 +95,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
   const r = read as unknown as Pick<BackupManagerOptions, 'catalog' | 'redisUrl' | 'queuePrefix' | 'auth' | 'dump' | 'queue' | 'shutdownGraceMs' | 'relayEvents'> & {
     encryption: Omit<EncryptionOptions, 'recipients' | 'recipientsFile'>;
     storage: StorageTuningOptions;
+    notifications: Omit<NotificationOptions, 'channels'>;
     schedules: Omit<SchedulerOptions, 'defaultPlans' | 'retention'> & { retention: Pick<SchedulerOptions['retention'], 'defaultPolicy' | 'cleanupCron'> };
     monitoring: Omit<MonitoringOptions, 'targetMaxBackupAgeMs'>;
     cache: Pick<CacheOptions, 'redisPrefixes' | 'sessionPrefixes' | 'redisUrl'>;
@@ -139,6 +141,7 @@ export function loadConfig(rawEnv: Env, opts: { roleOverride?: AppRole } = {}): 
       relayEvents: r.relayEvents,
       monitoring: { ...r.monitoring, targetMaxBackupAgeMs: parseTargetMaxAges(env, targets, problems) },
       cache: { ...r.cache, fileRoot: under('CACHE_FILE_ROOT', DEFAULTS.paths.cacheFiles) },
+      notifications: { ...r.notifications, channels: parseJsonList<ChannelConfig>('NOTIFY_CHANNELS', env.NOTIFY_CHANNELS, problems) },
     },
   };
   problems.push(...variableProblems(validateOptions(config.options), config.options, problems));
@@ -188,6 +191,19 @@ function retentionPolicies(env: Env, problems: string[]): RetentionPolicy[] {
     else problems.push(`RETENTION_MAX_TOTAL_BYTES must be an integer between 1 and ${Number.MAX_SAFE_INTEGER} (got "${rawCap}")`);
   }
   return [...byName.values()].map((p) => (cap && p && typeof p === 'object' && p.maxTotalBytes === undefined ? { ...p, maxTotalBytes: cap } : p));
+}
+
+/** A variable holding a JSON array (each element is checked with the options). */
+function parseJsonList<T>(name: string, raw: string | undefined, problems: string[]): T[] {
+  if (!raw?.trim()) return [];
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (Array.isArray(parsed)) return parsed as T[];
+    problems.push(`${name} must be a JSON array`);
+  } catch (err) {
+    problems.push(`${name} must be a JSON array (${(err as Error).message})`);
+  }
+  return [];
 }
 
 /** `BACKUP_TARGET_<NAME>_MAX_AGE_HOURS`: per-target freshness limit (0 = not checked). */

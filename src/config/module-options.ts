@@ -4,7 +4,9 @@ import type { DataSource } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { DEFAULTS } from './defaults.js';
 import {
+  defaultNotificationOptions,
   defaultSchedulerOptions,
+  type NotificationOptions,
   type AuthOptions,
   type BackupManagerOptions,
   type CacheOptions,
@@ -54,7 +56,7 @@ export interface HostAuthOptions {
  * unless `schedules.defaultPlans` / `schedules.drillCron` ask for them.
  */
 export interface BackupManagerModuleOptions
-  extends Partial<Omit<BackupManagerOptions, 'targets' | 'catalog' | 'auth' | 'dump' | 'queue' | 'controllers' | 'cache'>> {
+  extends Partial<Omit<BackupManagerOptions, 'targets' | 'catalog' | 'auth' | 'dump' | 'queue' | 'controllers' | 'cache' | 'notifications'>> {
   /** Databases to back up: connection details, or a host DataSource to read them from. */
   targets?: Array<TargetOptions | DataSourceTargetOptions>;
   /** Catalog connection: a URL, an SQLite file, or a host DataSource (`{ dataSource }`). Default: SQLite in `./data/catalog.sqlite`. */
@@ -65,6 +67,8 @@ export interface BackupManagerModuleOptions
   queue?: Partial<BackupManagerOptions['queue']>;
   /** What `DELETE /cache` may clear; prefixes default to none. */
   cache?: Partial<CacheOptions>;
+  /** Alerts: channels from configuration, public URL, de-duplication window, checks (see `NotificationOptions`). */
+  notifications?: Partial<NotificationOptions>;
 }
 
 /** Options that shape the module itself, so they are known before any factory runs. */
@@ -173,6 +177,7 @@ export async function resolveModuleOptions(input: BackupManagerModuleOptions, ex
     relayEvents: input.relayEvents ?? DEFAULTS.relayEvents,
     cache: input.cache ? { redisPrefixes: [], sessionPrefixes: [], ...input.cache } : undefined,
     encryption: input.encryption ? { ...DEFAULTS.encryption, ...input.encryption } : undefined,
+    notifications: { ...defaultNotificationOptions(), ...input.notifications, channels: input.notifications?.channels ?? [] },
   };
   for (const p of validateOptions(options)) {
     if (!unresolved.has(Number(/^targets\[(\d+)\]/.exec(p.path)?.[1]))) problems.push(`${p.path} ${p.message}`);

@@ -10,6 +10,8 @@ export const DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES = DEFAULTS.schedules.minInter
 
 export type { Compression, EngineKind } from '../common/vocabulary.js';
 import type { Compression, EngineKind } from '../common/vocabulary.js';
+import type { NotificationOptions } from '../notifications/notification-options.js';
+export type { NotificationOptions } from '../notifications/notification-options.js';
 export type AppRole = 'all' | 'api' | 'worker';
 
 export interface TargetOptions {
@@ -214,6 +216,8 @@ export interface BackupManagerOptions {
   monitoring?: MonitoringOptions;
   /** What `DELETE /cache` may clear (optional for host apps: nothing but in-memory caches). */
   cache?: CacheOptions;
+  /** Alerts by e-mail and webhooks (optional for host apps: defaults apply, no channel until one is made). */
+  notifications?: NotificationOptions;
 }
 
 export interface MonitoringOptions {
@@ -236,6 +240,10 @@ export interface CacheOptions {
   redisUrl?: string;
   /** Directory whose contents `cacheType: file` clears (temp files, uploads); nothing outside it. */
   fileRoot?: string;
+}
+
+export function defaultNotificationOptions(): NotificationOptions {
+  return { ...DEFAULTS.notifications, channels: [] };
 }
 
 export function defaultMonitoringOptions(): MonitoringOptions {

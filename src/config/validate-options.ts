@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { cacheOptionProblems } from '../cache/cache-rules.js';
+import { notificationOptionProblems } from '../notifications/notification-options.js';
 import { restoreDatabasesProblems } from '../common/database-names.js';
 import { timezoneProblem } from '../common/timezone.js';
 import { scheduleIntervalProblems } from '../scheduler/cron-gap.js';
@@ -52,6 +53,12 @@ const RANGES: Array<[path: string, min: number, max: number]> = [
   ['storage.partsInFlight', 1, 64],
   ['storage.abandonedUploadAgeMs', 0, Number.MAX_SAFE_INTEGER],
   ['encryption.scryptWorkFactor', 10, 20],
+  ['notifications.dedupWindowMs', 0, 30 * 24 * HOUR],
+  ['notifications.checkIntervalMs', 100, 24 * HOUR],
+  ['notifications.workerMissingMs', 1_000, 7 * 24 * HOUR],
+  ['notifications.attempts', 1, 50],
+  ['notifications.backoffMs', 0, 24 * HOUR],
+  ['notifications.timeoutMs', 100, 5 * 60_000],
 ];
 
 /** Options that take one of a few values. */
@@ -129,7 +136,7 @@ export function validateOptions(o: BackupManagerOptions): OptionProblem[] {
   if (o.catalog?.url && !/^(postgres|postgresql|mysql|mariadb|sqlite):/.test(o.catalog.url)) {
     out.push({ path: 'catalog.url', message: 'must be a postgres://, mysql:// or sqlite: URL' });
   }
-  for (const path of ['workers', 'scheduler', 'controllers', 'relayEvents']) {
+  for (const path of ['workers', 'scheduler', 'controllers', 'relayEvents', 'notifications.enabled']) {
     const v = valueAt(o, path);
     if (v !== undefined && typeof v !== 'boolean') out.push({ path, message: `must be true or false (got ${JSON.stringify(v)?.slice(0, 40)})` });
   }
@@ -150,6 +157,7 @@ export function validateOptions(o: BackupManagerOptions): OptionProblem[] {
 
   if (o.encryption) under('encryption', encryptionOptionProblems(o.encryption));
   if (o.schedules) under('schedules', [...schedulerOptionProblems(o.schedules), ...(tz ? [] : scheduleIntervalProblems(o.schedules, o.timezone))]);
+  if (o.notifications) under('notifications', notificationOptionProblems(o.notifications));
   if (o.cache) {
     under('cache', cacheOptionProblems(o.cache, { queuePrefix: o.queuePrefix, storageDir: o.storageDir, tempDir: o.tempDir, catalogDirs: catalogDirs(o.catalog) }));
   }

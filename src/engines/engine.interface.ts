@@ -23,9 +23,11 @@ export interface DumpRows {
   /**
    * `dump`: counted in the dump stream; `dump-snapshot`: beside the dump, in its snapshot;
    * `database-after-dump`: on the database right after the dump (writes in between show up as
-   * differences in a drill); `schema-only`: the backup holds no rows.
+   * differences in a drill); `database-at-dump-start`: on the database beside the dump, in a
+   * snapshot of its own taken as the dump starts (writes committed in the moment between the two
+   * snapshots show up as differences in a drill); `schema-only`: the backup holds no rows.
    */
-  source: 'dump' | 'dump-snapshot' | 'database-after-dump' | 'schema-only';
+  source: 'dump' | 'dump-snapshot' | 'database-after-dump' | 'database-at-dump-start' | 'schema-only';
 }
 
 export interface TableInfo {

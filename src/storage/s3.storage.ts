@@ -1,17 +1,6 @@
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  PutObjectTaggingCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type { Upload } from '@aws-sdk/lib-storage';
+import { createRequire } from 'node:module';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { DomainError, EngineError, ErrorCode } from '../common/errors.js';
 import { redact } from '../common/redact.js';
@@ -19,6 +8,14 @@ import { describeLocation, type S3Location } from './storage-location.js';
 import type { ArtifactStat, ArtifactWriter, StorageBackend } from './storage.interface.js';
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+// NOTE: the AWS SDK is loaded when the first S3 destination is opened, not with this module: it
+// adds ~25 MB to a process's resident memory, which installations without S3 should not pay.
+const load = createRequire(import.meta.url);
+let clientS3: typeof import('@aws-sdk/client-s3') | undefined;
+let libStorage: typeof import('@aws-sdk/lib-storage') | undefined;
+const sdk = () => (clientS3 ??= load('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3'));
+const uploads = () => (libStorage ??= load('@aws-sdk/lib-storage') as typeof import('@aws-sdk/lib-storage'));
 
 export interface S3Credentials {
   accessKeyId?: string;
@@ -73,13 +70,13 @@ export class S3Storage implements StorageBackend {
       maxAttempts: 3,
       requestHandler: { connectionTimeout: 10_000, requestTimeout: 5 * 60_000 },
     };
-    this.client = new S3Client(config);
+    this.client = new (sdk().S3Client)(config);
   }
 
   /** The bucket answers with these credentials. @throws a clear EngineError otherwise. */
   async check(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.loc.bucket }));
+      await this.client.send(new (sdk().HeadBucketCommand)({ Bucket: this.loc.bucket }));
     } catch (err) {
       // A HEAD answer has no body: a 404 is the bucket's.
       const e = err as SdkError;
@@ -118,7 +115,7 @@ export class S3Storage implements StorageBackend {
     };
     const start = () => {
       if (upload) return;
-      upload = new Upload({
+      upload = new (uploads().Upload)({
         client: this.client,
         params: { Bucket: this.loc.bucket, Key, Body: body, ContentType: 'application/octet-stream', Metadata: group ? { 'bm-group': group } : undefined },
         queueSize: this.tuning.partsInFlight,
@@ -165,7 +162,7 @@ export class S3Storage implements StorageBackend {
           // Multipart metadata is fixed when the upload starts, before the hash is known: the
           // SHA-256 goes on as a tag. Stores without tagging keep it in the manifest only.
           await this.client
-            .send(new PutObjectTaggingCommand({ Bucket: this.loc.bucket, Key, Tagging: { TagSet: [{ Key: 'sha256', Value: meta.sha256 }] } }))
+            .send(new (sdk().PutObjectTaggingCommand)({ Bucket: this.loc.bucket, Key, Tagging: { TagSet: [{ Key: 'sha256', Value: meta.sha256 }] } }))
             .catch(() => undefined);
         }
       },
@@ -179,7 +176,7 @@ export class S3Storage implements StorageBackend {
         // failed (a store that is down now is cleaned up by `abortAbandonedUploads` later).
         const id = uploadId();
         if (id && failure) {
-          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.loc.bucket, Key, UploadId: id })).catch(() => undefined);
+          await this.client.send(new (sdk().AbortMultipartUploadCommand)({ Bucket: this.loc.bucket, Key, UploadId: id })).catch(() => undefined);
         }
       },
     };
@@ -187,7 +184,7 @@ export class S3Storage implements StorageBackend {
 
   async read(key: string, range?: { start: number }): Promise<Readable> {
     const res = await this.call((c) => c.send(
-      new GetObjectCommand({ Bucket: this.loc.bucket, Key: this.objectKey(key), Range: range?.start ? `bytes=${range.start}-` : undefined })),
+      new (sdk().GetObjectCommand)({ Bucket: this.loc.bucket, Key: this.objectKey(key), Range: range?.start ? `bytes=${range.start}-` : undefined })),
       `read ${key}`,
       key,
     );
@@ -200,7 +197,7 @@ export class S3Storage implements StorageBackend {
 
   async stat(key: string): Promise<ArtifactStat | undefined> {
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.loc.bucket, Key: this.objectKey(key) }));
+      const res = await this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.loc.bucket, Key: this.objectKey(key) }));
       return { key, size: Number(res.ContentLength ?? 0), modifiedAt: res.LastModified ?? new Date(0) };
     } catch (err) {
       if (isNotFound(err as SdkError)) return undefined;
@@ -210,13 +207,13 @@ export class S3Storage implements StorageBackend {
 
   async delete(key: string): Promise<boolean> {
     const existed = !!(await this.stat(key));
-    await this.call((c) => c.send(new DeleteObjectCommand({ Bucket: this.loc.bucket, Key: this.objectKey(key) })), `delete ${key}`);
+    await this.call((c) => c.send(new (sdk().DeleteObjectCommand)({ Bucket: this.loc.bucket, Key: this.objectKey(key) })), `delete ${key}`);
     return existed;
   }
 
   async writeJson(key: string, value: unknown): Promise<void> {
     await this.call((c) => c.send(
-      new PutObjectCommand({ Bucket: this.loc.bucket, Key: this.objectKey(key), Body: JSON.stringify(value, null, 2) + '\n', ContentType: 'application/json' })),
+      new (sdk().PutObjectCommand)({ Bucket: this.loc.bucket, Key: this.objectKey(key), Body: JSON.stringify(value, null, 2) + '\n', ContentType: 'application/json' })),
       `write ${key}`,
     );
   }
@@ -224,7 +221,7 @@ export class S3Storage implements StorageBackend {
   async readJson<T>(key: string): Promise<T | undefined> {
     let res;
     try {
-      res = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key: this.objectKey(key) }));
+      res = await this.client.send(new (sdk().GetObjectCommand)({ Bucket: this.loc.bucket, Key: this.objectKey(key) }));
     } catch (err) {
       if (isNotFound(err as SdkError)) return undefined;
       throw this.mapError(err as Error, `read ${key}`);
@@ -237,7 +234,7 @@ export class S3Storage implements StorageBackend {
     let token: string | undefined;
     do {
       const res = await this.call((c) => c.send(
-        new ListObjectsV2Command({ Bucket: this.loc.bucket, Prefix: this.loc.prefix + prefix, ContinuationToken: token })),
+        new (sdk().ListObjectsV2Command)({ Bucket: this.loc.bucket, Prefix: this.loc.prefix + prefix, ContinuationToken: token })),
         'list the bucket',
       );
       for (const o of res.Contents ?? []) {
@@ -262,13 +259,13 @@ export class S3Storage implements StorageBackend {
     let idMarker: string | undefined;
     for (;;) {
       const res = await this.call((c) => c.send(
-        new ListMultipartUploadsCommand({ Bucket: this.loc.bucket, Prefix: this.loc.prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: idMarker })),
+        new (sdk().ListMultipartUploadsCommand)({ Bucket: this.loc.bucket, Prefix: this.loc.prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: idMarker })),
         'list unfinished uploads',
       );
       for (const u of res.Uploads ?? []) {
         if (!u.Key || !u.UploadId || (u.Initiated && u.Initiated.getTime() > cutoff)) continue;
         try {
-          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.loc.bucket, Key: u.Key, UploadId: u.UploadId }));
+          await this.client.send(new (sdk().AbortMultipartUploadCommand)({ Bucket: this.loc.bucket, Key: u.Key, UploadId: u.UploadId }));
         } catch (err) {
           if (errorCode(err as SdkError) !== 'NoSuchUpload') throw this.mapError(err as Error, `abort the upload of ${u.Key}`);
         }

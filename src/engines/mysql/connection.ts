@@ -107,10 +107,30 @@ export async function baseTables(c: mysql.Connection, database: string, prefix?:
   return names.filter((n) => !catalog.has(n));
 }
 
-/** Exact row count of every base table of `database` (default: the target's), from one snapshot; the catalog's left out (`baseTables`). */
-export function mysqlTableRows(target: ResolvedTarget, database: string, prefix: string): Promise<Record<string, number>> {
+/**
+ * Exact row count of every base table of `database` (default: the target's), from one snapshot; the catalog's left out (`baseTables`).
+ * `lockWaitSeconds` bounds how long a count waits for a table another session locks (the server's default is a day);
+ * `signal` ends the counts early (the connection is destroyed; the promise rejects).
+ */
+export function mysqlTableRows(
+  target: ResolvedTarget,
+  database: string,
+  prefix: string,
+  opts: { lockWaitSeconds?: number; signal?: AbortSignal } = {},
+): Promise<Record<string, number>> {
   const ident = (s: string) => `\`${s.replace(/`/g, '``')}\``;
   return withMysqlConnection(target, null, async (c) => {
+    const stop = () => c.destroy();
+    if (opts.signal?.aborted) throw new EngineError('row counts cancelled', { retryable: false });
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      return await countIn(c);
+    } finally {
+      opts.signal?.removeEventListener('abort', stop);
+    }
+  });
+  async function countIn(c: mysql.Connection): Promise<Record<string, number>> {
+    if (opts.lockWaitSeconds !== undefined) await q(c, 'SET SESSION lock_wait_timeout = ?', [Math.max(1, Math.ceil(opts.lockWaitSeconds))]);
     await q(c, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     await q(c, 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     const out: Record<string, number> = {};
@@ -120,5 +140,5 @@ export function mysqlTableRows(target: ResolvedTarget, database: string, prefix:
     }
     await q(c, 'COMMIT');
     return out;
-  });
+  }
 }

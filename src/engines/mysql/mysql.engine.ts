@@ -6,7 +6,7 @@ import { findExecutable } from '../../common/executables.js';
 import { ProcessRunner } from '../../common/process-runner.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../../config/options.js';
 import type { ResolvedTarget } from '../../targets/targets.service.js';
-import { rowsAfterDump, type DatabaseEngine, type DatabaseStats, type DumpRows, type DumpRun, type DumpSink, type DumpSpec, type TableInfo } from '../engine.interface.js';
+import { rowsAfterDump, scopeTableRows, type DatabaseEngine, type DatabaseStats, type DumpRows, type DumpRun, type DumpSink, type DumpSpec, type TableInfo } from '../engine.interface.js';
 import { runDumpClient } from '../run-client.js';
 import { mysqlConnect, mysqlQuery, mysqlTableRows, withMysqlDefaultsFile } from './connection.js';
 import { classifyMysqlError } from './errors.js';
@@ -76,7 +76,11 @@ export class MysqlEngine implements DatabaseEngine {
     return names.includes(catalogMigrationsTable(prefix)) ? names.sort() : [];
   }
 
-  /** Dumps, then counts the rows on the database (mysqldump exports no snapshot to share). */
+  /**
+   * Dumps, and counts the rows on the database beside the dump: in a consistent snapshot of its
+   * own taken as the dump starts (mysqldump exports no snapshot to share), so the count's
+   * server work overlaps the dump instead of following it.
+   */
   async dump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: DumpSink): Promise<DumpRows> {
     if (spec.format === 'custom') throw new EngineError('MySQL targets only produce plain SQL dumps (format "plain")', { retryable: false });
     const command = mysqlDumpCommand();
@@ -87,6 +91,13 @@ export class MysqlEngine implements DatabaseEngine {
     const lockTimeout = new AbortController();
     const ignore = spec.scope === 'full' ? await this.catalogTablesIn(target) : [];
     const stopWatch = await watchDumpLockWaits(target, run.lockWaitTimeoutMs, lockTimeout);
+    // Schema-only backups hold no rows: no counts to take (the after-dump path gives zeros).
+    const stopCounts = new AbortController();
+    const counted = spec.includeData
+      ? mysqlTableRows(target, target.database, tablePrefixOf(this.options.catalog), { lockWaitSeconds: run.lockWaitTimeoutMs / 1000, signal: stopCounts.signal }).catch(
+          (err: Error) => err,
+        )
+      : undefined;
     try {
       await withMysqlDefaultsFile(target, this.options.tempDir, (cnf) =>
         runDumpClient(
@@ -99,10 +110,16 @@ export class MysqlEngine implements DatabaseEngine {
           (stderr, code) => classifyMysqlError(stderr, target, code),
         ),
       );
+    } catch (err) {
+      stopCounts.abort();
+      await counted;
+      throw err;
     } finally {
       await stopWatch();
     }
-    return rowsAfterDump(spec, () => mysqlTableRows(target, target.database, tablePrefixOf(this.options.catalog)));
+    if (!counted) return rowsAfterDump(spec, () => mysqlTableRows(target, target.database, tablePrefixOf(this.options.catalog)));
+    const rows = await counted;
+    return { tableRows: rows instanceof Error ? rows : scopeTableRows(rows, spec), source: 'database-at-dump-start' };
   }
 }
 

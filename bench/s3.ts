@@ -1,0 +1,224 @@
+/**
+ * `npm run bench -- --s3 [--sizes 256,1024 --rounds 3]`: backups to an S3 server on loopback
+ * against backups to local disk, in one run. For each size (the databases of bench/pg-dataset.ts),
+ * an API and a worker process run with two destinations, `local` (STORAGE_DIR) and `offsite` (an
+ * s3rver process on a loopback port, test/support/s3-server.mjs); each round backs up once to
+ * each, alternating which goes first. Times run from just before `POST /backups` to the record's
+ * `completedAt` (for S3: when the multipart upload is completed and the manifest written); the
+ * worker's RSS is sampled every 50 ms through each backup and its verification. Prints a table and
+ * writes bench/results/s3-<time>.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { signToken } from '../src/auth/token-verifier.js';
+import { Role } from '../src/auth/roles.js';
+import { ensureBenchDatabase } from './pg-dataset.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { values } = parseArgs({
+  options: {
+    s3: { type: 'boolean' },
+    sizes: { type: 'string', default: '256,1024' },
+    rounds: { type: 'string', default: '3' },
+    format: { type: 'string', default: 'custom' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '5432' },
+    user: { type: 'string', default: 'postgres' },
+    redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+  },
+});
+const PG = { host: values.host!, port: Number(values.port), user: values.user! };
+
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+function stopChildren(): void {
+  for (const c of children) c.kill('SIGTERM');
+}
+process.once('SIGINT', () => {
+  stopChildren();
+  process.exit(130);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function vmRss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The S3 test server in its own process (so its memory and CPU are not the worker's). */
+async function startS3(dir: string, accessKeyId: string, secret: string): Promise<{ endpoint: string }> {
+  const child = track(
+    spawn(process.execPath, [join(ROOT, 'test/support/s3-server.mjs')], {
+      env: { PATH: process.env.PATH!, S3_DIR: dir, S3_PORT: '0', S3_BUCKETS: 'bench', S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secret },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the S3 server exited (${code})`)));
+  });
+  return { endpoint: `http://127.0.0.1:${port}` };
+}
+
+async function main() {
+  const sizes = values.sizes!.split(',').map(Number);
+  const rounds = Number(values.rounds);
+  const work = mkdtempSync(join(tmpdir(), 'bm-bench-s3-'));
+  const results: any[] = [];
+  for (const mb of sizes) {
+    const db = await ensureBenchDatabase(PG, mb);
+    const accessKeyId = `AKBENCH${randomBytes(4).toString('hex').toUpperCase()}`;
+    const secret = randomBytes(20).toString('hex');
+    const secretFile = join(work, `s3-secret-${mb}`);
+    writeFileSync(secretFile, secret, { mode: 0o600 });
+    const s3Dir = join(work, `s3-${mb}`);
+    mkdirSync(s3Dir);
+    const s3 = await startS3(s3Dir, accessKeyId, secret);
+    const port = await freePort();
+    const env: Record<string, string> = {
+      PATH: process.env.PATH!,
+      DATA_DIR: join(work, `data-${mb}`),
+      JWT_SECRET: randomBytes(24).toString('hex'),
+      QUEUE_PREFIX: `bmbench-${randomBytes(3).toString('hex')}`,
+      REDIS_URL: values.redis!,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      SCHEDULER_ENABLED: 'false',
+      BACKUP_TARGET_BENCH_URL: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`,
+      BACKUP_STORAGE_OFFSITE_URL: `s3://bench/backups?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1&forcePathStyle=true`,
+      BACKUP_STORAGE_OFFSITE_ACCESS_KEY_ID: accessKeyId,
+      BACKUP_STORAGE_OFFSITE_SECRET_ACCESS_KEY_FILE: secretFile,
+    };
+    const api = track(spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], { env: { ...env, APP_ROLE: 'api' }, stdio: 'inherit' }));
+    const worker = track(spawn(process.execPath, ['--max-semi-space-size=2', join(ROOT, 'dist/src/worker.js')], { env, stdio: 'inherit' }));
+    for (const [name, child] of [['api', api], ['worker', worker]] as const) {
+      child.once('exit', (code) => {
+        if (code !== null && code !== 0) {
+          process.stderr.write(`bench: the ${name} process exited with ${code}\n`);
+          stopChildren();
+          process.exit(1);
+        }
+      });
+    }
+    const token = signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Operator }, { expiresIn: '2h' });
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${base}/health/live`)).ok) break;
+      } catch {
+        /* starting */
+      }
+      if (i > 150) throw new Error('API did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleRss = vmRss(worker.pid!);
+    const get = async (id: string) => (await fetch(`${base}/api/v1/backups/${id}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<any>;
+
+    /** One backup to `storage`: ms to completedAt and the worker's peak RSS through it and its verification. */
+    const backup = async (storage: 'local' | 'offsite') => {
+      const wallT0 = Date.now();
+      const created = (await (await fetch(`${base}/api/v1/backups`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ target: 'bench', format: values.format, storages: [storage], description: `bench ${storage}` }),
+      })).json()) as any;
+      let peak = 0;
+      const sampler = setInterval(() => void (peak = Math.max(peak, vmRss(worker.pid!))), 50);
+      let rec: any;
+      for (;;) {
+        rec = await get(created.id);
+        if (!['QUEUED', 'RUNNING'].includes(rec.status)) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      if (!['COMPLETED', 'VERIFIED'].includes(rec.status)) throw new Error(`backup to ${storage} ${rec.status}: ${rec.errorMessage}`);
+      while (rec.status === 'COMPLETED') {
+        await new Promise((r) => setTimeout(r, 100));
+        rec = await get(created.id);
+      }
+      clearInterval(sampler);
+      if (rec.status !== 'VERIFIED') throw new Error(`backup to ${storage} did not verify: ${rec.errorMessage}`);
+      const ms = new Date(rec.completedAt).getTime() - wallT0;
+      // Each backup is deleted once measured: disk and bucket stay small between rounds.
+      await fetch(`${base}/api/v1/backups/${created.id}?hard=true`, { method: 'DELETE', headers: { authorization: `Bearer ${signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Admin }, { expiresIn: '1h' })}` } });
+      return { ms, peak, rec };
+    };
+    const runs = { local: [] as number[], s3: [] as number[], localPeak: [] as number[], s3Peak: [] as number[] };
+    let sample: any;
+    for (let round = 0; round < rounds; round++) {
+      for (const storage of round % 2 ? (['offsite', 'local'] as const) : (['local', 'offsite'] as const)) {
+        const r = await backup(storage);
+        runs[storage === 'local' ? 'local' : 's3'].push(r.ms);
+        runs[storage === 'local' ? 'localPeak' : 's3Peak'].push(r.peak);
+        sample = r.rec;
+        process.stderr.write(`${mb} MB round ${round + 1} ${storage}: ${r.ms} ms, worker peak ${r.peak.toFixed(0)} MB\n`);
+      }
+    }
+    stopChildren();
+    await new Promise((r) => setTimeout(r, 500));
+    results.push({
+      sizeMb: mb,
+      dumpBytes: sample.rawBytes,
+      artifactBytes: sample.sizeBytes,
+      localMs: Math.round(median(runs.local)),
+      s3Ms: Math.round(median(runs.s3)),
+      ratio: round3(median(runs.s3) / median(runs.local)),
+      pairedRatio: round3(median(runs.s3.map((x, i) => x / runs.local[i]))),
+      workerIdleRssMb: Math.round(idleRss),
+      workerPeakRssLocalMb: Math.round(Math.max(...runs.localPeak)),
+      workerPeakRssS3Mb: Math.round(Math.max(...runs.s3Peak)),
+      runs,
+    });
+  }
+  rmSync(work, { recursive: true, force: true });
+  const rows = results.map(
+    (r) =>
+      `| ${r.sizeMb} MB | ${(r.dumpBytes / 2 ** 20).toFixed(0)} → ${(r.artifactBytes / 2 ** 20).toFixed(0)} MB | ${r.localMs} | ${r.s3Ms} | ${r.ratio}× (paired ${r.pairedRatio}×) | ${r.workerIdleRssMb} | ${r.workerPeakRssLocalMb} | ${r.workerPeakRssS3Mb} |`,
+  );
+  process.stdout.write(
+    ['| data | dump → artifact | local ms | S3 ms | S3 / local | worker idle RSS MB | worker peak RSS MB, local | worker peak RSS MB, S3 |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',
+  );
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const file = join(ROOT, 'bench', 'results', `s3-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, rounds, format: values.format, results }, null, 2));
+  process.stdout.write(`wrote ${file}\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`bench failed: ${(err as Error).message}\n`);
+  stopChildren();
+  process.exit(1);
+}
+process.exit(0);

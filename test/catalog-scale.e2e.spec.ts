@@ -1,0 +1,284 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import mysql from 'mysql2/promise';
+import { createHash, randomBytes } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { seedCatalog, seededRecords, type SeedOptions } from '../bench/catalog-seed.js';
+import { BackupRecord, BackupStatus } from '../src/backup/entities/backup-record.entity.js';
+import { openCatalog } from '../src/catalog/catalog.js';
+import { RetentionService } from '../src/scheduler/retention.service.js';
+import { api } from './support/api.js';
+import { startTestApp, type TestApp } from './support/app.js';
+import { createPgDatabase, dropPgDatabase } from './support/pg.js';
+import { cases, HISTORY, NOW } from './support/retention-history.js';
+
+/**
+ * A catalog of many records on each engine: cursor pagination while backups keep arriving,
+ * statistics against a count done here, and a cleanup over a large catalog against the retention
+ * table test's expectations.
+ */
+
+const MYSQL = 'mysql://root@127.0.0.1:3306';
+const GOOD = new Set<string>([BackupStatus.Completed, BackupStatus.Verified]);
+
+/** A completed record to copy (what the bench takes from a real backup). */
+function template(): BackupRecord {
+  return Object.assign(new BackupRecord(), {
+    id: '00000000-0000-4000-8000-000000000000',
+    type: 'daily',
+    status: BackupStatus.Verified,
+    target: 't0',
+    engine: 'postgres',
+    scope: 'full',
+    tables: null,
+    includeSchema: true,
+    includeData: true,
+    format: 'custom',
+    compression: 'zstd',
+    fileKey: null,
+    sizeBytes: 40_000,
+    rawBytes: 160_000,
+    checksum: 'a'.repeat(64),
+    databaseSizeBytes: 9_000_000,
+    tableCount: 3,
+    rowEstimate: 20_000,
+    compressionRatio: 4,
+    triggeredBy: 'schedule:t0-daily',
+    description: null,
+    errorMessage: null,
+    retentionDays: null,
+    expiresAt: null,
+    pinned: false,
+    attempts: 1,
+    metadata: { clientVersion: 'pg_dump (PostgreSQL) 17', tableRows: { 'public.a': 1, 'public.b': 2 } },
+  });
+}
+
+interface Engine {
+  name: string;
+  /** Env of a fresh catalog on this engine, and how to drop it. */
+  make(): Promise<{ env: Record<string, string>; drop(): Promise<void> }>;
+}
+
+const engines: Engine[] = [
+  { name: 'SQLite', make: async () => ({ env: {}, drop: async () => undefined }) },
+  {
+    name: 'PostgreSQL',
+    make: async () => {
+      const db = await createPgDatabase('catalog_scale');
+      return { env: { CATALOG_URL: `postgres://postgres@127.0.0.1:5432/${db}` }, drop: () => dropPgDatabase(db) };
+    },
+  },
+  {
+    name: 'MariaDB',
+    make: async () => {
+      const db = `bmt_catalog_scale_${randomBytes(4).toString('hex')}`;
+      const c = await mysql.createConnection(MYSQL);
+      await c.query(`CREATE DATABASE \`${db}\``);
+      await c.end();
+      return {
+        env: { CATALOG_URL: `${MYSQL}/${db}` },
+        drop: async () => {
+          const d = await mysql.createConnection(MYSQL);
+          await d.query(`DROP DATABASE IF EXISTS \`${db}\``);
+          await d.end();
+        },
+      };
+    },
+  },
+];
+
+/** The catalog the app under test uses, opened by the test itself. */
+function catalogOf(t: TestApp): Promise<DataSource> {
+  const o = t.config.options.catalog;
+  return openCatalog({ ...o, migrationsRun: false });
+}
+
+describe.each(engines)('a large catalog on $name', (engine) => {
+  let t: TestApp;
+  let ds: DataSource;
+  let drop: () => Promise<void>;
+  const seed: SeedOptions = { count: 3000, targets: Array.from({ length: 10 }, (_, i) => `t${i}`), days: 400, now: new Date(Date.now() - 3600_000), seed: 7 };
+  const seeded = [...seededRecords(template(), seed)];
+  const live = seeded.filter((r) => !r.deletedAt);
+
+  beforeAll(async () => {
+    const cat = await engine.make();
+    drop = cat.drop;
+    t = await startTestApp(cat.env);
+    ds = await catalogOf(t);
+    await seedCatalog(ds, template(), seed);
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    await t?.close();
+    await drop?.();
+  });
+
+  it('stats over the seeded catalog equal a count done here, whole, per target and per date range', async () => {
+    const at = (r: Partial<BackupRecord>) => r.createdAt!.getTime();
+    const order = (a: Partial<BackupRecord>, b: Partial<BackupRecord>) => at(b) - at(a) || (a.id! < b.id! ? 1 : -1);
+    const expected = (rs: Array<Partial<BackupRecord>>) => {
+      const good = rs.filter((r) => GOOD.has(r.status!));
+      const count = (f: (r: Partial<BackupRecord>) => string) => rs.reduce<Record<string, number>>((m, r) => ((m[f(r)] = (m[f(r)] ?? 0) + 1), m), {});
+      const failed = rs.filter((r) => r.status === BackupStatus.Failed).length;
+      const corrupted = rs.filter((r) => r.status === BackupStatus.Corrupted).length;
+      const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+      const ratio = mean(good.filter((r) => r.compressionRatio != null).map((r) => r.compressionRatio!));
+      const duration = mean(good.filter((r) => r.durationMs != null).map((r) => r.durationMs!));
+      const verified = rs.filter((r) => r.verifiedAt);
+      const sorted = [...good].sort(order);
+      return {
+        total: rs.length,
+        successful: good.length,
+        failed,
+        successRate: good.length + failed + corrupted ? Math.round((good.length / (good.length + failed + corrupted)) * 10000) / 10000 : null,
+        totalSizeBytes: good.reduce((s, r) => s + (r.sizeBytes ?? 0), 0),
+        averageCompressionRatio: ratio === null ? null : Math.round(ratio * 1000) / 1000,
+        averageDurationMs: duration === null ? null : Math.round(duration),
+        byStatus: count((r) => r.status!),
+        byType: count((r) => r.type!),
+        verifications: {
+          total: verified.length,
+          verified: verified.filter((r) => r.status === BackupStatus.Verified).length,
+          corrupted: verified.filter((r) => r.status === BackupStatus.Corrupted).length,
+          lastVerifiedAt: verified.length ? new Date(Math.max(...verified.map((r) => r.verifiedAt!.getTime()))).toISOString() : null,
+        },
+        newest: sorted[0]?.id ?? null,
+        oldest: sorted[sorted.length - 1]?.id ?? null,
+        latest: [...rs].sort(order)[0]?.id ?? null,
+      };
+    };
+    const from = new Date(Date.now() - 200 * 86_400_000);
+    const to = new Date(Date.now() - 50 * 86_400_000);
+    const views: Array<[string, Array<Partial<BackupRecord>>]> = [
+      ['', live],
+      ['?target=t3', live.filter((r) => r.target === 't3')],
+      [`?from=${from.toISOString()}&to=${to.toISOString()}`, live.filter((r) => at(r) >= from.getTime() && at(r) <= to.getTime())],
+      [`?target=t5&from=${from.toISOString()}`, live.filter((r) => r.target === 't5' && at(r) >= from.getTime())],
+    ];
+    for (const [query, rs] of views) {
+      const res = await api(t, 'GET', `/api/v1/backups/stats${query}`, { token: t.token('viewer') });
+      expect(res.status).toBe(200);
+      const { newest, oldest, latest, ...counts } = expected(rs);
+      expect(res.body).toMatchObject(counts);
+      expect([res.body.newest?.id, res.body.oldest?.id, res.body.latest?.id]).toEqual([newest, oldest, latest]);
+    }
+  });
+
+  it('a cursor walk returns every record exactly once while new backups are inserted, and pages agree with cursors', async () => {
+    const repo = ds.getRepository(BackupRecord);
+    let inserted = 0;
+    const insertSome = async () => {
+      const base = template();
+      for (const withTime of [true, false]) {
+        // With a time of now, and with the catalog's own default (whole seconds on SQLite).
+        const id = createHash('sha1').update(`new:${inserted++}`).digest('hex');
+        const uuid = `${id.slice(0, 8)}-${id.slice(8, 12)}-4${id.slice(13, 16)}-8${id.slice(17, 20)}-${id.slice(20, 32)}`;
+        const { createdAt: _c, updatedAt: _u, deletedAt: _d, ...rest } = base;
+        await repo.insert({ ...rest, id: uuid, target: 't3', status: BackupStatus.Queued, ...(withTime ? { createdAt: new Date() } : {}) });
+      }
+    };
+    const walk = async (filter: string, limit: number) => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const res = await api(t, 'GET', `/api/v1/backups?limit=${limit}${filter}${cursor ? `&cursor=${cursor}` : ''}`, { token: t.token('viewer') });
+        expect(res.status).toBe(200);
+        if (cursor) expect(res.body.page).toBeNull();
+        seen.push(...res.body.items.map((r: { id: string }) => r.id));
+        cursor = res.body.cursor;
+        if (pages++ % 3 === 0) await insertSome();
+      } while (cursor);
+      return seen;
+    };
+    for (const [filter, want] of [
+      ['', live],
+      ['&target=t3', live.filter((r) => r.target === 't3')],
+      ['&status=FAILED', live.filter((r) => r.status === BackupStatus.Failed)],
+      ['&includeDeleted=true', seeded],
+    ] as const) {
+      const seen = await walk(filter, 97);
+      expect(seen.length).toBe(new Set(seen).size);
+      const wanted = new Set(want.map((r) => r.id!));
+      expect(seen.filter((id) => wanted.has(id)).sort()).toEqual([...wanted].sort());
+    }
+    expect(inserted).toBeGreaterThan(20);
+
+    // Page n and the cursor that page n - 1 hands out lead to the same records.
+    const p4 = await api(t, 'GET', '/api/v1/backups?limit=50&page=4&type=daily');
+    const p5 = await api(t, 'GET', '/api/v1/backups?limit=50&page=5&type=daily');
+    const next = await api(t, 'GET', `/api/v1/backups?limit=50&type=daily&cursor=${p4.body.cursor}`);
+    expect(next.body.items.map((r: { id: string }) => r.id)).toEqual(p5.body.items.map((r: { id: string }) => r.id));
+    expect(p5.body).toMatchObject({ page: 5, total: next.body.total, pages: Math.ceil(next.body.total / 50) });
+
+    for (const bad of ['not-a-cursor', Buffer.from('["x","2025-01-01","abc"]').toString('base64url'), 'a%2Fb']) {
+      const res = await api(t, 'GET', `/api/v1/backups?cursor=${bad}`);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(String(res.body.message)).toMatch(/cursor/);
+    }
+  });
+});
+
+describe.each(engines.slice(0, 2))('a cleanup over a large catalog on $name', (engine) => {
+  const c = cases.find((x) => x.name.startsWith('tiered: everything for 7 days'))!;
+  const COPIES = 4;
+  let t: TestApp;
+  let ds: DataSource;
+  let drop: () => Promise<void>;
+  /** The history's ids on copy k of the target, as UUIDs. */
+  const uuid = (k: number, id: string) => {
+    const h = createHash('sha1').update(`${k}:${id}`).digest('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  };
+
+  beforeAll(async () => {
+    const cat = await engine.make();
+    drop = cat.drop;
+    t = await startTestApp({ ...cat.env, SCHEDULER_TIMEZONE: 'UTC', RETENTION_POLICIES: JSON.stringify([c.policy]), RETENTION_DEFAULT_POLICY: c.policy.name });
+    ds = await catalogOf(t);
+    // The table test's history on COPIES targets...
+    const base = template();
+    const rows: Array<Partial<BackupRecord>> = [];
+    for (let k = 0; k < COPIES; k++) {
+      for (const r of HISTORY) {
+        rows.push({ ...base, id: uuid(k, r.id), target: `h${k}`, type: r.type as BackupRecord['type'], status: r.status as BackupStatus, createdAt: r.createdAt, startedAt: r.createdAt, pinned: r.pinned, sizeBytes: r.sizeBytes, scope: r.scope as 'full', includeSchema: r.includeSchema, includeData: r.includeData, fileKey: null });
+      }
+    }
+    for (let i = 0; i < rows.length; i += 400) await ds.getRepository(BackupRecord).insert(rows.slice(i, i + 400));
+    // ...among many records of other targets that keep their own retention (and already say so).
+    const filler = [...seededRecords(template(), { count: 12_000, targets: ['f0', 'f1', 'f2', 'f3'], days: 300, now: NOW, seed: 11 })].map((r) => ({
+      ...r,
+      fileKey: null,
+      retentionDays: 100_000,
+      expiresAt: new Date(r.createdAt!.getTime() + 100_000 * 86_400_000),
+    }));
+    for (let i = 0; i < filler.length; i += 400) await ds.getRepository(BackupRecord).insert(filler.slice(i, i + 400));
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    await t?.close();
+    await drop?.();
+  });
+
+  it(`deletes exactly what the retention table test says (${c.name})`, async () => {
+    const keep = new Set(c.expected());
+    const expectedDeleted: string[] = [];
+    for (let k = 0; k < COPIES; k++) for (const r of HISTORY) if (!keep.has(r.id)) expectedDeleted.push(uuid(k, r.id));
+    expect(expectedDeleted.length).toBeGreaterThan(COPIES * 500);
+
+    const result = await t.app.get(RetentionService, { strict: false }).cleanup({ trigger: 'test', now: NOW });
+    expect(result.skipped).toEqual([]);
+    expect(result.deleted.map((d) => d.id).sort()).toEqual(expectedDeleted.sort());
+    const fillerLive = [...seededRecords(template(), { count: 12_000, targets: ['f0', 'f1', 'f2', 'f3'], days: 300, now: NOW, seed: 11 })].filter((r) => !r.deletedAt).length;
+    expect(result.kept).toBe(COPIES * HISTORY.length - expectedDeleted.length + fillerLive);
+
+    // The catalog says the same: exactly those are soft-deleted.
+    const gone = await ds.getRepository(BackupRecord).createQueryBuilder('b').withDeleted().select('b.id', 'id').where('b.deletedAt IS NOT NULL').getRawMany<{ id: string }>();
+    const seededDeleted = [...seededRecords(template(), { count: 12_000, targets: ['f0', 'f1', 'f2', 'f3'], days: 300, now: NOW, seed: 11 })].filter((r) => r.deletedAt).map((r) => r.id!);
+    expect(gone.map((g) => g.id).sort()).toEqual([...expectedDeleted, ...seededDeleted].sort());
+  });
+});
