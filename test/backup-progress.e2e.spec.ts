@@ -45,7 +45,31 @@ describe('progress of a running backup', () => {
 
   const get = async (path: string) => (await (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } })).json()) as any;
 
-  it('shows raw bytes against the database size, rate and ETA on the record, in the logs and in the CLI', async () => {
+  /** The service's event stream (`GET /api/v1/events`, what the dashboard listens to), collected until aborted. */
+  function listen(): { events: Array<{ event: string; data: any }>; stop: () => void } {
+    const events: Array<{ event: string; data: any }> = [];
+    const abort = new AbortController();
+    void (async () => {
+      const res = await fetch(`${base}/api/v1/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+      const decoder = new TextDecoder();
+      let buf = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          const event = /^event: (.+)$/m.exec(block)?.[1];
+          const data = /^data: (.+)$/m.exec(block)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+        }
+      }
+    })().catch(() => undefined);
+    return { events, stop: () => abort.abort() };
+  }
+
+  it('shows raw bytes against the database size, rate and ETA on the record, in the logs, in the CLI and on the event stream', async () => {
+    const stream = listen();
     // The CLI as a user runs it: enqueue and wait; its progress lines go to stderr (no TTY).
     const cli = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'backup', 'create', '--target', 'app', '--wait'], {
       env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'warn' },
@@ -98,6 +122,14 @@ describe('progress of a running backup', () => {
       // zstd compresses in jobs of several MB before it writes.
       expect(p.artifactBytes).toBeLessThan(p.rawBytes);
 
+      // The event stream pushes the same figures (the dashboard's live progress).
+      const pushed = await waitFor(
+        async () => stream.events.find((e) => e.event === 'progress' && e.data.id === id && e.data.progress?.rawBytes === p.rawBytes),
+        'the settled progress on the event stream',
+        10_000,
+      );
+      expect(pushed.data).toMatchObject({ target: 'app', status: 'RUNNING', progress: { estimateBytes: p.estimateBytes, bytesPerSecond: expect.any(Number), etaSeconds: expect.any(Number) } });
+
       // The service's log: a line every second at debug, and every 5 s at info.
       const logged = () =>
         service
@@ -121,7 +153,12 @@ describe('progress of a running backup', () => {
       expect(done.rawBytes).toBeGreaterThan(p.rawBytes);
       expect(done.databaseSizeBytes).toBe(p.estimateBytes);
       expect(done.metadata.progress).toBeUndefined();
+      // ... and the status changes as they happen, up to the verification.
+      await waitFor(async () => stream.events.some((e) => e.event === 'backup' && e.data.backup.id === id && e.data.backup.status === 'VERIFIED'), 'VERIFIED on the event stream', 30_000);
+      const statuses = stream.events.filter((e) => e.event === 'backup' && e.data.backup.id === id).map((e) => e.data.backup.status);
+      expect(statuses).toEqual(expect.arrayContaining(['RUNNING', 'COMPLETED', 'VERIFIED']));
     } finally {
+      stream.stop();
       if (paused) process.kill(paused, 'SIGCONT');
       cli.kill('SIGKILL');
     }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { EventEmitter2 } from '@nestjs/event-emitter';
 import type { Response } from 'express';
+import { BackupEvents } from '../backup/backup-events.js';
 import { BackupsService } from '../backup/backups.service.js';
 import { toBackupResponse } from '../backup/dto/backup-response.dto.js';
 import { BackupStatus, type BackupRecord } from '../backup/entities/backup-record.entity.js';
@@ -35,7 +36,12 @@ export class LiveFeed implements OnModuleInit, OnModuleDestroy {
     if (!this.listeners.size) return;
     const name = Array.isArray(event) ? event.join('.') : String(event);
     const p = payload as { record?: BackupRecord; run?: RestoreRun } | undefined;
-    if (name.startsWith('backup.') && p?.record?.id) this.send('backup', { event: name, backup: toBackupResponse(p.record) });
+    if (name.startsWith('backup.') && p?.record?.id) {
+      const backup = toBackupResponse(p.record);
+      // NOTE: `backup.started` carries the record as it was read before the worker claimed it.
+      if (name === BackupEvents.Started) backup.status = BackupStatus.Running;
+      this.send('backup', { event: name, backup });
+    }
     else if (name.startsWith('restore.') && p?.run?.id) this.send('restore', { event: name, restore: toRestoreRunResponse(p.run) });
   };
 

@@ -59,8 +59,11 @@ export function Backups({ role }: { role: Role }) {
   const list = useLoad(() => get<Page<Backup>>(`/backups${qs({ ...filters, page, limit: LIMIT })}`), [filters.target, filters.status, filters.type, page]);
   const [progress, setProgress] = useState<Record<string, Progress | null>>({});
   useLive((m) => {
-    if (m.kind === 'progress') setProgress((p) => ({ ...p, [m.id]: m.progress }));
-    else if (m.kind === 'backup' && list.data) {
+    if (m.kind === 'progress') {
+      setProgress((p) => ({ ...p, [m.id]: m.progress }));
+      const row = list.data?.items.find((b) => b.id === m.id);
+      if (list.data && row && row.status === 'QUEUED') list.set({ ...list.data, items: list.data.items.map((b) => (b.id === m.id ? { ...b, status: m.status } : b)) });
+    } else if (m.kind === 'backup' && list.data) {
       const i = list.data.items.findIndex((b) => b.id === m.backup.id);
       if (i >= 0) {
         const items = [...list.data.items];
