@@ -186,6 +186,17 @@ describe('the dashboard in a browser', () => {
     await page.getByText(/^in \d+ (h|min)$/).waitFor();
     await page.getByRole('img', { name: /^Size: \d+ backups/ }).waitFor();
     await shot(page, 'overview');
+    // Notification channels: made here, listed with which write-only secrets are set (never their values).
+    await page.getByRole('link', { name: 'Notifications' }).click();
+    await page.getByText('No channels yet.').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('ops-slack');
+    await page.getByLabel('Incoming webhook URL').fill('https://hooks.slack.example/services/T0/B0/secretpart');
+    await page.getByRole('checkbox', { name: /backup\.failed/ }).check();
+    await page.getByRole('button', { name: 'Create channel' }).click();
+    await page.getByRole('heading', { name: /ops-slack \(slack\)/ }).waitFor();
+    await page.getByText('Events: backup.failed · secrets set: url').waitFor();
+    expect(await page.content()).not.toContain('secretpart');
+    await shot(page, 'notifications');
   });
 
   it('a viewer sees no restore, delete or start controls, and a forged request from its session gets 403 (at 390 px)', async () => {
@@ -199,7 +210,7 @@ describe('the dashboard in a browser', () => {
     await page.getByTestId('checksum').waitFor();
     await expect(page.getByRole('link', { name: 'Download' }).count()).resolves.toBe(1);
     for (const name of [/Restore/, /Delete/, /Verify/, /Pin/]) await expect(page.getByRole('button', { name }).or(page.getByRole('link', { name })).count()).resolves.toBe(0);
-    await expect(page.getByRole('link', { name: 'Audit log' }).count()).resolves.toBe(0);
+    for (const name of ['Audit log', 'Cache', 'Notifications']) await expect(page.getByRole('link', { name }).count()).resolves.toBe(0);
     expect(await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(page, 'viewer-390px');
     // The page shows no button, but the API decides: the viewer's own session, with its CSRF token.

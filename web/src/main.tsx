@@ -11,6 +11,7 @@ import { Audit } from './pages/audit';
 import { System } from './pages/system';
 import { Cache } from './pages/cache';
 import { Tokens } from './pages/tokens';
+import { Notifications } from './pages/notifications';
 import './styles.css';
 
 interface NavItem {
@@ -27,6 +28,7 @@ const NAV: NavItem[] = [
   { path: 'audit', label: 'Audit log', role: 'admin' },
   { path: 'system', label: 'System', role: 'viewer' },
   { path: 'cache', label: 'Cache', role: 'admin' },
+  { path: 'notifications', label: 'Notifications', role: 'operator' },
   { path: 'tokens', label: 'API tokens', role: 'viewer' },
 ];
 
@@ -139,6 +141,9 @@ function App() {
       break;
     case 'cache':
       body = <Cache />;
+      break;
+    case 'notifications':
+      body = <Notifications role={me.role} />;
       break;
     case 'tokens':
       body = <Tokens role={me.role} />;
