@@ -60,7 +60,7 @@ export class ArtifactLoader {
   async check(record: BackupRecord, signal?: AbortSignal): Promise<BasicCheck> {
     if (!record.fileKey || !record.checksum) return { ok: false, reason: 'the record has no artifact or checksum' };
     const sources = await this.sources(record);
-    if (!sources.length) return { ok: false, reason: 'no destination holds a readable copy of the artifact' };
+    if (!sources.length) return { ok: false, reason: await this.noReadableCopy(record) };
     let good: BasicCheck | undefined;
     let firstBad: BasicCheck | undefined;
     const bad: string[] = [];
@@ -79,6 +79,13 @@ export class ArtifactLoader {
     }
     if (good) return bad.length ? { ...good, reason: `good, but not every destination holds it: ${bad.join('; ')}` } : good;
     return sources.length > 1 ? { ...firstBad!, reason: bad.join('; ') } : firstBad!;
+  }
+
+  /** Why nothing can be read: each destination's recorded state and its last error. */
+  private async noReadableCopy(record: BackupRecord): Promise<string> {
+    const rows = (await this.copies?.forBackup(record.id).catch(() => [])) ?? [];
+    const states = rows.map((c) => `${c.storage}: ${c.state.toLowerCase()}${c.errorMessage ? ` (${c.errorMessage})` : ''}`);
+    return `no destination holds a readable copy of the artifact${states.length ? `; ${states.join('; ')}` : ''}`;
   }
 
   /**
