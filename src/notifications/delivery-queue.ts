@@ -85,12 +85,25 @@ export class DeliveryQueue implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
+  /**
+   * Lets a delivery in flight finish for up to `shutdownGraceMs`, then forces the worker shut. A
+   * BullMQ close waits for its connection to be ready, which never happens while Redis is away:
+   * shutdown must not hang on it (a retried delivery is picked up by the next process).
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.worker?.close().catch(() => undefined);
+    if (!this.worker) return;
+    const closing = this.worker.close().catch(() => undefined);
+    if (await bounded(closing, this.options.shutdownGraceMs)) return;
+    await bounded(this.worker.close(true).catch(() => undefined), 5_000);
   }
 
   /** After the services that enqueue have stopped (an alert of the last moments is still queued). */
   async onApplicationShutdown(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
+    await bounded(this.queue.close().catch(() => undefined), 5_000);
   }
+}
+
+/** Whether `p` settled within `ms` (it keeps running either way). */
+function bounded(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
 }
