@@ -17,7 +17,7 @@
  * machine already saturated by the dump slows the backup being measured (at 50 ms polls, by
  * ~0.3 s per GB). The first poll that saw the end is kept in the JSON as `serviceObservedMs`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -27,9 +27,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ensureMysqlDatabase, myQuery, type MyConn } from './mysql-data.js';
-import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
 import { ensureBenchDatabase } from './pg-dataset.js';
+import { startService, stopChildren } from './service.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // `--catalog N`: the large-catalog bench (bench/catalog.ts) instead; it exits when done.
@@ -159,20 +159,6 @@ function compare(service: number[], shell: number[]) {
   };
 }
 
-const children = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-/** The API and worker processes go with the script, whether it ends well or not. */
-function stopChildren(): void {
-  for (const c of children) c.kill('SIGTERM');
-}
-process.once('SIGINT', () => {
-  stopChildren();
-  process.exit(130);
-});
 
 /**
  * CPU time (ms) the whole machine has spent busy so far, from /proc/stat: the difference over a
@@ -216,31 +202,8 @@ async function main() {
       BACKUP_ENCRYPTION_RECIPIENTS: ageRecipient(work),
       BACKUP_ENCRYPTION_DEFAULT: 'false',
     };
-    const api = track(spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], { env: { ...env, APP_ROLE: 'api' }, stdio: 'inherit' }));
-    // Same V8 flags as `npm run start:worker` and the Dockerfile.
-    const worker = track(spawn(process.execPath, ['--max-semi-space-size=2', join(ROOT, 'dist/src/worker.js')], { env, stdio: 'inherit' }));
-    for (const [name, child] of [['api', api], ['worker', worker]] as const) {
-      child.once('exit', (code) => {
-        if (code !== null && code !== 0) {
-          process.stderr.write(`bench: the ${name} process exited with ${code}\n`);
-          stopChildren();
-          process.exit(1);
-        }
-      });
-    }
     // Admin: restores need it.
-    const token = signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Admin }, { expiresIn: '4h' });
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/health/live`)).ok) break;
-      } catch {
-        /* starting */
-      }
-      if (i > 150) throw new Error('API did not start');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await new Promise((r) => setTimeout(r, 1000));
+    const { worker, token, base } = await startService(env, Role.Admin, '4h');
     const idleRss = vm(worker.pid!, 'VmRSS');
 
     const runs: Record<string, number[]> = { service: [], serviceObserved: [], serviceCpu: [], zstd: [], zstdCpu: [], gzip: [], serviceEncrypted: [], serviceEncryptedCpu: [] };

@@ -8,7 +8,7 @@
  * worker's RSS is sampled every 50 ms through each backup and its verification. Prints a table and
  * writes bench/results/s3-<time>.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
 import { ensureBenchDatabase } from './pg-dataset.js';
+import { startService, stopChildren, track } from './service.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -35,19 +36,6 @@ const { values } = parseArgs({
 });
 const PG = { host: values.host!, port: Number(values.port), user: values.user! };
 
-const children = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-function stopChildren(): void {
-  for (const c of children) c.kill('SIGTERM');
-}
-process.once('SIGINT', () => {
-  stopChildren();
-  process.exit(130);
-});
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -119,29 +107,7 @@ async function main() {
       BACKUP_STORAGE_OFFSITE_ACCESS_KEY_ID: accessKeyId,
       BACKUP_STORAGE_OFFSITE_SECRET_ACCESS_KEY_FILE: secretFile,
     };
-    const api = track(spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], { env: { ...env, APP_ROLE: 'api' }, stdio: 'inherit' }));
-    const worker = track(spawn(process.execPath, ['--max-semi-space-size=2', join(ROOT, 'dist/src/worker.js')], { env, stdio: 'inherit' }));
-    for (const [name, child] of [['api', api], ['worker', worker]] as const) {
-      child.once('exit', (code) => {
-        if (code !== null && code !== 0) {
-          process.stderr.write(`bench: the ${name} process exited with ${code}\n`);
-          stopChildren();
-          process.exit(1);
-        }
-      });
-    }
-    const token = signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Operator }, { expiresIn: '2h' });
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/health/live`)).ok) break;
-      } catch {
-        /* starting */
-      }
-      if (i > 150) throw new Error('API did not start');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await new Promise((r) => setTimeout(r, 1000));
+    const { worker, token, base } = await startService(env, Role.Operator, '2h');
     const idleRss = vmRss(worker.pid!);
     const get = async (id: string) => (await fetch(`${base}/api/v1/backups/${id}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<any>;
 
