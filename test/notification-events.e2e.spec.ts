@@ -192,7 +192,8 @@ describe('notifications: the events, fired for real (issue 18)', () => {
     const [no] = await arrival('restore.failed', 'info');
     expected.push('restore.failed info app');
     expect(no).toMatchObject({ target: 'app', title: 'restore of "app" failed', error: failed.errorMessage });
-    expect(no.error).toMatch(/checksum/i);
+    // The checksum gate, or the decompressor that reads behind it, stops it; either says so.
+    expect(no.error).toMatch(/checksum mismatch|did not decompress|not read to its end/);
     expect(no.record).toEqual({ type: 'restore', id: failed.id, url: `${PUBLIC_URL}/restores/${failed.id}` });
     expect(no.next).toBe(`Read the error and the restore's record (GET /api/v1/restores/${failed.id}) before trying again.`);
 
@@ -201,7 +202,7 @@ describe('notifications: the events, fired for real (issue 18)', () => {
     const [alert] = await arrival('verification.corrupted');
     expected.push('verification.corrupted alert app');
     expect(alert).toMatchObject({ target: 'app', title: 'backup of "app" is CORRUPTED', error: corrupted.errorMessage });
-    expect(alert.error).toMatch(/checksum|SHA-256/i);
+    expect(alert.error).toMatch(/checksum mismatch|does not decompress/);
     expect(alert.record).toEqual({ type: 'backup', id: bad.id, url: `${PUBLIC_URL}/backups/${bad.id}` });
     expect(alert.next).toMatch(/^Do not restore from this backup\. Run a new backup of "app" now/);
     // Verified again, still corrupted: counted, not sent.
@@ -262,14 +263,13 @@ describe('notifications: the events, fired for real (issue 18)', () => {
   it('no worker while a job waits: one alert after the configured time, "resolved" when a worker takes jobs again', async () => {
     const worker = t.app.get(JobsWorker, { strict: false });
     await worker.beforeApplicationShutdown();
-    const stoppedAt = Date.now();
     const r = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app' } });
     expect(r.status).toBe(202);
     const [msg] = await arrival('worker.missing');
     expected.push('worker.missing alert -');
-    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(WORKER_MISSING_MS);
     expect(msg).toMatchObject({ title: 'no worker is running jobs', target: null });
-    expect(msg.summary).toMatch(/^\d+ job\(s\) wait, and no worker has taken jobs from the queue for [1-9]\d* s: backups, restores and verifications do not run\.$/);
+    // Missing for at least WORKER_MISSING_MS (1.5 s, said as "2 s" or more) before it alerted.
+    expect(msg.summary).toMatch(/^\d+ job\(s\) wait, and no worker has taken jobs from the queue for ([2-9]|\d\d+) s: backups, restores and verifications do not run\.$/);
     expect(Number(msg.facts['Jobs waiting'])).toBeGreaterThanOrEqual(1);
     expect(msg.next).toMatch(/^Start a worker/);
     await repeated('worker.missing', 3);
