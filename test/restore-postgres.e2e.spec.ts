@@ -131,6 +131,9 @@ describe('PostgreSQL restore and verification', () => {
 
   it('restores a custom-format archive into a new database through pg_restore', async () => {
     const b = await backup(t, {});
+    // Its verification must be over before the artifact is swapped: a verification still reading
+    // the old file would see the new bytes and mark the backup CORRUPTED (seen once on a loaded CI run).
+    await waitStatus(t, b.id, ['VERIFIED']);
     // Make the record a custom-format archive produced by pg_dump directly.
     const { spawnSync } = await import('node:child_process');
     const dump = spawnSync('pg_dump', ['-h', '127.0.0.1', '-U', 'postgres', '--format=custom', '--compress=0', source], { maxBuffer: 1 << 28 });
@@ -139,7 +142,7 @@ describe('PostgreSQL restore and verification', () => {
     catalog.prepare(`UPDATE bm_backup_records SET format = 'custom', compression = 'none' WHERE id = ?`).run(b.id);
     const copy = newDbName('custom');
     const run = await waitRestore(t, (await api(t, 'POST', `/api/v1/backups/${b.id}/restore`, { body: { confirm: true, targetDatabase: copy } })).body.id);
-    expect(run.status).toBe('COMPLETED');
+    expect({ status: run.status, error: run.errorMessage }).toEqual({ status: 'COMPLETED', error: null });
     expect(await pgSnapshot(copy)).toEqual(await pgSnapshot(source));
   });
 
