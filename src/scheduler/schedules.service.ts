@@ -6,6 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { BackupsService, type BackupSubmission } from '../backup/backups.service.js';
+import { lackingCopies } from '../backup/copy-health.js';
 import type { BackupType } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { DomainError, ErrorCode, invalid } from '../common/errors.js';
@@ -205,15 +206,15 @@ export class SchedulesService {
     const expression = expressionOf(s);
     const upcoming = s.enabled ? nextRuns(expression, s.timezone, 5, now) : [];
     let lastStatus = s.lastStatus;
-    if (s.lastBackupId) {
-      lastStatus = await this.backups
-        .get(s.lastBackupId, { withDeleted: true })
-        .then((r) => r.status as string)
-        .catch(() => lastStatus);
+    let lastBackupDegraded = false;
+    const last = s.lastBackupId ? await this.backups.get(s.lastBackupId, { withDeleted: true }).catch(() => undefined) : undefined;
+    if (last) {
+      lastStatus = last.status;
+      lastBackupDegraded = lackingCopies(last, (await this.backups.copiesOf([last.id])).get(last.id)).length > 0;
     }
     const { deletedAt: _deleted, ...rest } = s;
     void _deleted;
-    return { ...rest, expression, effectiveRetentionPolicy: this.policyName(s), nextRunAt: upcoming[0] ?? null, nextRuns: upcoming, lastStatus };
+    return { ...rest, expression, effectiveRetentionPolicy: this.policyName(s), nextRunAt: upcoming[0] ?? null, nextRuns: upcoming, lastStatus, lastBackupDegraded };
   }
 
   /**

@@ -134,6 +134,7 @@ export class ScheduleResponse {
   @ApiProperty({ type: [Date], description: 'The next five runs (empty when disabled)' }) nextRuns!: Date[];
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) lastRunAt!: Date | null;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'Status of the last backup it started' }) lastStatus!: string | null;
+  @ApiProperty({ description: 'The last backup it started is usable but degraded: some destination lacks its copy (see that backup\'s `failedDestinations`)' }) lastBackupDegraded!: boolean;
   @ApiPropertyOptional({ type: String, nullable: true }) lastBackupId!: string | null;
   @ApiPropertyOptional({ type: String, nullable: true }) lastError!: string | null;
   @ApiPropertyOptional({ type: String, nullable: true }) createdBy!: string | null;
