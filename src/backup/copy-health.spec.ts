@@ -24,10 +24,10 @@ describe('a degraded backup reads as degraded wherever its status shows', () => 
     expect(statusLine(record('COMPLETED'), copies)).toBe('COMPLETED, degraded (offsite FAILED)');
     expect(toBackupResponse(record('COMPLETED'), { copies })).toMatchObject({ status: 'COMPLETED', degraded: true, failedDestinations: ['offsite'] });
     expect(toBackupResponse(record('COMPLETED'), { copies: [copies[0]] })).toMatchObject({ degraded: false, failedDestinations: [] });
-    expect(listLine(backupJson(record('COMPLETED'), copies))).toMatch(/^3f2a9c1b\S+  COMPLETED .* DEGRADED: no good copy in offsite$/);
+    expect(listLine(backupJson(record('COMPLETED'), copies))).toMatch(/^3f2a9c1b\S+ {2}COMPLETED .* DEGRADED: no good copy in offsite$/);
     expect(listLine(backupJson(record('COMPLETED'), [copies[0]]))).not.toMatch(/DEGRADED/);
     const details = describeBackup(record('VERIFIED'), copies);
-    expect(details).toMatch(/^3f2a9c1b\S+  VERIFIED, degraded \(offsite FAILED\)  target=app/);
+    expect(details).toMatch(/^3f2a9c1b\S+ {2}VERIFIED, degraded \(offsite FAILED\) {2}target=app/);
     expect(details).toMatch(/offsite: FAILED \(storage "offsite" refused the credentials\)/);
   });
 });
