@@ -18,6 +18,7 @@ export function mib(bytes: number | null | undefined): string {
 }
 
 export function duration(ms: number): string {
+  if (ms < 59_500) return `${Math.max(1, Math.round(ms / 1000))} s`;
   const m = Math.round(ms / 60_000);
   if (m < 120) return `${m} min`;
   const h = Math.round(ms / 3600_000);

@@ -7,7 +7,7 @@ export const NOTIFICATION_EVENTS = {
   'backup.succeeded': { byDefault: false, description: 'A backup completed. Off by default: one message per backup.' },
   'destination.failed': {
     byDefault: true,
-    description: 'A copy of a backup to one storage destination failed while others hold it. Resolved when a re-copy to that destination succeeds.',
+    description: 'A copy of a backup to one storage destination failed while others hold it. Resolved when a later backup or a re-copy is written there.',
   },
   'verification.corrupted': { byDefault: true, description: "A backup's verification found it CORRUPTED. Resolved by the next verified backup of the target." },
   'drill.failed': {

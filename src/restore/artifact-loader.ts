@@ -7,6 +7,7 @@ import { ChecksumGate } from '../codecs/checksum-gate.js';
 import { decryptor } from '../codecs/encryption.js';
 import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { decompressor, zstdTester } from '../codecs/compression.js';
+import { restoreInput } from './restore-input.js';
 import { hashFile } from '../codecs/file-hash.js';
 import { MeasureTap } from '../codecs/tap.js';
 import { EngineError } from '../common/errors.js';
@@ -150,7 +151,7 @@ export class ArtifactLoader {
     record: BackupRecord,
     target: ResolvedTarget,
     restorer: DatabaseRestorer,
-    opts: { database: string; dropExisting: boolean; onlyTables?: string[] | null; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
+    opts: { database: string; dropExisting: boolean; onlyTables?: string[] | null; createdDatabase?: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
   ): Promise<void> {
     if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, { retryable: false });
     // The first copy that is there whole; a missing or truncated one is skipped for the next.
@@ -180,30 +181,16 @@ export class ArtifactLoader {
       includeData: record.includeData,
       dropExisting: opts.dropExisting,
       onlyTables: opts.onlyTables ?? null,
+      createdDatabase: opts.createdDatabase ?? false,
     };
     // Which key opens it is settled before a byte is read (and before the caller changes anything).
     const keys = record.encrypted ? this.keysFor(record) : undefined;
     const source = await from.read(record.fileKey);
-    const gate = new ChecksumGate(record.checksum);
-    const decrypt = keys ? decryptor(keys) : undefined;
-    const codec = decompressor(record.compression as Compression, this.runner);
-    const raw = new MeasureTap();
-    const verified = async () => {
-      if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', { retryable: false });
-      await decrypt?.done.catch((err: Error) => {
-        throw new EngineError(`the artifact did not decrypt to its end (${err.message}); nothing was restored`, { retryable: false });
-      });
-      await codec.done.catch((err: Error) => {
-        throw new EngineError(`the artifact did not decompress to its end (${err.message}); nothing was restored`, { retryable: false });
-      });
-      if (record.rawBytes !== null && raw.bytes !== record.rawBytes) {
-        throw new EngineError(`the artifact decompressed to ${raw.bytes} bytes, but ${record.rawBytes} were dumped; nothing was restored`, { retryable: false });
-      }
-    };
+    const input = restoreInput(source, new ChecksumGate(record.checksum), keys ? decryptor(keys) : undefined, record.compression as Compression, record.rawBytes, this.runner);
     await restorer.restore(
       target,
       spec,
-      { source, transforms: [gate, ...(decrypt ? [decrypt.stream] : []), codec.stream, raw], done: [...(decrypt ? [decrypt.done] : []), codec.done], verified, rawBytes: record.rawBytes },
+      input,
       {
         signal: opts.signal,
         timeoutMs: this.options.dump.timeoutMs,
