@@ -266,7 +266,7 @@ describe.each(engines)('a large catalog on $name', (engine) => {
 
 describe.each(engines.slice(0, 2))('a cleanup over a large catalog on $name', (engine) => {
   const c = cases.find((x) => x.name.startsWith('tiered: everything for 7 days'))!;
-  const COPIES = 4;
+  const COPIES = 2;
   let t: TestApp;
   let ds: DataSource;
   let drop: () => Promise<void>;

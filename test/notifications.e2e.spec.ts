@@ -363,36 +363,3 @@ describe('notifications: e-mail and webhooks (issue 18)', () => {
     expect(leaks).toEqual([]);
   });
 });
-
-describe('notifications: free space (issue 18)', () => {
-  let t: TestApp;
-  let http: HttpReceiver;
-
-  beforeAll(async () => {
-    http = await new HttpReceiver().start();
-    // A threshold no test machine reaches: the storage filesystem is "low" at once.
-    t = await startTestApp({ HEALTH_MIN_FREE_MB: String(100_000_000), NOTIFY_CHECK_INTERVAL_MS: '300', NOTIFY_BACKOFF_MS: '100' });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await http?.stop();
-  });
-
-  it('storage under the threshold alerts once, through the channels subscribed to storage.low', async () => {
-    const made = await api(t, 'POST', '/api/v1/notifications/channels', { body: { name: 'space', kind: 'webhook', url: `${http.url}/space`, secret: HMAC_KEY, events: ['storage.low'] } });
-    expect(made.status).toBe(201);
-    const [req] = await waitFor(async () => (http.to('/space').length ? http.to('/space') : undefined), 'the storage alert', 15_000);
-    const body = JSON.parse(req.raw);
-    expect(body).toMatchObject({ event: 'storage.low', state: 'alert', severity: 'warning', title: 'backup storage is running out of space', target: null });
-    expect(body.summary).toMatch(/ free on the storage filesystem; at least 100000000\.0 MiB should be \(HEALTH_MIN_FREE_MB\)\.$/);
-    expect(body.facts.Storage).toBe(t.config.options.storageDir);
-    expect(verifySignature(HMAC_KEY, req)).toBe(true);
-    // Later checks find it still low: counted, not sent again inside the window.
-    await waitFor(async () => {
-      const c = (await api(t, 'GET', '/api/v1/notifications/alerts')).body.find((x: any) => x.key === 'storage.low');
-      return c?.suppressed >= 2 && c;
-    }, 'repeated checks', 15_000);
-    expect(http.to('/space')).toHaveLength(1);
-  });
-});

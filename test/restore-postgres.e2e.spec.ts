@@ -129,8 +129,11 @@ describe('PostgreSQL restore and verification', () => {
     await pgQuery(source, `DELETE FROM customers WHERE name = 'only in the original'`);
   });
 
-  it('restores a custom-format archive through pg_restore in one transaction', async () => {
+  it('restores a custom-format archive into a new database through pg_restore', async () => {
     const b = await backup(t, {});
+    // Its verification must be over before the artifact is swapped: a verification still reading
+    // the old file would see the new bytes and mark the backup CORRUPTED (seen once on a loaded CI run).
+    await waitStatus(t, b.id, ['VERIFIED']);
     // Make the record a custom-format archive produced by pg_dump directly.
     const { spawnSync } = await import('node:child_process');
     const dump = spawnSync('pg_dump', ['-h', '127.0.0.1', '-U', 'postgres', '--format=custom', '--compress=0', source], { maxBuffer: 1 << 28 });
@@ -139,8 +142,34 @@ describe('PostgreSQL restore and verification', () => {
     catalog.prepare(`UPDATE bm_backup_records SET format = 'custom', compression = 'none' WHERE id = ?`).run(b.id);
     const copy = newDbName('custom');
     const run = await waitRestore(t, (await api(t, 'POST', `/api/v1/backups/${b.id}/restore`, { body: { confirm: true, targetDatabase: copy } })).body.id);
-    expect(run.status).toBe('COMPLETED');
+    expect({ status: run.status, error: run.errorMessage }).toEqual({ status: 'COMPLETED', error: null });
     expect(await pgSnapshot(copy)).toEqual(await pgSnapshot(source));
+  });
+
+  it('a custom archive that fails to load into a new database leaves no database behind, nor a scratch one', async () => {
+    const b = await backup(t, {});
+    // An archive whose table belongs to a role that no longer exists: pg_restore stops at its ALTER ... OWNER.
+    const role = `bmt_gone_${randomBytes(4).toString('hex')}`;
+    const from = newDbName('owned');
+    await pgQuery('postgres', `CREATE ROLE ${role}`);
+    await pgQuery('postgres', `CREATE DATABASE ${from}`);
+    await pgQuery(from, `CREATE TABLE kept (id int); INSERT INTO kept VALUES (1); ALTER TABLE kept OWNER TO ${role}`);
+    const { spawnSync } = await import('node:child_process');
+    const dump = spawnSync('pg_dump', ['-h', '127.0.0.1', '-U', 'postgres', '--format=custom', '--compress=0', from], { maxBuffer: 1 << 28 });
+    expect(dump.status).toBe(0);
+    await pgQuery('postgres', `DROP DATABASE ${from}`);
+    await pgQuery('postgres', `DROP ROLE ${role}`);
+    replaceArtifact(b, dump.stdout);
+    catalog.prepare(`UPDATE bm_backup_records SET format = 'custom', compression = 'none' WHERE id = ?`).run(b.id);
+    const scratch = async () => (await pgQuery('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'bm\\_rs\\_%'`)).map((r) => r.datname as string);
+    const before = await scratch();
+    const copy = newDbName('failed');
+    const run = await waitRestore(t, (await api(t, 'POST', `/api/v1/backups/${b.id}/restore`, { body: { confirm: true, targetDatabase: copy } })).body.id);
+    expect(run.status).toBe('FAILED');
+    expect(run.errorMessage).toContain(`role "${role}" does not exist`);
+    expect(run.errorMessage).not.toMatch(/bm_rs_/);
+    expect(await pgQuery('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [copy])).toHaveLength(0);
+    expect((await scratch()).filter((d) => !before.includes(d))).toEqual([]);
   });
 
   it('a flipped byte: verify says CORRUPTED, a forced restore fails before the target changes, the download aborts', async () => {

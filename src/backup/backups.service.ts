@@ -45,7 +45,7 @@ export interface BackupRequest {
   includeSchema?: boolean;
   includeData?: boolean;
   format?: DumpFormat;
-  /** Destinations (`GET /storages`); default: the target's, else the configured defaults. */
+  /** Destinations (`GET /storages`); default: the target's, else the configured defaults (a schedule passes its own). */
   storages?: string[];
   /** Encrypt the artifact (age); default: the schedule's, else the target's, else `encryption.encryptByDefault`. */
   encrypt?: boolean;

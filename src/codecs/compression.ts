@@ -1,6 +1,6 @@
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Duplex, PassThrough, type Readable, type Transform } from 'node:stream';
+import { Duplex, PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { EngineError } from '../common/errors.js';
 import type { ProcessRunner } from '../common/process-runner.js';
@@ -97,22 +97,52 @@ export function bytesReadBy(pid: number): number | undefined {
 }
 
 /**
- * `zstd -t` on the file behind `input` (a descriptor it reads itself): checks that it decompresses
- * to the end, without a byte passing through this process; `outputBytes` comes from zstd's
- * summary.
+ * `zstd -t`: checks that the input decompresses to the end, without a decompressed byte passing
+ * through this process; `outputBytes` comes from zstd's summary. `input` is a descriptor it reads
+ * itself (a local file), or `'pipe'`: then write the compressed bytes into `stdin`.
  */
 export function zstdTester(
   runner: ProcessRunner,
-  input: number,
+  input: number | 'pipe',
   signal?: AbortSignal,
-): { done: Promise<void>; outputBytes: () => number | undefined } {
+): { done: Promise<void>; outputBytes: () => number | undefined; stdin: Writable | null } {
   let outputBytes: number | undefined;
-  const done = zstdChild(runner, ['-t', '-vv'], [input, 'ignore', 'pipe'], 'zstd -t', false, signal).done.then((stderr) => {
+  const { child, done: exited } = zstdChild(runner, ['-t', '-vv'], [input, 'ignore', 'pipe'], 'zstd -t', false, signal);
+  const done = exited.then((stderr) => {
     const m = /:\s*(\d+) bytes\s*$/m.exec(stderr);
     outputBytes = m ? Number(m[1]) : undefined;
   });
   done.catch(() => undefined);
-  return { done, outputBytes: () => outputBytes };
+  return { done, outputBytes: () => outputBytes, stdin: child.stdin };
+}
+
+/**
+ * `zstd -d` whose output goes straight to `output` (a descriptor, e.g. a file) or to a pipe for
+ * another child to read (`'pipe'`: pass `stdout` as that child's stdin), so decompressed bytes
+ * never pass through this process. Feed the compressed bytes to `stdin`; `outputBytes` comes from
+ * zstd's summary once it exited 0.
+ */
+export function zstdDecompressTo(
+  runner: ProcessRunner,
+  output: number | 'pipe',
+  signal?: AbortSignal,
+): { stdin: Writable; stdout: Readable | null; done: Promise<void>; outputBytes: () => number | undefined; kill(): void } {
+  let outputBytes: number | undefined;
+  const { child, done: exited } = zstdChild(runner, ['-d', '-vv', '-c'], ['pipe', output, 'pipe'], 'zstd -d', false, signal);
+  const done = exited.then((stderr) => {
+    const m = /:\s*(\d+) bytes\s*$/m.exec(stderr);
+    outputBytes = m ? Number(m[1]) : undefined;
+  });
+  done.catch(() => undefined);
+  return {
+    stdin: child.stdin!,
+    stdout: child.stdout,
+    done,
+    outputBytes: () => outputBytes,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
 }
 
 /**

@@ -53,6 +53,7 @@ export const DEFAULTS = {
     gzipLevel: 6,
     timeoutMs: 6 * HOUR,
     lockWaitTimeoutMs: 30_000,
+    restoreJobs: 0,
     pgFormat: 'custom' as 'plain' | 'custom',
   },
   queue: { attempts: 3, concurrency: 1, lockDurationMs: 30_000, stalledIntervalMs: 30_000, backoffMs: 5_000, allowEviction: false, maxWaiting: 100 },

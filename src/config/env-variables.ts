@@ -156,6 +156,13 @@ export const ENV_VARIABLES: EnvVariable[] = [
   { name: 'DUMP_TIMEOUT_MS', path: 'dump.timeoutMs', kind: 'int', shown: '`21600000` (6 h)', description: 'a dump running longer is killed and fails' },
   { name: 'DUMP_LOCK_WAIT_TIMEOUT_MS', path: 'dump.lockWaitTimeoutMs', kind: 'int', description: '`pg_dump --lock-wait-timeout`: fail fast on a locked table' },
   {
+    name: 'RESTORE_JOBS',
+    path: 'dump.restoreJobs',
+    kind: 'int',
+    shown: '`0` (the CPU cores)',
+    description: 'parallel connections (`pg_restore --jobs`) of a PostgreSQL custom-format restore into a new database; 0: one per CPU core',
+  },
+  {
     name: 'BACKUP_PG_FORMAT',
     path: 'dump.pgFormat',
     kind: 'choice',

@@ -175,6 +175,11 @@ export interface BackupManagerOptions {
     gzipLevel: number;
     timeoutMs: number;
     lockWaitTimeoutMs: number;
+    /**
+     * `pg_restore --jobs` when a custom archive is restored into a new database; 0 (the default):
+     * the number of CPU cores.
+     */
+    restoreJobs?: number;
     /** Default dump format of PostgreSQL targets when a request names none. MySQL is always `plain`. */
     pgFormat?: 'plain' | 'custom';
     /**

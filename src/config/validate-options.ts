@@ -37,6 +37,7 @@ const RANGES: Array<[path: string, min: number, max: number]> = [
   ['dump.gzipLevel', 1, 9],
   ['dump.timeoutMs', 1_000, Number.MAX_SAFE_INTEGER],
   ['dump.lockWaitTimeoutMs', 100, Number.MAX_SAFE_INTEGER],
+  ['dump.restoreJobs', 0, 64],
   ['queue.attempts', 1, 20],
   ['queue.concurrency', 1, 32],
   ['queue.lockDurationMs', 1_000, Number.MAX_SAFE_INTEGER],

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { availableParallelism } from 'node:os';
 import { tablePrefixOf } from '../catalog/entities.js';
 import { ProcessRunner } from '../common/process-runner.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
@@ -25,7 +26,7 @@ import { Restorers } from './restorers.js';
     EnginesService,
     {
       provide: PostgresRestorer,
-      useFactory: (engine: PostgresEngine, runner: ProcessRunner, options: BackupManagerOptions) => new PostgresRestorer(engine, runner, options.tempDir),
+      useFactory: (engine: PostgresEngine, runner: ProcessRunner, options: BackupManagerOptions) => new PostgresRestorer(engine, runner, options.tempDir, options.dump.restoreJobs || availableParallelism()),
       inject: [PostgresEngine, ProcessRunner, BACKUP_MANAGER_OPTIONS],
     },
     {

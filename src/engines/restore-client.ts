@@ -11,6 +11,12 @@ export interface ClientCommit {
   tail?: string;
   /** Called right before `tail` is written (a failure stops the restore there). */
   before?: () => Promise<void>;
+  /**
+   * The caller commits in a step of its own once the client exited 0 (MySQL's swap out of a
+   * scratch database), so the client may read an end of input before `input.verified()`: then,
+   * with no `extra` stage, a zstd artifact goes from zstd straight into the client's stdin.
+   */
+  separate?: boolean;
 }
 
 /** Why a restore client was stopped: `aborted` means the caller's signal (shutdown, lost lock). */
@@ -46,7 +52,10 @@ export async function runRestoreClient(
   commit: ClientCommit = {},
 ): Promise<void> {
   if (run.signal.aborted) throw new RestoreStoppedError(`restore aborted before start: ${reasonText(run.signal.reason)}`, true);
-  const child = runner.spawn(command, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
+  const direct = commit.separate && !commit.tail && !extra.length && input.direct ? input.direct('pipe', run.signal) : undefined;
+  const child = runner.spawn(command, args, { env, stdio: [direct ? direct.stdout! : 'pipe', 'ignore', 'pipe'] });
+  // The client holds the pipe now; with this copy gone, zstd fails at once if the client dies.
+  direct?.stdout?.destroy();
   const exited = runner.wait(child);
   let committing = false;
   let killedFor: Error | undefined;
@@ -60,8 +69,8 @@ export async function runRestoreClient(
   const timer = setTimeout(() => kill(new EngineError(`${command} exceeded the restore timeout of ${run.timeoutMs} ms`, { retryable: false })), run.timeoutMs);
   try {
     try {
-      const chain = [input.source, ...input.transforms, ...extra, stdinSink(child, kill)] as unknown as NodeJS.ReadWriteStream[];
-      await pipeline(chain);
+      if (direct) await direct.done;
+      else await pipeline([input.source, ...input.transforms, ...extra, stdinSink(child, kill)] as unknown as NodeJS.ReadWriteStream[]);
       await input.verified();
       await commit.before?.();
     } catch (err) {
@@ -70,9 +79,9 @@ export async function runRestoreClient(
     }
     if (!killedFor) {
       committing = true;
-      const stdin = child.stdin!;
-      if (commit.tail) stdin.write(commit.tail);
-      stdin.end();
+      const stdin = child.stdin;
+      if (commit.tail) stdin!.write(commit.tail);
+      stdin?.end();
     }
     const { code, signal, stderr } = await exited;
     if (signal === null && code !== 0) throw classify(stderr, code);

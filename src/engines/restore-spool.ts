@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -32,12 +32,24 @@ export async function withSpooledDump<T>(tempRoot: string, input: RestoreInput, 
     }
     const path = join(dir, 'dump');
     try {
-      const out = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
-      await pipeline([input.source, ...input.transforms, out] as unknown as NodeJS.ReadWriteStream[], { signal });
+      if (input.direct) {
+        // zstd writes the file itself: only the compressed bytes pass through this process.
+        const fd = openSync(path, 'wx', 0o600);
+        let done: Promise<void>;
+        try {
+          done = input.direct(fd, signal).done;
+        } finally {
+          closeSync(fd); // zstd holds its own copy
+        }
+        await done;
+      } else {
+        const out = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+        await pipeline([input.source, ...input.transforms, out] as unknown as NodeJS.ReadWriteStream[], { signal });
+      }
     } catch (err) {
       for (const p of input.done) p.catch(() => undefined);
       const e = err as NodeJS.ErrnoException;
-      if (e.code === 'ENOSPC') {
+      if (e.code === 'ENOSPC' || /No space left on device/i.test(e.message)) {
         throw new EngineError(`the temp directory ${tempRoot} ran out of space while unpacking the archive; free space there or set TEMP_DIR to a larger disk. Nothing was restored`, { retryable: false });
       }
       if (signal.aborted) throw new EngineError(`unpacking the archive was aborted: ${String(signal.reason instanceof Error ? signal.reason.message : signal.reason)}`, { retryable: false });

@@ -20,6 +20,8 @@ export interface RestoreSpec {
    * restore fails, before anything is committed, if the backup lacks one of them.
    */
   onlyTables?: string[] | null;
+  /** The destination was created, empty, by this restore (so it may be replaced as a whole). */
+  createdDatabase?: boolean;
 }
 
 export interface RestoreRunOptions {
@@ -53,6 +55,22 @@ export interface RestoreInput {
   verified(): Promise<void>;
   /** The decompressed size recorded at backup time, when known. */
   rawBytes?: number | null;
+  /**
+   * Instead of the chain (never both, and before touching `transforms`), where the decompressor
+   * can write itself (zstd): it writes the dump straight to `output` (a descriptor) or to a pipe
+   * (`'pipe'`: `stdout`, to pass as a child's stdin), so no decompressed byte passes through this
+   * process. The reader then sees an end of input before `verified()` resolved: use it only where
+   * the commit is a step of its own after the reader finished (a swap or rename, or a verified file).
+   */
+  direct?: (output: number | 'pipe', signal?: AbortSignal) => DirectOutput;
+}
+
+/** The decompressor of `RestoreInput.direct`. */
+export interface DirectOutput {
+  /** With `'pipe'`: the pipe's read end (pass it as a child's stdin, then destroy this copy). */
+  stdout: Readable | null;
+  /** Settles once every compressed byte was fed in and the decompressor exited (0: resolves). */
+  done: Promise<void>;
 }
 
 /** A scratch database in use. */

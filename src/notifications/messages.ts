@@ -18,6 +18,7 @@ export function mib(bytes: number | null | undefined): string {
 }
 
 export function duration(ms: number): string {
+  if (ms < 59_500) return `${Math.max(1, Math.round(ms / 1000))} s`;
   const m = Math.round(ms / 60_000);
   if (m < 120) return `${m} min`;
   const h = Math.round(ms / 3600_000);
@@ -268,6 +269,8 @@ export interface DigestRow {
   lastGood: { id: string; at: Date; sizeBytes: number | null } | null;
   completed: number;
   failed: number;
+  /** The failure of the period decided last, with its reason. */
+  lastFailure: { at: Date; error: string } | null;
   bytes: number;
 }
 
@@ -283,9 +286,10 @@ export function digest(kind: 'daily' | 'weekly', from: Date, to: Date, rows: Dig
     lines: rows.map(
       (r) =>
         `${r.target}: last good backup ${r.lastGood ? `${r.lastGood.at.toISOString()} (${mib(r.lastGood.sizeBytes)})` : 'none'}; ` +
-        `${r.completed} completed (${mib(r.bytes)}), ${r.failed} failed in the period`,
+        `${r.completed} completed (${mib(r.bytes)}), ${r.failed} failed in the period` +
+        (r.lastFailure ? `, the latest at ${r.lastFailure.at.toISOString()}: ${r.lastFailure.error.slice(0, 300)}` : ''),
     ),
-    ...(failures ? { next: 'Look at the failed backups (GET /api/v1/backups?status=FAILED).' } : {}),
+    ...(failures ? { next: 'Look at the failed backups (GET /api/v1/backups?status=FAILED, and ?status=CORRUPTED).' } : {}),
   };
 }
 

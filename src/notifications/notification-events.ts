@@ -7,7 +7,7 @@ export const NOTIFICATION_EVENTS = {
   'backup.succeeded': { byDefault: false, description: 'A backup completed. Off by default: one message per backup.' },
   'destination.failed': {
     byDefault: true,
-    description: 'A copy of a backup to one storage destination failed while others hold it. Resolved when a re-copy to that destination succeeds.',
+    description: 'A copy of a backup to one storage destination failed while others hold it. Resolved when a later backup or a re-copy is written there.',
   },
   'verification.corrupted': { byDefault: true, description: "A backup's verification found it CORRUPTED. Resolved by the next verified backup of the target." },
   'drill.failed': {
@@ -29,7 +29,7 @@ export const NOTIFICATION_EVENTS = {
     byDefault: true,
     description: 'Jobs wait but no worker has consumed the job queue for NOTIFY_WORKER_MISSING_MINUTES. Resolved when a worker is seen again.',
   },
-  'digest.daily': { byDefault: false, description: 'Once a day (NOTIFY_DIGEST_DAILY_CRON): per target the last good backup, its size, and the failures of the day.' },
+  'digest.daily': { byDefault: false, description: 'Once a day (NOTIFY_DIGEST_DAILY_CRON): per target the last good backup and its size, the backups completed and failed that day, and the reason of the latest failure.' },
   'digest.weekly': { byDefault: false, description: 'Once a week (NOTIFY_DIGEST_WEEKLY_CRON): the same over seven days.' },
 } as const;
 

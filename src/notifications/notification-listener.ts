@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { BackupCopies } from '../backup/backup-copies.service.js';
 import { BackupEvents, type BackupEvent } from '../backup/backup-events.js';
+import { CopyState } from '../backup/entities/backup-copy.entity.js';
 import { BackupStatus } from '../backup/entities/backup-record.entity.js';
 import { APP_EVENTS } from '../common/app-events.js';
 import { isRelayedEvent } from '../common/event-relay.js';
@@ -33,6 +35,7 @@ export class NotificationListener implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(APP_EVENTS) private readonly emitter: EventEmitter2,
     private readonly alerts: AlertsService,
+    private readonly copies: BackupCopies,
   ) {}
 
   onModuleInit(): void {
@@ -68,6 +71,11 @@ export class NotificationListener implements OnModuleInit, OnModuleDestroy {
     const r = e?.record;
     if (!r?.target) return;
     await this.alerts.clear(`backup.failed:${r.target}`, (c) => m.backupResolved(r, c, this.alerts.link));
+    // A destination that failed before and took this backup works again.
+    for (const copy of await this.copies.forBackup(r.id)) {
+      if (copy.state !== CopyState.Stored && copy.state !== CopyState.Verified) continue;
+      await this.alerts.clear(destinationKey(r.target, copy.storage), (c) => m.destinationBack(r, copy.storage, c, this.alerts.link));
+    }
     await this.alerts.inform(m.backupSucceeded(r, this.alerts.link));
   }
 
@@ -90,8 +98,13 @@ export class NotificationListener implements OnModuleInit, OnModuleDestroy {
     const r = e?.record;
     const storage = typeof e?.detail?.storage === 'string' ? e.detail.storage : undefined;
     if (!r?.target || !storage) return;
-    const key = `destination.failed:${r.target}:${storage}`.slice(0, 160);
+    const key = destinationKey(r.target, storage);
     if (ok) await this.alerts.clear(key, (c) => m.destinationBack(r, storage, c, this.alerts.link));
     else await this.alerts.raise(key, m.destinationFailed(r, storage, typeof e.detail?.error === 'string' ? e.detail.error : undefined, this.alerts.link));
   }
+}
+
+/** The condition of one target's copies to one destination. */
+function destinationKey(target: string, storage: string): string {
+  return `destination.failed:${target}:${storage}`.slice(0, 160);
 }

@@ -7,6 +7,7 @@ import { ChecksumGate } from '../codecs/checksum-gate.js';
 import { decryptor } from '../codecs/encryption.js';
 import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { decompressor, zstdTester } from '../codecs/compression.js';
+import { restoreInput } from './restore-input.js';
 import { hashFile } from '../codecs/file-hash.js';
 import { MeasureTap } from '../codecs/tap.js';
 import { EngineError } from '../common/errors.js';
@@ -150,7 +151,7 @@ export class ArtifactLoader {
     record: BackupRecord,
     target: ResolvedTarget,
     restorer: DatabaseRestorer,
-    opts: { database: string; dropExisting: boolean; onlyTables?: string[] | null; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
+    opts: { database: string; dropExisting: boolean; onlyTables?: string[] | null; createdDatabase?: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
   ): Promise<void> {
     if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, { retryable: false });
     // The first copy that is there whole; a missing or truncated one is skipped for the next.
@@ -180,30 +181,16 @@ export class ArtifactLoader {
       includeData: record.includeData,
       dropExisting: opts.dropExisting,
       onlyTables: opts.onlyTables ?? null,
+      createdDatabase: opts.createdDatabase ?? false,
     };
     // Which key opens it is settled before a byte is read (and before the caller changes anything).
     const keys = record.encrypted ? this.keysFor(record) : undefined;
     const source = await from.read(record.fileKey);
-    const gate = new ChecksumGate(record.checksum);
-    const decrypt = keys ? decryptor(keys) : undefined;
-    const codec = decompressor(record.compression as Compression, this.runner);
-    const raw = new MeasureTap();
-    const verified = async () => {
-      if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', { retryable: false });
-      await decrypt?.done.catch((err: Error) => {
-        throw new EngineError(`the artifact did not decrypt to its end (${err.message}); nothing was restored`, { retryable: false });
-      });
-      await codec.done.catch((err: Error) => {
-        throw new EngineError(`the artifact did not decompress to its end (${err.message}); nothing was restored`, { retryable: false });
-      });
-      if (record.rawBytes !== null && raw.bytes !== record.rawBytes) {
-        throw new EngineError(`the artifact decompressed to ${raw.bytes} bytes, but ${record.rawBytes} were dumped; nothing was restored`, { retryable: false });
-      }
-    };
+    const input = restoreInput(source, new ChecksumGate(record.checksum), keys ? decryptor(keys) : undefined, record.compression as Compression, record.rawBytes, this.runner);
     await restorer.restore(
       target,
       spec,
-      { source, transforms: [gate, ...(decrypt ? [decrypt.stream] : []), codec.stream, raw], done: [...(decrypt ? [decrypt.done] : []), codec.done], verified, rawBytes: record.rawBytes },
+      input,
       {
         signal: opts.signal,
         timeoutMs: this.options.dump.timeoutMs,
@@ -230,22 +217,37 @@ export class ArtifactLoader {
     const keys = record.encrypted && record.encryption ? this.keys.tryKeysFor(record.encryption, `backup ${record.id}`) : undefined;
     const opened = !record.encrypted || !!keys;
     const raw = new MeasureTap();
+    let tested: number | undefined;
     try {
       const source = await storage.read(record.fileKey!);
       const decrypt = keys ? decryptor(keys) : undefined;
-      const codec = opened ? decompressor(record.compression as Compression, this.runner) : undefined;
-      const sink = new Writable({ write: (_c, _e, cb) => cb() });
-      const chain = [source, new ChecksumGate(record.checksum!), ...(decrypt ? [decrypt.stream] : []), ...(codec ? [codec.stream, raw] : []), sink];
-      await Promise.all([pipeline(chain as unknown as NodeJS.ReadWriteStream[], { signal }), decrypt?.done, codec?.done]);
+      const chain: unknown[] = [source, new ChecksumGate(record.checksum!), ...(decrypt ? [decrypt.stream] : [])];
+      if (opened && record.compression === 'zstd') {
+        // `zstd -t` decompresses on its own side of a pipe and reports the size: the dump's
+        // bytes never come back into this process.
+        const tester = zstdTester(this.runner, 'pipe', signal);
+        const [piped, test] = await Promise.allSettled([Promise.all([pipeline([...chain, tester.stdin!] as unknown as NodeJS.ReadWriteStream[], { signal }), decrypt?.done]), tester.done]);
+        // A checksum mismatch says most; else zstd's own message rather than the pipe it closed.
+        if (piped.status === 'rejected' && /checksum mismatch/.test((piped.reason as Error).message)) throw piped.reason;
+        if (test.status === 'rejected') throw test.reason;
+        if (piped.status === 'rejected') throw piped.reason;
+        tested = tester.outputBytes();
+      } else {
+        const codec = opened ? decompressor(record.compression as Compression, this.runner) : undefined;
+        const sink = new Writable({ write: (_c, _e, cb) => cb() });
+        chain.push(...(codec ? [codec.stream, raw] : []), sink);
+        await Promise.all([pipeline(chain as unknown as NodeJS.ReadWriteStream[], { signal }), decrypt?.done, codec?.done]);
+      }
     } catch (err) {
       const msg = (err as Error).message;
       return { ok: false, sizeBytes: size, reason: /checksum mismatch/.test(msg) ? msg : `the artifact does not ${record.encrypted ? 'decrypt or ' : ''}decompress: ${msg}` };
     }
     if (!opened) return { ok: true, sizeBytes: size, decrypted: false };
-    if (record.rawBytes !== null && raw.bytes !== record.rawBytes) {
-      return { ok: false, sizeBytes: size, rawBytes: raw.bytes, reason: `the artifact decompresses to ${raw.bytes} bytes, ${record.rawBytes} were dumped` };
+    const rawBytes = tested ?? raw.bytes;
+    if (record.rawBytes !== null && rawBytes !== record.rawBytes) {
+      return { ok: false, sizeBytes: size, rawBytes, reason: `the artifact decompresses to ${rawBytes} bytes, ${record.rawBytes} were dumped` };
     }
-    return { ok: true, sizeBytes: size, rawBytes: raw.bytes, ...(record.encrypted ? { decrypted: true } : {}) };
+    return { ok: true, sizeBytes: size, rawBytes, ...(record.encrypted ? { decrypted: true } : {}) };
   }
 
   /**

@@ -150,7 +150,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         const res = await this.runs.update({ id: run.id, attempts: attempt, status: RestoreStatus.Running }, { metadata });
         if (!res.affected) throw new EngineError(`the run was ended by another worker before the commit; nothing was committed`, { retryable: false });
       };
-      await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, onlyTables: restoreTables(run), signal, beforeCommit, scratch: this.scratch });
+      await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, onlyTables: restoreTables(run), createdDatabase: created, signal, beforeCommit, scratch: this.scratch });
       if (!(await ctx.stillOwned())) this.logger.warn(logLine('restore finished after its job lock was lost', { id: run.id }));
       const completedAt = new Date();
       const result = endRunUpdate(RestoreStatus.Completed, {

@@ -19,12 +19,17 @@ export function destinationState(run: RestoreRun): string {
       `but views, triggers, routines and events may be missing if it stopped between those steps, and a database bm_old_<random> left on the server would hold the tables it replaced.`
     );
   }
+  if (created) {
+    // Loaded in one transaction, or (a whole custom archive) into a scratch database renamed into its place.
+    if (!committing) return `${who} holds nothing of the backup: it is committed (or renamed into place from a scratch database) only after the whole backup was verified and loaded, and the restore never got that far.`;
+    return `${who} holds either nothing of the backup (it may be empty or gone) or the whole backup ${run.backupId}: its commit (or rename into place) had started when it stopped.`;
+  }
   if (!committing) {
-    return `${who} holds ${created ? 'nothing of the backup' : 'its previous contents'}: the restore runs in one transaction, committed only after the whole backup was verified, and it never got that far.`;
+    return `${who} holds its previous contents: the restore runs in one transaction, committed only after the whole backup was verified, and it never got that far.`;
   }
   const tables = Array.isArray(run.metadata?.tables) ? (run.metadata.tables as string[]) : undefined;
   const restored = tables ? `the whole backup ${run.backupId} in tables ${tables.join(', ')} (no other table is touched)` : `the whole backup ${run.backupId}`;
-  return `${who} holds either ${created ? 'nothing of the backup' : 'its previous contents'} or ${restored}: the restore runs in one transaction, and its commit had been sent when it stopped; compare the tables to tell which.`;
+  return `${who} holds either its previous contents or ${restored}: the restore runs in one transaction, and its commit had been sent when it stopped; compare the tables to tell which.`;
 }
 
 /** The reason recorded on a run whose worker stopped while running it (it is never run again). */

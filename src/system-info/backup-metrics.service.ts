@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { In, type Repository } from 'typeorm';
+import { BackupCopies } from '../backup/backup-copies.service.js';
 import type { BackupEvent } from '../backup/backup-events.js';
 import { BackupCount } from '../backup/entities/backup-count.entity.js';
 import { BackupRecord, GOOD_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
@@ -26,6 +27,7 @@ export class BackupMetrics {
   private readonly queueJobs: Gauge<'state'>;
   private readonly runs: Counter<'target' | 'outcome'>;
   private readonly copyFailures: Counter<'storage'>;
+  private readonly degraded: Gauge<'storage'>;
   private readonly duration: Histogram<'target'>;
   private readonly size: Histogram<'target'>;
 
@@ -33,6 +35,7 @@ export class BackupMetrics {
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
     @InjectRepository(BackupCount, CATALOG_CONNECTION) private readonly counts: Repository<BackupCount>,
     private readonly queue: JobsQueue,
+    @Optional() private readonly copies?: BackupCopies,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'backup_manager_' });
@@ -45,6 +48,12 @@ export class BackupMetrics {
     this.copyFailures = new Counter({
       name: 'backup_manager_copy_failures_total',
       help: 'Copies of backups a destination could not take (the backup is held elsewhere; a re-copy is queued), seen by this process',
+      labelNames: ['storage'],
+      registers,
+    });
+    this.degraded = new Gauge({
+      name: 'backup_manager_degraded_backups',
+      help: 'Usable backups (COMPLETED or VERIFIED, not deleted) whose copy in this destination FAILED, is MISSING or CORRUPTED: degraded until a re-copy repairs them',
       labelNames: ['storage'],
       registers,
     });
@@ -99,12 +108,19 @@ export class BackupMetrics {
 
   /** The exposition text, with catalog and queue gauges refreshed first. */
   async render(): Promise<string> {
-    await Promise.all([this.refreshCatalog(), this.refreshQueue()]);
+    await Promise.all([this.refreshCatalog(), this.refreshQueue(), this.refreshDegraded()]);
     return this.registry.metrics();
   }
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  private async refreshDegraded(): Promise<void> {
+    if (!this.copies) return;
+    const rows = await this.copies.lackingByStorage();
+    this.degraded.reset();
+    for (const r of rows) this.degraded.set({ storage: r.storage }, r.backups);
   }
 
   /**

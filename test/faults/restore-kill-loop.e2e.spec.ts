@@ -10,14 +10,20 @@ import { client, entriesUnder, sleep, type Client } from './support/faults.js';
 
 /** `RESTORE_KILL_LOOPS` (default 12): how many workers are SIGKILLed during a restore. */
 const LOOPS = Number(process.env.RESTORE_KILL_LOOPS ?? 12);
-const KINDS = ['pg-plain', 'pg-custom', 'mariadb', 'pg-table', 'mariadb-table'] as const;
+const KINDS = ['pg-plain', 'pg-custom', 'mariadb', 'pg-table', 'mariadb-table', 'pg-new'] as const;
 type Kind = (typeof KINDS)[number];
-const TARGET: Record<Kind, string> = { 'pg-plain': 'pgp', 'pg-custom': 'pgc', mariadb: 'my', 'pg-table': 'pgc', 'mariadb-table': 'my' };
+const TARGET: Record<Kind, string> = { 'pg-plain': 'pgp', 'pg-custom': 'pgc', mariadb: 'my', 'pg-table': 'pgc', 'mariadb-table': 'my', 'pg-new': 'pgc' };
 /** Table-level restores (`tables`) out of the full backup of another kind, into its database. */
 const TABLE_RESTORE: Partial<Record<Kind, { of: Kind; tables: string[] }>> = {
   'pg-table': { of: 'pg-custom', tables: ['big', 'small_a'] },
   'mariadb-table': { of: 'mariadb', tables: ['big', 'small_a'] },
 };
+/**
+ * `pg-new`: the custom archive restored into a new database (`pg_restore -j` into a scratch
+ * database renamed into place). Old there is no such database, or the empty one the restore
+ * created; new is the backup's data.
+ */
+const INTO_NEW: Partial<Record<Kind, Kind>> = { 'pg-new': 'pg-custom' };
 /** The digest of a database whose `tables` hold `fresh`'s rows and the rest `old`'s. */
 const mixDigest = (fresh: string, old: string, tables: string[]) =>
   old
@@ -72,7 +78,8 @@ function alive(pids: number[]): number[] {
 
 /**
  * One API process and one worker at a time. A restore of a PostgreSQL plain dump, a custom archive
- * or a MariaDB dump, or of two tables out of the custom archive or the MariaDB dump, is started over a database in a known "old" state, and the worker's node
+ * or a MariaDB dump, or of two tables out of the custom archive or the MariaDB dump, or of the
+ * custom archive into a new database, is started over a database in a known "old" state, and the worker's node
  * process ONLY (not its children) is SIGKILLed at a random point of it, as the OOM killer would.
  * Each time the database must hold the old data or the backup's, never a mix; the interrupted run
  * must end FAILED saying which, and must never run again: rows the application writes after the
@@ -93,9 +100,18 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
   const restoreMs: Partial<Record<Kind, number>> = {};
   const scratchSeen = new Set<string>();
 
-  const dbOf = (k: Kind) => (k === 'pg-plain' ? pgPlain : k === 'pg-custom' || k === 'pg-table' ? pgCustom : my);
+  let pgNew: string;
+  /** The digest of an empty database (what a restore into a new one may leave: old). */
+  let emptyDigest: string;
+  const dbOf = (k: Kind) => (k === 'pg-plain' ? pgPlain : k === 'pg-new' ? pgNew : k === 'pg-custom' || k === 'pg-table' ? pgCustom : my);
   const isMy = (k: Kind) => k === 'mariadb' || k === 'mariadb-table';
-  const digest = (k: Kind) => (isMy(k) ? myDigest(my) : pgDigest(dbOf(k)));
+  const pgExists = async (db: string) => (await pgQuery('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [db])).length > 0;
+  const digest = async (k: Kind) => {
+    if (isMy(k)) return myDigest(my);
+    if (INTO_NEW[k] && !(await pgExists(dbOf(k)))) return 'absent';
+    const d = await pgDigest(dbOf(k));
+    return INTO_NEW[k] && d === emptyDigest ? 'absent' : d;
+  };
   let noPdeathsigPath = '';
   /** Odd loops run on a worker whose children get no parent-death signal. */
   const pdeathsigIn = (loop: number) => loop % 2 === 0;
@@ -108,7 +124,9 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
 
   /** The "old" state, reached the same way from the backup's state, the old one, or either plus the application's rows. */
   const makeOld = async (k: Kind) => {
-    if (isMy(k)) {
+    if (INTO_NEW[k]) {
+      await pgQuery('postgres', `DROP DATABASE IF EXISTS "${pgNew}" WITH (FORCE)`);
+    } else if (isMy(k)) {
       await myQuery(my, [
         `DELETE FROM big WHERE id > ${BIG_MY / 2}`,
         `UPDATE small_a SET v = 'old' WHERE v <> 'old'`,
@@ -120,10 +138,12 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
                               INSERT INTO small_b SELECT g, 'old ' || g FROM generate_series(51, 60) g ON CONFLICT DO NOTHING;`);
     }
   };
+  // A restore into a new database has no application yet: its rows go to the source database.
   const appWrite = (k: Kind, id: number) =>
-    isMy(k) ? myQuery(my, 'INSERT INTO small_b VALUES (?, ?)', [id, 'app']) : pgQuery(dbOf(k), 'INSERT INTO small_b VALUES ($1, $2)', [id, 'app']);
+    INTO_NEW[k] ? pgQuery(pgCustom, 'INSERT INTO small_b VALUES ($1, $2) ON CONFLICT DO NOTHING', [id, 'app']).then(() => undefined)
+    : isMy(k) ? myQuery(my, 'INSERT INTO small_b VALUES (?, ?)', [id, 'app']) : pgQuery(dbOf(k), 'INSERT INTO small_b VALUES ($1, $2)', [id, 'app']);
   const appRows = async (k: Kind, id: number) =>
-    Number((isMy(k) ? await myQuery(my, 'SELECT COUNT(*) AS n FROM small_b WHERE id = ?', [id]) : await pgQuery(dbOf(k), 'SELECT count(*)::int AS n FROM small_b WHERE id = $1', [id]))[0].n);
+    Number((INTO_NEW[k] ? await pgQuery(pgCustom, 'SELECT count(*)::int AS n FROM small_b WHERE id = $1', [id]) : isMy(k) ? await myQuery(my, 'SELECT COUNT(*) AS n FROM small_b WHERE id = ?', [id]) : await pgQuery(dbOf(k), 'SELECT count(*)::int AS n FROM small_b WHERE id = $1', [id]))[0].n);
   const restoreChildren = (w: Proc) => childPids(w.child.pid!).filter((p) => RESTORE_CHILD.test(commandOf(p)));
   const getRun = async (id: string) => (await c.call('GET', `/api/v1/restores/${id}`)).body;
   const waitRun = async (id: string, pred: (r: any) => boolean, what: string, timeoutMs = 90_000) => {
@@ -137,7 +157,8 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
   };
   const requestRestore = async (k: Kind) => {
     const only = TABLE_RESTORE[k];
-    const r = await c.call('POST', `/api/v1/backups/${backupOf[only?.of ?? k]}/restore`, { confirm: true, safetyBackup: false, ...(only ? { tables: only.tables } : {}) });
+    const into = INTO_NEW[k] ? { targetDatabase: pgNew } : {};
+    const r = await c.call('POST', `/api/v1/backups/${backupOf[only?.of ?? INTO_NEW[k] ?? k]}/restore`, { confirm: true, safetyBackup: false, ...into, ...(only ? { tables: only.tables } : {}) });
     if (r.status !== 202) throw new Error(`restore request: ${r.status} ${r.text}`);
     return r.body.id as string;
   };
@@ -155,6 +176,8 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
     pgPlain = await createPgDatabase('rkill_plain');
     pgCustom = await createPgDatabase('rkill_custom');
     my = await createMyDatabase('rkill');
+    pgNew = `${pgCustom}_new`;
+    emptyDigest = await pgDigest('postgres');
     for (const db of [pgPlain, pgCustom]) {
       await pgQuery(db, `CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, ${BIG_PG}) g;
                          CREATE TABLE blank (v text); INSERT INTO blank SELECT '' FROM generate_series(1, ${BLANK});
@@ -185,7 +208,7 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
     await waitForHttp(`http://127.0.0.1:${port}/health/live`);
     worker = startWorker();
 
-    const fullKinds = KINDS.filter((k) => !TABLE_RESTORE[k]);
+    const fullKinds = KINDS.filter((k) => !TABLE_RESTORE[k] && !INTO_NEW[k]);
     for (const k of fullKinds) newDigest[k] = await digest(k);
     const ids = await Promise.all(
       fullKinds.map(async (k) => (await c.call('POST', '/api/v1/backups', { target: TARGET[k], ...(k === 'pg-custom' ? { format: 'custom' } : {}) })).body.id as string),
@@ -203,6 +226,7 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
       oldDigest[k] = await digest(k);
       const only = TABLE_RESTORE[k];
       if (only) newDigest[k] = mixDigest(newDigest[only.of]!, oldDigest[k]!, only.tables);
+      if (INTO_NEW[k]) newDigest[k] = newDigest[INTO_NEW[k]!];
       expect(oldDigest[k]).not.toBe(newDigest[k]);
       const id = await requestRestore(k);
       const seen = await waitForClient(worker);
@@ -218,7 +242,7 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
     for (const p of procs) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exited));
     await dropQueueKeys(env.QUEUE_PREFIX);
-    for (const db of [pgPlain, pgCustom]) if (db) await dropPgDatabase(db);
+    for (const db of [pgPlain, pgCustom, pgNew]) if (db) await dropPgDatabase(db);
     for (const s of scratchSeen) await pgQuery('postgres', `DROP DATABASE IF EXISTS "${s}" WITH (FORCE)`).catch(() => undefined);
     if (my) await dropMyDatabase(my);
     if (noPdeathsigPath) rmSync(noPdeathsigPath, { recursive: true, force: true });
@@ -269,12 +293,13 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
       const final = await getRun(id);
       outcomes.push(`${k}/${mode}:${delay}ms:${state}:${final.status}`);
       if (final.status !== run.status) problems.push(`loop ${i} ${k}: the run changed from ${run.status} to ${final.status}`);
+      if (INTO_NEW[k] && (await digest(k)) !== after) problems.push(`loop ${i} ${k}: the new database changed after the kill: the restore ran again`);
       if ((await appRows(k, appId)) !== 1) problems.push(`loop ${i} ${k}: the application's row written after the kill is gone: the restore ran again (run ${JSON.stringify(final)})`);
       if (final.status === 'COMPLETED') {
         if (statusAtKill !== 'COMPLETED') problems.push(`loop ${i} ${k}: the run was ${statusAtKill} at the kill but ended COMPLETED: it ran again`);
         if (state !== 'new') problems.push(`loop ${i} ${k}: COMPLETED but the database is ${state}`);
       } else if (final.status === 'FAILED' || final.status === 'CANCELLED') {
-        const named = state === 'old' ? /previous contents|was not changed|neither/ : /whole backup|swap/;
+        const named = state === 'old' ? /previous contents|was not changed|neither|nothing of the backup/ : /whole backup|swap/;
         if (!named.test(final.errorMessage ?? '')) problems.push(`loop ${i} ${k}: ${final.status} without naming the state (${state}): ${final.errorMessage}`);
         if (!/not run again|new request/.test(final.errorMessage ?? '')) problems.push(`loop ${i} ${k}: the message does not say it will not run again: ${final.errorMessage}`);
       } else {

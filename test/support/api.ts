@@ -28,6 +28,22 @@ export async function waitForBackup(t: TestApp, id: string, timeoutMs = 90_000):
   }
 }
 
+/**
+ * Polls a backup until it is settled: past QUEUED, RUNNING and COMPLETED, so its verification
+ * after the backup has recorded its outcome (VERIFIED or CORRUPTED) or it FAILED. Until then a
+ * background job may still read its artifact or write its record: a test that changes either, or
+ * asserts a state, waits for this first.
+ */
+export async function waitForSettled(t: TestApp, id: string, timeoutMs = 90_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await api(t, 'GET', `/api/v1/backups/${id}`);
+    if (r.status === 200 && !['QUEUED', 'RUNNING', 'COMPLETED'].includes(r.body.status)) return r.body;
+    if (Date.now() > deadline) throw new Error(`backup ${id} still ${r.body?.status} after ${timeoutMs} ms: ${r.text}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
 export async function downloadBytes(t: TestApp, id: string): Promise<{ status: number; bytes: Buffer; headers: Headers }> {
   const res = await fetch(`${t.url}/api/v1/backups/${id}/download`, { headers: { authorization: `Bearer ${t.token('viewer')}` } });
   return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), headers: res.headers };

@@ -44,10 +44,15 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
   };
 }
 
-/** Starts the whole service (API + workers) in this process on a random port. */
-export async function startTestApp(extra: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * Starts the whole service (API + workers) in this process on a random port. `tweak` changes the
+ * options the environment made, as a library user's `forRoot` would (values no variable reaches,
+ * such as sub-minute intervals).
+ */
+export async function startTestApp(extra: Record<string, string> = {}, tweak?: (options: AppConfig['options']) => void): Promise<TestApp> {
   const env = testEnv(extra);
   const config = loadConfig(env);
+  tweak?.(config.options);
   const app = await createHttpApp(config);
   await app.listen(0, '127.0.0.1');
   const addr = app.getHttpServer().address() as { port: number };

@@ -100,6 +100,7 @@ export class MysqlRestorer implements DatabaseRestorer {
             const e = classifyMysqlError(stderr.split(scratch).join(dest), { ...target, database: dest }, code);
             return new EngineError(`${e.message} (the destination was not changed)`, { retryable: false });
           },
+          { separate: true },
         ),
       );
       const missing = filter ? only!.filter((t) => !filter.tablesSeen.has(t)) : [];

@@ -12,6 +12,7 @@ import { formatPgTable, parsePgTable, pgQualifiedSql, pgQuoteIdent as ident, Tab
 import { pgQuery } from './connection.js';
 import type { PostgresEngine } from './postgres.engine.js';
 import { PG_USER_SCHEMAS, pgNameSet } from './postgres.engine.js';
+import { restoreIntoNewDatabase } from './pg-parallel-restore.js';
 import { PgTableFilter } from './pg-table-filter.js';
 import { DumpTransactionFilter, GATE_COMMIT, GATE_OPEN, GATE_TRIPPED } from './psql-commit-gate.js';
 
@@ -25,7 +26,9 @@ const USER_SCHEMAS = PG_USER_SCHEMAS;
  * stream straight in. Custom archives are first unpacked into a private temp file and verified;
  * `pg_restore -f -` then turns the file into a script for psql, and its exit status is checked
  * before COMMIT too. A failure, a kill or a lost worker before that point leaves the destination
- * as it was.
+ * as it was. A whole custom archive restored into a database the restore created goes through
+ * `pg_restore -j` into a scratch database instead, renamed into place at the end
+ * (`pg-parallel-restore.ts`).
  */
 export class PostgresRestorer implements DatabaseRestorer {
   readonly kind = 'postgres' as const;
@@ -34,6 +37,8 @@ export class PostgresRestorer implements DatabaseRestorer {
     private readonly engine: PostgresEngine,
     private readonly runner: ProcessRunner,
     private readonly tempDir: string,
+    /** `pg_restore --jobs` of a custom archive restored into a new database. */
+    private readonly jobs = 1,
   ) {}
 
   async databaseExists(target: ResolvedTarget, name: string): Promise<boolean> {
@@ -59,6 +64,9 @@ export class PostgresRestorer implements DatabaseRestorer {
     const only = asked.onlyTables?.length ? asked.onlyTables.map(recordedTable) : undefined;
     const spec: RestoreSpec = only ? { ...asked, scope: 'selective', tables: only.map(formatPgTable) } : asked;
     const classify = (stderr: string, code: number | null) => classifyRestoreError(stderr, code, dest, spec);
+    if (spec.format === 'custom' && spec.createdDatabase && !only && spec.scope === 'full' && spec.includeSchema) {
+      return restoreIntoNewDatabase({ engine: this.engine, runner: this.runner, tempDir: this.tempDir, jobs: this.jobs }, target, dest.database, input, run, classify);
+    }
     const args = ['--no-password', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'];
     // Both formats load as one psql script with the same prelude: a custom archive is turned into
     // its script by `pg_restore -f -`, so the commit gate, the truncation of a data-only restore and

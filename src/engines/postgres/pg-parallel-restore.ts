@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { EngineError } from '../../common/errors.js';
+import type { ProcessRunner } from '../../common/process-runner.js';
+import type { ResolvedTarget } from '../../targets/targets.service.js';
+import { RestoreStoppedError } from '../restore-client.js';
+import { discardInput, withSpooledDump } from '../restore-spool.js';
+import type { RestoreInput, RestoreRunOptions, ScratchLease } from '../restorer.interface.js';
+import { pgQuoteIdent as ident } from '../table-names.js';
+import { pgQuery } from './connection.js';
+import type { PostgresEngine } from './postgres.engine.js';
+import { PG_USER_SCHEMAS } from './postgres.engine.js';
+
+/**
+ * A custom-format archive restored into a database this restore created: `pg_restore -j N` (N
+ * parallel connections, which needs a seekable file and rules out one transaction) into a scratch
+ * database `bm_rs_*`, from the archive unpacked to a 0600 temp file and verified first. Only once
+ * pg_restore exited 0 does the empty database it created make way for the scratch one, renamed to
+ * its name. A failure, a kill or a lost worker before that leaves the scratch database to be
+ * dropped (here, or by the scratch janitor: it is recorded before it is created) and the
+ * destination empty as it was created; after it, the destination holds the whole backup.
+ */
+export async function restoreIntoNewDatabase(
+  deps: { engine: PostgresEngine; runner: ProcessRunner; tempDir: string; jobs: number },
+  target: ResolvedTarget,
+  dest: string,
+  input: RestoreInput,
+  run: RestoreRunOptions,
+  classify: (stderr: string, code: number | null) => EngineError,
+): Promise<void> {
+  const scratch = `bm_rs_${randomBytes(6).toString('hex')}`;
+  const admin = (sql: string, params: unknown[] = []) => pgQuery(target, sql, params, { database: target.database });
+  let lease: ScratchLease | undefined;
+  let pgRestore: string;
+  try {
+    pgRestore = (await deps.engine.clientProgram('pg_restore', { ...target, database: dest })).path;
+    lease = await run.scratch?.claim(target, scratch);
+    await admin(`CREATE DATABASE ${ident(scratch)}`);
+  } catch (err) {
+    discardInput(input);
+    await lease?.release(false);
+    throw err;
+  }
+  let renamed = false;
+  try {
+    await withSpooledDump(deps.tempDir, input, run.signal, (file) =>
+      deps.engine.withConnectionEnv({ ...target, database: scratch }, (env) =>
+        runPgRestore(deps.runner, pgRestore, ['--no-password', '--exit-on-error', `--jobs=${deps.jobs}`, `--dbname=${scratch}`, '--', file], env, run, (stderr, code) =>
+          classify(stderr.split(scratch).join(dest), code),
+        ),
+      ),
+    );
+    if (lease && !(await lease.held())) {
+      throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was renamed into ${dest}`, { retryable: false });
+    }
+    await run.beforeCommit?.();
+    // The destination was created empty by this restore: it goes, and the loaded copy takes its name.
+    const used = await pgQuery<{ n: number }>(
+      { ...target, database: dest },
+      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${PG_USER_SCHEMAS}`,
+      [],
+      { database: dest },
+    );
+    if (used[0].n > 0) throw new EngineError(`something was created in ${dest} while the backup was being loaded; it was left as it is, and nothing of the backup was put there`, { retryable: false });
+    await admin(`DROP DATABASE ${ident(dest)} WITH (FORCE)`);
+    await admin(`ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(dest)}`);
+    renamed = true;
+  } finally {
+    const dropped = renamed || (await admin(`DROP DATABASE IF EXISTS ${ident(scratch)} WITH (FORCE)`).then(() => true, () => false));
+    await lease?.release(dropped).catch(() => undefined);
+  }
+}
+
+/** Runs pg_restore to its end; SIGKILLs it on abort (shutdown, lost lock) or timeout. */
+async function runPgRestore(
+  runner: ProcessRunner,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  run: RestoreRunOptions,
+  classify: (stderr: string, code: number | null) => EngineError,
+): Promise<void> {
+  if (run.signal.aborted) throw new RestoreStoppedError(`restore aborted before start: ${String(run.signal.reason ?? 'shutdown')}`, true);
+  const child = runner.spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let killedFor: EngineError | undefined;
+  const kill = (why: EngineError) => {
+    killedFor ??= why;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  const onAbort = () => kill(new RestoreStoppedError(`pg_restore aborted: ${run.signal.reason instanceof Error ? run.signal.reason.message : String(run.signal.reason ?? 'shutdown')}`, true));
+  run.signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => kill(new EngineError(`pg_restore exceeded the restore timeout of ${run.timeoutMs} ms`, { retryable: false })), run.timeoutMs);
+  try {
+    const { code, stderr } = await runner.wait(child);
+    if (killedFor) throw killedFor;
+    if (code !== 0) throw classify(stderr, code);
+  } finally {
+    clearTimeout(timer);
+    run.signal.removeEventListener('abort', onAbort);
+  }
+}
