@@ -15,8 +15,8 @@ import { columnTypes } from './column-types.js';
  * NOTE: on MySQL with binary logging on, creating a trigger needs the SUPER privilege or
  * `log_bin_trust_function_creators=1`; without either the migration stops and says so.
  */
-export class BackupCounts1796310000000 extends CatalogMigration {
-  name = 'BackupCounts1796310000000';
+export class BackupCounts1796320000000 extends CatalogMigration {
+  name = 'BackupCounts1796320000000';
 
   async up(qr: QueryRunner): Promise<void> {
     const t = columnTypes(qr);
