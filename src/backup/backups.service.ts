@@ -29,6 +29,7 @@ import { BackupRunner } from './backup-runner.service.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 import { findNewestGood, isGood } from './good-backup.js';
 import { discardLeftovers } from './leftovers.js';
+import { deleteSettled } from './bulk-delete.js';
 import type { ListBackupsQuery } from './dto/list-backups.dto.js';
 import { decodeCursor, encodeCursor, type ListPosition } from './list-cursor.js';
 
@@ -408,6 +409,11 @@ export class BackupsService {
     const deleted = await this.get(id, { withDeleted: true });
     this.events.emit(BackupEvents.Deleted, { record: deleted, actor, detail: { hard } } satisfies BackupEvent);
     return deleted;
+  }
+
+  /** Deletes many settled backups with their files, a few statements for all of them (see `deleteSettled`). */
+  deleteSettled(ids: string[], actor?: Actor): ReturnType<typeof deleteSettled> {
+    return deleteSettled({ records: this.records, storage: this.storage, events: this.events }, ids, actor);
   }
 
   /**
