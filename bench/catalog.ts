@@ -189,7 +189,7 @@ async function benchEngine(engine: string, source: string) {
   };
   for (const t of TARGETS) env[`BACKUP_TARGET_${t.toUpperCase()}_URL`] = `postgres://${PG.user}@${PG.host}:${PG.port}/${source}`;
   const api = start('api', [join(ROOT, 'dist/src/main.js')], { ...env, APP_ROLE: 'api' });
-  let worker = start('worker', ['--max-semi-space-size=2', join(ROOT, 'dist/src/worker.js')], env);
+  let worker = start('worker', ['--max-semi-space-size=2', '--optimize-for-size', join(ROOT, 'dist/src/worker.js')], env);
   const token = signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Admin }, { expiresIn: '4h' });
   const base = `http://127.0.0.1:${port}`;
   const get = async (path: string) => {
@@ -291,7 +291,7 @@ async function benchEngine(engine: string, source: string) {
 
   // A cleanup over the whole catalog, run by the worker's scheduler at the next minute.
   await stop(worker);
-  worker = start('worker', ['--max-semi-space-size=2', join(ROOT, 'dist/src/worker.js')], { ...env, SCHEDULER_ENABLED: 'true', RETENTION_CLEANUP_CRON: '* * * * *' });
+  worker = start('worker', ['--max-semi-space-size=2', '--optimize-for-size', join(ROOT, 'dist/src/worker.js')], { ...env, SCHEDULER_ENABLED: 'true', RETENTION_CLEANUP_CRON: '* * * * *' });
   const cleanupAt = Math.ceil((Date.now() + 15_000) / 60_000) * 60_000; // at least 15 s to start up
   let idleRss = NaN;
   while (Date.now() < cleanupAt - 500) {
