@@ -12,13 +12,14 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { signToken } from '../src/auth/token-verifier.js';
 import { Role } from '../src/auth/roles.js';
 import { ensureBenchDatabase } from './pg-dataset.js';
+import { rawUpload } from './s3-raw.js';
 import { startService, stopChildren, track } from './service.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     s3: { type: 'boolean' },
     sizes: { type: 'string', default: '256,1024' },
     rounds: { type: 'string', default: '3' },
+    'part-mb': { type: 'string' },
+    'parts-in-flight': { type: 'string' },
     format: { type: 'string', default: 'custom' },
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '5432' },
@@ -35,6 +38,8 @@ const { values } = parseArgs({
   },
 });
 const PG = { host: values.host!, port: Number(values.port), user: values.user! };
+const partSize = Number(values['part-mb'] ?? 8) * 2 ** 20;
+const partsInFlight = Number(values['parts-in-flight'] ?? 2);
 
 
 function freePort(): Promise<number> {
@@ -106,11 +111,15 @@ async function main() {
       BACKUP_STORAGE_OFFSITE_URL: `s3://bench/backups?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1&forcePathStyle=true`,
       BACKUP_STORAGE_OFFSITE_ACCESS_KEY_ID: accessKeyId,
       BACKUP_STORAGE_OFFSITE_SECRET_ACCESS_KEY_FILE: secretFile,
+      ...(values['part-mb'] ? { S3_PART_SIZE_MB: values['part-mb'] } : {}),
+      ...(values['parts-in-flight'] ? { S3_PARTS_IN_FLIGHT: values['parts-in-flight'] } : {}),
     };
     const { worker, token, base } = await startService(env, Role.Operator, '2h');
     const idleRss = vmRss(worker.pid!);
     const get = async (id: string) => (await fetch(`${base}/api/v1/backups/${id}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<any>;
 
+    const drop = (id: string) =>
+      fetch(`${base}/api/v1/backups/${id}?hard=true`, { method: 'DELETE', headers: { authorization: `Bearer ${signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Admin }, { expiresIn: '1h' })}` } });
     /** One backup to `storage`: ms to completedAt and the worker's peak RSS through it and its verification. */
     const backup = async (storage: 'local' | 'offsite') => {
       const wallT0 = Date.now();
@@ -119,8 +128,8 @@ async function main() {
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ target: 'bench', format: values.format, storages: [storage], description: `bench ${storage}` }),
       })).json()) as any;
-      let peak = 0;
-      const sampler = setInterval(() => void (peak = Math.max(peak, vmRss(worker.pid!))), 50);
+      const samples: Array<[number, number]> = [];
+      const sampler = setInterval(() => void samples.push([Date.now(), vmRss(worker.pid!)]), 50);
       let rec: any;
       for (;;) {
         rec = await get(created.id);
@@ -134,20 +143,34 @@ async function main() {
       }
       clearInterval(sampler);
       if (rec.status !== 'VERIFIED') throw new Error(`backup to ${storage} did not verify: ${rec.errorMessage}`);
-      const ms = new Date(rec.completedAt).getTime() - wallT0;
-      // Each backup is deleted once measured: disk and bucket stay small between rounds.
-      await fetch(`${base}/api/v1/backups/${created.id}?hard=true`, { method: 'DELETE', headers: { authorization: `Bearer ${signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Admin }, { expiresIn: '1h' })}` } });
-      return { ms, peak, rec };
+      const completed = new Date(rec.completedAt).getTime();
+      const ms = completed - wallT0;
+      // Peaks while the backup ran (to completedAt) and while it was verified.
+      const peakOf = (keep: (t: number) => boolean) => Math.max(0, ...samples.filter(([t]) => keep(t)).map(([, r]) => r));
+      return { ms, peak: peakOf(() => true), backupPeak: peakOf((t) => t <= completed), verifyPeak: peakOf((t) => t > completed), rec };
     };
-    const runs = { local: [] as number[], s3: [] as number[], localPeak: [] as number[], s3Peak: [] as number[] };
+    const runs = { local: [] as number[], s3: [] as number[], localPeak: [] as number[], s3Peak: [] as number[], rawParts: [] as number[], rawComplete: [] as number[], s3BackupPeak: [] as number[], s3VerifyPeak: [] as number[] };
     let sample: any;
     for (let round = 0; round < rounds; round++) {
       for (const storage of round % 2 ? (['offsite', 'local'] as const) : (['local', 'offsite'] as const)) {
         const r = await backup(storage);
         runs[storage === 'local' ? 'local' : 's3'].push(r.ms);
         runs[storage === 'local' ? 'localPeak' : 's3Peak'].push(r.peak);
+        if (storage === 'offsite') {
+          runs.s3BackupPeak.push(r.backupPeak);
+          runs.s3VerifyPeak.push(r.verifyPeak);
+        }
         sample = r.rec;
-        process.stderr.write(`${mb} MB round ${round + 1} ${storage}: ${r.ms} ms, worker peak ${r.peak.toFixed(0)} MB\n`);
+        process.stderr.write(`${mb} MB round ${round + 1} ${storage}: ${r.ms} ms, worker peak ${r.backupPeak.toFixed(0)} MB backing up, ${r.verifyPeak.toFixed(0)} MB verifying\n`);
+        if (storage === 'local') {
+          // The S3 server alone: the same artifact's bytes uploaded by the SDK from the file.
+          const raw = await rawUpload({ endpoint: s3.endpoint, bucket: 'bench', accessKeyId, secretAccessKey: secret, file: join(env.DATA_DIR, 'backups', r.rec.fileKey), partSize, partsInFlight });
+          runs.rawParts.push(raw.partsMs);
+          runs.rawComplete.push(raw.completeMs);
+          process.stderr.write(`${mb} MB round ${round + 1} SDK alone: parts ${raw.partsMs} ms, complete ${raw.completeMs} ms\n`);
+        }
+        // Each backup is deleted once measured: disk and bucket stay small between rounds.
+        await drop(r.rec.id);
       }
     }
     stopChildren();
@@ -163,20 +186,27 @@ async function main() {
       workerIdleRssMb: Math.round(idleRss),
       workerPeakRssLocalMb: Math.round(Math.max(...runs.localPeak)),
       workerPeakRssS3Mb: Math.round(Math.max(...runs.s3Peak)),
+      rawPartsMs: Math.round(median(runs.rawParts)),
+      rawCompleteMs: Math.round(median(runs.rawComplete)),
+      load: loadavg().map((x) => Math.round(x * 100) / 100),
       runs,
     });
   }
   rmSync(work, { recursive: true, force: true });
   const rows = results.map(
     (r) =>
-      `| ${r.sizeMb} MB | ${(r.dumpBytes / 2 ** 20).toFixed(0)} → ${(r.artifactBytes / 2 ** 20).toFixed(0)} MB | ${r.localMs} | ${r.s3Ms} | ${r.ratio}× (paired ${r.pairedRatio}×) | ${r.workerIdleRssMb} | ${r.workerPeakRssLocalMb} | ${r.workerPeakRssS3Mb} |`,
+      `| ${r.sizeMb} MB | ${(r.dumpBytes / 2 ** 20).toFixed(0)} → ${(r.artifactBytes / 2 ** 20).toFixed(0)} MB | ${r.localMs} | ${r.s3Ms} | ${r.ratio}× (paired ${r.pairedRatio}×) | ${r.rawPartsMs} + ${r.rawCompleteMs} | ${r.workerIdleRssMb} | ${r.workerPeakRssLocalMb} | ${r.workerPeakRssS3Mb} | ${r.load.join(' ')} |`,
   );
   process.stdout.write(
-    ['| data | dump → artifact | local ms | S3 ms | S3 / local | worker idle RSS MB | worker peak RSS MB, local | worker peak RSS MB, S3 |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n') + '\n',
+    [
+      '| data | dump → artifact | local ms | S3 ms | S3 / local | SDK alone: parts + complete ms | worker idle RSS MB | worker peak RSS MB, local | worker peak RSS MB, S3 | load average after |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+    ].join('\n') + '\n',
   );
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const file = join(ROOT, 'bench', 'results', `s3-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, rounds, format: values.format, results }, null, 2));
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, rounds, format: values.format, partSize, partsInFlight, results }, null, 2));
   process.stdout.write(`wrote ${file}\n`);
 }
 

@@ -3,6 +3,7 @@ import { AlignCatalogColumns1765000000000 } from './1765000000000-align-catalog-
 import { CreateBackupCopies1766000000000 } from './1766000000000-create-backup-copies.js';
 import { Encryption1766100000000 } from './1766100000000-encryption.js';
 import { BackupRecordsLiveIndexes1796097124876 } from './1796097124876-backup-records-live-indexes.js';
+import { BackupCounts1796320000000 } from './1796320000000-backup-counts.js';
 import { ACCOUNT_MIGRATIONS } from './accounts.js';
 import { AUDIT_MIGRATIONS } from './audit.js';
 import type { CatalogMigration } from './catalog-migration.js';
@@ -26,6 +27,7 @@ export const CATALOG_MIGRATIONS = [
   BackupRecordsLiveIndexes1796097124876,
   ...ACCOUNT_MIGRATIONS,
   ...NOTIFICATION_MIGRATIONS,
+  BackupCounts1796320000000,
 ];
 
 type MigrationClass = new () => CatalogMigration;

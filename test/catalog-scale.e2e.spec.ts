@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mysql from 'mysql2/promise';
 import { createHash, randomBytes } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import { In, type DataSource } from 'typeorm';
 import { seedCatalog, seededRecords, type SeedOptions } from '../bench/catalog-seed.js';
 import { BackupRecord, BackupStatus } from '../src/backup/entities/backup-record.entity.js';
+import { isGoodDataBackup, newestFirst } from '../src/backup/good-backup.js';
 import { openCatalog } from '../src/catalog/catalog.js';
 import { RetentionService } from '../src/scheduler/retention.service.js';
 import { api } from './support/api.js';
-import { startTestApp, type TestApp } from './support/app.js';
-import { createPgDatabase, dropPgDatabase } from './support/pg.js';
+import { startTestApp, waitFor, type TestApp } from './support/app.js';
+import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 import { cases, HISTORY, NOW } from './support/retention-history.js';
 
 /**
@@ -220,6 +221,47 @@ describe.each(engines)('a large catalog on $name', (engine) => {
       expect(String(res.body.message)).toMatch(/cursor/);
     }
   });
+
+  it('/metrics counts and last successes equal a count done here, also after status changes, soft deletes, undeletes and deletes', async () => {
+    const repo = ds.getRepository(BackupRecord);
+    const scrape = async () => {
+      const text = await (await fetch(`${t.url}/metrics`)).text();
+      const series = (name: string) =>
+        Object.fromEntries([...text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))].map((m) => [m[1], Number(m[2])]));
+      return { backups: series('backup_manager_backups'), lastSuccess: series('backup_manager_last_success_timestamp_seconds') };
+    };
+    const bruteForce = async () => {
+      const all = await repo.find({ withDeleted: true, select: { id: true, target: true, status: true, deletedAt: true, scope: true, includeSchema: true, includeData: true, createdAt: true, startedAt: true, completedAt: true } });
+      const backups: Record<string, number> = {};
+      const newest = new Map<string, BackupRecord>();
+      for (const r of all.filter((x) => !x.deletedAt).sort(newestFirst)) {
+        const key = `target="${r.target}",status="${r.status}"`;
+        backups[key] = (backups[key] ?? 0) + 1;
+        if (isGoodDataBackup(r) && !newest.has(r.target)) newest.set(r.target, r);
+      }
+      const lastSuccess = Object.fromEntries([...newest].map(([target, r]) => [`target="${target}"`, (r.completedAt ?? r.createdAt).getTime() / 1000]));
+      return { backups, lastSuccess };
+    };
+    // The cursor walk's QUEUED records have no job: settle them first, so that the reconciler
+    // does not fail them between a count and a scrape.
+    await repo.update({ status: In([BackupStatus.Queued, BackupStatus.Running]) }, { status: BackupStatus.Cancelled });
+    expect(await scrape()).toEqual(await bruteForce());
+
+    // Changes through the catalog, as the service and its tools make them.
+    const ids = live.filter((r) => r.target === 't4').map((r) => r.id!);
+    const deleted = seeded.filter((r) => r.deletedAt).map((r) => r.id!);
+    await repo.update({ id: In(ids.slice(0, 40)) }, { status: BackupStatus.Failed });
+    await repo.update({ id: In(ids.slice(40, 50)) }, { status: BackupStatus.Verified, target: 't9' });
+    await repo.softDelete({ id: In(ids.slice(50, 80)) });
+    await repo.restore({ id: In(deleted.slice(0, 20)) });
+    await repo.delete({ id: In([...ids.slice(80, 100), ...deleted.slice(20, 30)]) });
+    // The newest good backup of t2 goes: the one before it is its last success now.
+    const t2 = live.filter((r) => r.target === 't2' && isGoodDataBackup(r as BackupRecord)).sort((a, b) => newestFirst(a as BackupRecord, b as BackupRecord))[0];
+    await repo.softDelete({ id: t2.id! });
+    const after = await bruteForce();
+    expect(after.lastSuccess['target="t2"']).toBeLessThan(t2.completedAt!.getTime() / 1000);
+    expect(await scrape()).toEqual(after);
+  });
 });
 
 describe.each(engines.slice(0, 2))('a cleanup over a large catalog on $name', (engine) => {
@@ -234,10 +276,20 @@ describe.each(engines.slice(0, 2))('a cleanup over a large catalog on $name', (e
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
   };
 
+  let source: string;
+
   beforeAll(async () => {
     const cat = await engine.make();
     drop = cat.drop;
-    t = await startTestApp({ ...cat.env, SCHEDULER_TIMEZONE: 'UTC', RETENTION_POLICIES: JSON.stringify([c.policy]), RETENTION_DEFAULT_POLICY: c.policy.name });
+    source = await createPgDatabase('catalog_scale_src');
+    await pgQuery(source, 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)');
+    t = await startTestApp({
+      ...cat.env,
+      SCHEDULER_TIMEZONE: 'UTC',
+      RETENTION_POLICIES: JSON.stringify([c.policy]),
+      RETENTION_DEFAULT_POLICY: c.policy.name,
+      BACKUP_TARGET_C0_URL: `postgres://postgres@127.0.0.1:5432/${source}`,
+    });
     ds = await catalogOf(t);
     // The table test's history on COPIES targets...
     const base = template();
@@ -262,6 +314,7 @@ describe.each(engines.slice(0, 2))('a cleanup over a large catalog on $name', (e
     await ds?.destroy();
     await t?.close();
     await drop?.();
+    if (source) await dropPgDatabase(source);
   });
 
   it(`deletes exactly what the retention table test says (${c.name})`, async () => {
@@ -281,4 +334,32 @@ describe.each(engines.slice(0, 2))('a cleanup over a large catalog on $name', (e
     const seededDeleted = [...seededRecords(template(), { count: 12_000, targets: ['f0', 'f1', 'f2', 'f3'], days: 300, now: NOW, seed: 11 })].filter((r) => r.deletedAt).map((r) => r.id!);
     expect(gone.map((g) => g.id).sort()).toEqual([...expectedDeleted, ...seededDeleted].sort());
   });
+
+  it('a completed backup plans only the newest records of its target, and writes what a plan over all of them says', async () => {
+    // The table test's history on c0, ending an hour ago, with no expiresAt yet.
+    const shift = Date.now() - 3600_000 - NOW.getTime();
+    const base = template();
+    const rows = HISTORY.map((r) => {
+      const at = new Date(r.createdAt.getTime() + shift);
+      return { ...base, id: uuid(9, r.id), target: 'c0', type: r.type as BackupRecord['type'], status: r.status as BackupStatus, createdAt: at, startedAt: at, pinned: r.pinned, sizeBytes: r.sizeBytes, scope: r.scope as 'full', includeSchema: r.includeSchema, includeData: r.includeData, fileKey: null, expiresAt: null };
+    });
+    const repo = ds.getRepository(BackupRecord);
+    for (let i = 0; i < rows.length; i += 400) await repo.insert(rows.slice(i, i + 400));
+    expect(rows.length).toBeGreaterThan(600);
+
+    const created = await api(t, 'POST', '/api/v1/backups', { body: { target: 'c0' } });
+    expect(created.status).toBe(202);
+    await waitFor(async () => (await repo.findOneBy({ id: created.body.id }))?.expiresAt, 'the new backup\'s expiresAt', 60_000);
+
+    const full = new Map((await t.app.get(RetentionService, { strict: false }).plan('c0')).plan.keep.map((k) => [k.id, k.expiresAt?.getTime() ?? null]));
+    const now = (await repo.find({ where: { target: 'c0' }, select: { id: true, createdAt: true, expiresAt: true }, order: { createdAt: 'DESC', id: 'DESC' } })).map((r) => ({ id: r.id, at: r.createdAt.getTime(), expiresAt: r.expiresAt?.getTime() ?? null }));
+    // The 500 newest were read; those newer than the oldest of them got the full plan's dates...
+    const boundary = now[499].at;
+    const read = now.filter((r) => r.at > boundary);
+    expect(read.length).toBeGreaterThan(400);
+    expect(read.filter((r) => r.expiresAt !== null).length).toBeGreaterThan(0);
+    expect(read.map((r) => [r.id, r.expiresAt])).toEqual(read.map((r) => [r.id, full.get(r.id) ?? null]));
+    // ...and the older ones were neither read nor written.
+    expect(now.filter((r) => r.at <= boundary && r.expiresAt !== null)).toEqual([]);
+  }, 90_000);
 });

@@ -1,42 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
-import { dropQueueKeys, testEnv } from './support/app.js';
+import { dropQueueKeys, testEnv, waitFor } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
-import { ROOT, startProcess, type Proc } from './support/processes.js';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI as a user runs it: the built entrypoint, env only, no TTY. */
-function cli(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`backup-manager ${args.join(' ')} timed out:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { runCli as cli, startProcess, type Proc } from './support/processes.js';
 
 const artifacts = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => !f.endsWith('.json')).sort() : []);
+
+/** A backup's status and error as the catalog holds them (the worker process writes them). */
+function catalogStatus(dataDir: string, id: string): { status: string; errorMessage: string | null } | undefined {
+  const catalog = new Database(join(dataDir, 'catalog.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    return catalog.prepare('SELECT status, errorMessage FROM bm_backup_records WHERE id = ?').get(id) as { status: string; errorMessage: string | null } | undefined;
+  } finally {
+    catalog.close();
+  }
+}
 
 describe('backup-manager CLI against a running stack', () => {
   let db: string;
@@ -84,8 +66,16 @@ describe('backup-manager CLI against a running stack', () => {
     const list = await cli(['backup', 'list', '--json'], env);
     expect(list.code).toBe(0);
     const page = JSON.parse(list.stdout);
-    expect(page.items.map((i: { id: string }) => i.id)).toEqual(expect.arrayContaining([firstId, JSON.parse(r.stdout).id]));
-  }, 60_000);
+    const id = JSON.parse(r.stdout).id as string;
+    expect(page.items.map((i: { id: string }) => i.id)).toEqual(expect.arrayContaining([firstId, id]));
+    // The worker goes on with it after the CLI returned: the next tests compare the storage
+    // directory before and after, so this backup must have written its artifact and been verified.
+    const settled = await waitFor(async () => {
+      const rec = catalogStatus(env.DATA_DIR, id);
+      return rec && !['QUEUED', 'RUNNING', 'COMPLETED'].includes(rec.status) ? rec : undefined;
+    }, `backup ${id} to be verified`, 90_000);
+    expect(settled).toEqual({ status: 'VERIFIED', errorMessage: null });
+  }, 120_000);
 
   it('cleanup --dry-run deletes nothing', async () => {
     const dir = join(env.DATA_DIR, 'backups', 'app');

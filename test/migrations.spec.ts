@@ -30,7 +30,7 @@ async function tablesOf(ds: DataSource): Promise<string[]> {
 
 /** Tables of issue 18 (notifications). */
 const NOTIFICATION_TABLES = ['notification_channels', 'notification_deliveries', 'notification_conditions'];
-const CATALOG_TABLES = ['backup_records', 'backup_copies', 'restore_runs', 'schedules', 'audit_events', 'cache_clear_events', 'users', 'sessions', 'api_tokens', ...NOTIFICATION_TABLES];
+const CATALOG_TABLES = ['backup_records', 'backup_copies', 'backup_counts', 'restore_runs', 'schedules', 'audit_events', 'cache_clear_events', 'users', 'sessions', 'api_tokens', ...NOTIFICATION_TABLES];
 
 /** One empty database per call, on each engine; `url` undefined means an SQLite file. */
 type Engine = { name: string; fresh(): Promise<{ url: string | undefined; sqlitePath: string }> };

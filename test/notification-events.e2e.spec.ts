@@ -260,16 +260,20 @@ describe('notifications: the events, fired for real (issue 18)', () => {
     const broken = list.filter((r) => ['FAILED', 'CORRUPTED'].includes(r.status));
     expect([good.length, broken.length]).toEqual([3, 2]);
     const newest = good.sort((a, b) => Date.parse(b.completedAt) - Date.parse(a.completedAt))[0];
+    // The latest failure is the drilled backup's (the flipped one failed before it).
+    const latest = broken.sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))[0];
+    expect(latest.errorMessage).toMatch(/^drill: the restored copy differs/);
 
     await t.app.get(NotificationMonitor, { strict: false }).digest('daily');
     const [digest] = await arrival('digest.daily', 'info');
     expected.push('digest.daily info -');
     expect(digest.title).toBe('daily digest: 2 target(s), 3 failure(s)');
     expect(digest.lines).toEqual([
-      `app: last good backup ${newest.completedAt} (${newest.sizeBytes} B); 3 completed (${good.reduce((a, r) => a + r.sizeBytes, 0)} B), 2 failed in the period`,
-      'gone: last good backup none; 0 completed (0 B), 1 failed in the period',
+      `app: last good backup ${newest.completedAt} (${newest.sizeBytes} B); 3 completed (${good.reduce((a, r) => a + r.sizeBytes, 0)} B), 2 failed in the period, the latest at ${latest.updatedAt}: ${latest.errorMessage}`,
+      `gone: last good backup none; 0 completed (0 B), 1 failed in the period, the latest at ${gone.updatedAt}: ${gone.errorMessage}`,
     ]);
-    expect(digest.next).toMatch(/GET \/api\/v1\/backups\?status=FAILED/);
+    expect(gone.errorMessage).toMatch(/does not exist/);
+    expect(digest.next).toBe('Look at the failed backups (GET /api/v1/backups?status=FAILED, and ?status=CORRUPTED).');
     // Off by default: the channel that names no events got the alerts, never the digest.
     expect(messages('destination.failed', 'alert', '/defaults')).toHaveLength(1);
     expect(received('/defaults').filter((m) => m.event.startsWith('digest.'))).toEqual([]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, downloadBytes, waitForBackup } from './support/api.js';
 import { startTestApp, waitFor, type TestApp } from './support/app.js';
@@ -136,5 +136,38 @@ describe('backups to local disk and S3 at once', () => {
     expect(b.destinations.map((d: any) => d.storage)).toEqual(['offsite']);
     expect(await s3.keys(`prod/${b.fileKey}`)).toEqual([`prod/${b.fileKey}`, `prod/${b.fileKey}.manifest.json`]);
     expect(await api(t, "GET", `/api/v1/backups/${b.id}`).then((r) => r.body.fileExists)).toBe(true);
+  });
+
+  it('a schedule names its destinations: unknown ones are refused when it is saved, its backups go only there', async () => {
+    const base = { name: 'app-offsite', target: 'app', preset: 'daily', enabled: false };
+    const unknown = await api(t, 'POST', '/api/v1/schedules', { body: { ...base, storages: ['local', 'tape'] } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/storages: unknown destination "tape"; configured: local, offsite/) });
+    const malformed = await api(t, 'POST', '/api/v1/schedules', { body: { ...base, storages: 'offsite' } });
+    expect(malformed.status).toBe(400);
+    expect(JSON.stringify(malformed.body.message)).toMatch(/storages must be an array of storage names/);
+
+    const created = await api(t, 'POST', '/api/v1/schedules', { body: { ...base, storages: ['offsite', 'offsite'] } });
+    expect(created.status).toBe(201);
+    expect(created.body.storages).toEqual(['offsite']);
+    const patched = await api(t, 'PATCH', `/api/v1/schedules/${created.body.id}`, { body: { storages: ['offsite', 'tape'] } });
+    expect(patched.status).toBe(400);
+    expect(patched.body.message).toMatch(/unknown destination "tape"/);
+
+    // The scheduler's request (the same one a tick makes) carries them to the backup job.
+    const run = await api(t, 'POST', `/api/v1/schedules/${created.body.id}/run`);
+    expect(run.status).toBe(202);
+    const done = await waitForBackup(t, run.body.id);
+    expect(done.status).toMatch(/COMPLETED|VERIFIED/);
+    const rec = (await api(t, 'GET', `/api/v1/backups/${done.id}`)).body;
+    expect(rec.triggeredBy).toBe('schedule:app-offsite');
+    expect(rec.destinations.map((d: any) => d.storage)).toEqual(['offsite']);
+    expect(await s3.keys(`prod/${rec.fileKey}`)).toEqual([`prod/${rec.fileKey}`, `prod/${rec.fileKey}.manifest.json`]);
+    expect(existsSync(join(t.config.options.storageDir, rec.fileKey))).toBe(false);
+
+    // null: back to the defaults (local and offsite here).
+    const cleared = await api(t, 'PATCH', `/api/v1/schedules/${created.body.id}`, { body: { storages: null } });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.storages).toBeNull();
   });
 });

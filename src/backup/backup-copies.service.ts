@@ -6,7 +6,7 @@ import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { StorageRegistry } from '../storage/storage-registry.js';
 import type { StorageBackend } from '../storage/storage.interface.js';
 import { BackupCopy, CopyState, READABLE_COPY_STATES } from './entities/backup-copy.entity.js';
-import type { BackupRecord } from './entities/backup-record.entity.js';
+import { BackupRecord, GOOD_BACKUP_STATUSES } from './entities/backup-record.entity.js';
 
 /** A place one backup's artifact can be read from. */
 export interface CopySource {
@@ -78,6 +78,25 @@ export class BackupCopies {
       .filter((c) => READABLE_COPY_STATES.includes(c.state) && this.registry.has(c.storage))
       .sort((a, b) => rank(a) - rank(b))
       .map((copy) => ({ storage: copy.storage, backend: this.registry.get(copy.storage), copy }));
+  }
+
+  /**
+   * How many usable backups (not deleted) lack their copy in each destination: copies FAILED,
+   * MISSING or CORRUPTED (see `lackingCopies`). Destinations with none are left out.
+   */
+  async lackingByStorage(): Promise<Array<{ storage: string; backups: number }>> {
+    const rows = await this.copies
+      .createQueryBuilder('c')
+      .innerJoin(BackupRecord, 'b', 'b.id = c.backupId')
+      .select('c.storage', 'storage')
+      .addSelect('COUNT(*)', 'n')
+      // The states that are not readable, by name: a seek in the state index to the few such copies, not a scan of them all.
+      .where('c.state IN (:...lacking)', { lacking: Object.values(CopyState).filter((st) => !READABLE_COPY_STATES.includes(st)) })
+      .andWhere('b.status IN (:...good)', { good: GOOD_BACKUP_STATUSES })
+      .andWhere('b.deletedAt IS NULL')
+      .groupBy('c.storage')
+      .getRawMany<{ storage: string; n: unknown }>();
+    return rows.map((r) => ({ storage: r.storage, backups: Number(r.n) }));
   }
 
   /** Removes every copy row of a backup (after its artifacts were deleted). */

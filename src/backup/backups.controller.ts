@@ -15,6 +15,7 @@ import { BackupsService } from './backups.service.js';
 import { BackupStatsService } from './backup-stats.service.js';
 import { BackupStats, BackupStatsQuery } from './dto/backup-stats.dto.js';
 import { BackupPage, BackupResponse, toBackupResponse } from './dto/backup-response.dto.js';
+import type { BackupRecord } from './entities/backup-record.entity.js';
 import { CreateBackupDto } from './dto/create-backup.dto.js';
 import { DeleteBackupQuery, ListBackupsQuery } from './dto/list-backups.dto.js';
 import { pipeline } from 'node:stream/promises';
@@ -76,7 +77,7 @@ export class BackupsController {
   @ApiOkResponse({ type: BackupResponse })
   async get(@Param('id') id: string) {
     const record = await this.backups.get(id, { withDeleted: true });
-    return toBackupResponse(record, { fileExists: await this.backups.fileExists(record), copies: await this.backups.copiesOf([record.id]).then((m) => m.get(record.id)) });
+    return this.view(record, await this.backups.fileExists(record));
   }
 
   @Get(':id/download')
@@ -104,7 +105,7 @@ export class BackupsController {
   @ApiOperation({ summary: 'Pin a backup: retention keeps it and DELETE refuses it until it is unpinned' })
   @ApiOkResponse({ type: BackupResponse })
   async pin(@Param('id') id: string, @CurrentActor() actor: Actor): Promise<BackupResponse> {
-    return toBackupResponse(await this.backups.setPinned(id, true, actor));
+    return this.view(await this.backups.setPinned(id, true, actor));
   }
 
   @Post(':id/unpin')
@@ -114,7 +115,7 @@ export class BackupsController {
   @ApiOperation({ summary: 'Unpin a backup: retention applies to it again' })
   @ApiOkResponse({ type: BackupResponse })
   async unpin(@Param('id') id: string, @CurrentActor() actor: Actor): Promise<BackupResponse> {
-    return toBackupResponse(await this.backups.setPinned(id, false, actor));
+    return this.view(await this.backups.setPinned(id, false, actor));
   }
 
   @Delete(':id')
@@ -123,6 +124,12 @@ export class BackupsController {
   @ApiOperation({ summary: 'Delete a backup: soft by default, `?hard=true` removes the file too' })
   @ApiOkResponse({ type: BackupResponse })
   async delete(@Param('id') id: string, @Query() q: DeleteBackupQuery, @CurrentActor() actor: Actor): Promise<BackupResponse> {
-    return toBackupResponse(await this.backups.delete(id, q.hard, actor));
+    return this.view(await this.backups.delete(id, q.hard, actor));
+  }
+
+  /** One record as the API shows it, with its destinations (and so whether it is degraded). */
+  private async view(record: BackupRecord, fileExists?: boolean): Promise<BackupResponse> {
+    const copies = (await this.backups.copiesOf([record.id])).get(record.id);
+    return toBackupResponse(record, { copies, ...(fileExists !== undefined ? { fileExists } : {}) });
   }
 }

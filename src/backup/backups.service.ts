@@ -29,6 +29,7 @@ import { BackupRunner } from './backup-runner.service.js';
 import { BackupRecord, BackupStatus, BackupType } from './entities/backup-record.entity.js';
 import { findNewestGood, isGood } from './good-backup.js';
 import { discardLeftovers } from './leftovers.js';
+import { deleteSettled } from './bulk-delete.js';
 import type { ListBackupsQuery } from './dto/list-backups.dto.js';
 import { decodeCursor, encodeCursor, type ListPosition } from './list-cursor.js';
 
@@ -44,7 +45,7 @@ export interface BackupRequest {
   includeSchema?: boolean;
   includeData?: boolean;
   format?: DumpFormat;
-  /** Destinations (`GET /storages`); default: the target's, else the configured defaults. */
+  /** Destinations (`GET /storages`); default: the target's, else the configured defaults (a schedule passes its own). */
   storages?: string[];
   /** Encrypt the artifact (age); default: the schedule's, else the target's, else `encryption.encryptByDefault`. */
   encrypt?: boolean;
@@ -408,6 +409,11 @@ export class BackupsService {
     const deleted = await this.get(id, { withDeleted: true });
     this.events.emit(BackupEvents.Deleted, { record: deleted, actor, detail: { hard } } satisfies BackupEvent);
     return deleted;
+  }
+
+  /** Deletes many settled backups with their files, a few statements for all of them (see `deleteSettled`). */
+  deleteSettled(ids: string[], actor?: Actor): ReturnType<typeof deleteSettled> {
+    return deleteSettled({ records: this.records, storage: this.storage, events: this.events }, ids, actor);
   }
 
   /**

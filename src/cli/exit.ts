@@ -7,6 +7,8 @@ export const Exit = {
   Ok: 0,
   /** The operation ran and failed: backup FAILED/CORRUPTED, restore FAILED, verification not ok. */
   Failed: 1,
+  /** The backup is usable but degraded: a destination lacks its copy (a re-copy job repairs it). */
+  Degraded: 2,
   /** Bad command line. */
   Usage: 64,
   /** The request was refused: unknown target or backup, missing --confirm, a conflict. */

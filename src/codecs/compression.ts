@@ -97,22 +97,23 @@ export function bytesReadBy(pid: number): number | undefined {
 }
 
 /**
- * `zstd -t` on the file behind `input` (a descriptor it reads itself): checks that it decompresses
- * to the end, without a byte passing through this process; `outputBytes` comes from zstd's
- * summary.
+ * `zstd -t`: checks that the input decompresses to the end, without a decompressed byte passing
+ * through this process; `outputBytes` comes from zstd's summary. `input` is a descriptor it reads
+ * itself (a local file), or `'pipe'`: then write the compressed bytes into `stdin`.
  */
 export function zstdTester(
   runner: ProcessRunner,
-  input: number,
+  input: number | 'pipe',
   signal?: AbortSignal,
-): { done: Promise<void>; outputBytes: () => number | undefined } {
+): { done: Promise<void>; outputBytes: () => number | undefined; stdin: Writable | null } {
   let outputBytes: number | undefined;
-  const done = zstdChild(runner, ['-t', '-vv'], [input, 'ignore', 'pipe'], 'zstd -t', false, signal).done.then((stderr) => {
+  const { child, done: exited } = zstdChild(runner, ['-t', '-vv'], [input, 'ignore', 'pipe'], 'zstd -t', false, signal);
+  const done = exited.then((stderr) => {
     const m = /:\s*(\d+) bytes\s*$/m.exec(stderr);
     outputBytes = m ? Number(m[1]) : undefined;
   });
   done.catch(() => undefined);
-  return { done, outputBytes: () => outputBytes };
+  return { done, outputBytes: () => outputBytes, stdin: child.stdin };
 }
 
 /**

@@ -35,13 +35,14 @@ export interface ArtifactWrite {
 
 /**
  * Compresses (and, with `encryption`, encrypts) a dump into an artifact writer. With zstd and
- * nothing to observe in the raw stream, zstd reads the dump client's pipe and writes the file
- * itself (`pg_dump | zstd > file`), or hands it to age on a pipe (`pg_dump | zstd | age -r … >
- * file`): no dump or artifact byte passes through this process; zstd's summary gives the raw size
- * and the file is hashed by reading it back right behind the writer (from the page cache).
- * Otherwise the bytes stream through here: raw tap, taps, compressor, encryptor, hashing tap,
- * writer (a file, an S3 upload, or several destinations at once). The SHA-256 always covers the stored bytes (the ciphertext when encrypted).
- * With a writer that has no descriptor (S3, fan-out), the bytes always stream through here.
+ * nothing to observe in the raw stream, zstd reads the dump client's pipe itself, so no dump byte
+ * passes through this process; zstd's summary gives the raw size. Into a local file, zstd (or age
+ * behind it) writes the file too (`pg_dump | zstd > file`, `… | age -r … > file`), which is hashed
+ * by reading it back right behind the writer (from the page cache). Into a writer without a
+ * descriptor (an S3 upload, several destinations at once), or with a passphrase, only the
+ * compressed bytes stream through here: [encryptor], hashing tap, writer. Otherwise (gzip, none,
+ * taps on the raw stream) every byte does: raw tap, taps, compressor, encryptor, hashing tap,
+ * writer. The SHA-256 always covers the stored bytes (the ciphertext when encrypted).
  */
 export function writeArtifact(writer: ArtifactWriter, compression: Compression, level: number, runner: ProcessRunner, encryption?: ArtifactEncryption): ArtifactWrite {
   const raw = new MeasureTap();
@@ -50,14 +51,16 @@ export function writeArtifact(writer: ArtifactWriter, compression: Compression, 
   let hashed: { sha256: string; bytes: number } | undefined;
   return {
     async write(stdout, signal, taps = []) {
-      if (compression === 'zstd' && !taps.length && writer.fd !== undefined) {
+      if (compression === 'zstd' && !taps.length) {
         const fd = writer.fd;
-        if (encryption?.mode === 'scrypt') {
-          // age reads passphrases only from a terminal: the ciphertext is made here.
+        if (fd === undefined || encryption?.mode === 'scrypt') {
+          // zstd still reads the dump client's pipe itself: only the compressed bytes pass
+          // through here, on their way to the writer (an upload, several destinations) or to the
+          // passphrase encryption (age reads passphrases only from a terminal).
           const codec = zstdFromPipe(runner, stdout, 'pipe', level, signal);
           direct = codec;
-          const enc = encryptor(encryption, runner);
-          await Promise.all([pipeline([codec.stdout!, enc.stream, out, writer.stream] as unknown as NodeJS.ReadWriteStream[], { signal }), codec.done, enc.done]);
+          const enc = encryption ? encryptor(encryption, runner) : undefined;
+          await Promise.all([pipeline([codec.stdout!, ...(enc ? [enc.stream] : []), out, writer.stream] as unknown as NodeJS.ReadWriteStream[], { signal }), codec.done, enc?.done]);
           return;
         }
         const codec = zstdFromPipe(runner, stdout, encryption ? 'pipe' : fd, level, signal);

@@ -269,6 +269,8 @@ export interface DigestRow {
   lastGood: { id: string; at: Date; sizeBytes: number | null } | null;
   completed: number;
   failed: number;
+  /** The failure of the period decided last, with its reason. */
+  lastFailure: { at: Date; error: string } | null;
   bytes: number;
 }
 
@@ -284,9 +286,10 @@ export function digest(kind: 'daily' | 'weekly', from: Date, to: Date, rows: Dig
     lines: rows.map(
       (r) =>
         `${r.target}: last good backup ${r.lastGood ? `${r.lastGood.at.toISOString()} (${mib(r.lastGood.sizeBytes)})` : 'none'}; ` +
-        `${r.completed} completed (${mib(r.bytes)}), ${r.failed} failed in the period`,
+        `${r.completed} completed (${mib(r.bytes)}), ${r.failed} failed in the period` +
+        (r.lastFailure ? `, the latest at ${r.lastFailure.at.toISOString()}: ${r.lastFailure.error.slice(0, 300)}` : ''),
     ),
-    ...(failures ? { next: 'Look at the failed backups (GET /api/v1/backups?status=FAILED).' } : {}),
+    ...(failures ? { next: 'Look at the failed backups (GET /api/v1/backups?status=FAILED, and ?status=CORRUPTED).' } : {}),
   };
 }
 

@@ -29,7 +29,7 @@ export const NOTIFICATION_EVENTS = {
     byDefault: true,
     description: 'Jobs wait but no worker has consumed the job queue for NOTIFY_WORKER_MISSING_MINUTES. Resolved when a worker is seen again.',
   },
-  'digest.daily': { byDefault: false, description: 'Once a day (NOTIFY_DIGEST_DAILY_CRON): per target the last good backup, its size, and the failures of the day.' },
+  'digest.daily': { byDefault: false, description: 'Once a day (NOTIFY_DIGEST_DAILY_CRON): per target the last good backup and its size, the backups completed and failed that day, and the reason of the latest failure.' },
   'digest.weekly': { byDefault: false, description: 'Once a week (NOTIFY_DIGEST_WEEKLY_CRON): the same over seven days.' },
 } as const;
 

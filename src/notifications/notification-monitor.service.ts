@@ -139,15 +139,18 @@ export class NotificationMonitor implements OnApplicationBootstrap, OnApplicatio
       for (const t of this.options.targets) {
         const inPeriod = await this.records.find({
           where: { target: t.name, createdAt: Between(from, now) },
-          select: { id: true, status: true, sizeBytes: true, scope: true, includeSchema: true, includeData: true },
+          select: { id: true, status: true, sizeBytes: true, scope: true, includeSchema: true, includeData: true, errorMessage: true, updatedAt: true },
         });
         const good = inPeriod.filter((r) => r.status === BackupStatus.Completed || r.status === BackupStatus.Verified);
+        // The failure last decided (a CORRUPTED backup fails when verified, after it was made).
+        const failed = inPeriod.filter((r) => r.status === BackupStatus.Failed || r.status === BackupStatus.Corrupted).sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime());
         const newest = await this.health.newestGood(t.name);
         rows.push({
           target: t.name,
           lastGood: newest ? { id: newest.id, at: newest.completedAt ?? newest.createdAt, sizeBytes: newest.sizeBytes } : null,
           completed: good.length,
-          failed: inPeriod.filter((r) => r.status === BackupStatus.Failed || r.status === BackupStatus.Corrupted).length,
+          failed: failed.length,
+          lastFailure: failed[0] ? { at: failed[0].updatedAt, error: failed[0].errorMessage ?? 'no error message was recorded' } : null,
           bytes: good.reduce((a, r) => a + (r.sizeBytes ?? 0), 0),
         });
       }

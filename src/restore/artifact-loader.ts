@@ -217,22 +217,37 @@ export class ArtifactLoader {
     const keys = record.encrypted && record.encryption ? this.keys.tryKeysFor(record.encryption, `backup ${record.id}`) : undefined;
     const opened = !record.encrypted || !!keys;
     const raw = new MeasureTap();
+    let tested: number | undefined;
     try {
       const source = await storage.read(record.fileKey!);
       const decrypt = keys ? decryptor(keys) : undefined;
-      const codec = opened ? decompressor(record.compression as Compression, this.runner) : undefined;
-      const sink = new Writable({ write: (_c, _e, cb) => cb() });
-      const chain = [source, new ChecksumGate(record.checksum!), ...(decrypt ? [decrypt.stream] : []), ...(codec ? [codec.stream, raw] : []), sink];
-      await Promise.all([pipeline(chain as unknown as NodeJS.ReadWriteStream[], { signal }), decrypt?.done, codec?.done]);
+      const chain: unknown[] = [source, new ChecksumGate(record.checksum!), ...(decrypt ? [decrypt.stream] : [])];
+      if (opened && record.compression === 'zstd') {
+        // `zstd -t` decompresses on its own side of a pipe and reports the size: the dump's
+        // bytes never come back into this process.
+        const tester = zstdTester(this.runner, 'pipe', signal);
+        const [piped, test] = await Promise.allSettled([Promise.all([pipeline([...chain, tester.stdin!] as unknown as NodeJS.ReadWriteStream[], { signal }), decrypt?.done]), tester.done]);
+        // A checksum mismatch says most; else zstd's own message rather than the pipe it closed.
+        if (piped.status === 'rejected' && /checksum mismatch/.test((piped.reason as Error).message)) throw piped.reason;
+        if (test.status === 'rejected') throw test.reason;
+        if (piped.status === 'rejected') throw piped.reason;
+        tested = tester.outputBytes();
+      } else {
+        const codec = opened ? decompressor(record.compression as Compression, this.runner) : undefined;
+        const sink = new Writable({ write: (_c, _e, cb) => cb() });
+        chain.push(...(codec ? [codec.stream, raw] : []), sink);
+        await Promise.all([pipeline(chain as unknown as NodeJS.ReadWriteStream[], { signal }), decrypt?.done, codec?.done]);
+      }
     } catch (err) {
       const msg = (err as Error).message;
       return { ok: false, sizeBytes: size, reason: /checksum mismatch/.test(msg) ? msg : `the artifact does not ${record.encrypted ? 'decrypt or ' : ''}decompress: ${msg}` };
     }
     if (!opened) return { ok: true, sizeBytes: size, decrypted: false };
-    if (record.rawBytes !== null && raw.bytes !== record.rawBytes) {
-      return { ok: false, sizeBytes: size, rawBytes: raw.bytes, reason: `the artifact decompresses to ${raw.bytes} bytes, ${record.rawBytes} were dumped` };
+    const rawBytes = tested ?? raw.bytes;
+    if (record.rawBytes !== null && rawBytes !== record.rawBytes) {
+      return { ok: false, sizeBytes: size, rawBytes, reason: `the artifact decompresses to ${rawBytes} bytes, ${record.rawBytes} were dumped` };
     }
-    return { ok: true, sizeBytes: size, rawBytes: raw.bytes, ...(record.encrypted ? { decrypted: true } : {}) };
+    return { ok: true, sizeBytes: size, rawBytes, ...(record.encrypted ? { decrypted: true } : {}) };
   }
 
   /**

@@ -16,6 +16,9 @@ import { planRetention, type RetentionCandidate, type RetentionDecision, type Re
 /** Records read, and expiry dates written, per catalog round trip. */
 const PAGE = 500;
 
+/** Backups a cleanup deletes per catalog read and update. */
+const DELETE_BATCH = 100;
+
 /** The columns retention reads (besides `id`, and `metadata` when it names a policy). */
 const COLUMNS = ['target', 'type', 'status', 'scope', 'includeSchema', 'includeData', 'createdAt', 'pinned', 'sizeBytes', 'retentionDays', 'startedAt', 'expiresAt'];
 
@@ -66,19 +69,26 @@ export class RetentionService {
    * The retention plan of one target as the catalog holds it now: read a page at a time, only
    * the columns the policies look at (a record's metadata only when it names a policy), in the
    * target's list index. `current` has each record's `expiresAt` and own retention, which
-   * `writeExpiry` compares against.
+   * `writeExpiry` compares against. With `newest`, only that many of the newest records are read
+   * (see `onBackupCompleted`); `complete` says whether that was all of them, else `oldestAt` is
+   * the creation time of the oldest record read.
    */
-  async plan(target: string, now = new Date()): Promise<{ plan: RetentionPlan; current: Map<string, Current> }> {
+  async plan(target: string, now = new Date(), newest?: number): Promise<{ plan: RetentionPlan; current: Map<string, Current>; complete: boolean; oldestAt: number | null }> {
     const candidates: RetentionCandidate[] = [];
     const current = new Map<string, Current>();
+    let complete = true;
     for await (const rows of this.candidatePages(target)) {
       for (const { candidate, expiresAt } of rows) {
         candidates.push(candidate);
         current.set(candidate.id, { expiresAt, retentionDays: candidate.retentionDays });
       }
+      if (newest !== undefined && candidates.length >= newest) {
+        complete = false;
+        break;
+      }
     }
     const plan = planRetention(candidates, this.settings.policies, { now, timezone: this.options.timezone, defaultPolicy: this.settings.defaultPolicy });
-    return { plan, current };
+    return { plan, current, complete, oldestAt: candidates.length ? candidates[candidates.length - 1].createdAt.getTime() : null };
   }
 
   /** The targets that have records (not soft-deleted), configured or not any more. */
@@ -170,13 +180,12 @@ export class RetentionService {
         deleted.push(...plan.delete);
         continue;
       }
-      for (const d of plan.delete) {
-        try {
-          await this.backups.delete(d.id, true, actor);
-          deleted.push(d);
-        } catch (e) {
-          skipped.push({ id: d.id, reason: (e as Error).message });
-        }
+      for (let i = 0; i < plan.delete.length; i += DELETE_BATCH) {
+        const batch = plan.delete.slice(i, i + DELETE_BATCH);
+        const done = await this.backups.deleteSettled(batch.map((d) => d.id), actor);
+        const ok = new Set(done.deleted);
+        deleted.push(...batch.filter((d) => ok.has(d.id)));
+        skipped.push(...done.skipped);
       }
       await this.writeExpiry(plan.keep, current);
     }
@@ -194,33 +203,55 @@ export class RetentionService {
     this.events.emit(SchedulerEvents.RetentionCleanup, {
       actor,
       policy: { id: this.settings.defaultPolicy },
-      detail: { dryRun, target: req.target ?? null, trigger: req.trigger ?? 'api', deleted: deleted.map((d) => d.id), skipped, freedBytes: result.freedBytes },
+      detail: { dryRun, target: req.target ?? null, trigger: req.trigger ?? 'api', deleted: deleted.map((d) => d.id), deletedCount: deleted.length, skipped, freedBytes: result.freedBytes },
     });
     if (!dryRun && deleted.length) this.logger.log(`retention deleted ${deleted.length} backup(s), ${result.freedBytes} bytes`);
     return result;
   }
 
-  /** Sets `expiresAt` on a target's records from its policy as soon as a backup of it completes. */
+  /**
+   * Sets `expiresAt` on a target's newest records from its policy as soon as a backup of it
+   * completes, reading only the newest `PAGE` records: work that does not grow with the history.
+   * What the policies decide for a record depends only on the record and the ones newer than it
+   * (ranks, tier buckets and the last good backup all count newest first), so the decisions for
+   * the records newer than the oldest one read are those of a plan over every record. Older
+   * records keep their `expiresAt` until the next cleanup plans everything. (A `maxTotalBytes`
+   * cap counts older records too, but only ever turns a keep into a delete, which keeps the same
+   * `expiresAt`.)
+   */
   @OnEvent(BackupEvents.Completed, { async: true, suppressErrors: true })
   async onBackupCompleted(event: BackupEvent): Promise<void> {
     if (isRelayedEvent(event)) return; // planned by the process where it completed
     try {
-      const { plan, current } = await this.plan(event.record.target);
-      await this.writeExpiry(plan.keep, current);
+      const { plan, current, complete, oldestAt } = await this.plan(event.record.target, new Date(), PAGE);
+      await this.writeExpiry(complete ? plan.keep : plan.keep.filter((k) => k.createdAt.getTime() > oldestAt!), current);
     } catch (e) {
       this.logger.warn(`could not set expiresAt for ${event.record.target}: ${(e as Error).message}`);
     }
   }
 
-  /** Writes the `expiresAt` that changed (only those), a transaction per batch. */
+  /**
+   * Writes the `expiresAt` that changed (only those), a transaction per batch. NOTE: one plain
+   * statement per record, not the query builder's `update`: a first cleanup of a large catalog
+   * writes one per record, and the builder's per-call garbage grew the worker by ~100 MB.
+   */
   private async writeExpiry(keep: RetentionDecision[], current: Map<string, Current>): Promise<void> {
     const changed = keep.filter((k) => {
       const was = current.get(k.id);
       return was !== undefined && was.expiresAt !== (k.expiresAt?.getTime() ?? null) && (k.expiresAt || !was.retentionDays);
     });
+    if (!changed.length) return;
+    const meta = this.records.metadata;
+    const driver = this.records.manager.connection.driver;
+    const q = (name: string) => driver.escape(name);
+    const value = (prop: string, v: Date | null) => (v === null ? null : driver.preparePersistentValue(v, meta.findColumnWithPropertyName(prop)!));
+    const sql =
+      `UPDATE ${q(meta.tableName)} SET ${q('expiresAt')} = ${driver.createParameter('expiresAt', 0)}, ${q('updatedAt')} = ${driver.createParameter('updatedAt', 1)}` +
+      ` WHERE ${q('id')} = ${driver.createParameter('id', 2)}`;
     for (let i = 0; i < changed.length; i += PAGE) {
+      const now = value('updatedAt', new Date());
       await this.records.manager.transaction(async (m) => {
-        for (const k of changed.slice(i, i + PAGE)) await m.update(BackupRecord, { id: k.id }, { expiresAt: k.expiresAt });
+        for (const k of changed.slice(i, i + PAGE)) await m.query(sql, [value('expiresAt', k.expiresAt), now, k.id]);
       });
     }
   }

@@ -99,7 +99,8 @@ export class SchedulesController {
   async run(@Param('id') id: string, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
     const { record, created } = await this.schedules.runNow(id, actor);
     if (!created) res.status(200);
-    return toBackupResponse(record);
+    // Just queued (or still QUEUED): no copies yet.
+    return toBackupResponse(record, { copies: [] });
   }
 
   @Delete(':id')

@@ -6,6 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { BackupsService, type BackupSubmission } from '../backup/backups.service.js';
+import { lackingCopies } from '../backup/copy-health.js';
 import type { BackupType } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { DomainError, ErrorCode, invalid } from '../common/errors.js';
@@ -13,6 +14,7 @@ import { findByIdOrPrefix } from '../common/ids.js';
 import { BACKUP_MANAGER_OPTIONS, DEFAULT_SCHEDULE_MIN_INTERVAL_MINUTES, defaultSchedulerOptions, type BackupManagerOptions, type EngineKind, type SchedulerOptions } from '../config/options.js';
 import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import { canonicalTableName, TableNameError } from '../engines/table-names.js';
+import { StorageRegistry } from '../storage/storage-registry.js';
 import { TargetsService } from '../targets/targets.service.js';
 import { checkCron, checkTimezone, nextRuns, PRESETS, type Preset } from './cron.js';
 import { cronIntervalProblem, MIN_INTERVAL_SETTING } from './cron-gap.js';
@@ -45,6 +47,7 @@ export class SchedulesService {
     private readonly targets: TargetsService,
     private readonly backups: BackupsService,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
+    private readonly registry: StorageRegistry,
   ) {
     this.settings = options.schedules ?? defaultSchedulerOptions();
   }
@@ -80,6 +83,7 @@ export class SchedulesService {
       format: dto.format ?? null,
       compression: dto.compression ?? null,
       encrypt: dto.encrypt ?? null,
+      storages: dto.storages?.length ? dto.storages : null,
       retentionPolicy: dto.retentionPolicy ?? null,
       description: dto.description ?? null,
       enabled: dto.enabled ?? true,
@@ -119,6 +123,7 @@ export class SchedulesService {
     if ('format' in dto && dto.format === null) s.format = null;
     if ('compression' in dto && dto.compression === null) s.compression = null;
     if ('encrypt' in dto && dto.encrypt !== undefined) s.encrypt = dto.encrypt ?? null;
+    if (dto.storages !== undefined) s.storages = dto.storages?.length ? dto.storages : null;
     await this.check(s, !!(dto.cron || dto.preset || dto.timezone));
     await this.schedules.save(s);
     const saved = await this.get(s.id);
@@ -166,6 +171,7 @@ export class SchedulesService {
         format: (s.format ?? undefined) as DumpFormat | undefined,
         compression: (s.compression ?? undefined) as 'zstd' | 'gzip' | 'none' | undefined,
         encrypt: s.encrypt ?? undefined,
+        storages: s.storages ?? undefined,
         triggeredBy: `schedule:${s.name}`,
         description: s.description ?? undefined,
         metadata: {
@@ -200,15 +206,15 @@ export class SchedulesService {
     const expression = expressionOf(s);
     const upcoming = s.enabled ? nextRuns(expression, s.timezone, 5, now) : [];
     let lastStatus = s.lastStatus;
-    if (s.lastBackupId) {
-      lastStatus = await this.backups
-        .get(s.lastBackupId, { withDeleted: true })
-        .then((r) => r.status as string)
-        .catch(() => lastStatus);
+    let lastBackupDegraded = false;
+    const last = s.lastBackupId ? await this.backups.get(s.lastBackupId, { withDeleted: true }).catch(() => undefined) : undefined;
+    if (last) {
+      lastStatus = last.status;
+      lastBackupDegraded = lackingCopies(last, (await this.backups.copiesOf([last.id])).get(last.id)).length > 0;
     }
     const { deletedAt: _deleted, ...rest } = s;
     void _deleted;
-    return { ...rest, expression, effectiveRetentionPolicy: this.policyName(s), nextRunAt: upcoming[0] ?? null, nextRuns: upcoming, lastStatus };
+    return { ...rest, expression, effectiveRetentionPolicy: this.policyName(s), nextRunAt: upcoming[0] ?? null, nextRuns: upcoming, lastStatus, lastBackupDegraded };
   }
 
   /**
@@ -237,6 +243,7 @@ export class SchedulesService {
           format: null,
           compression: null,
           encrypt: null,
+          storages: null,
           retentionPolicy: null,
           description: `Default ${p.type} plan (from configuration)`,
           enabled: true,
@@ -270,6 +277,9 @@ export class SchedulesService {
     if (s.retentionPolicy && !this.settings.retention.policies.some((p) => p.name === s.retentionPolicy)) {
       throw invalid(`retentionPolicy "${s.retentionPolicy}" is not a configured policy (known: ${this.settings.retention.policies.map((p) => p.name).join(', ')})`);
     }
+    // Unknown names are refused when saved; a destination removed from the configuration later
+    // fails the run with the same message (see `BackupsService.submit`).
+    if (s.storages) s.storages = this.registry.resolve(s.storages);
     if (s.scope === 'selective' && !s.tables?.length) throw invalid('scope "selective" needs tables');
     if (s.scope !== 'selective' && s.tables?.length) throw invalid('tables is only used with scope "selective"');
     const target = this.targets.get(s.target);

@@ -1,11 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Repository } from 'typeorm';
+import { In, type Repository } from 'typeorm';
+import { BackupCopies } from '../backup/backup-copies.service.js';
 import type { BackupEvent } from '../backup/backup-events.js';
-import { BackupRecord } from '../backup/entities/backup-record.entity.js';
-import { findNewestGood } from '../backup/good-backup.js';
+import { BackupCount } from '../backup/entities/backup-count.entity.js';
+import { BackupRecord, GOOD_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
 import { isRelayedEvent } from '../common/event-relay.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
@@ -26,12 +27,15 @@ export class BackupMetrics {
   private readonly queueJobs: Gauge<'state'>;
   private readonly runs: Counter<'target' | 'outcome'>;
   private readonly copyFailures: Counter<'storage'>;
+  private readonly degraded: Gauge<'storage'>;
   private readonly duration: Histogram<'target'>;
   private readonly size: Histogram<'target'>;
 
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
+    @InjectRepository(BackupCount, CATALOG_CONNECTION) private readonly counts: Repository<BackupCount>,
     private readonly queue: JobsQueue,
+    @Optional() private readonly copies?: BackupCopies,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'backup_manager_' });
@@ -44,6 +48,12 @@ export class BackupMetrics {
     this.copyFailures = new Counter({
       name: 'backup_manager_copy_failures_total',
       help: 'Copies of backups a destination could not take (the backup is held elsewhere; a re-copy is queued), seen by this process',
+      labelNames: ['storage'],
+      registers,
+    });
+    this.degraded = new Gauge({
+      name: 'backup_manager_degraded_backups',
+      help: 'Usable backups (COMPLETED or VERIFIED, not deleted) whose copy in this destination FAILED, is MISSING or CORRUPTED: degraded until a re-copy repairs them',
       labelNames: ['storage'],
       registers,
     });
@@ -98,7 +108,7 @@ export class BackupMetrics {
 
   /** The exposition text, with catalog and queue gauges refreshed first. */
   async render(): Promise<string> {
-    await Promise.all([this.refreshCatalog(), this.refreshQueue()]);
+    await Promise.all([this.refreshCatalog(), this.refreshQueue(), this.refreshDegraded()]);
     return this.registry.metrics();
   }
 
@@ -106,41 +116,48 @@ export class BackupMetrics {
     return this.registry.contentType;
   }
 
-  private async refreshCatalog(): Promise<void> {
-    const rows = await this.records
-      .createQueryBuilder('b')
-      .select('b.target', 'target')
-      .addSelect('b.type', 'type')
-      .addSelect('b.status', 'status')
-      .addSelect('COUNT(*)', 'n')
-      // In the order of the live records' summary index: read from the index alone, no sort.
-      .groupBy('b.target')
-      .addGroupBy('b.type')
-      .addGroupBy('b.status')
-      .getRawMany<{ target: string; status: string; n: unknown }>();
-    this.backups.reset();
-    const counts = new Map<string, { target: string; status: string; n: number }>();
-    for (const r of rows) {
-      const key = `${r.target}\u0000${r.status}`;
-      const c = counts.get(key) ?? { target: r.target, status: r.status, n: 0 };
-      c.n += Number(r.n);
-      counts.set(key, c);
-    }
-    for (const c of counts.values()) this.backups.set({ target: c.target, status: c.status }, c.n);
+  private async refreshDegraded(): Promise<void> {
+    if (!this.copies) return;
+    const rows = await this.copies.lackingByStorage();
+    this.degraded.reset();
+    for (const r of rows) this.degraded.set({ storage: r.storage }, r.backups);
+  }
 
+  /**
+   * Counts from `backup_counts` (a row per target and status, kept by the catalog's triggers) and
+   * the newest good backup of each target in one query (a seek per target in its list index):
+   * the cost of a scrape follows the number of targets, not of records.
+   */
+  private async refreshCatalog(): Promise<void> {
+    const [counts, newest] = await Promise.all([this.counts.find(), this.newestGoodPerTarget()]);
+    this.backups.reset();
+    for (const c of counts) if (Number(c.n) > 0) this.backups.set({ target: c.target, status: c.status }, Number(c.n));
     this.lastSuccess.reset();
     this.lastSize.reset();
     this.lastDuration.reset();
-    const targets = [...new Set(rows.map((r) => r.target))];
-    await Promise.all(
-      targets.map(async (target) => {
-        const good = await findNewestGood(this.records, target);
-        if (!good) return;
-        this.lastSuccess.set({ target }, (good.completedAt ?? good.createdAt).getTime() / 1000);
-        if (good.sizeBytes != null) this.lastSize.set({ target }, good.sizeBytes);
-        if (good.durationMs != null) this.lastDuration.set({ target }, good.durationMs / 1000);
-      }),
-    );
+    for (const good of newest) {
+      const target = good.target;
+      this.lastSuccess.set({ target }, (good.completedAt ?? good.createdAt).getTime() / 1000);
+      if (good.sizeBytes != null) this.lastSize.set({ target }, good.sizeBytes);
+      if (good.durationMs != null) this.lastDuration.set({ target }, good.durationMs / 1000);
+    }
+  }
+
+  /** What `findNewestGood` answers, for every target with a good backup at once. */
+  private async newestGoodPerTarget(): Promise<BackupRecord[]> {
+    const q = (name: string) => this.records.manager.connection.driver.escape(name);
+    const x = (col: string) => `x.${q(col)}`;
+    const good = GOOD_BACKUP_STATUSES.map((st) => `'${st}'`).join(', ');
+    // The same filter and order as `goodDataWhere` and `NEWEST_FIRST` (constants, no input).
+    const pick =
+      `SELECT ${x('id')} FROM ${q(this.records.metadata.tableName)} x WHERE ${x('target')} = g.${q('target')} AND ${x('status')} IN (${good})` +
+      ` AND ${x('scope')} = 'full' AND ${x('includeSchema')} IS TRUE AND ${x('includeData')} IS TRUE AND ${x('deletedAt')} IS NULL` +
+      ` ORDER BY ${x('createdAt')} DESC, ${x('startedAt')} DESC, ${x('id')} DESC LIMIT 1`;
+    const targets = `SELECT DISTINCT ${q('target')} FROM ${q(this.counts.metadata.tableName)} WHERE ${q('status')} IN (${good}) AND ${q('n')} > 0`;
+    const rows = await this.records.query(`SELECT (${pick}) AS ${q('id')} FROM (${targets}) g`);
+    const ids = (rows as Array<{ id: string | null }>).map((r) => r.id).filter((id): id is string => !!id);
+    if (!ids.length) return [];
+    return this.records.find({ where: { id: In(ids) }, select: { id: true, target: true, createdAt: true, completedAt: true, sizeBytes: true, durationMs: true } });
   }
 
   private async refreshQueue(): Promise<void> {

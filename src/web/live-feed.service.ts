@@ -5,6 +5,7 @@ import { BackupEvents } from '../backup/backup-events.js';
 import { BackupsService } from '../backup/backups.service.js';
 import { toBackupResponse } from '../backup/dto/backup-response.dto.js';
 import { BackupStatus, type BackupRecord } from '../backup/entities/backup-record.entity.js';
+import { isGood } from '../backup/good-backup.js';
 import { ListBackupsQuery } from '../backup/dto/list-backups.dto.js';
 import { APP_EVENTS } from '../common/app-events.js';
 import { toRestoreRunResponse } from '../restore/dto/restore.dto.js';
@@ -30,6 +31,8 @@ export class LiveFeed implements OnModuleInit, OnModuleDestroy {
   private poller?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private polling = false;
+  /** The last backup message being prepared (they are sent in order). */
+  private sending: Promise<void> = Promise.resolve();
   /** Last progress sent per running backup, so an unchanged one is not sent again. */
   private lastProgress = new Map<string, string>();
   private readonly onEvent = (event: string | string[], payload: unknown) => {
@@ -37,10 +40,16 @@ export class LiveFeed implements OnModuleInit, OnModuleDestroy {
     const name = Array.isArray(event) ? event.join('.') : String(event);
     const p = payload as { record?: BackupRecord; run?: RestoreRun } | undefined;
     if (name.startsWith('backup.') && p?.record?.id) {
-      const backup = toBackupResponse(p.record);
-      // NOTE: `backup.started` carries the record as it was read before the worker claimed it.
-      if (name === BackupEvents.Started) backup.status = BackupStatus.Running;
-      this.send('backup', { event: name, backup });
+      const record = p.record;
+      // A usable backup is sent with its copies, so a degraded one never shows as plainly
+      // COMPLETED; sends stay in the order of the events.
+      this.sending = this.sending.then(async () => {
+        const copies = isGood(record) ? (await this.backups.copiesOf([record.id]).catch(() => undefined))?.get(record.id) : [];
+        const backup = toBackupResponse(record, { copies });
+        // NOTE: `backup.started` carries the record as it was read before the worker claimed it.
+        if (name === BackupEvents.Started) backup.status = BackupStatus.Running;
+        this.send('backup', { event: name, backup });
+      }).catch((err: Error) => this.logger.warn(`could not send a backup event: ${err.message}`));
     }
     else if (name.startsWith('restore.') && p?.run?.id) this.send('restore', { event: name, restore: toRestoreRunResponse(p.run) });
   };

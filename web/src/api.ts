@@ -100,6 +100,9 @@ export interface Backup {
   fileExists?: boolean;
   metadata: Record<string, unknown> | null;
   destinations?: Array<Record<string, unknown>>;
+  /** Usable, but some destination lacks its copy (`failedDestinations`). */
+  degraded?: boolean;
+  failedDestinations?: string[];
   [k: string]: unknown;
 }
 

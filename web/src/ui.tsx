@@ -70,6 +70,23 @@ export function StatusChip({ status }: { status: string }) {
   );
 }
 
+/**
+ * A backup's status; a degraded one (usable, but some destination lacks its copy) reads
+ * "COMPLETED · degraded: offsite", never plainly COMPLETED.
+ */
+export function BackupStatusChip({ b }: { b: { status: string; degraded?: boolean; failedDestinations?: string[] } }) {
+  if (!b.degraded) return <StatusChip status={b.status} />;
+  const lacking = (b.failedDestinations ?? []).join(', ');
+  return (
+    <>
+      <StatusChip status={b.status} />{' '}
+      <span className="chip chip-warn" data-degraded="true" title={`Usable, but ${lacking || 'a destination'} lacks its copy; a re-copy job repairs it`}>
+        degraded{lacking ? `: ${lacking}` : ''}
+      </span>
+    </>
+  );
+}
+
 export function Alert({ kind = 'error', children }: { kind?: 'error' | 'ok' | 'info'; children: ReactNode }) {
   if (!children) return null;
   return (

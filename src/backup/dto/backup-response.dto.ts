@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { BackupStatus, BackupType, type BackupRecord } from '../entities/backup-record.entity.js';
+import { lackingCopies } from '../copy-health.js';
 import { CopyState, type BackupCopy } from '../entities/backup-copy.entity.js';
 import { ERROR_CODES, type ErrorCode } from '../../common/error-codes.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
@@ -71,12 +72,18 @@ export class BackupResponse {
   @ApiProperty() updatedAt!: Date;
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) deletedAt!: Date | null;
   @ApiPropertyOptional({ description: 'Whether the artifact is in storage (single-record reads only)' }) fileExists?: boolean;
-  @ApiPropertyOptional({
+  @ApiProperty({
     type: [BackupDestinationResponse],
-    description: 'Each destination the backup was written to, with its state. A COMPLETED or VERIFIED backup with a FAILED, MISSING or CORRUPTED destination is usable but degraded: a re-copy job repairs it',
+    description: 'Each destination the backup was written to, with its state (empty until it is written, and for backups made before destinations)',
   })
-  destinations?: BackupDestinationResponse[];
-  @ApiPropertyOptional({ description: 'True when some destination does not hold a good copy (see `destinations`)' }) degraded?: boolean;
+  destinations!: BackupDestinationResponse[];
+  @ApiProperty({
+    description:
+      'True for a usable backup (COMPLETED or VERIFIED) that lacks its copy in some destination it was written to: FAILED, MISSING or CORRUPTED there (see `failedDestinations`). It restores from its other copies and a re-copy job repairs the rest; read its status as "COMPLETED, degraded". Always false in other statuses',
+  })
+  degraded!: boolean;
+  @ApiProperty({ type: [String], example: ['offsite'], description: 'The destinations of a degraded backup that lack their copy; empty when it is not degraded' })
+  failedDestinations!: string[];
 }
 
 @ApiSchema({ name: 'BmBackupPage' })
@@ -92,10 +99,9 @@ export class BackupPage {
 const INTERNAL_METADATA = new Set(['pendingFileKeys']);
 
 /** A catalog record as the API returns it: the documented fields, without internal metadata. */
-export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean; copies?: BackupCopy[] } = {}): BackupResponse {
-  const { copies, ...rest } = extra;
-  const destinations = copies?.map(toDestinationResponse);
-  const degraded = destinations ? destinations.some((d) => ![CopyState.Stored, CopyState.Verified, CopyState.Unverified].includes(d.state)) : undefined;
+export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean; copies: BackupCopy[] | undefined }): BackupResponse {
+  const { copies = [], ...rest } = extra;
+  const failedDestinations = lackingCopies(r, copies).map((c) => c.storage);
   const metadata = r.metadata ? Object.fromEntries(Object.entries(r.metadata).filter(([k]) => !INTERNAL_METADATA.has(k))) : null;
   const { id, type, status, target, engine, scope, tables, includeSchema, includeData, format, compression, fileKey, sizeBytes, rawBytes, checksum, encrypted, encryption } = r;
   const { startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage } = r;
@@ -106,7 +112,9 @@ export function toBackupResponse(r: BackupRecord, extra: { fileExists?: boolean;
     ...{ startedAt, completedAt, durationMs, databaseSizeBytes, tableCount, rowEstimate, compressionRatio, triggeredBy, description, errorMessage },
     ...{ retentionDays, expiresAt, pinned, verifiedAt, attempts, metadata, createdAt, updatedAt, deletedAt },
     ...rest,
-    ...(destinations ? { destinations, degraded } : {}),
+    destinations: copies.map(toDestinationResponse),
+    degraded: failedDestinations.length > 0,
+    failedDestinations,
   };
 }
 

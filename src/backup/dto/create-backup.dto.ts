@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { StorageNames } from './storage-names.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 import { BackupType } from '../entities/backup-record.entity.js';
 import { COMPRESSIONS, FORMATS, oneOfMessage, SCOPES, type BackupScopeKind, type Compression, type DumpFormat } from '../../common/vocabulary.js';
@@ -85,15 +86,6 @@ export class CreateBackupDto {
   @IsIn(FORMATS, { message: oneOfMessage('format', FORMATS) })
   format?: DumpFormat;
 
-  @ApiPropertyOptional({
-    type: [String],
-    example: ['local', 'offsite'],
-    description: "Destinations to write the backup to at once (GET /storages); default: the target's BACKUP_TARGET_<NAME>_STORAGES, else BACKUP_STORAGES. The database is dumped once",
-  })
-  @IsOptional()
-  @IsArray({ message: 'storages must be an array of storage names' })
-  @ArrayMaxSize(8, { message: 'storages may name at most 8 destinations' })
-  @IsString({ each: true, message: 'storages must hold only storage names' })
-  @Matches(/^[a-z0-9_]{1,32}$/, { each: true, message: 'storages: each must be a configured storage name (lower-case letters, digits, _)' })
+  @StorageNames("Destinations to write the backup to at once (GET /storages); default: the schedule's, else the target's BACKUP_TARGET_<NAME>_STORAGES, else BACKUP_STORAGES. The database is dumped once")
   storages?: string[];
 }

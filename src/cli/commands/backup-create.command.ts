@@ -8,7 +8,8 @@ import { BaseCommand, print, wholeNumber, type CommonFlags } from '../base-comma
 import { CliError, Exit, usageError } from '../exit.js';
 import { Progress } from '../progress.js';
 import { waitForJob } from '../wait-for-job.js';
-import { describeBackup, estimateSize, FINAL_BACKUP_STATUSES } from './backup-output.js';
+import { lackingCopies, statusLine } from '../../backup/copy-health.js';
+import { backupJson, copiesOf, describeBackup, estimateSize, FINAL_BACKUP_STATUSES } from './backup-output.js';
 import { COMPRESSIONS, FORMATS, SCOPES } from '../../common/vocabulary.js';
 
 interface CreateFlags extends CommonFlags {
@@ -22,6 +23,7 @@ interface CreateFlags extends CommonFlags {
   dataOnly?: boolean;
   format?: DumpFormat;
   retentionDays?: number;
+  storages?: string[];
   wait?: boolean;
   inline?: boolean;
 }
@@ -48,7 +50,8 @@ export class BackupCreateCommand extends BaseCommand<CreateFlags> {
       .option('--data-only', 'Rows without table definitions')
       .addOption(new Option('--format <format>', 'PostgreSQL: plain (psql) or custom (pg_restore; default BACKUP_PG_FORMAT)').choices(FORMATS))
       .option('--retention-days <n>', 'Days to keep the backup (1-36500); sets its expiry', wholeNumber(1, 36500, '--retention-days must be a whole number of days from 1 to 36500'))
-      .option('-w, --wait', 'Wait until the backup is COMPLETED or FAILED (exit 0 or 1)')
+      .option('--storages <names>', "Comma-separated destinations (GET /api/v1/storages), e.g. local,offsite (default: the target's BACKUP_TARGET_<NAME>_STORAGES, else BACKUP_STORAGES)", (v: string) => v.split(',').map((n) => n.trim().toLowerCase()).filter(Boolean))
+      .option('-w, --wait', 'Wait until the backup is COMPLETED or FAILED (exit 0 or 1; 2 when it is usable but degraded: a destination lacks its copy)')
       .option('--inline', 'Run the backup in this process, without Redis (implies --wait)');
   }
 
@@ -70,6 +73,7 @@ export class BackupCreateCommand extends BaseCommand<CreateFlags> {
       includeData: o.schemaOnly ? false : undefined,
       format: o.format,
       retentionDays: o.retentionDays,
+      storages: o.storages,
       triggeredBy: 'cli',
       // An inline run runs its own record here and now; a queued one may share an identical waiting one.
       reuseQueued: !o.inline,
@@ -92,8 +96,15 @@ export class BackupCreateCommand extends BaseCommand<CreateFlags> {
       },
       stopped: () => `stopped waiting; backup ${record.id} is ${status} and continues in the queue`,
     });
-    progress.finish(`backup ${final.id} ${final.status}`);
-    print(o.json, final, () => describeBackup(final));
+    const copies = await copiesOf(ctx, final.id);
+    progress.finish(`backup ${final.id} ${statusLine(final, copies)}`);
+    print(o.json, backupJson(final, copies), () => describeBackup(final, copies));
+    // Usable, but a destination lacks its copy: scripts that alert on failure hear of it too.
+    const lacking = lackingCopies(final, copies);
+    if (lacking.length) {
+      process.stderr.write(`backup-manager: backup ${final.id} is ${final.status} but degraded: ${lacking.map((c) => `${c.storage} ${c.state}`).join(', ')}; it restores from its other copies and a re-copy job repairs the rest\n`);
+      return Exit.Degraded;
+    }
     if (GOOD_BACKUP_STATUSES.includes(final.status)) return Exit.Ok;
     throw new CliError(`backup ${final.id} ${final.status}: ${final.errorMessage ?? 'no reason recorded'}`, Exit.Failed);
   }

@@ -3,7 +3,7 @@ import { BackupsService } from '../../backup/backups.service.js';
 import { BackupStatus } from '../../backup/entities/backup-record.entity.js';
 import type { ListBackupsQuery } from '../../backup/dto/list-backups.dto.js';
 import { BaseCommand, print, wholeNumber, type CommonFlags } from '../base-command.js';
-import { formatBytes } from '../progress.js';
+import { backupJson, listLine } from './backup-output.js';
 
 interface ListFlags extends CommonFlags {
   target?: string;
@@ -27,12 +27,15 @@ export class BackupListCommand extends BaseCommand<ListFlags> {
 
   async run(_: string[], o: ListFlags): Promise<void> {
     const ctx = await this.cli.offline();
-    const page = await ctx.get(BackupsService, { strict: false }).list({ page: 1, limit: o.limit, target: o.target, status: o.status, includeDeleted: false } as ListBackupsQuery);
-    print(o.json, page, () =>
-      page.items.length
-        ? page.items
-            .map((r) => `${r.id}  ${r.status.padEnd(9)}  ${r.target.padEnd(12)}  ${r.type.padEnd(7)}  ${(r.sizeBytes != null ? formatBytes(Number(r.sizeBytes)) : '-').padStart(9)}  ${new Date(r.createdAt).toISOString()}`)
-            .join('\n') + `\n(${page.items.length} of ${page.total})`
+    const backups = ctx.get(BackupsService, { strict: false });
+    const page = await backups.list({ page: 1, limit: o.limit, target: o.target, status: o.status, includeDeleted: false } as ListBackupsQuery);
+    const copies = await backups.copiesOf(page.items.map((r) => r.id));
+    const items = page.items.map((r) => backupJson(r, copies.get(r.id) ?? []));
+    print(o.json, { ...page, items }, () =>
+      items.length
+        ? items
+            .map(listLine)
+            .join('\n') + `\n(${items.length} of ${page.total})`
         : 'no backups',
     );
   }

@@ -6,7 +6,7 @@ import { CliError, Exit } from '../exit.js';
 import { Progress } from '../progress.js';
 import { checkBackupIdArg, resolveBackupId } from '../short-id.js';
 import { waitForJob } from '../wait-for-job.js';
-import { describeBackup } from './backup-output.js';
+import { backupJson, copiesOf, describeBackup } from './backup-output.js';
 
 interface VerifyFlags extends CommonFlags {
   drill?: boolean;
@@ -53,7 +53,9 @@ export class BackupVerifyCommand extends BaseCommand<VerifyFlags> {
     const verification = result as { ok?: boolean; reason?: string; skipped?: string } | undefined;
     const ok = !failure && !!verification && (verification.ok === true || !!verification.skipped);
     progress.finish(`${o.drill ? 'drill' : 'verification'} of ${id}: ${ok ? 'ok' : 'FAILED'}`);
-    print(o.json, { ok, backupId: id, status: record.status, verification: verification ?? null, error: failure ?? null }, () => describeBackup(record));
+    const copies = await copiesOf(ctx, id);
+    const { degraded, failedDestinations } = backupJson(record, copies);
+    print(o.json, { ok, backupId: id, status: record.status, degraded, failedDestinations, verification: verification ?? null, error: failure ?? null }, () => describeBackup(record, copies));
     if (ok) return Exit.Ok;
     throw new CliError(`verification of ${id} failed: ${failure ?? verification?.reason ?? record.errorMessage ?? 'unknown reason'}`, Exit.Failed);
   }

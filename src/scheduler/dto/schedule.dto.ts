@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional, ApiSchema, PartialType } from '@nestj
 import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { BackupType } from '../../backup/entities/backup-record.entity.js';
 import { PRESETS } from '../cron.js';
+import { StorageNames } from '../../backup/dto/storage-names.js';
 import { TABLE_NAMES_DOC } from '../../engines/table-names.js';
 import { COMPRESSIONS, FORMATS, oneOfMessage, SCOPES, type BackupScopeKind, type Compression, type DumpFormat } from '../../common/vocabulary.js';
 
@@ -81,6 +82,9 @@ export class CreateScheduleDto {
   @IsBoolean({ message: 'encrypt must be true, false or null' })
   encrypt?: boolean | null;
 
+  @StorageNames("Destinations of its backups (GET /storages), checked when saved; omitted or null: the target's BACKUP_TARGET_<NAME>_STORAGES, else BACKUP_STORAGES", true)
+  storages?: string[] | null;
+
   @ApiPropertyOptional({ description: 'Name of a retention policy (GET /retention/policies); defaults to RETENTION_DEFAULT_POLICY', example: 'gfs' })
   @IsOptional()
   @IsString()
@@ -99,7 +103,7 @@ export class CreateScheduleDto {
   enabled?: boolean;
 }
 
-/** Every field optional; `cron` and `preset` replace each other. `null` clears retentionPolicy. */
+/** Every field optional; `cron` and `preset` replace each other. `null` clears retentionPolicy and storages. */
 @ApiSchema({ name: 'BmUpdateScheduleDto' })
 export class UpdateScheduleDto extends PartialType(CreateScheduleDto) {}
 
@@ -120,6 +124,7 @@ export class ScheduleResponse {
   @ApiPropertyOptional({ type: String, nullable: true }) format!: string | null;
   @ApiPropertyOptional({ type: String, nullable: true }) compression!: string | null;
   @ApiPropertyOptional({ type: Boolean, nullable: true, description: "null: the target's, else the global default" }) encrypt!: boolean | null;
+  @ApiPropertyOptional({ type: [String], nullable: true, description: "Destinations of its backups; null: the target's, else the configured defaults" }) storages!: string[] | null;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'null: the default policy' }) retentionPolicy!: string | null;
   @ApiProperty({ description: 'The policy in effect' }) effectiveRetentionPolicy!: string;
   @ApiPropertyOptional({ type: String, nullable: true }) description!: string | null;
@@ -129,6 +134,7 @@ export class ScheduleResponse {
   @ApiProperty({ type: [Date], description: 'The next five runs (empty when disabled)' }) nextRuns!: Date[];
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) lastRunAt!: Date | null;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'Status of the last backup it started' }) lastStatus!: string | null;
+  @ApiProperty({ description: 'The last backup it started is usable but degraded: some destination lacks its copy (see that backup\'s `failedDestinations`)' }) lastBackupDegraded!: boolean;
   @ApiPropertyOptional({ type: String, nullable: true }) lastBackupId!: string | null;
   @ApiPropertyOptional({ type: String, nullable: true }) lastError!: string | null;
   @ApiPropertyOptional({ type: String, nullable: true }) createdBy!: string | null;

@@ -50,6 +50,10 @@ export class Schedule {
   @Column({ type: 'boolean', nullable: true })
   encrypt!: boolean | null;
 
+  /** Destinations of its backups (`GET /storages`); null: the target's, else the configured defaults. */
+  @Column({ type: 'simple-json', nullable: true })
+  storages!: string[] | null;
+
   /** Name of the retention policy its backups fall under; null: the configured default. */
   @Column({ type: 'varchar', length: 64, nullable: true })
   retentionPolicy!: string | null;

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { allows, api, API, get, qs, ACTIVE, type Backup, type Page, type Progress, type Role, type Target } from '../api';
 import { bytes, dateTime, duration, relative, short } from '../format';
 import { useLive } from '../live';
-import { Alert, Loading, Pager, Section, StatusChip, useAction, useLoad } from '../ui';
+import { Alert, BackupStatusChip, Loading, Pager, Section, useAction, useLoad } from '../ui';
 
 const STATUSES = ['QUEUED', 'RUNNING', 'COMPLETED', 'VERIFIED', 'CORRUPTED', 'FAILED', 'CANCELLED'];
 const TYPES = ['manual', 'daily', 'weekly', 'monthly'];
@@ -136,7 +136,7 @@ export function Backups({ role }: { role: Role }) {
                   <td>{b.target}</td>
                   <td>{b.type}</td>
                   <td>
-                    <StatusChip status={b.status} />
+                    <BackupStatusChip b={b} />
                     {b.status === 'RUNNING' ? (
                       <>
                         {' '}
@@ -182,8 +182,14 @@ export function BackupDetail({ id, role }: { id: string; role: Role }) {
         <a href="#/backups">← Backups</a>
       </p>
       <h1>
-        Backup {short(b.id)} of {b.target} <StatusChip status={b.status} />
+        Backup {short(b.id)} of {b.target} <BackupStatusChip b={b} />
       </h1>
+      {b.degraded ? (
+        <Alert kind="info">
+          Degraded: {(b.failedDestinations ?? []).join(', ')} {(b.failedDestinations ?? []).length > 1 ? 'lack their copies' : 'lacks its copy'} (see Destinations). The backup restores from
+          its other copies; a re-copy job repairs the rest.
+        </Alert>
+      ) : null}
       {b.status === 'RUNNING' ? <ProgressLine p={progress ?? (b.metadata?.progress as Progress | undefined)} /> : null}
       <div className="actions wrap" role="group" aria-label="Actions">
         {done && b.fileKey ? (

@@ -2,7 +2,7 @@ import { allows, get, GOOD, qs, type Backup, type Page, type Role, type Schedule
 import { RateBar, Trend } from '../charts';
 import { bytes, dateTime, duration, relative, short } from '../format';
 import { useLive } from '../live';
-import { Alert, Loading, Section, StatusChip, useLoad } from '../ui';
+import { Alert, BackupStatusChip, Loading, Section, useLoad } from '../ui';
 
 interface TargetSummary {
   target: Target;
@@ -16,6 +16,7 @@ interface TargetSummary {
 }
 
 async function load(): Promise<{ summaries: TargetSummary[]; failures: Backup[] }> {
+  const degraded: Backup[] = [];
   const [targets, schedules, failed, corrupted] = await Promise.all([
     get<Target[]>('/targets'),
     get<Schedule[] | Page<Schedule>>('/schedules').catch(() => [] as Schedule[]),
@@ -28,6 +29,7 @@ async function load(): Promise<{ summaries: TargetSummary[]; failures: Backup[] 
       const recent = (await get<Page<Backup>>(`/backups${qs({ target: target.name, limit: 30 })}`)).items;
       const finished = recent.filter((b) => GOOD.has(b.status) || b.status === 'FAILED' || b.status === 'CORRUPTED');
       const good = recent.filter((b) => GOOD.has(b.status));
+      degraded.push(...good.filter((b) => b.degraded));
       const chrono = [...good].reverse();
       const next = scheduleList
         .filter((s) => s.target === target.name && s.enabled && s.nextRunAt)
@@ -46,7 +48,7 @@ async function load(): Promise<{ summaries: TargetSummary[]; failures: Backup[] 
     }),
   );
   const week = Date.now() - 7 * 86_400_000;
-  const failures = [...failed.items, ...corrupted.items].filter((b) => new Date(b.createdAt).getTime() > week).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  const failures = [...failed.items, ...corrupted.items, ...degraded].filter((b) => new Date(b.createdAt).getTime() > week).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   return { summaries, failures };
 }
 
@@ -65,7 +67,8 @@ export function Overview({ role }: { role: Role }) {
           <ul className="failures">
             {data.failures.map((b) => (
               <li key={b.id}>
-                <StatusChip status={b.status} /> <a href={`#/backups/${b.id}`}>{b.target} {short(b.id)}</a> {relative(b.createdAt)} — {b.errorMessage ?? 'verification found a problem'}
+                <BackupStatusChip b={b} /> <a href={`#/backups/${b.id}`}>{b.target} {short(b.id)}</a> {relative(b.createdAt)} —{' '}
+                {b.degraded ? `${(b.failedDestinations ?? []).join(', ')} lacks its copy; a re-copy job repairs it` : (b.errorMessage ?? 'verification found a problem')}
               </li>
             ))}
           </ul>
@@ -92,7 +95,7 @@ export function Overview({ role }: { role: Role }) {
                   )}
                 </dd>
                 <dt>Last backup</dt>
-                <dd>{s.last ? <StatusChip status={s.last.status} /> : '—'}</dd>
+                <dd>{s.last ? <BackupStatusChip b={s.last} /> : '—'}</dd>
                 <dt>Next scheduled run</dt>
                 <dd title={s.nextRun ? dateTime(s.nextRun) : undefined}>{s.nextRun ? relative(s.nextRun) : 'none scheduled'}</dd>
                 <dt>Success rate (last 30)</dt>

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { allows, api, get, type Backup, type RestoreRun, type Role, type Target } from '../api';
 import { bytes, dateTime, duration, short } from '../format';
 import { useLive } from '../live';
-import { Alert, Loading, Section, StatusChip, useAction, useLoad } from '../ui';
+import { Alert, BackupStatusChip, Loading, Section, StatusChip, useAction, useLoad } from '../ui';
 
 const ENDED = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
@@ -75,7 +75,7 @@ export function RestoreWizard({ id, role }: { id: string; role: Role }) {
         <dl className="facts">
           <dt>Backup</dt>
           <dd>
-            {b.target} · {b.type} · {dateTime(b.completedAt ?? b.createdAt)} · {bytes(b.sizeBytes)} <StatusChip status={b.status} />
+            {b.target} · {b.type} · {dateTime(b.completedAt ?? b.createdAt)} · {bytes(b.sizeBytes)} <BackupStatusChip b={b} />
           </dd>
           <dt>Server</dt>
           <dd>
