@@ -68,9 +68,9 @@ async function q(db: string, sql: string): Promise<any[]> {
 /** A database of about `mb` MB (bench/pg-dataset.ts), reused across runs. */
 const ensureDatabase = (mb: number) => ensureBenchDatabase(PG, mb);
 
-/** A fresh age key pair in `dir` (age-keygen); its public key. */
-function ageRecipient(dir: string): string {
-  const r = spawnSync('age-keygen', ['-o', join(dir, 'bench-age.key')], { encoding: 'utf8' });
+/** A fresh age key pair in `dir` (age-keygen), one per size; its public key. */
+function ageRecipient(dir: string, mb: number): string {
+  const r = spawnSync('age-keygen', ['-o', join(dir, `bench-age-${mb}.key`)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`age-keygen failed: ${r.stderr}`);
   return /Public key: (age1\S+)/.exec(r.stderr)![1];
 }
@@ -199,7 +199,7 @@ async function main() {
       BACKUP_TARGET_BENCH_URL: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`,
       ...(myDb ? { BACKUP_TARGET_BENCHMY_URL: `mysql://${MY.user}@${MY.host}:${MY.port}/${myDb}` } : {}),
       // Encrypted backups are asked for with encrypt: true; the others stay plain.
-      BACKUP_ENCRYPTION_RECIPIENTS: ageRecipient(work),
+      BACKUP_ENCRYPTION_RECIPIENTS: ageRecipient(work, mb),
       BACKUP_ENCRYPTION_DEFAULT: 'false',
     };
     // Admin: restores need it.
