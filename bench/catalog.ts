@@ -199,7 +199,7 @@ async function benchEngine(engine: string, source: string) {
   };
   for (const t of TARGETS) env[`BACKUP_TARGET_${t.toUpperCase()}_URL`] = `postgres://${PG.user}@${PG.host}:${PG.port}/${source}`;
   const api = start('api', [join(ROOT, 'dist/src/main.js')], { ...env, APP_ROLE: 'api' });
-  let worker = start('worker', ['--max-semi-space-size=2', '--heap-growing-percent=20', join(ROOT, 'dist/src/worker.js')], env);
+  let worker = start('worker', ['--max-semi-space-size=2', '--heap-growing-percent=20', '--optimize-for-size', join(ROOT, 'dist/src/worker.js')], env);
   const token = signToken(env.JWT_SECRET, { sub: 'bench', role: Role.Admin }, { expiresIn: '4h' });
   const base = `http://127.0.0.1:${port}`;
   const get = async (path: string) => {
@@ -319,7 +319,7 @@ async function benchEngine(engine: string, source: string) {
   // That one minute only: a cleanup longer than a minute must not meet the next one's.
   const at = new Date(cleanupAt);
   const cron = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
-  worker = start('worker', ['--max-semi-space-size=2', '--heap-growing-percent=20', join(ROOT, 'dist/src/worker.js')], { ...env, SCHEDULER_ENABLED: 'true', SCHEDULER_TIMEZONE: 'UTC', RETENTION_CLEANUP_CRON: cron });
+  worker = start('worker', ['--max-semi-space-size=2', '--heap-growing-percent=20', '--optimize-for-size', join(ROOT, 'dist/src/worker.js')], { ...env, SCHEDULER_ENABLED: 'true', SCHEDULER_TIMEZONE: 'UTC', RETENTION_CLEANUP_CRON: cron });
   let idleRss = NaN;
   while (Date.now() < cleanupAt - 500) {
     idleRss = rssMb(worker.pid!);

@@ -57,6 +57,16 @@ function vmRss(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** CPU seconds of a process itself and of its children it has waited for (pg_dump, zstd), from /proc. */
+function cpuOf(pid: number): { self: number; children: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14-17 of stat (utime, stime, cutime, cstime), in clock ticks of 1/100 s.
+  return { self: (Number(f[11]) + Number(f[12])) / 100, children: (Number(f[13]) + Number(f[14])) / 100 };
+}
+const cpuDelta = (a: ReturnType<typeof cpuOf>, b: ReturnType<typeof cpuOf>) => ({ self: round1(b.self - a.self), children: round1(b.children - a.children) });
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -64,7 +74,7 @@ const median = (xs: number[]) => {
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** The S3 test server in its own process (so its memory and CPU are not the worker's). */
-async function startS3(dir: string, accessKeyId: string, secret: string): Promise<{ endpoint: string }> {
+async function startS3(dir: string, accessKeyId: string, secret: string): Promise<{ endpoint: string; pid: number }> {
   const child = track(
     spawn(process.execPath, [join(ROOT, 'test/support/s3-server.mjs')], {
       env: { PATH: process.env.PATH!, S3_DIR: dir, S3_PORT: '0', S3_BUCKETS: 'bench', S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secret },
@@ -80,7 +90,7 @@ async function startS3(dir: string, accessKeyId: string, secret: string): Promis
     });
     child.once('exit', (code) => reject(new Error(`the S3 server exited (${code})`)));
   });
-  return { endpoint: `http://127.0.0.1:${port}` };
+  return { endpoint: `http://127.0.0.1:${port}`, pid: child.pid! };
 }
 
 async function main() {
@@ -128,14 +138,17 @@ async function main() {
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ target: 'bench', format: values.format, storages: [storage], description: `bench ${storage}` }),
       })).json()) as any;
+      const cpu0 = { worker: cpuOf(worker.pid!), s3: cpuOf(s3.pid) };
       const samples: Array<[number, number]> = [];
       const sampler = setInterval(() => void samples.push([Date.now(), vmRss(worker.pid!)]), 50);
       let rec: any;
       for (;;) {
         rec = await get(created.id);
         if (!['QUEUED', 'RUNNING'].includes(rec.status)) break;
-        await new Promise((r) => setTimeout(r, 1000));
+        await new Promise((r) => setTimeout(r, 250));
       }
+      // CPU seconds up to the backup's end (its verification starts right after).
+      const cpu = { worker: cpuDelta(cpu0.worker, cpuOf(worker.pid!)), s3rver: cpuDelta(cpu0.s3, cpuOf(s3.pid)).self };
       if (!['COMPLETED', 'VERIFIED'].includes(rec.status)) throw new Error(`backup to ${storage} ${rec.status}: ${rec.errorMessage}`);
       while (rec.status === 'COMPLETED') {
         await new Promise((r) => setTimeout(r, 100));
@@ -147,9 +160,9 @@ async function main() {
       const ms = completed - wallT0;
       // Peaks while the backup ran (to completedAt) and while it was verified.
       const peakOf = (keep: (t: number) => boolean) => Math.max(0, ...samples.filter(([t]) => keep(t)).map(([, r]) => r));
-      return { ms, peak: peakOf(() => true), backupPeak: peakOf((t) => t <= completed), verifyPeak: peakOf((t) => t > completed), rec };
+      return { ms, cpu, peak: peakOf(() => true), backupPeak: peakOf((t) => t <= completed), verifyPeak: peakOf((t) => t > completed), rec };
     };
-    const runs = { local: [] as number[], s3: [] as number[], localPeak: [] as number[], s3Peak: [] as number[], rawParts: [] as number[], rawComplete: [] as number[], s3BackupPeak: [] as number[], s3VerifyPeak: [] as number[] };
+    const runs = { local: [] as number[], s3: [] as number[], localPeak: [] as number[], s3Peak: [] as number[], rawParts: [] as number[], rawComplete: [] as number[], s3BackupPeak: [] as number[], s3VerifyPeak: [] as number[], cpu: [] as unknown[], rawCpu: [] as unknown[] };
     let sample: any;
     for (let round = 0; round < rounds; round++) {
       for (const storage of round % 2 ? (['offsite', 'local'] as const) : (['local', 'offsite'] as const)) {
@@ -161,13 +174,20 @@ async function main() {
           runs.s3VerifyPeak.push(r.verifyPeak);
         }
         sample = r.rec;
-        process.stderr.write(`${mb} MB round ${round + 1} ${storage}: ${r.ms} ms, worker peak ${r.backupPeak.toFixed(0)} MB backing up, ${r.verifyPeak.toFixed(0)} MB verifying\n`);
+        process.stderr.write(
+          `${mb} MB round ${round + 1} ${storage}: ${r.ms} ms, worker peak ${r.backupPeak.toFixed(0)} MB backing up, ${r.verifyPeak.toFixed(0)} MB verifying; ` +
+            `CPU s: worker ${r.cpu.worker.self}, pg_dump+zstd ${r.cpu.worker.children}, s3rver ${r.cpu.s3rver}\n`,
+        );
+        runs.cpu.push({ storage, ...r.cpu });
         if (storage === 'local') {
           // The S3 server alone: the same artifact's bytes uploaded by the SDK from the file.
+          const before = { s3: cpuOf(s3.pid), me: process.cpuUsage() };
           const raw = await rawUpload({ endpoint: s3.endpoint, bucket: 'bench', accessKeyId, secretAccessKey: secret, file: join(env.DATA_DIR, 'backups', r.rec.fileKey), partSize, partsInFlight });
           runs.rawParts.push(raw.partsMs);
           runs.rawComplete.push(raw.completeMs);
-          process.stderr.write(`${mb} MB round ${round + 1} SDK alone: parts ${raw.partsMs} ms, complete ${raw.completeMs} ms\n`);
+          const rawCpu = { sdk: round1(((u) => (u.user + u.system) / 1e6)(process.cpuUsage(before.me))), s3rver: cpuDelta(before.s3, cpuOf(s3.pid)).self };
+          runs.rawCpu.push(rawCpu);
+          process.stderr.write(`${mb} MB round ${round + 1} SDK alone: parts ${raw.partsMs} ms, complete ${raw.completeMs} ms; CPU s: SDK ${rawCpu.sdk}, s3rver ${rawCpu.s3rver}\n`);
         }
         // Each backup is deleted once measured: disk and bucket stay small between rounds.
         await drop(r.rec.id);

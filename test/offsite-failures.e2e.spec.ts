@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -118,7 +119,23 @@ describe('S3 destinations that fail', () => {
     // With a good destination beside it the backup completes, degraded, and says which copy failed
     // wherever its status shows: the CLI that asked for it (exit 2), the API's record, list and
     // answers, and a gauge (the CLI's other lines: src/backup/copy-health.spec.ts).
-    const created = await runCli(['backup', 'create', '--target', 'app', '--storages', 'local,wrongkey', '--wait', '--json', '-q'], t.env);
+    // A trigger in the catalog notes the copies a reader finds at the instant the record turns
+    // COMPLETED (the CLI, polling, stops there): they were once written only after it.
+    const catalog = new Database(join(t.dataDir, 'catalog.sqlite'));
+    catalog.exec(`CREATE TABLE test_copies_at_completion (backupId TEXT, copies TEXT);
+      CREATE TRIGGER test_copies_at_completion AFTER UPDATE OF status ON bm_backup_records WHEN NEW.status = 'COMPLETED' BEGIN
+        INSERT INTO test_copies_at_completion SELECT NEW.id, (SELECT group_concat(c, ' ') FROM (SELECT storage || ':' || state AS c FROM bm_backup_copies WHERE backupId = NEW.id ORDER BY storage));
+      END;`);
+    let created: Awaited<ReturnType<typeof runCli>>;
+    let atCompletion: unknown[];
+    try {
+      created = await runCli(['backup', 'create', '--target', 'app', '--storages', 'local,wrongkey', '--wait', '--json', '-q'], t.env);
+      atCompletion = catalog.prepare('SELECT backupId, copies FROM test_copies_at_completion').all();
+    } finally {
+      catalog.exec('DROP TRIGGER test_copies_at_completion; DROP TABLE test_copies_at_completion');
+      catalog.close();
+    }
+    expect(atCompletion).toEqual([{ backupId: JSON.parse(created.stdout).id, copies: 'local:STORED wrongkey:FAILED' }]);
     expect(created.stderr).toMatch(/backup [0-9a-f-]{36} is (COMPLETED|VERIFIED) but degraded: wrongkey FAILED/);
     expect(created.code).toBe(2);
     const printed = JSON.parse(created.stdout);

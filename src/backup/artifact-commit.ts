@@ -44,7 +44,8 @@ export class ArtifactCommits {
    * file. If the commit fails after the rename the artifact is removed again (the caller aborts
    * the writer). Artifacts of fenced-off earlier attempts renamed into place meanwhile go too.
    * With several destinations, the record commits when at least one holds the artifact and its
-   * manifest; each destination's outcome is recorded as a copy (STORED or FAILED, with why).
+   * manifest; each destination's outcome is recorded as a copy (STORED or FAILED, with why)
+   * before the record says COMPLETED, and removed again if the record does not commit.
    * @returns each destination's outcome.
    * @throws BackupDeleted when the record was deleted; a retryable EngineError when another
    * attempt owns the record now.
@@ -54,6 +55,7 @@ export class ArtifactCommits {
     if (!pending) throw superseded();
     const others = ((pending.pendingFileKeys as string[] | undefined) ?? []).filter((k) => k !== fileKey);
     let outcomes: CopyOutcome[];
+    let copiesNoted = false;
     try {
       await writer.commit({ sha256: result.checksum ?? undefined }).catch((err: Error) => {
         throw storageError(err, fileKey);
@@ -79,6 +81,18 @@ export class ArtifactCommits {
       const stored = outcomes.filter((o) => o.ok);
       if (!stored.length) throw outcomes.find((o) => o.error)?.error ?? new Error('no destination took the artifact');
       const { pendingFileKeys: _drop, progress: _progress, ...metadata } = { ...pending, ...(result.metadata ?? {}) };
+      // Each destination's copy is written before the record says COMPLETED: whoever reads a
+      // COMPLETED record (a user, the verification it queues) finds where it is and which copy failed.
+      copiesNoted = true;
+      for (const o of outcomes) {
+        await this.copies.set(record.id, o.storage, {
+          fileKey,
+          state: o.ok ? CopyState.Stored : CopyState.Failed,
+          sizeBytes: o.ok ? (result.sizeBytes ?? null) : null,
+          checksum: o.ok ? (result.checksum ?? null) : null,
+          errorMessage: o.ok ? null : (o.error?.message ?? 'the copy could not be written').slice(0, 2000),
+        });
+      }
       // NOTE: the commit requires the record undeleted, atomically: a delete that lands after it
       // is a soft delete of a completed backup (the file stays, as for any soft delete).
       const res = await this.records.update({ id: record.id, attempts: attempt, status: BackupStatus.Running, deletedAt: IsNull() }, { ...result, metadata });
@@ -87,17 +101,10 @@ export class ArtifactCommits {
         throw superseded();
       }
     } catch (err) {
+      // Only this attempt's rows: an attempt that owns the record now records its own file.
+      if (copiesNoted) await this.copies.forgetFile(record.id, fileKey).catch(() => undefined);
       await this.deleteArtifact(fileKey);
       throw err;
-    }
-    for (const o of outcomes) {
-      await this.copies.set(record.id, o.storage, {
-        fileKey,
-        state: o.ok ? CopyState.Stored : CopyState.Failed,
-        sizeBytes: o.ok ? (result.sizeBytes ?? null) : null,
-        checksum: o.ok ? (result.checksum ?? null) : null,
-        errorMessage: o.ok ? null : (o.error?.message ?? 'the copy could not be written').slice(0, 2000),
-      });
     }
     // A fenced-off earlier attempt may have renamed its file into place meanwhile.
     for (const k of others) await this.deleteArtifact(k);
@@ -106,13 +113,17 @@ export class ArtifactCommits {
 
   /**
    * Ends a record without an artifact: `update` applies where `where` still holds; then what its
-   * attempts left in storage (uncommitted artifacts, partial files) goes. NOTE: only for a record
-   * no attempt is writing any more. @returns whether this call ended it, and the record now.
+   * attempts left in storage (uncommitted artifacts, partial files) goes, with the copy rows of an
+   * attempt that died between recording its copies and committing. NOTE: only for a record no
+   * attempt is writing any more. @returns whether this call ended it, and the record now.
    */
   async endWithout(id: string, where: FindOptionsWhere<BackupRecord>, update: Partial<BackupRecord>, onDiscardError: (err: Error) => void): Promise<{ ended: boolean; record: BackupRecord | null }> {
     const res = await this.records.update({ ...where, id }, update);
     const record = await this.records.findOne({ where: { id }, withDeleted: true });
-    if (res.affected && record) await discardLeftovers(this.storage, record).catch(onDiscardError);
+    if (res.affected && record) {
+      await discardLeftovers(this.storage, record).catch(onDiscardError);
+      await this.copies.forget(id).catch(onDiscardError);
+    }
     return { ended: !!res.affected, record };
   }
 

@@ -99,6 +99,11 @@ export class BackupCopies {
     return rows.map((r) => ({ storage: r.storage, backups: Number(r.n) }));
   }
 
+  /** Removes a backup's copy rows that name `fileKey` (an attempt that could not commit its file). */
+  async forgetFile(backupId: string, fileKey: string): Promise<void> {
+    await this.copies.delete({ backupId, fileKey });
+  }
+
   /** Removes every copy row of a backup (after its artifacts were deleted). */
   async forget(backupId: string): Promise<void> {
     await this.copies.delete({ backupId });

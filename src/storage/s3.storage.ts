@@ -9,8 +9,9 @@ import type { ArtifactStat, ArtifactWriter, StorageBackend } from './storage.int
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
-// NOTE: the AWS SDK is loaded when the first S3 destination is opened, not with this module: it
-// adds ~25 MB to a process's resident memory, which installations without S3 should not pay.
+// NOTE: the AWS SDK (client and multipart uploads) is loaded when the first S3 destination is
+// opened, not with this module: it adds ~25 MB to a process's resident memory, which
+// installations without S3 should not pay.
 const load = createRequire(import.meta.url);
 let clientS3: typeof import('@aws-sdk/client-s3') | undefined;
 let libStorage: typeof import('@aws-sdk/lib-storage') | undefined;
@@ -71,6 +72,9 @@ export class S3Storage implements StorageBackend {
       requestHandler: { connectionTimeout: 10_000, requestTimeout: 5 * 60_000 },
     };
     this.client = new (sdk().S3Client)(config);
+    // Loaded now rather than by the first backup: its code is compiled and settled while the
+    // process starts, not on top of the first upload's buffers.
+    uploads();
   }
 
   /** The bucket answers with these credentials. @throws a clear EngineError otherwise. */
