@@ -104,12 +104,22 @@ describe('backups to local disk and S3 at once', () => {
       else expect(await myRowsOf(copy)).toEqual(await myRowsOf(myDb));
 
       // Verification now finds the local copy missing: the backup stays good, the record says which copy is gone.
+      // Waited for until the verification has recorded its outcome, not only the local copy's
+      // state (set before it reads the S3 copy): the re-copy and the hard delete below must not
+      // run while it still reads.
+      const checked = b.metadata.verification.at;
       await api(t, 'POST', `/api/v1/backups/${b.id}/verify`, { body: {} });
       const after = await waitFor(async () => {
         const r = (await api(t, 'GET', `/api/v1/backups/${b.id}`)).body;
-        return r.destinations.find((d: any) => d.storage === 'local')?.state === 'MISSING' ? r : undefined;
-      }, 'the local copy to be marked missing');
+        return r.metadata?.verification?.at !== checked ? r : undefined;
+      }, 'the verification to be recorded');
+      expect({ status: after.status, error: after.errorMessage, reason: after.metadata.verification.reason }).toEqual({
+        status: 'VERIFIED',
+        error: null,
+        reason: expect.stringMatching(/^good, but not every destination holds it: local: .*missing/),
+      });
       expect(after.degraded).toBe(true);
+      expect(after.destinations.find((d: any) => d.storage === 'local').state).toBe('MISSING');
       expect(after.destinations.find((d: any) => d.storage === 'offsite').state).toBe('VERIFIED');
 
       // A re-copy brings it back from S3, checked against the checksum.
