@@ -21,7 +21,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -68,9 +68,9 @@ async function q(db: string, sql: string): Promise<any[]> {
 /** A database of about `mb` MB (bench/pg-dataset.ts), reused across runs. */
 const ensureDatabase = (mb: number) => ensureBenchDatabase(PG, mb);
 
-/** A fresh age key pair in `dir` (age-keygen); its public key. */
-function ageRecipient(dir: string): string {
-  const r = spawnSync('age-keygen', ['-o', join(dir, 'bench-age.key')], { encoding: 'utf8' });
+/** A fresh age key pair in `dir` (age-keygen), one per size; its public key. */
+function ageRecipient(dir: string, mb: number): string {
+  const r = spawnSync('age-keygen', ['-o', join(dir, `bench-age-${mb}.key`)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`age-keygen failed: ${r.stderr}`);
   return /Public key: (age1\S+)/.exec(r.stderr)![1];
 }
@@ -199,7 +199,7 @@ async function main() {
       BACKUP_TARGET_BENCH_URL: `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`,
       ...(myDb ? { BACKUP_TARGET_BENCHMY_URL: `mysql://${MY.user}@${MY.host}:${MY.port}/${myDb}` } : {}),
       // Encrypted backups are asked for with encrypt: true; the others stay plain.
-      BACKUP_ENCRYPTION_RECIPIENTS: ageRecipient(work),
+      BACKUP_ENCRYPTION_RECIPIENTS: ageRecipient(work, mb),
       BACKUP_ENCRYPTION_DEFAULT: 'false',
     };
     // Admin: restores need it.
@@ -278,11 +278,12 @@ async function main() {
     const dropPg = (name: string) => q('postgres', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     const dropMy = (name: string) => myQuery(MY, `DROP DATABASE IF EXISTS \`${name}\``);
     const path = (engine: string, op: string, service: number[], shell: number[], shellName: string, rss: number[]) => {
-      const p = { sizeMb: mb, engine, op, shellPath: shellName, ...compare(service, shell), workerPeakRssMb: Math.round(Math.max(...rss)) };
+      const load = loadavg().map((x) => x.toFixed(1)).join(' ');
+      const p = { sizeMb: mb, engine, op, shellPath: shellName, ...compare(service, shell), workerPeakRssMb: Math.round(Math.max(...rss)), loadAverage: load };
       paths.push(p);
-      process.stderr.write(`${mb} MB ${engine} ${op}: service ${p.serviceMs} ms, shell ${p.shellMs} ms, ${p.ratio}× (paired ${p.pairedRatio}×), RSS ${p.workerPeakRssMb} MB\n`);
+      process.stderr.write(`${mb} MB ${engine} ${op}: service ${p.serviceMs} ms, shell ${p.shellMs} ms, ${p.ratio}× (paired ${p.pairedRatio}×), RSS ${p.workerPeakRssMb} MB, load ${load}\n`);
     };
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < (ENGINES.has('postgres') ? rounds : 0); round++) {
       const cpu0 = busyCpuMs();
       runs.zstd.push(await shellPipeline(db, ['zstd', '-3', '-q', '-c'], join(work, 'shell.sql.zst')));
       runs.zstdCpu.push(busyCpuMs() - cpu0);
@@ -302,13 +303,13 @@ async function main() {
       }
       runs.gzip.push(await shellPipeline(db, ['gzip', '-6', '-c'], join(work, 'shell.sql.gz')));
     }
-    path('postgres', 'backup', runs.service, runs.zstd, 'pg_dump | zstd -3 > file', [peakRss]);
+    if (ENGINES.has('postgres')) path('postgres', 'backup', runs.service, runs.zstd, 'pg_dump | zstd -3 > file', [peakRss]);
 
     // PostgreSQL restore into a new database, against createdb + pg_restore -j2 of a pg_dump -Fc file.
     const customDump = join(work, 'shell.dump');
-    await runTimed(['pg_dump', '-Fc', '-f', customDump, db]);
+    if (ENGINES.has('postgres')) await runTimed(['pg_dump', '-Fc', '-f', customDump, db]);
     const pgRestore = { service: [] as number[], shell: [] as number[], rss: [] as number[] };
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < (ENGINES.has('postgres') ? rounds : 0); round++) {
       const shellFirst = round % 2 === 0;
       for (const which of shellFirst ? ['shell', 'service'] : ['service', 'shell']) {
         const into = `bench_restore_${which}`;
@@ -326,7 +327,7 @@ async function main() {
         await dropPg(into);
       }
     }
-    path('postgres', 'restore (new database)', pgRestore.service, pgRestore.shell, 'createdb + pg_restore -j2 (pg_dump -Fc file)', pgRestore.rss);
+    if (ENGINES.has('postgres')) path('postgres', 'restore (new database)', pgRestore.service, pgRestore.shell, 'createdb + pg_restore -j2 (pg_dump -Fc file)', pgRestore.rss);
 
     if (myDb) {
       // MariaDB backup against mariadb-dump | zstd -3 > file, alternating which goes first.
@@ -370,6 +371,7 @@ async function main() {
 
     const hwm = vm(worker.pid!, 'VmHWM');
     stopChildren();
+    if (!record) continue;
     const r = {
       sizeMb: mb,
       databaseBytes: dbBytes,
@@ -418,9 +420,9 @@ async function main() {
   process.stdout.write(
     [
       '',
-      '| data | engine | path | service ms | shell path | shell ms | service / shell (paired, best) | worker peak RSS MB |',
-      '|---|---|---|---|---|---|---|---|',
-      ...paths.map((p) => `| ${p.sizeMb} MB | ${p.engine} | ${p.op} | ${p.serviceMs} | \`${p.shellPath.replace(/\|/g, '\\|')}\` | ${p.shellMs} | ${p.ratio}× (${p.pairedRatio}×, ${p.bestRatio}×) | ${p.workerPeakRssMb} |`),
+      '| data | engine | path | service ms | shell path | shell ms | service / shell (paired, best) | worker peak RSS MB | load average (1, 5, 15 min) after |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...paths.map((p) => `| ${p.sizeMb} MB | ${p.engine} | ${p.op} | ${p.serviceMs} | \`${p.shellPath.replace(/\|/g, '\\|')}\` | ${p.shellMs} | ${p.ratio}× (${p.pairedRatio}×, ${p.bestRatio}×) | ${p.workerPeakRssMb} | ${p.loadAverage} |`),
     ].join('\n') + '\n',
   );
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });

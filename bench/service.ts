@@ -34,7 +34,7 @@ export async function startService(env: Record<string, string>, role: Role, toke
   // Same V8 flags as `npm run start:worker` and the Dockerfile.
   // BENCH_WORKER_NODE_FLAGS adds flags for a profile (`--cpu-prof --cpu-prof-dir=/tmp/prof`, `--heap-prof`).
   const extra = (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const worker = track(spawn(process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=20', ...extra, join(ROOT, 'dist/src/worker.js')], { env, stdio: 'inherit' }));
+  const worker = track(spawn(process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=20', '--optimize-for-size', ...extra, join(ROOT, 'dist/src/worker.js')], { env, stdio: 'inherit' }));
   for (const [name, child] of [['api', api], ['worker', worker]] as const) {
     child.once('exit', (code) => {
       if (code !== null && code !== 0) {

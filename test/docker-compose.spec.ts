@@ -154,7 +154,7 @@ describe('docker-compose.yml', () => {
     expect(api.healthcheck.test.join(' ')).toContain(`http://127.0.0.1:${env('api').PORT}/health/ready`);
     expect(read('src/app.module.ts')).toMatch(/@Controller\('health'\)[\s\S]*@Get\('ready'\)/);
     const worker = services.worker;
-    expect(worker.command).toEqual(['node', '--max-semi-space-size=2', '--heap-growing-percent=20', 'dist/src/worker.js']);
+    expect(worker.command).toEqual(['node', '--max-semi-space-size=2', '--heap-growing-percent=20', '--optimize-for-size', 'dist/src/worker.js']);
     expect(existsSync(join(ROOT, 'src/worker.ts'))).toBe(true);
     const file = String(env('worker').HEALTH_FILE);
     expect(file.startsWith('/data/tmp/')).toBe(true); // a directory the image creates for node

@@ -113,8 +113,11 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
     return INTO_NEW[k] && d === emptyDigest ? 'absent' : d;
   };
   let noPdeathsigPath = '';
-  /** Odd loops run on a worker whose children get no parent-death signal. */
-  const pdeathsigIn = (loop: number) => loop % 2 === 0;
+  /**
+   * Every other loop runs on a worker whose children get no parent-death signal, swapped on each
+   * pass over the kinds so that each kind meets both (KINDS has an even length).
+   */
+  const pdeathsigIn = (loop: number) => (loop + Math.floor(loop / KINDS.length)) % 2 === 0;
   const startWorker = (pdeathsig = true) => {
     const w = startProcess('worker', pdeathsig ? env : { ...env, PATH: noPdeathsigPath });
     procs.push(w);

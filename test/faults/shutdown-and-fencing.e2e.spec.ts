@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { dropQueueKeys, testEnv } from '../support/app.js';
-import { createPgDatabase, dropPgDatabase, pgQuery } from '../support/pg.js';
+import { createPgDatabase, dropPgDatabase, pgClient, pgQuery } from '../support/pg.js';
 import { childPids, commandOf, freePort, startProcess, waitForHttp, type Proc } from '../support/processes.js';
 import { checkInvariants, client, orphanClients, sleep, type Client } from './support/faults.js';
 
@@ -103,6 +103,11 @@ describe('worker shutdown and lost job locks', () => {
     const a = start('worker');
     const b = start('worker');
     await sleep(1500);
+    // The test holds the table until the worker is frozen, so the dump cannot end (and commit)
+    // between being seen and being frozen, however slow the machine (seen once at load 14).
+    const holder = pgClient(db);
+    await holder.connect();
+    await holder.query('BEGIN; LOCK TABLE big IN ACCESS EXCLUSIVE MODE');
     const id = (await c.call('POST', '/api/v1/backups', { target: 'fenced' })).body.id;
     const frozen = await waitForDump([a, b]);
     const other = frozen === a ? b : a;
@@ -111,6 +116,8 @@ describe('worker shutdown and lost job locks', () => {
     const family = [frozen.child.pid!, ...childPids(frozen.child.pid!)];
     thaw = () => family.forEach((pid) => signal(pid, 'SIGCONT'));
     family.forEach((pid) => signal(pid, 'SIGSTOP'));
+    await holder.query('COMMIT');
+    await holder.end();
     // The other worker finds the job stalled, takes it over (attempt 2) and completes it.
     const done = await c.waitUntil(id, (x) => ['COMPLETED', 'VERIFIED'].includes(x.status), 'completion by the other worker', 120_000);
     expect(done.attempts).toBe(2);

@@ -14,8 +14,8 @@ import { PG_USER_SCHEMAS } from './postgres.engine.js';
  * A custom-format archive restored into a database this restore created: `pg_restore -j N` (N
  * parallel connections, which needs a seekable file and rules out one transaction) into a scratch
  * database `bm_rs_*`, from the archive unpacked to a 0600 temp file and verified first. Only once
- * pg_restore exited 0 does the empty database it created make way for the scratch one, renamed to
- * its name. A failure, a kill or a lost worker before that leaves the scratch database to be
+ * pg_restore exited 0 does the empty database it created make way for the scratch one: the two
+ * swap names in one transaction. A failure, a kill or a lost worker before that leaves the scratch database to be
  * dropped (here, or by the scratch janitor: it is recorded before it is created) and the
  * destination empty as it was created; after it, the destination holds the whole backup.
  */
@@ -53,7 +53,9 @@ export async function restoreIntoNewDatabase(
       throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was renamed into ${dest}`, { retryable: false });
     }
     await run.beforeCommit?.();
-    // The destination was created empty by this restore: it goes, and the loaded copy takes its name.
+    // The destination was created empty by this restore. It makes way by a rename, not a DROP
+    // (which would wait for a checkpoint of everything just loaded): both renames in one
+    // transaction, so the name is never missing; the empty one is then dropped in the background.
     const used = await pgQuery<{ n: number }>(
       { ...target, database: dest },
       `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${PG_USER_SCHEMAS}`,
@@ -61,9 +63,19 @@ export async function restoreIntoNewDatabase(
       { database: dest },
     );
     if (used[0].n > 0) throw new EngineError(`something was created in ${dest} while the backup was being loaded; it was left as it is, and nothing of the backup was put there`, { retryable: false });
-    await admin(`DROP DATABASE ${ident(dest)} WITH (FORCE)`);
-    await admin(`ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(dest)}`);
+    const emptied = `bm_rs_${randomBytes(6).toString('hex')}`;
+    const emptiedLease = await run.scratch?.claim(target, emptied);
+    try {
+      await admin(`BEGIN; ALTER DATABASE ${ident(dest)} RENAME TO ${ident(emptied)}; ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(dest)}; COMMIT`);
+    } catch (err) {
+      await emptiedLease?.release(true);
+      throw err;
+    }
     renamed = true;
+    void admin(`DROP DATABASE IF EXISTS ${ident(emptied)} WITH (FORCE)`).then(
+      () => emptiedLease?.release(true),
+      () => emptiedLease?.release(false), // the scratch janitor drops it
+    ).catch(() => undefined);
   } finally {
     const dropped = renamed || (await admin(`DROP DATABASE IF EXISTS ${ident(scratch)} WITH (FORCE)`).then(() => true, () => false));
     await lease?.release(dropped).catch(() => undefined);

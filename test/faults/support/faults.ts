@@ -112,10 +112,18 @@ function ppidOf(pid: number): number | undefined {
   }
 }
 
+/** Whether `pid` is `ancestor` or below it in the process tree. */
+function descendsFrom(pid: number, ancestor: number): boolean {
+  for (let p: number | undefined = pid, hops = 0; p && p > 1 && hops < 64; p = ppidOf(p), hops++) if (p === ancestor) return true;
+  return false;
+}
+
 /**
- * Client processes (pg_dump, zstd, mariadb-dump, ...) whose parent is not a live node process:
- * what a crashed worker would leave behind. Other test files' children have live node parents.
- * With `envMarker`, also every such process (orphaned or not) whose environment holds it.
+ * Client processes (pg_dump, zstd, mariadb-dump, ...) that a crashed worker would leave behind:
+ * reparented to init, or below this test process with a parent that is not node (the service
+ * runs every client straight under its node worker). A client of some other session on the
+ * machine (a shell pipeline of its own, say) is neither. With `envMarker`, also every client,
+ * orphaned or not, whose environment holds it.
  */
 export function orphanClients(envMarker?: string): string[] {
   const out: string[] = [];
@@ -127,7 +135,7 @@ export function orphanClients(envMarker?: string): string[] {
     const ppid = ppidOf(pid);
     if (ppid === undefined) continue;
     const parent = commandOf(ppid);
-    const orphan = !/(^|\/)node\b/.test(parent.split(' ')[0] ?? '');
+    const orphan = ppid === 1 || (!/(^|\/)node\b/.test(parent.split(' ')[0] ?? '') && descendsFrom(ppid, process.pid));
     let marked = false;
     if (envMarker) {
       try {
