@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { RedisWatch } from '../../src/queue/redis-watch.js';
 import { HostAppModule } from '../support/host/host.module.js';
 import { createPgDatabase, dropPgDatabase } from '../support/pg.js';
 import { freePort } from '../support/processes.js';
-import { REDIS_URL } from '../support/app.js';
+import { dropQueueKeys, REDIS_URL } from '../support/app.js';
 
 /** Everything the app logs, one line per call, level first. */
 class CapturingLogger implements LoggerService {
@@ -35,6 +36,8 @@ describe('a host app while Redis is unreachable', () => {
   let controlMs: number;
   const logger = new CapturingLogger();
   const consoleOut: string[] = [];
+  // The control boots against the real Redis: a prefix of this run's own, removed afterwards.
+  const queuePrefix = `bmtest-hostredis-${randomBytes(4).toString('hex')}`;
 
   const call = async (method: string, path: string, user?: string, body?: unknown) => {
     const headers: Record<string, string> = user ? { 'x-user': user } : {};
@@ -58,7 +61,7 @@ describe('a host app while Redis is unreachable', () => {
         HostAppModule.forSettings({
           database: db,
           redisUrl: url,
-          queuePrefix: 'bmtest-hostredis',
+          queuePrefix,
           storageDir: join(dataDir, 'backups'),
           tempDir: join(dataDir, 'tmp'),
           libraryGuard: 'global',
@@ -81,6 +84,7 @@ describe('a host app while Redis is unreachable', () => {
   afterAll(async () => {
     await app?.close();
     await dropPgDatabase(db);
+    await dropQueueKeys(queuePrefix);
     rmSync(dataDir, { recursive: true, force: true });
     jest.restoreAllMocks();
   }, 60_000);
