@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackupManagerModule, type BackupManagerModuleOptions } from '../src/index.js';
-import { dropQueueKeys, REDIS_URL } from './support/app.js';
+import { dropQueueKeys, REDIS_URL, waitFor } from './support/app.js';
 import { HostAppModule, HostAuthGuard, HostOps } from './support/host/host.module.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 import { ROOT, startScript, type Proc } from './support/processes.js';
@@ -199,8 +199,12 @@ describe('backup-manager inside a host app', () => {
       expect(got[0]).toMatchObject({ status: 'COMPLETED', sizeBytes: expect.any(Number) });
       expect(got[0].createdAt).toBeInstanceOf(Date);
     }
-    // Heard, not acted on twice: one audit entry per completion, written by the worker.
-    const audited = await pgQuery(db, `SELECT resource FROM bm_audit_events WHERE action = 'backup.complete' ORDER BY resource`);
+    // Heard, not acted on twice: one audit entry per completion, written by the worker. The worker
+    // writes it while it publishes the event, so the host may hear the event first: wait for both.
+    const audited = await waitFor(async () => {
+      const rows = await pgQuery(db, `SELECT resource FROM bm_audit_events WHERE action = 'backup.complete' ORDER BY resource`);
+      return rows.length >= 2 ? rows : undefined;
+    }, 'the audit entries of both completions', 30_000);
     expect(audited.map((a) => a.resource)).toEqual([req.body.id, pre.id].sort());
 
     // The worker planned nothing of its own, with its scheduler on: no default plans, no drill.
