@@ -3,13 +3,14 @@ import mysql from 'mysql2/promise';
 import { createHash, randomBytes } from 'node:crypto';
 import { In, type DataSource } from 'typeorm';
 import { seedCatalog, seededRecords, type SeedOptions } from '../bench/catalog-seed.js';
-import { BackupRecord, BackupStatus } from '../src/backup/entities/backup-record.entity.js';
+import { BackupRecord, BackupStatus, BackupType } from '../src/backup/entities/backup-record.entity.js';
 import { isGoodDataBackup, newestFirst } from '../src/backup/good-backup.js';
 import { openCatalog } from '../src/catalog/catalog.js';
 import { RetentionService } from '../src/scheduler/retention.service.js';
 import { api } from './support/api.js';
 import { startTestApp, waitFor, type TestApp } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
+import { createdAt as at, expectedStats } from './support/expected-stats.js';
 import { cases, HISTORY, NOW } from './support/retention-history.js';
 
 /**
@@ -19,7 +20,6 @@ import { cases, HISTORY, NOW } from './support/retention-history.js';
  */
 
 const MYSQL = 'mysql://root@127.0.0.1:3306';
-const GOOD = new Set<string>([BackupStatus.Completed, BackupStatus.Verified]);
 
 /** A completed record to copy (what the bench takes from a real backup). */
 function template(): BackupRecord {
@@ -116,40 +116,18 @@ describe.each(engines)('a large catalog on $name', (engine) => {
     await drop?.();
   });
 
+  /** `/backups/stats` + `query` says exactly what `expectedStats(rs)` counts: every number, and the oldest, newest and latest. */
+  async function expectStats(query: string, rs: Array<Partial<BackupRecord>>): Promise<void> {
+    const res = await api(t, 'GET', `/api/v1/backups/stats${query}`, { token: t.token('viewer') });
+    expect(res.status).toBe(200);
+    const { newest, oldest, latest, ...counts } = expectedStats(rs);
+    const { filter: _filter, restores, newest: n, oldest: o, latest: l, ...got } = res.body;
+    expect({ query, ...got }).toEqual({ query, ...counts });
+    expect([n?.id, o?.id, l?.id]).toEqual([newest, oldest, latest]);
+    expect(restores).toEqual({ total: 0, byStatus: {} });
+  }
+
   it('stats over the seeded catalog equal a count done here, whole, per target and per date range', async () => {
-    const at = (r: Partial<BackupRecord>) => r.createdAt!.getTime();
-    const order = (a: Partial<BackupRecord>, b: Partial<BackupRecord>) => at(b) - at(a) || (a.id! < b.id! ? 1 : -1);
-    const expected = (rs: Array<Partial<BackupRecord>>) => {
-      const good = rs.filter((r) => GOOD.has(r.status!));
-      const count = (f: (r: Partial<BackupRecord>) => string) => rs.reduce<Record<string, number>>((m, r) => ((m[f(r)] = (m[f(r)] ?? 0) + 1), m), {});
-      const failed = rs.filter((r) => r.status === BackupStatus.Failed).length;
-      const corrupted = rs.filter((r) => r.status === BackupStatus.Corrupted).length;
-      const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-      const ratio = mean(good.filter((r) => r.compressionRatio != null).map((r) => r.compressionRatio!));
-      const duration = mean(good.filter((r) => r.durationMs != null).map((r) => r.durationMs!));
-      const verified = rs.filter((r) => r.verifiedAt);
-      const sorted = [...good].sort(order);
-      return {
-        total: rs.length,
-        successful: good.length,
-        failed,
-        successRate: good.length + failed + corrupted ? Math.round((good.length / (good.length + failed + corrupted)) * 10000) / 10000 : null,
-        totalSizeBytes: good.reduce((s, r) => s + (r.sizeBytes ?? 0), 0),
-        averageCompressionRatio: ratio === null ? null : Math.round(ratio * 1000) / 1000,
-        averageDurationMs: duration === null ? null : Math.round(duration),
-        byStatus: count((r) => r.status!),
-        byType: count((r) => r.type!),
-        verifications: {
-          total: verified.length,
-          verified: verified.filter((r) => r.status === BackupStatus.Verified).length,
-          corrupted: verified.filter((r) => r.status === BackupStatus.Corrupted).length,
-          lastVerifiedAt: verified.length ? new Date(Math.max(...verified.map((r) => r.verifiedAt!.getTime()))).toISOString() : null,
-        },
-        newest: sorted[0]?.id ?? null,
-        oldest: sorted[sorted.length - 1]?.id ?? null,
-        latest: [...rs].sort(order)[0]?.id ?? null,
-      };
-    };
     const from = new Date(Date.now() - 200 * 86_400_000);
     const to = new Date(Date.now() - 50 * 86_400_000);
     const views: Array<[string, Array<Partial<BackupRecord>>]> = [
@@ -158,13 +136,7 @@ describe.each(engines)('a large catalog on $name', (engine) => {
       [`?from=${from.toISOString()}&to=${to.toISOString()}`, live.filter((r) => at(r) >= from.getTime() && at(r) <= to.getTime())],
       [`?target=t5&from=${from.toISOString()}`, live.filter((r) => r.target === 't5' && at(r) >= from.getTime())],
     ];
-    for (const [query, rs] of views) {
-      const res = await api(t, 'GET', `/api/v1/backups/stats${query}`, { token: t.token('viewer') });
-      expect(res.status).toBe(200);
-      const { newest, oldest, latest, ...counts } = expected(rs);
-      expect(res.body).toMatchObject(counts);
-      expect([res.body.newest?.id, res.body.oldest?.id, res.body.latest?.id]).toEqual([newest, oldest, latest]);
-    }
+    for (const [query, rs] of views) await expectStats(query, rs);
   });
 
   it('a cursor walk returns every record exactly once while new backups are inserted, and pages agree with cursors', async () => {
@@ -261,6 +233,36 @@ describe.each(engines)('a large catalog on $name', (engine) => {
     const after = await bruteForce();
     expect(after.lastSuccess['target="t2"']).toBeLessThan(t2.completedAt!.getTime() / 1000);
     expect(await scrape()).toEqual(after);
+  });
+
+  it('stats equal a count done here after status, target, type, size and verification changes, soft deletes, undeletes and deletes', async () => {
+    const repo = ds.getRepository(BackupRecord);
+    const records = () =>
+      repo.find({ withDeleted: true, select: { id: true, target: true, type: true, status: true, sizeBytes: true, compressionRatio: true, durationMs: true, verifiedAt: true, createdAt: true, deletedAt: true } });
+    const before = await records();
+    const t6 = before.filter((r) => !r.deletedAt && r.target === 't6' && r.status !== BackupStatus.Cancelled).map((r) => r.id);
+    const gone = before.filter((r) => r.deletedAt).map((r) => r.id);
+    const when = new Date(Date.now() + 60_000);
+    // Each through the catalog, as the service and its tools write: the key, the sums, or both.
+    await repo.update({ id: In(t6.slice(0, 30)) }, { status: BackupStatus.Failed, sizeBytes: null, compressionRatio: null });
+    await repo.update({ id: In(t6.slice(30, 40)) }, { status: BackupStatus.Verified, target: 't1', type: BackupType.Weekly, verifiedAt: when });
+    await repo.update({ id: In(t6.slice(40, 60)) }, { sizeBytes: 123_456_789, compressionRatio: 9.5, durationMs: 77 });
+    await repo.update({ id: In(t6.slice(60, 70)) }, { verifiedAt: null });
+    await repo.update({ id: In(t6.slice(70, 80)) }, { compressionRatio: null, durationMs: null, status: BackupStatus.Corrupted, verifiedAt: new Date(when.getTime() - 1000) });
+    await repo.update({ id: In(t6.slice(80, 90)) }, { type: BackupType.Monthly });
+    await repo.softDelete({ id: In(t6.slice(90, 120)) });
+    await repo.restore({ id: In(gone.slice(0, 25)) });
+    // A soft-deleted record's changes count nothing until it is undeleted.
+    await repo.update({ id: In(gone.slice(25, 35)) }, { status: BackupStatus.Verified, sizeBytes: 5, verifiedAt: new Date(when.getTime() + 1000) });
+    await repo.delete({ id: In([...t6.slice(120, 140), ...gone.slice(35, 45)]) });
+    await repo.update({ id: In(t6.slice(140, 150)) }, { deletedAt: new Date(), status: BackupStatus.Failed });
+
+    const live = (await records()).filter((r) => !r.deletedAt);
+    const from = new Date(Date.now() - 300 * 86_400_000);
+    await expectStats('', live);
+    for (const target of ['t6', 't1']) await expectStats(`?target=${target}`, live.filter((r) => r.target === target));
+    await expectStats(`?target=t6&from=${from.toISOString()}`, live.filter((r) => r.target === 't6' && at(r) >= from.getTime()));
+    expect(expectedStats(live).verifications.lastVerifiedAt).toBe(when.toISOString());
   });
 });
 

@@ -30,7 +30,7 @@ async function tablesOf(ds: DataSource): Promise<string[]> {
 
 /** Tables of issue 18 (notifications). */
 const NOTIFICATION_TABLES = ['notification_channels', 'notification_deliveries', 'notification_conditions'];
-const CATALOG_TABLES = ['backup_records', 'backup_copies', 'backup_counts', 'restore_runs', 'schedules', 'audit_events', 'cache_clear_events', 'users', 'sessions', 'api_tokens', ...NOTIFICATION_TABLES];
+const CATALOG_TABLES = ['backup_records', 'backup_copies', 'backup_counts', 'backup_totals', 'restore_runs', 'schedules', 'audit_events', 'cache_clear_events', 'users', 'sessions', 'api_tokens', ...NOTIFICATION_TABLES];
 
 /** One empty database per call, on each engine; `url` undefined means an SQLite file. */
 type Engine = { name: string; fresh(): Promise<{ url: string | undefined; sqlitePath: string }> };
@@ -94,6 +94,60 @@ describe.each(engines)('catalog migrations on $name', (engine) => {
     }
   });
 
+  it('fill backup_totals from the records already there, and the triggers keep it from then on', async () => {
+    const ds = await openCatalog({ ...(await engine.fresh()), migrationsRun: true });
+    const repo = ds.getRepository('BackupRecord');
+    const totals = async () =>
+      (await ds.getRepository('BackupTotal').find({ order: { target: 'ASC', type: 'ASC', status: 'ASC' } })).filter((r) => r.n > 0).map((r) => ({ ...r, ratioSum: Math.round(r.ratioSum * 1000) / 1000 }));
+    /** The totals counted here from the live records. */
+    const counted = async () => {
+      const m = new Map<string, any>();
+      for (const r of (await repo.find()) as any[]) {
+        const key = `${r.target} ${r.type} ${r.status}`;
+        const g = m.get(key) ?? { target: r.target, type: r.type, status: r.status, n: 0, sizeBytes: 0, ratioSum: 0, ratioN: 0, durationSum: 0, durationN: 0, verifiedN: 0 };
+        g.n++;
+        g.sizeBytes += r.sizeBytes ?? 0;
+        g.ratioSum += r.compressionRatio ?? 0;
+        g.ratioN += r.compressionRatio === null ? 0 : 1;
+        g.durationSum += r.durationMs ?? 0;
+        g.durationN += r.durationMs === null ? 0 : 1;
+        g.verifiedN += r.verifiedAt ? 1 : 0;
+        m.set(key, g);
+      }
+      return [...m.values()].sort((a, b) => (a.target + a.type + a.status < b.target + b.type + b.status ? -1 : 1)).map((g) => ({ ...g, ratioSum: Math.round(g.ratioSum * 1000) / 1000 }));
+    };
+    try {
+      const record = (i: number) => ({
+        id: `${String(i).padStart(8, '0')}-1111-4111-8111-111111111111`,
+        type: ['daily', 'weekly', 'manual'][i % 3],
+        status: ['VERIFIED', 'COMPLETED', 'FAILED', 'CORRUPTED'][i % 4],
+        target: `t${i % 2}`,
+        engine: 'postgres',
+        compression: 'zstd',
+        triggeredBy: 'test',
+        sizeBytes: i % 4 === 2 ? null : 1000 * i,
+        compressionRatio: i % 5 === 0 ? null : 1 + i / 8,
+        durationMs: i % 7 === 0 ? null : 10 * i,
+        verifiedAt: i % 4 === 0 || i % 4 === 3 ? new Date(Date.UTC(2026, 0, 1, 0, i)) : null,
+        deletedAt: i % 6 === 5 ? new Date() : null,
+      });
+      // Records from before the totals existed: the migration, run again, sums them.
+      await ds.undoLastMigration({ transaction: 'each' });
+      expect(await tablesOf(ds)).not.toContain('bm_backup_totals');
+      await repo.insert(Array.from({ length: 40 }, (_, i) => record(i)));
+      await ds.runMigrations({ transaction: 'each' });
+      expect((await totals()).length).toBeGreaterThan(5);
+      expect(await totals()).toEqual(await counted());
+      await repo.insert(Array.from({ length: 10 }, (_, i) => record(40 + i)));
+      await repo.update({ target: 't1', status: 'FAILED' }, { status: 'VERIFIED', sizeBytes: 7, verifiedAt: new Date() });
+      await repo.softDelete({ target: 't0', type: 'weekly' });
+      await repo.delete({ target: 't1', type: 'manual' });
+      expect(await totals()).toEqual(await counted());
+    } finally {
+      await ds.destroy();
+    }
+  });
+
   it("migrate beside a host's own tables of the same names, which stay untouched", async () => {
     const where = await engine.fresh();
     // The host's tables: its own `schedules` and its own `migrations` history.
@@ -136,6 +190,7 @@ describe.each(engines)('catalog migrations on $name', (engine) => {
       expect(await tablesOf(ds)).toEqual(['backup_manager_migrations', 'bm_migrations', ...CATALOG_TABLES.map((t) => `bm_${t}`)].sort());
       expect(await schemaDiff(ds)).toEqual([]);
       expect(await ds.getRepository('BackupRecord').findOneByOrFail({ id: ID })).toMatchObject({ status: 'VERIFIED', triggeredBy: 'old', createdAt });
+      expect(await ds.getRepository('BackupTotal').find()).toEqual([expect.objectContaining({ target: 't', type: 'daily', status: 'VERIFIED', n: 1 })]);
     } finally {
       await ds.destroy();
     }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { api, waitForBackup } from './support/api.js';
 import { startTestApp, type TestApp } from './support/app.js';
+import { expectedStats, type StatsRow } from './support/expected-stats.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 
 const sqliteTime = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
@@ -127,6 +128,43 @@ describe('backup statistics', () => {
     const after = (await api(t, 'GET', '/api/v1/backups/stats')).body;
     expect(after).toMatchObject({ total: 3, successful: 1 });
     expect(after.newest.id).toBe(done[0].id);
+  });
+
+  it('equals a count of the catalog after changes of status, size and verification, soft and hard deletes and undeletes', async () => {
+    const catalog = new Database(t.config.options.catalog.sqlitePath);
+    const fromText = (v: string | null) => (v === null ? null : new Date(`${v.replace(' ', 'T')}Z`));
+    /** The live records, read from the catalog file. */
+    const live = (): StatsRow[] =>
+      (catalog.prepare('SELECT id, target, type, status, sizeBytes, compressionRatio, durationMs, verifiedAt, createdAt FROM bm_backup_records WHERE deletedAt IS NULL').all() as any[]).map((r) => ({
+        ...r,
+        verifiedAt: fromText(r.verifiedAt),
+        createdAt: fromText(r.createdAt),
+      }));
+    const check = async () => {
+      for (const target of [undefined, 'a', 'b', 'ghost']) {
+        const rs = live().filter((r) => !target || r.target === target);
+        const { body } = await api(t, 'GET', `/api/v1/backups/stats${target ? `?target=${target}` : ''}`);
+        const { newest, oldest, latest, ...counts } = expectedStats(rs);
+        const { filter: _filter, restores: _restores, newest: n, oldest: o, latest: l, ...got } = body;
+        expect({ target, ...got }).toEqual({ target, ...counts });
+        expect([n?.id ?? null, o?.id ?? null, l?.id ?? null]).toEqual([newest, oldest, latest]);
+      }
+    };
+    try {
+      await check();
+      // Undelete (the previous test soft-deleted done[2]), a hard delete, and changes to what is summed.
+      catalog.prepare('UPDATE bm_backup_records SET deletedAt = NULL WHERE id = ?').run(done[2].id);
+      await check();
+      catalog.prepare('UPDATE bm_backup_records SET sizeBytes = sizeBytes + 1000, compressionRatio = 7.25, durationMs = NULL WHERE id = ?').run(done[0].id);
+      catalog.prepare('UPDATE bm_backup_records SET status = ?, target = ? WHERE id = ?').run('FAILED', 'b', done[1].id);
+      await check();
+      catalog.prepare('DELETE FROM bm_backup_records WHERE id = ?').run(done[3].id);
+      expect((await api(t, 'DELETE', `/api/v1/backups/${done[0].id}`)).status).toBe(200);
+      await check();
+      expect(live().map((r) => r.id).sort()).toEqual([done[1].id, done[2].id].sort());
+    } finally {
+      catalog.close();
+    }
   });
 
   it('keeps GET /backups/:id working and documents the route', async () => {

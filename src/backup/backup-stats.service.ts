@@ -5,12 +5,17 @@ import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { invalid } from '../common/errors.js';
 import type { BackupStats, BackupStatsQuery, BackupSummary, RestoreRunCounts } from './dto/backup-stats.dto.js';
 import { BackupRecord, BackupStatus, GOOD_BACKUP_STATUSES } from './entities/backup-record.entity.js';
+import { BackupTotal } from './entities/backup-total.entity.js';
+
+/** Live records of one type and status (of a target, or of all), with the sums behind the averages; aggregates come back raw. */
+type StatsGroup = Record<'type' | 'status' | 'n' | 'size' | 'ratioSum' | 'ratioN' | 'durationSum' | 'durationN' | 'verifiedN', unknown> & { lastVerifiedAt?: unknown };
 
 /** Backup statistics computed from the catalog (not from process-local counters). */
 @Injectable()
 export class BackupStatsService {
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
+    @InjectRepository(BackupTotal, CATALOG_CONNECTION) private readonly totals: Repository<BackupTotal>,
     @InjectDataSource(CATALOG_CONNECTION) private readonly dataSource: DataSource,
   ) {}
 
@@ -28,29 +33,25 @@ export class BackupStatsService {
       if (to) qb.andWhere(`${alias}.createdAt <= :to`, { to });
       return qb;
     };
-    // One pass over the live records' summary index (idx_backup_records_live_summary holds every
-    // column read here): counts per status and type, with the sums behind the averages, so that
-    // the averages over the good backups are exact sums over their groups.
-    const goodCase = `b.status IN (${GOOD_BACKUP_STATUSES.map((_, i) => `:good${i}`).join(', ')})`;
-    const goodParams = Object.fromEntries(GOOD_BACKUP_STATUSES.map((st, i) => [`good${i}`, st]));
-    // Grouped in the index's order (target, type, status): a streaming aggregate, no sort.
-    const groups = await scoped()
-      .select('b.target', 'target')
-      .addSelect('b.type', 'type')
-      .addSelect('b.status', 'status')
-      .addSelect('COUNT(*)', 'n')
-      .addSelect(`SUM(CASE WHEN ${goodCase} THEN b.sizeBytes ELSE 0 END)`, 'size')
-      .addSelect(`SUM(CASE WHEN ${goodCase} THEN b.compressionRatio END)`, 'ratioSum')
-      .addSelect(`COUNT(CASE WHEN ${goodCase} THEN b.compressionRatio END)`, 'ratioN')
-      .addSelect(`SUM(CASE WHEN ${goodCase} THEN b.durationMs END)`, 'durationSum')
-      .addSelect(`COUNT(CASE WHEN ${goodCase} THEN b.durationMs END)`, 'durationN')
-      .addSelect('COUNT(b.verifiedAt)', 'verifiedN')
-      .addSelect('MAX(b.verifiedAt)', 'lastVerifiedAt')
-      .setParameters(goodParams)
-      .groupBy('b.target')
-      .addGroupBy('b.type')
-      .addGroupBy('b.status')
-      .getRawMany<Record<'target' | 'status' | 'type' | 'n' | 'size' | 'ratioSum' | 'ratioN' | 'durationSum' | 'durationN' | 'verifiedN' | 'lastVerifiedAt', unknown>>();
+    // Per target, type and status: from the trigger-kept totals when no date range applies,
+    // else summed over the range in the records' summary index.
+    const ranged = !!(from || to);
+    // Oldest and newest good backup and the newest of any status: one seek each in the list
+    // indexes (per good status, so that each is an index range, not a scan of IN's union).
+    const edge = (dir: 'ASC' | 'DESC', status?: BackupStatus) => {
+      const qb = scoped();
+      if (status) qb.andWhere('b.status = :edgeStatus', { edgeStatus: status });
+      return qb.orderBy('b.createdAt', dir).addOrderBy('b.id', dir).limit(1).getMany().then((r) => r[0] ?? null);
+    };
+    const [groups, newestVerification, oldestEach, newestEach, latest, restores] = await Promise.all([
+      ranged ? this.rangeGroups(scoped()) : this.totalGroups(q.target),
+      ranged ? undefined : this.newestVerification(scoped()),
+      Promise.all(GOOD_BACKUP_STATUSES.map((st) => edge('ASC', st))),
+      Promise.all(GOOD_BACKUP_STATUSES.map((st) => edge('DESC', st))),
+      edge('DESC'),
+      this.restores(q),
+    ]);
+    const good = new Set<string>(GOOD_BACKUP_STATUSES);
     const byStatus: Record<string, number> = {};
     const byType: Record<string, number> = {};
     let total = 0;
@@ -60,19 +61,22 @@ export class BackupStatsService {
     let durationSum = 0;
     let durationN = 0;
     const verif = { total: 0, verified: 0, corrupted: 0 };
-    let lastVerifiedAt: Date | null = null;
+    let lastVerifiedAt: Date | null = newestVerification ?? null;
     for (const g of groups) {
       const n = Number(g.n);
+      if (!n) continue;
       const status = String(g.status);
       const type = String(g.type);
       total += n;
       byStatus[status] = (byStatus[status] ?? 0) + n;
       byType[type] = (byType[type] ?? 0) + n;
-      size += num(g.size) ?? 0;
-      ratioSum += num(g.ratioSum) ?? 0;
-      ratioN += num(g.ratioN) ?? 0;
-      durationSum += num(g.durationSum) ?? 0;
-      durationN += num(g.durationN) ?? 0;
+      if (good.has(status)) {
+        size += num(g.size) ?? 0;
+        ratioSum += num(g.ratioSum) ?? 0;
+        ratioN += num(g.ratioN) ?? 0;
+        durationSum += num(g.durationSum) ?? 0;
+        durationN += num(g.durationN) ?? 0;
+      }
       const verified = num(g.verifiedN) ?? 0;
       verif.total += verified;
       if (status === BackupStatus.Verified) verif.verified += verified;
@@ -85,18 +89,6 @@ export class BackupStatsService {
     const corrupted = byStatus[BackupStatus.Corrupted] ?? 0;
     const finished = successful + failed + corrupted;
 
-    // Oldest and newest good backup and the newest of any status: one seek each in the list
-    // indexes (per good status, so that each is an index range, not a scan of IN's union).
-    const edge = (dir: 'ASC' | 'DESC', status?: BackupStatus) => {
-      const qb = scoped();
-      if (status) qb.andWhere('b.status = :edgeStatus', { edgeStatus: status });
-      return qb.orderBy('b.createdAt', dir).addOrderBy('b.id', dir).limit(1).getMany().then((r) => r[0] ?? null);
-    };
-    const [oldestEach, newestEach, latest] = await Promise.all([
-      Promise.all(GOOD_BACKUP_STATUSES.map((st) => edge('ASC', st))),
-      Promise.all(GOOD_BACKUP_STATUSES.map((st) => edge('DESC', st))),
-      edge('DESC'),
-    ]);
     const oldest = firstOf(oldestEach, (a, b) => -listOrder(a, b));
     const newest = firstOf(newestEach, listOrder);
 
@@ -115,8 +107,56 @@ export class BackupStatsService {
       byType,
       byStatus,
       verifications: { ...verif, lastVerifiedAt },
-      restores: await this.restores(q),
+      restores,
     };
+  }
+
+  /** The live records' totals per type and status (of one target, or of all): a few hundred rows kept by the catalog's triggers. */
+  private async totalGroups(target: string | undefined): Promise<StatsGroup[]> {
+    const qb = this.totals
+      .createQueryBuilder('s')
+      .select('s.type', 'type')
+      .addSelect('s.status', 'status')
+      .addSelect('SUM(s.n)', 'n')
+      .addSelect('SUM(s.sizeBytes)', 'size')
+      .addSelect('SUM(s.ratioSum)', 'ratioSum')
+      .addSelect('SUM(s.ratioN)', 'ratioN')
+      .addSelect('SUM(s.durationSum)', 'durationSum')
+      .addSelect('SUM(s.durationN)', 'durationN')
+      .addSelect('SUM(s.verifiedN)', 'verifiedN')
+      .where('s.n > 0');
+    if (target) qb.andWhere('s.target = :target', { target });
+    return qb.groupBy('s.type').addGroupBy('s.status').getRawMany<StatsGroup>();
+  }
+
+  /**
+   * The same per type and status over the records `scoped` selects (a date range): one pass
+   * over the records' summary index, `idx_backup_records_live_summary`, which holds every column
+   * read here, grouped in its order (target, type, status) so the aggregate streams with no sort.
+   */
+  private rangeGroups(scoped: SelectQueryBuilder<BackupRecord>): Promise<StatsGroup[]> {
+    return scoped
+      .select('b.target', 'target')
+      .addSelect('b.type', 'type')
+      .addSelect('b.status', 'status')
+      .addSelect('COUNT(*)', 'n')
+      .addSelect('SUM(b.sizeBytes)', 'size')
+      .addSelect('SUM(b.compressionRatio)', 'ratioSum')
+      .addSelect('COUNT(b.compressionRatio)', 'ratioN')
+      .addSelect('SUM(b.durationMs)', 'durationSum')
+      .addSelect('COUNT(b.durationMs)', 'durationN')
+      .addSelect('COUNT(b.verifiedAt)', 'verifiedN')
+      .addSelect('MAX(b.verifiedAt)', 'lastVerifiedAt')
+      .groupBy('b.target')
+      .addGroupBy('b.type')
+      .addGroupBy('b.status')
+      .getRawMany<StatsGroup>();
+  }
+
+  /** The newest `verifiedAt` of the records `scoped` selects: a seek in a `verifiedAt` index. */
+  private async newestVerification(scoped: SelectQueryBuilder<BackupRecord>): Promise<Date | null> {
+    const row = await scoped.select('b.verifiedAt', 'at').andWhere('b.verifiedAt IS NOT NULL').orderBy('b.verifiedAt', 'DESC').limit(1).getRawOne<{ at: unknown }>();
+    return this.dateValue(row?.at);
   }
 
   /** A date as the driver stores it (SQLite keeps UTC text, so a raw Date would compare as ISO text). */
