@@ -12,8 +12,9 @@ export class TargetLockBusyError extends Error {
     readonly key: string,
     readonly holder: string | undefined,
     waitedMs: number,
+    what = 'database lock',
   ) {
-    super(`the database lock ${key} is held by ${holder ?? 'another job'} (waited ${waitedMs} ms)`);
+    super(`the ${what} ${key} is held by ${holder ?? 'another job'} (waited ${waitedMs} ms)`);
     this.name = 'TargetLockBusyError';
   }
 }
@@ -42,17 +43,35 @@ export interface AcquireOptions {
  * The holder renews the TTL every third of it while it runs, so a crashed holder's lock expires
  * within one TTL; release and renewal are compare-and-delete / compare-and-expire scripts, so a
  * holder that lost its lock can never remove another holder's.
+ *
+ * `scope(kind)` gives the same locks over names that are not databases (one per backup id for
+ * its verifications), in a key space of their own.
  */
 export class TargetLock {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly ttlMs: number,
+    private readonly kind = 'db',
   ) {}
 
-  /** The Redis key of the lock of the database `dbKey` (from `databaseKey()`). */
+  /**
+   * The same locks (same Redis, TTL and renewal) over names of another kind, under
+   * `<prefix>:<kind>-lock:<name>`: e.g. `scope('verify')` locks backups by id.
+   */
+  scope(kind: string): TargetLock {
+    if (!/^[a-z][a-z0-9-]*$/.test(kind) || kind === 'db') throw new Error(`invalid lock kind ${JSON.stringify(kind)}`);
+    return new TargetLock(this.redis, this.prefix, this.ttlMs, kind);
+  }
+
+  /** The Redis key of the lock of the database `dbKey` (from `databaseKey()`), or of the name `dbKey` in a `scope()`. */
   key(dbKey: string): string {
-    return `${this.prefix}:db-lock:${dbKey}`;
+    return `${this.prefix}:${this.kind}-lock:${dbKey}`;
+  }
+
+  /** How messages name this lock: `database lock`, `verify lock`, ... */
+  private get what(): string {
+    return this.kind === 'db' ? 'database lock' : `${this.kind} lock`;
   }
 
   /** `kind:id` of the current holder, if any. */
@@ -73,11 +92,11 @@ export class TargetLock {
     const started = Date.now();
     const poll = opts.pollMs ?? 250;
     for (;;) {
-      if (opts.signal?.aborted) throw new Error(`waiting for the database lock was aborted: ${String(opts.signal.reason ?? 'shutdown')}`);
+      if (opts.signal?.aborted) throw new Error(`waiting for the ${this.what} was aborted: ${String(opts.signal.reason ?? 'shutdown')}`);
       const h = await this.tryAcquire(dbKey, holder);
       if (h) return h;
       const waited = Date.now() - started;
-      if (waited >= opts.waitMs) throw new TargetLockBusyError(this.key(dbKey), await this.holder(dbKey), waited);
+      if (waited >= opts.waitMs) throw new TargetLockBusyError(this.key(dbKey), await this.holder(dbKey), waited, this.what);
       await new Promise((r) => setTimeout(r, Math.min(poll, opts.waitMs - waited)));
     }
   }
@@ -88,7 +107,7 @@ export class TargetLock {
     const renew = async () => {
       try {
         const ok = await this.redis.eval(RENEW, 1, key, value, String(this.ttlMs));
-        if (!ok && !released) lost.abort(new Error(`the database lock ${key} was lost (it expired or was taken over)`));
+        if (!ok && !released) lost.abort(new Error(`the ${this.what} ${key} was lost (it expired or was taken over)`));
       } catch {
         // Redis unreachable: keep trying until the TTL runs out; the next successful call decides.
       }

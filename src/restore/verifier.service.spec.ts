@@ -8,6 +8,8 @@ import { JobName } from '../queue/jobs.js';
 import type { ArtifactStorage } from '../storage/storage.interface.js';
 import { ArtifactLoader } from './artifact-loader.js';
 import { EncryptionKeys } from '../codecs/encryption-keys.js';
+import { TargetLock } from '../common/target-lock.js';
+import { MemoryRedis } from '../queue/memory-redis.js';
 import { VerifyEvents } from './restore-events.js';
 import { Verifier } from './verifier.service.js';
 
@@ -29,13 +31,14 @@ function setup(rows: BackupRecord[]) {
     },
   };
   const storage = { stat: async () => null } as unknown as ArtifactStorage;
-  const options = { tempDir: '/tmp', workers: false } as unknown as BackupManagerOptions;
+  const options = { tempDir: '/tmp', workers: false, dump: { timeoutMs: 60_000 } } as unknown as BackupManagerOptions;
   const worker = new JobsWorker(options);
   const events = new EventEmitter2();
   const emitted: string[] = [];
   events.onAny((name) => emitted.push(String(name)));
   const none = undefined as never;
-  new Verifier(records as never, none, none, new ArtifactLoader(storage, none, options, new EncryptionKeys(options)), worker, events, none).onModuleInit();
+    const locks = new TargetLock(new MemoryRedis() as never, 'bm-unit', 60_000);
+  new Verifier(records as never, none, none, new ArtifactLoader(storage, none, options, new EncryptionKeys(options)), worker, events, none, locks, options).onModuleInit();
   return { queue: new InProcessJobsQueue(worker), table, emitted };
 }
 

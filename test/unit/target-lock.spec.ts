@@ -58,4 +58,18 @@ describe('the target lock (in-memory Redis)', () => {
     await expect(waiting).rejects.toThrow('waiting for the database lock was aborted: shutdown');
     await a!.release();
   });
+
+  it('keeps the locks of another kind of name apart from the databases', async () => {
+    const { locks } = lock();
+    const verify = locks.scope('verify');
+    const a = await verify.tryAcquire('b1', 'drill:b1');
+    expect(a?.key).toBe('bm:verify-lock:b1');
+    expect(await locks.tryAcquire('b1', 'backup:1')).toBeDefined(); // the database named b1 is another lock
+    expect(await locks.scope('verify').tryAcquire('b1', 'verify:b1')).toBeUndefined();
+    const err = await verify.acquire('b1', 'verify:b1', { waitMs: 0 }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^the verify lock bm:verify-lock:b1 is held by drill:b1 \(waited \d+ ms\)$/);
+    expect(() => locks.scope('db')).toThrow('invalid lock kind');
+    await a!.release();
+    expect(await verify.holder('b1')).toBeUndefined();
+  });
 });
