@@ -1,3 +1,4 @@
+// @serial seeds large catalogs against time limits
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mysql from 'mysql2/promise';
 import { createHash, randomBytes } from 'node:crypto';

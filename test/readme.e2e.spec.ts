@@ -1,3 +1,4 @@
+// @serial runs `npm run dev`, which rebuilds dist/ under the other suites
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

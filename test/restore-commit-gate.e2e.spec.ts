@@ -1,3 +1,4 @@
+// @serial counts orphaned psql clients on the whole machine
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';

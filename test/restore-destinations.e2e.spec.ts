@@ -1,3 +1,4 @@
+// @serial creates and refuses scratch-named databases with fixed names on the shared servers
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { getRepositoryToken } from '@nestjs/typeorm';

@@ -1,3 +1,4 @@
+// @serial checks that no scratch database is left on the whole MariaDB server
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

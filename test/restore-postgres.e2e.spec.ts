@@ -1,3 +1,4 @@
+// @serial checks that no bm_rs_/bm_drill_ database is left on the whole PostgreSQL server
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';

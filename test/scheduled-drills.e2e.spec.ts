@@ -1,3 +1,4 @@
+// @serial checks that no bm_drill_ database is left on the whole PostgreSQL server
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { api, waitForBackup } from './support/api.js';
 import { startTestApp, waitFor, type TestApp } from './support/app.js';

@@ -1,3 +1,4 @@
+// @serial fault suite: kills, freezes and restarts processes and servers, and counts every dump client on the machine
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// @serial fault suite: kills, freezes and restarts processes and servers, and counts every dump client on the machine
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { dropQueueKeys, testEnv } from '../support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from '../support/pg.js';

@@ -1,3 +1,4 @@
+// @serial times the host's boot against an unreachable Redis
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { INestApplication, LoggerService } from '@nestjs/common';

@@ -1,3 +1,4 @@
+// @serial polls every child its service execs while dumps run; another suite's load would only hide what it looks for
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
