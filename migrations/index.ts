@@ -5,6 +5,7 @@ import { Encryption1766100000000 } from './1766100000000-encryption.js';
 import { BackupRecordsLiveIndexes1796097124876 } from './1796097124876-backup-records-live-indexes.js';
 import { BackupCounts1796320000000 } from './1796320000000-backup-counts.js';
 import { BackupTotals1796400000000 } from './1796400000000-backup-totals.js';
+import { DropTargetVerifiedIndex1796410000000 } from './1796410000000-drop-target-verified-index.js';
 import { ACCOUNT_MIGRATIONS } from './accounts.js';
 import { AUDIT_MIGRATIONS } from './audit.js';
 import type { CatalogMigration } from './catalog-migration.js';
@@ -30,6 +31,7 @@ export const CATALOG_MIGRATIONS = [
   ...NOTIFICATION_MIGRATIONS,
   BackupCounts1796320000000,
   BackupTotals1796400000000,
+  DropTargetVerifiedIndex1796410000000,
 ];
 
 type MigrationClass = new () => CatalogMigration;

@@ -153,7 +153,7 @@ export class BackupStatsService {
       .getRawMany<StatsGroup>();
   }
 
-  /** The newest `verifiedAt` of the records `scoped` selects: a seek in a `verifiedAt` index. */
+  /** The newest `verifiedAt` of the records `scoped` selects: a seek in the `verifiedAt` index, or a target's records in its list index. */
   private async newestVerification(scoped: SelectQueryBuilder<BackupRecord>): Promise<Date | null> {
     const row = await scoped.select('b.verifiedAt', 'at').andWhere('b.verifiedAt IS NOT NULL').orderBy('b.verifiedAt', 'DESC').limit(1).getRawOne<{ at: unknown }>();
     return this.dateValue(row?.at);

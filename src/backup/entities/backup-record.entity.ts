@@ -48,9 +48,8 @@ export const LIVE_ROWS = '"deletedAt" IS NULL';
 @Index('idx_backup_records_created', ['createdAt', 'id'])
 // Statistics and metrics: every column they read, so they scan this index, never the table.
 @Index('idx_backup_records_live_summary', ['target', 'type', 'status', 'createdAt', 'verifiedAt', 'sizeBytes', 'compressionRatio', 'durationMs'], { where: LIVE_ROWS })
-// The newest verification, of all and of a target (a maximum the trigger-kept totals cannot hold).
+// The newest verification (a maximum the trigger-kept totals cannot hold).
 @Index('idx_backup_records_live_verified', ['verifiedAt'], { where: LIVE_ROWS })
-@Index('idx_backup_records_live_target_verified', ['target', 'verifiedAt'], { where: LIVE_ROWS })
 export class BackupRecord {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
