@@ -2,7 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { In, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import { BackupCopies } from '../backup/backup-copies.service.js';
 import type { BackupEvent } from '../backup/backup-events.js';
 import { BackupCount } from '../backup/entities/backup-count.entity.js';
@@ -143,8 +143,8 @@ export class BackupMetrics {
     }
   }
 
-  /** What `findNewestGood` answers, for every target with a good backup at once. */
-  private async newestGoodPerTarget(): Promise<BackupRecord[]> {
+  /** What `findNewestGood` answers, for every target with a good backup at once: one statement. */
+  private newestGoodPerTarget(): Promise<BackupRecord[]> {
     const q = (name: string) => this.records.manager.connection.driver.escape(name);
     const x = (col: string) => `x.${q(col)}`;
     const good = GOOD_BACKUP_STATUSES.map((st) => `'${st}'`).join(', ');
@@ -154,10 +154,12 @@ export class BackupMetrics {
       ` AND ${x('scope')} = 'full' AND ${x('includeSchema')} IS TRUE AND ${x('includeData')} IS TRUE AND ${x('deletedAt')} IS NULL` +
       ` ORDER BY ${x('createdAt')} DESC, ${x('startedAt')} DESC, ${x('id')} DESC LIMIT 1`;
     const targets = `SELECT DISTINCT ${q('target')} FROM ${q(this.counts.metadata.tableName)} WHERE ${q('status')} IN (${good}) AND ${q('n')} > 0`;
-    const rows = await this.records.query(`SELECT (${pick}) AS ${q('id')} FROM (${targets}) g`);
-    const ids = (rows as Array<{ id: string | null }>).map((r) => r.id).filter((id): id is string => !!id);
-    if (!ids.length) return [];
-    return this.records.find({ where: { id: In(ids) }, select: { id: true, target: true, createdAt: true, completedAt: true, sizeBytes: true, durationMs: true } });
+    // Each target's pick (a seek in its list index), joined back to its record for the columns.
+    return this.records
+      .createQueryBuilder('b')
+      .select(['b.id', 'b.target', 'b.createdAt', 'b.completedAt', 'b.sizeBytes', 'b.durationMs'])
+      .innerJoin(`(SELECT (${pick}) AS ${q('id')} FROM (${targets}) g)`, 'p', `p.${q('id')} = b.id`)
+      .getMany();
   }
 
   private async refreshQueue(): Promise<void> {
