@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, waitForBackup } from './support/api.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import { REDIS_URL, startTestApp, type TestApp } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
 
 const sqliteTime = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
@@ -102,6 +103,41 @@ describe('retention cleanup and pins', () => {
     expect(r.body.pinned).toBe(false);
     const dry = await api(t, 'POST', '/api/v1/retention/cleanup', { body: { dryRun: true } });
     expect(dry.body.deleted.map((d: any) => d.id)).toEqual([ids[0]]);
+  });
+
+  it('a cleanup while another replica\'s cleanup runs is refused with 409 CLEANUP_RUNNING and deletes nothing', async () => {
+    // Another process's cleanup holds the lock exactly as the service takes it (same key and value form).
+    const redis = new Redis(REDIS_URL);
+    const key = `${t.env.QUEUE_PREFIX}:cleanup-lock:retention`;
+    try {
+      expect(await redis.set(key, 'cron:2026-12-01T03:00:00.000Z|other-replica', 'PX', 60_000, 'NX')).toBe('OK');
+      const refused = await api(t, 'POST', '/api/v1/retention/cleanup', { body: {} });
+      expect(refused.status).toBe(409);
+      expect(refused.body.code).toBe('CLEANUP_RUNNING');
+      expect(refused.body.message).toBe(
+        'A retention cleanup is already running (started by cron at 2026-12-01T03:00:00.000Z); ask again when it has ended, or use dryRun to see what it will delete',
+      );
+      expect(await get(ids[0])).toMatchObject({ deletedAt: null, fileExists: true });
+      // A dry run changes nothing, so it still answers.
+      const dry = await api(t, 'POST', '/api/v1/retention/cleanup', { body: { dryRun: true } });
+      expect(dry.status).toBe(200);
+      expect(dry.body.deleted.map((d: any) => d.id)).toEqual([ids[0]]);
+      // The other cleanup's lock is left alone.
+      expect(await redis.get(key)).toBe('cron:2026-12-01T03:00:00.000Z|other-replica');
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
+    }
+    // Once it has ended, a cleanup runs, and it leaves no lock behind.
+    const real = await api(t, 'POST', '/api/v1/retention/cleanup', { body: {} });
+    expect(real.status).toBe(200);
+    expect(real.body.deleted.map((d: any) => d.id)).toEqual([ids[0]]);
+    const probe = new Redis(REDIS_URL);
+    try {
+      expect(await probe.exists(key)).toBe(0);
+    } finally {
+      probe.disconnect();
+    }
   });
 });
 

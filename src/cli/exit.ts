@@ -15,7 +15,7 @@ export const Exit = {
   Refused: 65,
   /** Redis or the catalog could not be reached. */
   Unavailable: 69,
-  /** Refused for now: the job queue is full (QUEUE_MAX_WAITING); try again later. */
+  /** Refused for now: the job queue is full (QUEUE_MAX_WAITING), or a cleanup is running; try again later. */
   TryLater: 75,
   /** Invalid configuration (environment). */
   Config: 78,
@@ -73,6 +73,7 @@ export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
   TABLE_NOT_IN_BACKUP: Exit.Refused,
   SCHEDULE_NOT_FOUND: Exit.Refused,
   SCHEDULE_NAME_TAKEN: Exit.Refused,
+  CLEANUP_RUNNING: Exit.TryLater,
   QUEUE_FULL: Exit.TryLater,
   QUEUE_UNAVAILABLE: Exit.Unavailable,
   QUEUE_BUSY: Exit.TryLater,

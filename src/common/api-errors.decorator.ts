@@ -37,6 +37,7 @@ const EXAMPLE_MESSAGE: Readonly<Record<ErrorCode, string>> = {
   TABLE_NOT_IN_BACKUP: 'Backup 3f2a9c1b-0c4e-4d4f-9a57-5f1f0e3b2a10 holds no table "ordrs"; it holds: customers, orders, sales.items',
   SCHEDULE_NOT_FOUND: 'Schedule 9b2d1c3e-5f6a-4b7c-8d9e-0f1a2b3c4d5e not found',
   SCHEDULE_NAME_TAKEN: 'A schedule named "nightly" already exists',
+  CLEANUP_RUNNING: 'A retention cleanup is already running (started by cron at 2026-01-01T03:00:00.000Z); ask again when it has ended, or use dryRun to see what it will delete',
   QUEUE_FULL: 'The job queue is full: 1000 jobs are waiting for a worker and at most 1000 may (QUEUE_MAX_WAITING). The backup was not queued; try again in 60 seconds',
   QUEUE_UNAVAILABLE: 'The job queue (Redis) is unavailable; the backup was not started',
   QUEUE_BUSY: 'Another identical request is still being queued; try again',

@@ -79,6 +79,8 @@ export enum RestoreErrorCode {
 export enum ScheduleErrorCode {
   ScheduleNotFound = 'SCHEDULE_NOT_FOUND',
   ScheduleNameTaken = 'SCHEDULE_NAME_TAKEN',
+  /** A retention cleanup (cron, API or another replica) is running; ask again when it has ended. */
+  CleanupRunning = 'CLEANUP_RUNNING',
 }
 
 export enum QueueErrorCode {
@@ -155,6 +157,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   TABLE_NOT_IN_BACKUP: 400,
   SCHEDULE_NOT_FOUND: 404,
   SCHEDULE_NAME_TAKEN: 409,
+  CLEANUP_RUNNING: 409,
   QUEUE_FULL: 429,
   QUEUE_UNAVAILABLE: 503,
   QUEUE_BUSY: 503,

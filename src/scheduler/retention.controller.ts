@@ -31,10 +31,10 @@ export class RetentionController {
     dryRun: { summary: 'Report what would be deleted for one target', value: { dryRun: true, target: 'app' } },
   },
   })
-  @ApiErrors([...BODY_ERRORS, ErrorCode.TargetNotFound])
+  @ApiErrors([...BODY_ERRORS, ErrorCode.TargetNotFound, ErrorCode.CleanupRunning])
   @HttpCode(200)
   @MinRole(Role.Admin)
-  @ApiOperation({ summary: 'Apply retention now: deletes files and soft-deletes records; `dryRun` only lists them' })
+  @ApiOperation({ summary: 'Apply retention now: deletes files and soft-deletes records; `dryRun` only lists them. One cleanup runs at a time (409 CLEANUP_RUNNING)' })
   @ApiOkResponse({ type: CleanupResponse })
   cleanup(@Body() dto: CleanupRequestDto, @CurrentActor() actor: Actor) {
     return this.retention.cleanup({ dryRun: dto.dryRun, target: dto.target }, actor);

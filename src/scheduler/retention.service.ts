@@ -11,6 +11,8 @@ import { BackupRecord } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { BACKUP_MANAGER_OPTIONS, defaultSchedulerOptions, type BackupManagerOptions, type RetentionPolicy } from '../config/options.js';
 import { TargetsService } from '../targets/targets.service.js';
+import { DomainError, ErrorCode } from '../common/errors.js';
+import { TargetLock } from '../common/target-lock.js';
 import { planRetention, type RetentionCandidate, type RetentionDecision, type RetentionPlan } from './retention/retention-policy.js';
 
 /** Records read, and expiry dates written, per catalog round trip. */
@@ -47,6 +49,8 @@ export interface CleanupResult {
 export class RetentionService {
   private readonly logger = new Logger('RetentionService');
   lastCleanup: Omit<CleanupResult, 'deleted'> & { deleted: number; trigger: string } | null = null;
+  /** One cleanup at a time across every process on this Redis (`<prefix>:cleanup-lock:retention`). */
+  private readonly locks: TargetLock;
 
   constructor(
     // NOTE: read-only use of the records, plus the retention columns (expiresAt, pinned); deletes go through BackupsService.
@@ -55,7 +59,10 @@ export class RetentionService {
     private readonly backups: BackupsService,
     private readonly targets: TargetsService,
     @Inject(APP_EVENTS) private readonly events: EventEmitter2,
-  ) {}
+    locks: TargetLock,
+  ) {
+    this.locks = locks.scope('cleanup');
+  }
 
   private get settings() {
     return (this.options.schedules ?? defaultSchedulerOptions()).retention;
@@ -165,6 +172,25 @@ export class RetentionService {
    * Plans one target at a time. `now`: the instant the policies are applied as of (default: now).
    */
   async cleanup(req: { dryRun?: boolean; target?: string; trigger?: string; now?: Date }, actor?: Actor): Promise<CleanupResult> {
+    if (req.dryRun) return this.cleanupLocked(req, actor);
+    if (req.target) this.targets.get(req.target);
+    // Two cleanups at once would plan from the same records and race to delete them.
+    const trigger = req.trigger ?? 'api';
+    const lock = await this.locks.tryAcquire('retention', `${trigger}:${new Date().toISOString()}`);
+    if (!lock) {
+      const holder = await this.locks.holder('retention');
+      const [by, ...at] = (holder ?? '').split(':');
+      const since = holder ? ` (started by ${by} at ${at.join(':')})` : '';
+      throw new DomainError(ErrorCode.CleanupRunning, `A retention cleanup is already running${since}; ask again when it has ended, or use dryRun to see what it will delete`);
+    }
+    try {
+      return await this.cleanupLocked(req, actor);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async cleanupLocked(req: { dryRun?: boolean; target?: string; trigger?: string; now?: Date }, actor?: Actor): Promise<CleanupResult> {
     const startedAt = new Date();
     const asOf = req.now ?? startedAt;
     const dryRun = req.dryRun ?? false;

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { APP_EVENTS } from '../common/app-events.js';
+import { DomainError, ErrorCode } from '../common/errors.js';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { randomBytes } from 'node:crypto';
@@ -222,7 +223,8 @@ export class ScheduleTicker implements OnModuleInit, OnApplicationBootstrap, OnA
       const r = await this.retention.cleanup({ dryRun: false, trigger: 'cron' });
       this.logger.log(`retention cleanup: ${r.deleted.length} backup(s) deleted, ${r.freedBytes} bytes freed`);
     } catch (e) {
-      this.logger.error(`retention cleanup failed: ${(e as Error).message}`);
+      if (e instanceof DomainError && e.code === ErrorCode.CleanupRunning) this.logger.warn(`retention cleanup skipped: ${e.message}`);
+      else this.logger.error(`retention cleanup failed: ${(e as Error).message}`);
     }
   }
 
