@@ -132,7 +132,8 @@ describe.each(engines)('catalog migrations on $name', (engine) => {
         deletedAt: i % 6 === 5 ? new Date() : null,
       });
       // Records from before the totals existed: the migration, run again, sums them.
-      await ds.undoLastMigration({ transaction: 'each' });
+      const applied = async () => (await ds.query(`SELECT name FROM bm_migrations`)).map((r: { name: string }) => r.name);
+      while ((await applied()).includes('BackupTotals1796400000000')) await ds.undoLastMigration({ transaction: 'each' });
       expect(await tablesOf(ds)).not.toContain('bm_backup_totals');
       await repo.insert(Array.from({ length: 40 }, (_, i) => record(i)));
       await ds.runMigrations({ transaction: 'each' });
