@@ -274,6 +274,19 @@ describe.each(engines)('a large catalog on $name', (engine) => {
     for (const target of ['t6', 't1']) await expectStats(`?target=${target}`, live.filter((r) => r.target === target));
     await expectStats(`?target=t6&from=${from.toISOString()}`, live.filter((r) => r.target === 't6' && at(r) >= from.getTime()));
     expect(expectedStats(live).verifications.lastVerifiedAt).toBe(when.toISOString());
+
+    // The list's totals (read from the same kept totals) too, for each filter and both together.
+    const all = await records();
+    for (const [query, want] of [
+      ['', live],
+      ['&target=t6', live.filter((r) => r.target === 't6')],
+      ['&status=FAILED', live.filter((r) => r.status === BackupStatus.Failed)],
+      ['&type=weekly&target=t1', live.filter((r) => r.type === BackupType.Weekly && r.target === 't1')],
+      ['&includeDeleted=true&target=t6', all.filter((r) => r.target === 't6')],
+    ] as const) {
+      const res = await api(t, 'GET', `/api/v1/backups?limit=7${query}`);
+      expect({ query, total: res.body.total, pages: res.body.pages }).toEqual({ query, total: want.length, pages: Math.ceil(want.length / 7) });
+    }
   });
 });
 

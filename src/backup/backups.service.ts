@@ -4,7 +4,7 @@ import { APP_EVENTS } from '../common/app-events.js';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { In, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { DomainError, EngineError, ErrorCode, invalid } from '../common/errors.js';
@@ -31,7 +31,8 @@ import { findNewestGood, isGood } from './good-backup.js';
 import { discardLeftovers } from './leftovers.js';
 import { deleteSettled } from './bulk-delete.js';
 import type { ListBackupsQuery } from './dto/list-backups.dto.js';
-import { decodeCursor, encodeCursor, type ListPosition } from './list-cursor.js';
+import { listBackups, type BackupList } from './backup-list.js';
+import { BackupTotal } from './entities/backup-total.entity.js';
 
 /** What a caller (HTTP, CLI, scheduler or host code) asks for. */
 export interface BackupRequest {
@@ -58,16 +59,6 @@ export interface BackupRequest {
    * false: always a new record (the CLI's `--inline` run, which runs its own record at once).
    */
   reuseQueued?: boolean;
-}
-
-/** One page of `list`: the records, how many match, and the cursor of the next page (null on the last). */
-export interface BackupList {
-  items: BackupRecord[];
-  total: number;
-  /** The page number asked for; null for a page asked for by cursor. */
-  page: number | null;
-  pages: number;
-  cursor: string | null;
 }
 
 /** What `submit` did: a new QUEUED record (`created`), or an identical one already QUEUED. */
@@ -97,6 +88,7 @@ export class BackupsService {
 
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
+    @InjectRepository(BackupTotal, CATALOG_CONNECTION) private readonly totals: Repository<BackupTotal>,
     @Inject(ARTIFACT_STORAGE) private readonly storage: ArtifactStorage,
     @Inject(BACKUP_MANAGER_OPTIONS) private readonly options: BackupManagerOptions,
     private readonly targets: TargetsService,
@@ -291,47 +283,9 @@ export class BackupsService {
     }
   }
 
-  /**
-   * One page of backups, newest first (`createdAt`, then `id`), by `cursor` (the position after a
-   * previous page's last record) or by `page` number. Both are index seeks on every catalog
-   * engine (see the `idx_backup_records_live_*` indexes): a cursor goes straight to its position;
-   * a page number counts its way there in the index alone and reads only the rows it returns.
-   * Records created while a client walks by cursor never make it see a record twice or miss one.
-   * @throws VALIDATION_FAILED for a cursor this API did not hand out.
-   */
-  async list(q: ListBackupsQuery): Promise<BackupList> {
-    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
-    const filtered = () => {
-      const qb = this.records.createQueryBuilder('b');
-      if (q.includeDeleted) qb.withDeleted();
-      if (q.status) qb.andWhere('b.status = :status', { status: q.status });
-      if (q.type) qb.andWhere('b.type = :type', { type: q.type });
-      if (q.target) qb.andWhere('b.target = :target', { target: q.target });
-      return qb;
-    };
-    const positions = filtered().select('b.id', 'id').addSelect('b.createdAt', 'createdAt').orderBy('b.createdAt', 'DESC').addOrderBy('b.id', 'DESC').limit(q.limit + 1);
-    if (after) {
-      // A range on the index's leading order column, then the tie on `id`: a seek on every engine.
-      positions.andWhere('b.createdAt <= :afterAt AND (b.createdAt < :afterAt OR b.id < :afterId)', { afterAt: after.createdAt, afterId: after.id });
-    } else {
-      positions.offset((q.page - 1) * q.limit);
-    }
-    const [rows, count] = await Promise.all([
-      positions.getRawMany<ListPosition>(),
-      filtered().select('COUNT(*)', 'n').getRawOne<{ n: unknown }>(),
-    ]);
-    const page = rows.slice(0, q.limit);
-    const found = page.length ? await this.records.find({ where: { id: In(page.map((r) => r.id)) }, withDeleted: true }) : [];
-    const byId = new Map(found.map((r) => [r.id, r]));
-    const items = page.map((r) => byId.get(r.id)).filter((r): r is BackupRecord => !!r);
-    const total = Number(count?.n ?? 0);
-    return {
-      items,
-      total,
-      page: after ? null : q.page,
-      pages: Math.ceil(total / q.limit),
-      cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null,
-    };
+  /** One page of backups, newest first, by cursor or page number (see `listBackups`). */
+  list(q: ListBackupsQuery): Promise<BackupList> {
+    return listBackups({ records: this.records, totals: this.totals }, q);
   }
 
   /**

@@ -10,7 +10,7 @@ function service(tables: string[]) {
   const engines = { for: () => ({ listTables: async () => list }) };
   const options = { dump: { pgFormat: 'custom' } } as unknown as BackupManagerOptions;
   const none = undefined as never;
-  return new BackupsService(none, none, options, targets as never, {} as never, none, engines as never, none, none, none);
+  return new BackupsService(none, none, none, options, targets as never, {} as never, none, engines as never, none, none, none);
 }
 
 const pg: TargetOptions = { name: 'app', engine: 'postgres', host: 'h', port: 5432, user: 'u', database: 'app', coreTables: ['orders'] };
