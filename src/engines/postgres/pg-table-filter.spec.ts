@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { PgTableFilter, identify } from './pg-table-filter.js';
+import { PgTableFilter } from './pg-table-filter.js';
+import { identify } from './pg-dump-sql.js';
 import type { PgTableName } from '../table-names.js';
 
 /** A plain script shaped as pg_dump writes it (sections, qualified and quoted names, COPY data). */
