@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { ENV_VARIABLES, envTableMarkdown } from './env-variables.js';
-import { readmeEnvTable } from './readme-env.js';
+import { ENV_VARIABLES } from './env-variables.js';
+import { envTableMarkdown, readmeEnvTable } from './readme-env.js';
 
 describe("the README's environment table", () => {
   it('is the one generated from the variable table (run `npm run docs:env` after changing it)', () => {
