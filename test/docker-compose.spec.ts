@@ -25,7 +25,7 @@ function documentedVariables(): RegExp[] {
 
 /** Whether the service's own code reads a variable (the config loader or an entrypoint). */
 function readByService(name: string): boolean {
-  const code = ['src/config/env.ts', 'src/config/env-variables.ts', 'src/main.ts', 'src/worker.ts'].map(read).join('\n');
+  const code = ['src/config/env.ts', 'src/config/env-files.ts', 'src/config/env-settings.ts', 'src/config/env-targets.ts', 'src/config/env-variables.ts', 'src/main.ts', 'src/worker.ts'].map(read).join('\n');
   const target = /^BACKUP_TARGET_[A-Z0-9_]+?(_URL|_PASSWORD_FILE|_CORE_TABLES|_MAX_AGE_HOURS)$/.exec(name);
   const storage = /^BACKUP_STORAGE_[A-Z0-9_]+?(_URL|_ACCESS_KEY_ID|_SECRET_ACCESS_KEY_FILE)$/.exec(name);
   if (storage) return code.includes(`_${storage[1].slice(1)}`);
