@@ -1,6 +1,7 @@
 import { Table, type QueryRunner } from 'typeorm';
 import { CatalogMigration } from './catalog-migration.js';
 import { columnTypes } from './column-types.js';
+import { mysqlTriggerRefused } from './mysql-triggers.js';
 
 /**
  * `backup_counts`: records per target and status, soft-deleted ones left out, so that `/metrics`
@@ -39,14 +40,7 @@ export class BackupCounts1796320000000 extends CatalogMigration {
     try {
       for (const sql of statements) await qr.query(sql);
     } catch (e) {
-      if ((e as { errno?: number }).errno === 1419) {
-        throw new Error(
-          `The catalog migration ${this.name} creates triggers, which this MySQL server refuses to the catalog's user while binary logging is on: ` +
-            'set log_bin_trust_function_creators=1 (or grant the user SUPER) and start again',
-          { cause: e },
-        );
-      }
-      throw e;
+      throw mysqlTriggerRefused(e, this.name) ?? e;
     }
     const q = (n: string) => qr.connection.driver.escape(n);
     // Triggers first, then the fill: in one transaction on PostgreSQL and SQLite, so no write falls between.

@@ -1,6 +1,7 @@
 import { Table, TableIndex, type QueryRunner } from 'typeorm';
 import { CatalogMigration } from './catalog-migration.js';
 import { columnTypes } from './column-types.js';
+import { mysqlTriggerRefused } from './mysql-triggers.js';
 
 /** The summed columns of `backup_totals`, each with what a record adds to it (`r` is NEW or OLD, `on` turns a condition into 0/1). */
 const SUMS: Array<[column: string, of: (r: string, q: (c: string) => string, on: (cond: string) => string) => string]> = [
@@ -176,19 +177,6 @@ BEGIN
 END`,
     ];
   }
-}
-
-/**
- * The error to throw instead of MySQL's refusal to create a trigger while binary logging is on
- * (errno 1419), saying what to set; undefined for any other error.
- */
-export function mysqlTriggerRefused(e: unknown, migration: string): Error | undefined {
-  if ((e as { errno?: number }).errno !== 1419) return undefined;
-  return new Error(
-    `The catalog migration ${migration} creates triggers, which this MySQL server refuses to the catalog's user while binary logging is on: ` +
-      'set log_bin_trust_function_creators=1 (or grant the user SUPER) and start again',
-    { cause: e },
-  );
 }
 
 /** Drops the totals table of the catalog with `prefix`, and the triggers (and function) on `records` that keep it. */

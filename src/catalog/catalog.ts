@@ -112,7 +112,15 @@ export async function openCatalog(o: CatalogOptions): Promise<DataSource> {
   }
   // The catalog file (and its WAL) is private whatever the umask and whatever its folder is.
   if (sqlite) for (const f of [sqlite, `${sqlite}-wal`, `${sqlite}-shm`]) await chmod(f, 0o600).catch(() => undefined);
-  if (o.migrationsRun) await migrateCatalog(ds, o);
+  if (o.migrationsRun) {
+    try {
+      await migrateCatalog(ds, o);
+    } catch (err) {
+      // Its pool would keep the process alive after the caller gave up.
+      await ds.destroy().catch(() => undefined);
+      throw err;
+    }
+  }
   return ds;
 }
 
