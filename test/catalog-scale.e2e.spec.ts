@@ -142,7 +142,8 @@ describe.each(engines)('a large catalog on $name', (engine) => {
 
   // SQLite plans without statistics: an index that merely starts with `target` can win over the
   // list index and sort every record of the target (a first (target, verifiedAt) index did).
-  (engine.name === 'SQLite' ? it : it.skip)("a target's newest good backup is a seek in its list index, not a sort of its records", async () => {
+  // PostgreSQL and MySQL plan from statistics, so the check is SQLite's only (not a skip).
+  if (engine.name === 'SQLite') it("a target's newest good backup is a seek in its list index, not a sort of its records", async () => {
     const qb = ds.getRepository(BackupRecord).createQueryBuilder('b').setFindOptions({ where: goodDataWhere('t3'), order: NEWEST_FIRST, take: 1 });
     const [sql, params] = qb.getQueryAndParameters();
     const plan = (await ds.query(`EXPLAIN QUERY PLAN ${sql}`, params)).map((r: { detail: string }) => r.detail).join(' | ');
