@@ -260,17 +260,25 @@ describe('notifications: the events, fired for real (issue 18)', () => {
     const broken = list.filter((r) => ['FAILED', 'CORRUPTED'].includes(r.status));
     expect([good.length, broken.length]).toEqual([3, 2]);
     const newest = good.sort((a, b) => Date.parse(b.completedAt) - Date.parse(a.completedAt))[0];
-    // The latest failure is the drilled backup's (the flipped one failed before it).
-    const latest = broken.sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))[0];
+    // The latest failure is the drilled backup's (the flipped one failed before it), decided when
+    // its drill ended: both can share one second of updatedAt, which SQLite keeps to the second.
+    const decided = (r: any) => Date.parse(r.metadata.verification.at);
+    const latest = broken.sort((a, b) => decided(b) - decided(a))[0];
     expect(latest.errorMessage).toMatch(/^drill: the restored copy differs/);
+    // Touching the other failed backup afterwards (a pin here; retention writes expiry dates the
+    // same way) moves its updatedAt past the drill's, and must not make it the latest failure.
+    const other = broken.find((r) => r.id !== latest.id);
+    const second = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+    await waitFor(async () => Math.floor(Date.now() / 1000) > second(latest.updatedAt), 'the clock to pass the second of the drill', 3_000, 50);
+    expect((await api(t, 'POST', `/api/v1/backups/${other.id}/pin`)).status).toBe(200);
 
     await t.app.get(NotificationMonitor, { strict: false }).digest('daily');
     const [digest] = await arrival('digest.daily', 'info');
     expected.push('digest.daily info -');
     expect(digest.title).toBe('daily digest: 2 target(s), 3 failure(s)');
     expect(digest.lines).toEqual([
-      `app: last good backup ${newest.completedAt} (${newest.sizeBytes} B); 3 completed (${good.reduce((a, r) => a + r.sizeBytes, 0)} B), 2 failed in the period, the latest at ${latest.updatedAt}: ${latest.errorMessage}`,
-      `gone: last good backup none; 0 completed (0 B), 1 failed in the period, the latest at ${gone.updatedAt}: ${gone.errorMessage}`,
+      `app: last good backup ${newest.completedAt} (${newest.sizeBytes} B); 3 completed (${good.reduce((a, r) => a + r.sizeBytes, 0)} B), 2 failed in the period, the latest at ${new Date(decided(latest)).toISOString()}: ${latest.errorMessage}`,
+      `gone: last good backup none; 0 completed (0 B), 1 failed in the period, the latest at ${gone.completedAt}: ${gone.errorMessage}`,
     ]);
     expect(gone.errorMessage).toMatch(/does not exist/);
     expect(digest.next).toBe('Look at the failed backups (GET /api/v1/backups?status=FAILED, and ?status=CORRUPTED).');

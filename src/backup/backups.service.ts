@@ -199,6 +199,7 @@ export class BackupsService {
       await this.records.update(record.id, {
         status: BackupStatus.Failed,
         errorMessage: `Could not enqueue the job: ${(err as Error).message}`,
+        completedAt: new Date(),
       });
       throw new DomainError(ErrorCode.QueueUnavailable, 'The job queue (Redis) is unavailable; the backup was not started');
     }

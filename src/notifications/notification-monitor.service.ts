@@ -139,18 +139,21 @@ export class NotificationMonitor implements OnApplicationBootstrap, OnApplicatio
       for (const t of this.options.targets) {
         const inPeriod = await this.records.find({
           where: { target: t.name, createdAt: Between(from, now) },
-          select: { id: true, status: true, sizeBytes: true, scope: true, includeSchema: true, includeData: true, errorMessage: true, updatedAt: true },
+          select: { id: true, status: true, sizeBytes: true, scope: true, includeSchema: true, includeData: true, errorMessage: true, updatedAt: true, completedAt: true, metadata: true },
         });
         const good = inPeriod.filter((r) => r.status === BackupStatus.Completed || r.status === BackupStatus.Verified);
         // The failure last decided (a CORRUPTED backup fails when verified, after it was made).
-        const failed = inPeriod.filter((r) => r.status === BackupStatus.Failed || r.status === BackupStatus.Corrupted).sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime());
+        const failed = inPeriod
+          .filter((r) => r.status === BackupStatus.Failed || r.status === BackupStatus.Corrupted)
+          .map((r) => ({ r, at: failedAt(r) }))
+          .sort((a, b) => b.at.getTime() - a.at.getTime());
         const newest = await this.health.newestGood(t.name);
         rows.push({
           target: t.name,
           lastGood: newest ? { id: newest.id, at: newest.completedAt ?? newest.createdAt, sizeBytes: newest.sizeBytes } : null,
           completed: good.length,
           failed: failed.length,
-          lastFailure: failed[0] ? { at: failed[0].updatedAt, error: failed[0].errorMessage ?? 'no error message was recorded' } : null,
+          lastFailure: failed[0] ? { at: failed[0].at, error: failed[0].r.errorMessage ?? 'no error message was recorded' } : null,
           bytes: good.reduce((a, r) => a + (r.sizeBytes ?? 0), 0),
         });
       }
@@ -159,4 +162,15 @@ export class NotificationMonitor implements OnApplicationBootstrap, OnApplicatio
       this.logger.warn(logLine('digest failed', { kind, error: (err as Error).message }));
     }
   }
+}
+
+/**
+ * When a failed backup was decided to have failed, to the millisecond: a CORRUPTED one when its
+ * verification ended, a FAILED one when its run ended. (`updatedAt` is kept to the second on
+ * SQLite and MySQL, so two failures in one second would tie on it.)
+ */
+function failedAt(r: BackupRecord): Date {
+  const verified = (r.metadata?.verification as { at?: unknown } | undefined)?.at;
+  if (r.status === BackupStatus.Corrupted && typeof verified === 'string' && !Number.isNaN(Date.parse(verified))) return new Date(verified);
+  return r.completedAt ?? r.updatedAt;
 }
