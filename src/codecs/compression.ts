@@ -119,23 +119,25 @@ export function zstdTester(
 /**
  * `zstd -d` whose output goes straight to `output` (a descriptor, e.g. a file) or to a pipe for
  * another child to read (`'pipe'`: pass `stdout` as that child's stdin), so decompressed bytes
- * never pass through this process. Feed the compressed bytes to `stdin`; `outputBytes` comes from
- * zstd's summary once it exited 0.
+ * never pass through this process. It reads `input`, a descriptor (a local artifact file, read
+ * from its current offset), or with `'pipe'` the compressed bytes fed to `stdin`; `outputBytes`
+ * comes from zstd's summary once it exited 0.
  */
 export function zstdDecompressTo(
   runner: ProcessRunner,
   output: number | 'pipe',
   signal?: AbortSignal,
-): { stdin: Writable; stdout: Readable | null; done: Promise<void>; outputBytes: () => number | undefined; kill(): void } {
+  input: number | 'pipe' = 'pipe',
+): { stdin: Writable | null; stdout: Readable | null; done: Promise<void>; outputBytes: () => number | undefined; kill(): void } {
   let outputBytes: number | undefined;
-  const { child, done: exited } = zstdChild(runner, ['-d', '-vv', '-c'], ['pipe', output, 'pipe'], 'zstd -d', false, signal);
+  const { child, done: exited } = zstdChild(runner, ['-d', '-vv', '-c'], [input, output, 'pipe'], 'zstd -d', false, signal);
   const done = exited.then((stderr) => {
     const m = /:\s*(\d+) bytes\s*$/m.exec(stderr);
     outputBytes = m ? Number(m[1]) : undefined;
   });
   done.catch(() => undefined);
   return {
-    stdin: child.stdin!,
+    stdin: child.stdin,
     stdout: child.stdout,
     done,
     outputBytes: () => outputBytes,

@@ -63,6 +63,8 @@ export interface RestoreInput {
    * the commit is a step of its own after the reader finished (a swap or rename, or a verified file).
    */
   direct?: (output: number | 'pipe', signal?: AbortSignal) => DirectOutput;
+  /** Resolves once nothing reads the artifact's descriptor any more (for its owner to close it). */
+  settled?(): Promise<void>;
 }
 
 /** The decompressor of `RestoreInput.direct`. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { closeSync, readSync } from 'node:fs';
+import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AgeCorruptError, AgeNoIdentityError, parseHeader, type AgeKeys, type ParsedHeader } from '../codecs/age/age.js';
@@ -9,6 +10,7 @@ import { EncryptionKeys } from '../codecs/encryption-keys.js';
 import { decompressor, zstdTester } from '../codecs/compression.js';
 import { restoreInput } from './restore-input.js';
 import { hashFile } from '../codecs/file-hash.js';
+import { FdReader } from '../codecs/fd-reader.js';
 import { MeasureTap } from '../codecs/tap.js';
 import { EngineError } from '../common/errors.js';
 import { ProcessRunner } from '../common/process-runner.js';
@@ -185,20 +187,38 @@ export class ArtifactLoader {
     };
     // Which key opens it is settled before a byte is read (and before the caller changes anything).
     const keys = record.encrypted ? this.keysFor(record) : undefined;
-    const source = await from.read(record.fileKey);
-    const input = restoreInput(source, new ChecksumGate(record.checksum), keys ? decryptor(keys) : undefined, record.compression as Compression, record.rawBytes, this.runner);
-    await restorer.restore(
-      target,
-      spec,
-      input,
-      {
+    // A local zstd artifact is opened once: zstd can read it itself (see `restoreInput`), and a
+    // restorer that takes the stream instead reads the same descriptor.
+    const fd = (from as { kind?: string }).kind === 'local' && !keys && record.compression === 'zstd' ? await from.openFd(record.fileKey).catch(() => undefined) : undefined;
+    const source = fd !== undefined ? new FdReader(fd) : await from.read(record.fileKey);
+    const input = restoreInput(
+      source,
+      new ChecksumGate(record.checksum),
+      keys ? decryptor(keys) : undefined,
+      record.compression as Compression,
+      record.rawBytes,
+      this.runner,
+      fd !== undefined ? { fd, checksum: record.checksum } : undefined,
+    );
+    try {
+      await restorer.restore(target, spec, input, {
         signal: opts.signal,
         timeoutMs: this.options.dump.timeoutMs,
         lockWaitTimeoutMs: this.options.dump.lockWaitTimeoutMs,
         beforeCommit: opts.beforeCommit,
         scratch: opts.scratch,
-      },
-    );
+      });
+    } finally {
+      if (fd !== undefined) {
+        // Nothing may read the descriptor once it is closed (its number could be reused).
+        if (!source.closed) {
+          source.destroy();
+          await once(source, 'close').catch(() => undefined);
+        }
+        await input.settled?.();
+        closeSync(fd);
+      }
+    }
   }
   /**
    * The keys that open an encrypted backup here; throws (before anything is read or changed)

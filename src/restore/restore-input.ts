@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ChecksumGate } from '../codecs/checksum-gate.js';
 import { decompressor, zstdDecompressTo, type Codec } from '../codecs/compression.js';
+import { hashFile } from '../codecs/file-hash.js';
 import { MeasureTap } from '../codecs/tap.js';
 import { EngineError } from '../common/errors.js';
 import type { ProcessRunner } from '../common/process-runner.js';
@@ -21,7 +22,11 @@ export function restoreInput(
   compression: Compression,
   rawBytes: number | null,
   runner: ProcessRunner,
+  /** The artifact is a local file and this is its descriptor (at offset 0): see `direct`. */
+  file?: { fd: number; checksum: string },
 ): RestoreInput {
+  // With `file`, `direct` checks the SHA-256 itself (positioned reads, beside zstd's own reads).
+  let hashedFile: Promise<void> | undefined;
   let chain: { transforms: RestoreInput['transforms']; done: Promise<void>[]; codecDone: Promise<void>; raw: () => number | undefined } | undefined;
   const open = () => {
     if (!chain) {
@@ -38,6 +43,7 @@ export function restoreInput(
   };
   const input: RestoreInput = {
     source,
+    settled: async () => void (await hashedFile?.catch(() => undefined)),
     get transforms() {
       return open().transforms;
     },
@@ -47,7 +53,11 @@ export function restoreInput(
     rawBytes,
     verified: async () => {
       const c = open();
-      if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', { retryable: false });
+      if (hashedFile) {
+        await hashedFile.catch((err: Error) => {
+          throw new EngineError(`the artifact ${/checksum mismatch/.test(err.message) ? 'failed its' : 'could not be read for its'} checksum (${err.message}); nothing was restored`, { retryable: false });
+        });
+      } else if (!gate.passed) throw new EngineError('the artifact was not read to its end; nothing was restored', { retryable: false });
       await decrypt?.done.catch((err: Error) => {
         throw new EngineError(`the artifact did not decrypt to its end (${err.message}); nothing was restored`, { retryable: false });
       });
@@ -63,9 +73,24 @@ export function restoreInput(
   if (compression === 'zstd') {
     input.direct = (output, signal) => {
       if (chain) throw new Error('the restore input was already opened as a stream');
+      if (file && !decrypt) {
+        // zstd reads the file itself while this process hashes it with positioned reads (both
+        // from the page cache): no artifact byte passes through a stream here.
+        source.destroy();
+        const zstd = zstdDecompressTo(runner, output, signal, file.fd);
+        const hashed = hashFile(file.fd, { signal }).then(({ sha256 }) => {
+          if (sha256 !== file.checksum) throw new Error(`checksum mismatch: expected ${file.checksum}, got ${sha256}`);
+        });
+        hashed.catch(() => zstd.kill());
+        hashedFile = hashed;
+        const done = Promise.all([hashed, zstd.done]).then(() => undefined);
+        done.catch(() => undefined);
+        chain = { transforms: [], done: [done], codecDone: done, raw: zstd.outputBytes };
+        return { stdout: zstd.stdout, done } satisfies DirectOutput;
+      }
       const zstd = zstdDecompressTo(runner, output, signal);
       // Compressed bytes only pass through here: storage → gate → [age] → zstd's stdin.
-      const fed = pipeline([source, gate, ...(decrypt ? [decrypt.stream] : []), zstd.stdin] as unknown as NodeJS.ReadWriteStream[], { signal }).catch((err: Error) => {
+      const fed = pipeline([source, gate, ...(decrypt ? [decrypt.stream] : []), zstd.stdin!] as unknown as NodeJS.ReadWriteStream[], { signal }).catch((err: Error) => {
         zstd.kill();
         throw err;
       });
