@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { BackupRecord } from '../src/backup/entities/backup-record.entity.js';
 import { ProcessRunner, type SpawnOptions } from '../src/common/process-runner.js';
@@ -40,6 +41,17 @@ function pipeThrough(producer: [string, string[]], consumer?: [string, string[]]
     (b ?? a).stdout!.on('data', (d: Buffer) => out.push(d));
     (b ?? a).once('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`${(b ? consumer! : producer)[0]} exited ${code}`))));
   });
+}
+
+/** `bytes` compressed by the zstd CLI at level 1. */
+async function zstdOf(bytes: Buffer): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'gate-'));
+  try {
+    writeFileSync(join(dir, 'raw'), bytes);
+    return await pipeThrough(['zstd', ['-1', '-q', '-c', join(dir, 'raw')]]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const PG_DUMP = (db: string, ...extra: string[]): [string, string[]] => ['pg_dump', ['-h', '127.0.0.1', '-U', 'postgres', '--no-password', ...extra, db]];
@@ -199,6 +211,41 @@ describe('PostgreSQL restores commit only a whole, verified dump', () => {
       { id: 2, n: 100000, head: 'y'.repeat(18) },
     ]);
     // The unpacked archive is gone with its directory.
+    expect(existsSync(options.tempDir) ? readdirSync(options.tempDir) : []).toEqual([]);
+  }, 120_000);
+
+  // Fewer than 3 jobs: one pg_restore fed by zstd as it unpacks; 3 or more: unpacked to a file
+  // for `pg_restore --jobs`. Both load a scratch database that only a verified artifact renames in.
+  it.each([1, 3])('a zstd custom archive into a new database with %i job(s): whole when good; when one byte is off, nothing, and no scratch database left', async (jobs) => {
+    const jobsRestorer = new PostgresRestorer(new PostgresEngine(runner, options), runner, options.tempDir, jobs);
+    const raw = await pipeThrough(PG_DUMP(source, '--format=custom', '--compress=0'));
+    const zst = await zstdOf(raw);
+    const scratch = async () => (await pgQuery('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'bm\\_rs\\_%'`)).map((r) => r.datname as string);
+    const before = await scratch();
+    const intoNew = (record: BackupRecord, database: string) =>
+      loader.restore(record, target, jobsRestorer, { database, dropExisting: false, createdDatabase: true, signal: new AbortController().signal });
+
+    const good = await createPgDatabase(`gate_new${jobs}`);
+    try {
+      await intoNew(artifact(zst, { format: 'custom', compression: 'zstd', rawBytes: raw.length }), good);
+      expect(await digest(good)).toBe(await digest(source));
+    } finally {
+      await dropPgDatabase(good);
+    }
+
+    const bad = await createPgDatabase(`gate_bad${jobs}`);
+    try {
+      const record = artifact(zst, { format: 'custom', compression: 'zstd', rawBytes: raw.length });
+      // Same size, one byte flipped near the end: the record's SHA-256 no longer matches.
+      const flipped = Buffer.from(zst);
+      flipped[flipped.length - 20] ^= 0x01;
+      writeFileSync(join(options.storageDir, record.fileKey!), flipped);
+      await expect(intoNew(record, bad)).rejects.toThrow(/checksum|decompress/);
+      expect(await digest(bad)).toBe('');
+    } finally {
+      await dropPgDatabase(bad);
+    }
+    expect((await scratch()).filter((d) => !before.includes(d))).toEqual([]);
     expect(existsSync(options.tempDir) ? readdirSync(options.tempDir) : []).toEqual([]);
   }, 120_000);
 
