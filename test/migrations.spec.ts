@@ -42,9 +42,10 @@ async function triggersOf(ds: DataSource): Promise<string[]> {
 
 /** The names `triggersOf` lists for the trigger-kept tables `kept` (`counts`, `totals`) of a catalog prefixed `bm_`. */
 function keptBy(ds: DataSource, kept: string[]): string[] {
-  const names = ds.options.type === 'postgres'
-    ? kept.flatMap((k) => [`bm_trg_backup_${k}`, `bm_backup_${k}_follow()`])
-    : kept.flatMap((k) => ['delete', 'insert', 'update'].map((op) => `bm_trg_backup_${k}_${op}`));
+  const names =
+    ds.options.type === 'postgres'
+      ? kept.flatMap((k) => [`bm_trg_backup_${k}`, `bm_backup_${k}_follow()`])
+      : kept.flatMap((k) => ['delete', 'insert', 'update'].map((op) => `bm_trg_backup_${k}_${op}`));
   return names.sort();
 }
 
