@@ -6,6 +6,7 @@ import { BackupRecordsLiveIndexes1796097124876 } from './1796097124876-backup-re
 import { BackupCounts1796320000000 } from './1796320000000-backup-counts.js';
 import { BackupTotals1796400000000 } from './1796400000000-backup-totals.js';
 import { DropTargetVerifiedIndex1796410000000 } from './1796410000000-drop-target-verified-index.js';
+import { DropBackupCounts1796420000000 } from './1796420000000-drop-backup-counts.js';
 import { ACCOUNT_MIGRATIONS } from './accounts.js';
 import { AUDIT_MIGRATIONS } from './audit.js';
 import type { CatalogMigration } from './catalog-migration.js';
@@ -32,6 +33,7 @@ export const CATALOG_MIGRATIONS = [
   BackupCounts1796320000000,
   BackupTotals1796400000000,
   DropTargetVerifiedIndex1796410000000,
+  DropBackupCounts1796420000000,
 ];
 
 type MigrationClass = new () => CatalogMigration;

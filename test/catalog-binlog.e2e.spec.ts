@@ -72,7 +72,8 @@ const mariadbd = bin('mariadbd');
     const ds = await openCatalog({ url, sqlitePath: '', migrationsRun: true });
     try {
       const triggers = (await ds.query('SHOW TRIGGERS')).map((t: { Trigger: string }) => t.Trigger).sort();
-      expect(triggers).toEqual(['counts', 'totals'].flatMap((k) => ['delete', 'insert', 'update'].map((op) => `bm_trg_backup_${k}_${op}`)).sort());
+      // The counts' triggers were made, then dropped with their table (DropBackupCounts1796420000000).
+      expect(triggers).toEqual(['delete', 'insert', 'update'].map((op) => `bm_trg_backup_totals_${op}`));
       await ds.getRepository('BackupRecord').insert({ id: '11111111-1111-4111-8111-111111111111', type: 'daily', status: 'VERIFIED', target: 't', engine: 'postgres', compression: 'zstd', triggeredBy: 'test', sizeBytes: 5 });
       expect(await ds.getRepository('BackupTotal').find()).toEqual([expect.objectContaining({ target: 't', type: 'daily', status: 'VERIFIED', n: 1, sizeBytes: 5 })]);
     } finally {

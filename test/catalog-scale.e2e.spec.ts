@@ -206,7 +206,7 @@ describe.each(engines)('a large catalog on $name', (engine) => {
     }
   });
 
-  it('/metrics counts and last successes equal a count done here, also after status changes, soft deletes, undeletes and deletes', async () => {
+  it('/metrics counts and last successes equal a count done here, also after status, target and type changes, soft deletes, undeletes and deletes', async () => {
     const repo = ds.getRepository(BackupRecord);
     const scrape = async () => {
       const text = await (await fetch(`${t.url}/metrics`)).text();
@@ -239,6 +239,9 @@ describe.each(engines)('a large catalog on $name', (engine) => {
     await repo.softDelete({ id: In(ids.slice(50, 80)) });
     await repo.restore({ id: In(deleted.slice(0, 20)) });
     await repo.delete({ id: In([...ids.slice(80, 100), ...deleted.slice(20, 30)]) });
+    // Changes of type, size and verification move records between the kept totals, not between the counts.
+    await repo.update({ id: In(ids.slice(100, 120)) }, { type: BackupType.Monthly, sizeBytes: 1, compressionRatio: null, verifiedAt: null });
+    await repo.update({ id: In(ids.slice(120, 130)) }, { type: BackupType.Manual, status: BackupStatus.Corrupted, verifiedAt: new Date() });
     // The newest good backup of t2 goes: the one before it is its last success now.
     const t2 = live.filter((r) => r.target === 't2' && isGoodDataBackup(r as BackupRecord)).sort((a, b) => newestFirst(a as BackupRecord, b as BackupRecord))[0];
     await repo.softDelete({ id: t2.id! });

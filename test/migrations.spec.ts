@@ -28,9 +28,30 @@ async function tablesOf(ds: DataSource): Promise<string[]> {
   return (await ds.query<Array<{ name: string }>>(sql)).map((r) => r.name).sort();
 }
 
+/** The catalog's triggers, and on PostgreSQL the trigger functions they call (as `name()`), sorted. */
+async function triggersOf(ds: DataSource): Promise<string[]> {
+  const type = ds.options.type;
+  const sql =
+    type === 'postgres'
+      ? `SELECT tgname AS name FROM pg_trigger WHERE NOT tgisinternal
+         UNION ALL SELECT proname || '()' FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = 'public' AND p.prorettype = 'trigger'::regtype`
+      : type === 'better-sqlite3' ? `SELECT name FROM sqlite_master WHERE type = 'trigger'`
+      : `SELECT trigger_name AS name FROM information_schema.triggers WHERE trigger_schema = DATABASE()`;
+  return (await ds.query<Array<{ name: string }>>(sql)).map((r) => r.name).sort();
+}
+
+/** The names `triggersOf` lists for the trigger-kept tables `kept` (`counts`, `totals`) of a catalog prefixed `bm_`. */
+function keptBy(ds: DataSource, kept: string[]): string[] {
+  const names =
+    ds.options.type === 'postgres'
+      ? kept.flatMap((k) => [`bm_trg_backup_${k}`, `bm_backup_${k}_follow()`])
+      : kept.flatMap((k) => ['delete', 'insert', 'update'].map((op) => `bm_trg_backup_${k}_${op}`));
+  return names.sort();
+}
+
 /** Tables of issue 18 (notifications). */
 const NOTIFICATION_TABLES = ['notification_channels', 'notification_deliveries', 'notification_conditions'];
-const CATALOG_TABLES = ['backup_records', 'backup_copies', 'backup_counts', 'backup_totals', 'restore_runs', 'schedules', 'audit_events', 'cache_clear_events', 'users', 'sessions', 'api_tokens', ...NOTIFICATION_TABLES];
+const CATALOG_TABLES = ['backup_records', 'backup_copies', 'backup_totals', 'restore_runs', 'schedules', 'audit_events', 'cache_clear_events', 'users', 'sessions', 'api_tokens', ...NOTIFICATION_TABLES];
 
 /** One empty database per call, on each engine; `url` undefined means an SQLite file. */
 type Engine = { name: string; fresh(): Promise<{ url: string | undefined; sqlitePath: string }> };
@@ -76,6 +97,7 @@ describe.each(engines)('catalog migrations on $name', (engine) => {
       expect(await tablesOf(ds)).toEqual(['bm_migrations', ...CATALOG_TABLES.map((t) => `bm_${t}`)].sort());
       // The entities describe exactly what the migrations built: nothing for TypeORM to change.
       expect(await schemaDiff(ds)).toEqual([]);
+      expect(await triggersOf(ds)).toEqual(keptBy(ds, ['totals']));
       const repo = ds.getRepository('BackupRecord');
       const completedAt = new Date('2026-03-04T05:06:07.089Z');
       await repo.insert({ id: ID, type: 'manual', status: 'QUEUED', target: 't', engine: 'postgres', compression: 'zstd', triggeredBy: 'test', metadata: { a: 1 }, sizeBytes: 2 ** 40, completedAt });
@@ -87,6 +109,7 @@ describe.each(engines)('catalog migrations on $name', (engine) => {
       for (let i = 0; i < CATALOG_MIGRATIONS.length; i++) await ds.undoLastMigration({ transaction: 'each' });
       expect(Number((await ds.query(`SELECT count(*) AS n FROM bm_migrations`))[0].n)).toBe(0);
       expect(await tablesOf(ds)).toEqual(['bm_migrations']);
+      expect(await triggersOf(ds)).toEqual([]);
       await ds.runMigrations({ transaction: 'each' });
       expect(await schemaDiff(ds)).toEqual([]);
     } finally {
@@ -149,6 +172,58 @@ describe.each(engines)('catalog migrations on $name', (engine) => {
     }
   });
 
+  it('drop backup_counts and its triggers; undone, bring them back counted from the live records, and kept again', async () => {
+    const ds = await openCatalog({ ...(await engine.fresh()), migrationsRun: true });
+    const repo = ds.getRepository('BackupRecord');
+    const key = (r: { target: string; status: string }) => `${r.target} ${r.status}`;
+    /** Live records per target and status, as `bm_backup_counts` holds them (rows at 0 left out). */
+    const kept = async () =>
+      Object.fromEntries((await ds.query(`SELECT target, status, n FROM bm_backup_counts`)).filter((r: any) => Number(r.n) > 0).map((r: any) => [key(r), Number(r.n)]));
+    /** The same, counted here from the live records. */
+    const counted = async () => {
+      const m: Record<string, number> = {};
+      for (const r of (await repo.find()) as any[]) m[key(r)] = (m[key(r)] ?? 0) + 1;
+      return m;
+    };
+    try {
+      expect(await tablesOf(ds)).not.toContain('bm_backup_counts');
+      expect(await triggersOf(ds)).toEqual(keptBy(ds, ['totals']));
+      await repo.insert(
+        Array.from({ length: 30 }, (_, i) => ({
+          id: `${String(i).padStart(8, '0')}-2222-4222-8222-222222222222`,
+          type: ['daily', 'manual'][i % 2],
+          status: ['VERIFIED', 'FAILED', 'COMPLETED'][i % 3],
+          target: `t${i % 4}`,
+          engine: 'postgres',
+          compression: 'zstd',
+          triggeredBy: 'test',
+          deletedAt: i % 5 === 4 ? new Date() : null,
+        })),
+      );
+
+      const applied = async () => (await ds.query(`SELECT name FROM bm_migrations`)).map((r: { name: string }) => r.name);
+      while ((await applied()).includes('DropBackupCounts1796420000000')) await ds.undoLastMigration({ transaction: 'each' });
+      expect(await applied()).toContain('BackupTotals1796400000000');
+      expect(await tablesOf(ds)).toContain('bm_backup_counts');
+      expect(await triggersOf(ds)).toEqual(keptBy(ds, ['counts', 'totals']));
+      expect(Object.keys(await kept()).length).toBeGreaterThan(5);
+      expect(await kept()).toEqual(await counted());
+      // Its triggers follow writes again.
+      await repo.update({ target: 't1', status: 'FAILED' }, { status: 'VERIFIED' });
+      await repo.softDelete({ target: 't2', status: 'COMPLETED' });
+      await repo.restore({ target: 't3' });
+      await repo.delete({ target: 't0', type: 'daily' });
+      expect(await kept()).toEqual(await counted());
+
+      await ds.runMigrations({ transaction: 'each' });
+      expect(await tablesOf(ds)).not.toContain('bm_backup_counts');
+      expect(await triggersOf(ds)).toEqual(keptBy(ds, ['totals']));
+      expect(await schemaDiff(ds)).toEqual([]);
+    } finally {
+      await ds.destroy();
+    }
+  });
+
   it("migrate beside a host's own tables of the same names, which stay untouched", async () => {
     const where = await engine.fresh();
     // The host's tables: its own `schedules` and its own `migrations` history.
@@ -175,6 +250,9 @@ describe.each(engines)('catalog migrations on $name', (engine) => {
     const where = await engine.fresh();
     const old = await openCatalog({ ...where, tablePrefix: '', migrationsRun: true });
     expect(await tablesOf(old)).toEqual(['backup_manager_migrations', ...CATALOG_TABLES].sort());
+    // An install from before DropBackupCounts1796420000000: it has `backup_counts` and its triggers.
+    await old.undoLastMigration({ transaction: 'each' });
+    expect(await tablesOf(old)).toEqual(['backup_manager_migrations', 'backup_counts', ...CATALOG_TABLES].sort());
     const createdAt = new Date('2025-01-02T03:04:05.678Z');
     await old.getRepository('BackupRecord').insert({ id: ID, type: 'daily', status: 'VERIFIED', target: 't', engine: 'postgres', compression: 'zstd', triggeredBy: 'old', createdAt });
     // The shapes the older migrations left, which the entities of that version did not match.
@@ -189,6 +267,7 @@ describe.each(engines)('catalog migrations on $name', (engine) => {
     const ds = await openCatalog({ ...where, migrationsRun: true });
     try {
       expect(await tablesOf(ds)).toEqual(['backup_manager_migrations', 'bm_migrations', ...CATALOG_TABLES.map((t) => `bm_${t}`)].sort());
+      expect(await triggersOf(ds)).toEqual(keptBy(ds, ['totals']));
       expect(await schemaDiff(ds)).toEqual([]);
       expect(await ds.getRepository('BackupRecord').findOneByOrFail({ id: ID })).toMatchObject({ status: 'VERIFIED', triggeredBy: 'old', createdAt });
       expect(await ds.getRepository('BackupTotal').find()).toEqual([expect.objectContaining({ target: 't', type: 'daily', status: 'VERIFIED', n: 1 })]);

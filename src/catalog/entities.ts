@@ -2,7 +2,6 @@ import { EntitySchema, getMetadataArgsStorage, type ColumnType, type EntitySchem
 import { ACCOUNT_ENTITIES } from '../accounts/entities/index.js';
 import { AUDIT_ENTITIES } from '../audit/entities/index.js';
 import { BackupCopy } from '../backup/entities/backup-copy.entity.js';
-import { BackupCount } from '../backup/entities/backup-count.entity.js';
 import { BackupRecord, LIVE_ROWS } from '../backup/entities/backup-record.entity.js';
 import { BackupTotal } from '../backup/entities/backup-total.entity.js';
 import { CACHE_ENTITIES } from '../cache/entities/index.js';
@@ -12,7 +11,7 @@ import { SCHEDULER_ENTITIES } from '../scheduler/entities/index.js';
 import { DEFAULTS } from '../config/defaults.js';
 
 /** Every catalog entity class (repository tokens; `ds.getRepository(BackupRecord)`). */
-export const CATALOG_ENTITIES = [BackupRecord, BackupCopy, BackupCount, BackupTotal, ...RESTORE_ENTITIES, ...SCHEDULER_ENTITIES, ...AUDIT_ENTITIES, ...CACHE_ENTITIES, ...ACCOUNT_ENTITIES, ...NOTIFICATION_ENTITIES];
+export const CATALOG_ENTITIES = [BackupRecord, BackupCopy, BackupTotal, ...RESTORE_ENTITIES, ...SCHEDULER_ENTITIES, ...AUDIT_ENTITIES, ...CACHE_ENTITIES, ...ACCOUNT_ENTITIES, ...NOTIFICATION_ENTITIES];
 
 /** Prefix of the catalog's table and index names unless `catalog.tablePrefix` says otherwise. */
 export const DEFAULT_TABLE_PREFIX = DEFAULTS.catalog.tablePrefix;

@@ -5,8 +5,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Repository } from 'typeorm';
 import { BackupCopies } from '../backup/backup-copies.service.js';
 import type { BackupEvent } from '../backup/backup-events.js';
-import { BackupCount } from '../backup/entities/backup-count.entity.js';
 import { BackupRecord, GOOD_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
+import { BackupTotal } from '../backup/entities/backup-total.entity.js';
 import { isRelayedEvent } from '../common/event-relay.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
@@ -33,7 +33,7 @@ export class BackupMetrics {
 
   constructor(
     @InjectRepository(BackupRecord, CATALOG_CONNECTION) private readonly records: Repository<BackupRecord>,
-    @InjectRepository(BackupCount, CATALOG_CONNECTION) private readonly counts: Repository<BackupCount>,
+    @InjectRepository(BackupTotal, CATALOG_CONNECTION) private readonly totals: Repository<BackupTotal>,
     private readonly queue: JobsQueue,
     @Optional() private readonly copies?: BackupCopies,
   ) {
@@ -124,14 +124,15 @@ export class BackupMetrics {
   }
 
   /**
-   * Counts from `backup_counts` (a row per target and status, kept by the catalog's triggers) and
-   * the newest good backup of each target in one query (a seek per target in its list index):
-   * the cost of a scrape follows the number of targets, not of records.
+   * Counts from `backup_totals` (live records per target, type and status, kept by the catalog's
+   * triggers) summed over the types, and the newest good backup of each target in one query (a
+   * seek per target in its list index): the cost of a scrape follows the number of targets, not
+   * of records.
    */
   private async refreshCatalog(): Promise<void> {
-    const [counts, newest] = await Promise.all([this.counts.find(), this.newestGoodPerTarget()]);
+    const [counts, newest] = await Promise.all([this.liveCounts(), this.newestGoodPerTarget()]);
     this.backups.reset();
-    for (const c of counts) if (Number(c.n) > 0) this.backups.set({ target: c.target, status: c.status }, Number(c.n));
+    for (const c of counts) this.backups.set({ target: c.target, status: c.status }, Number(c.n));
     this.lastSuccess.reset();
     this.lastSize.reset();
     this.lastDuration.reset();
@@ -141,6 +142,20 @@ export class BackupMetrics {
       if (good.sizeBytes != null) this.lastSize.set({ target }, good.sizeBytes);
       if (good.durationMs != null) this.lastDuration.set({ target }, good.durationMs / 1000);
     }
+  }
+
+  /** Live records per target and status, where there are any (a totals row may hold 0). */
+  private liveCounts(): Promise<Array<{ target: string; status: string; n: number | string }>> {
+    // NOTE: SUM is a bigint (a string) on PostgreSQL and a decimal (a string) on MySQL.
+    return this.totals
+      .createQueryBuilder('c')
+      .select('c.target', 'target')
+      .addSelect('c.status', 'status')
+      .addSelect('SUM(c.n)', 'n')
+      .groupBy('c.target')
+      .addGroupBy('c.status')
+      .having('SUM(c.n) > 0')
+      .getRawMany();
   }
 
   /** What `findNewestGood` answers, for every target with a good backup at once: one statement. */
@@ -153,7 +168,7 @@ export class BackupMetrics {
       `SELECT ${x('id')} FROM ${q(this.records.metadata.tableName)} x WHERE ${x('target')} = g.${q('target')} AND ${x('status')} IN (${good})` +
       ` AND ${x('scope')} = 'full' AND ${x('includeSchema')} IS TRUE AND ${x('includeData')} IS TRUE AND ${x('deletedAt')} IS NULL` +
       ` ORDER BY ${x('createdAt')} DESC, ${x('startedAt')} DESC, ${x('id')} DESC LIMIT 1`;
-    const targets = `SELECT DISTINCT ${q('target')} FROM ${q(this.counts.metadata.tableName)} WHERE ${q('status')} IN (${good}) AND ${q('n')} > 0`;
+    const targets = `SELECT DISTINCT ${q('target')} FROM ${q(this.totals.metadata.tableName)} WHERE ${q('status')} IN (${good}) AND ${q('n')} > 0`;
     // Each target's pick (a seek in its list index), joined back to its record for the columns.
     return this.records
       .createQueryBuilder('b')
