@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,9 @@ import { FdReader } from './fd-reader.js';
 
 describe('FdReader', () => {
   let dir: string;
-  beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'fd-reader-'))));
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fd-reader-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads the whole file from offset 0 and leaves the descriptor open', async () => {

@@ -59,7 +59,9 @@ export async function startS3(opts: { bucket?: string; dir?: string } = {}): Pro
   const secretFile = join(dir, '..', `${randomBytes(4).toString('hex')}.secret`);
   writeFileSync(secretFile, `${secretAccessKey}\n`, { mode: 0o600 });
   const base = { S3_DIR: dir, S3_BUCKETS: bucket, S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey };
-  let { child, port } = await spawnServer({ ...base, S3_PORT: '0' });
+  const started = await spawnServer({ ...base, S3_PORT: '0' });
+  const port = started.port;
+  let child = started.child;
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
     region: 'us-east-1',
