@@ -4,17 +4,21 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page, type Request } from 'playwright-core';
 import { AccountsService } from '../src/accounts/accounts.service.js';
 import { Role } from '../src/auth/roles.js';
+import { api, waitForSettled } from './support/api.js';
 import { startTestApp, waitFor, type TestApp } from './support/app.js';
 import { createPgDatabase, dropPgDatabase, pgQuery } from './support/pg.js';
+import { startS3, type TestS3 } from './support/s3.js';
 
 /**
  * The dashboard in a real browser (Debian's chromium driven by playwright-core), against the
  * whole service: PostgreSQL target, Redis queue, workers. Every page may reach the service and
  * nothing else: each context refuses (and records) any other request. Each test saves a
- * screenshot under SCREENSHOT_DIR (default: <tmp>/backup-manager-dashboard).
+ * screenshot under SCREENSHOT_DIR (default: <tmp>/backup-manager-dashboard). An S3 destination
+ * `offsite` (s3rver, this file's own) is configured but not a default: only the backups that ask
+ * for it go there.
  */
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p));
 const SHOTS = process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'backup-manager-dashboard');
@@ -24,6 +28,7 @@ const LOCKED = { username: 'lou', password: 'operator-pw-1618' };
 
 let t: TestApp;
 let db: string;
+let s3: TestS3;
 let browser: Browser;
 let evil: Server;
 let evilUrl: string;
@@ -66,12 +71,42 @@ async function verifiedBackup(): Promise<string> {
   return id;
 }
 
+/** Requests a backup of `app` into `storages` through the API. @returns its id. */
+async function backupInto(storages: string[]): Promise<string> {
+  const r = await api(t, 'POST', '/api/v1/backups', { body: { target: 'app', storages } });
+  expect(r.status).toBe(202);
+  return r.body.id as string;
+}
+
+/** sRGB relative luminance (WCAG 2) of a computed CSS colour such as `rgb(154, 103, 0)`. */
+function luminance(css: string): number {
+  const [r, g, b] = (css.match(/[\d.]+/g) ?? []).slice(0, 3).map((v) => {
+    const c = Number(v) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** The WCAG contrast ratio of an element's text against the first background behind it that is painted. */
+async function contrastOf(el: Locator): Promise<number> {
+  const { color, backgrounds } = await el.evaluate((node) => {
+    const style = (n: unknown) => (globalThis as any).getComputedStyle(n);
+    const backgrounds: string[] = [];
+    for (let n: any = node; n; n = n.parentElement) backgrounds.push(style(n).backgroundColor as string);
+    return { color: style(node).color as string, backgrounds };
+  });
+  const painted = backgrounds.find((c) => !/^rgba\(.*,\s*0\)$/.test(c) && c !== 'transparent') ?? 'rgb(255, 255, 255)';
+  const [hi, lo] = [luminance(color), luminance(painted)].sort((a, b) => b - a);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
 beforeAll(async () => {
   if (!CHROMIUM) throw new Error('chromium is not installed: apt-get install chromium (.ci/run does)');
   mkdirSync(SHOTS, { recursive: true });
   db = await createPgDatabase('dash');
   await pgQuery(db, 'CREATE TABLE orders (id int PRIMARY KEY, ref text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 500) g;');
-  t = await startTestApp({ BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}`, LOGIN_MAX_FAILURES: '3', LOGIN_LOCKOUT_SECONDS: '60' });
+  s3 = await startS3();
+  t = await startTestApp({ BACKUP_TARGET_APP_URL: `postgres://postgres@127.0.0.1:5432/${db}`, LOGIN_MAX_FAILURES: '3', LOGIN_LOCKOUT_SECONDS: '60', ...s3.env('offsite', 'dash') });
   const accounts = t.app.get(AccountsService, { strict: false });
   await accounts.createUser(ADMIN.username, Role.Admin, ADMIN.password);
   await accounts.createUser(VIEWER.username, Role.Viewer, VIEWER.password);
@@ -98,6 +133,7 @@ afterAll(async () => {
   await browser?.close();
   evil?.close();
   await t?.close();
+  await s3?.stop();
   if (db) await dropPgDatabase(db);
 });
 
@@ -269,4 +305,82 @@ describe('the dashboard in a browser', () => {
     expect(replay).toBe(401);
     await shot(page, 'logged-out');
   });
+});
+
+describe('a backup whose S3 copy failed, in the browser', () => {
+  // NOTE: last in this file: it stops the S3 server for good.
+  it('reads as degraded, naming the destination, in the list, on its page, in the restore wizard and on the overview; a whole backup beside it does not', async () => {
+    const wholeId = await backupInto(['local', 'offsite']);
+    const whole = await waitForSettled(t, wholeId);
+    expect(whole).toMatchObject({ status: 'VERIFIED', degraded: false, failedDestinations: [] });
+    const { page } = await newPage();
+    const streams: Request[] = [];
+    page.on('request', (r) => {
+      if (r.url() === `${t.url}/api/v1/events`) streams.push(r);
+    });
+    await login(page, ADMIN);
+    await page.goto(`${t.url}/#/backups`);
+    await page.locator(`tr[data-backup-id="${wholeId}"]`).waitFor();
+    // The overview's event stream closes and the backups page opens its own: the next backup's events reach it.
+    await waitFor(async () => streams.length >= 2 && !!(await streams.at(-1)!.response()), 'the backups page to listen to events');
+
+    // S3 goes down: the next backup is written to local disk only, its S3 copy fails.
+    await s3.kill();
+    const id = await backupInto(['local', 'offsite']);
+    const statusCell = (backupId: string) => page.locator(`tr[data-backup-id="${backupId}"] td`).nth(3);
+    // On the page already open, from the events alone.
+    await statusCell(id).locator('[data-status="VERIFIED"]').waitFor({ timeout: 60_000 });
+    await statusCell(id).getByText('degraded: offsite', { exact: true }).waitFor();
+    const done = await waitForSettled(t, id);
+    expect(done).toMatchObject({ status: 'VERIFIED', degraded: true, failedDestinations: ['offsite'] });
+    expect(done.destinations.find((d: any) => d.storage === 'offsite')).toMatchObject({ state: 'FAILED' });
+
+    // The list as anyone opening it sees it.
+    await page.reload();
+    await statusCell(wholeId).locator('[data-status="VERIFIED"]').waitFor();
+    expect(await statusCell(id).textContent()).toBe('VERIFIED degraded: offsite');
+    expect(await statusCell(id).getByText('degraded: offsite').getAttribute('title')).toMatch(/offsite lacks its copy/);
+    expect(await statusCell(wholeId).textContent()).toBe('VERIFIED');
+    // Both chips readable (WCAG AA, 4.5:1), in the light and the dark colour scheme.
+    const faint: string[] = [];
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      for (const text of ['VERIFIED', 'degraded: offsite']) {
+        const ratio = await contrastOf(statusCell(id).getByText(text, { exact: true }));
+        if (ratio < 4.5) faint.push(`${text} (${colorScheme}): ${ratio.toFixed(2)}:1`);
+      }
+      await shot(page, `backups-degraded-${colorScheme}`);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(faint).toEqual([]);
+
+    // Its page: the chip in the heading, the banner, the failed copy under Destinations.
+    await page.locator(`tr[data-backup-id="${id}"]`).getByRole('link').first().click();
+    const heading = page.getByRole('heading', { level: 1 });
+    await heading.getByText('degraded: offsite', { exact: true }).waitFor();
+    expect(await heading.textContent()).toBe(`Backup ${id.slice(0, 8)} of app VERIFIED degraded: offsite`);
+    await page.getByRole('status').filter({ hasText: 'Degraded: offsite lacks its copy (see Destinations)' }).waitFor();
+    const offsite = page.getByRole('region', { name: 'Destinations', exact: true }).getByRole('row').filter({ hasText: 'offsite' });
+    expect(await offsite.textContent()).toContain('FAILED');
+    await shot(page, 'backup-degraded-detail');
+
+    // The restore wizard says it too, before anything is replaced.
+    await page.getByRole('link', { name: 'Restore…' }).click();
+    await page.getByRole('region', { name: '1. What will be replaced' }).getByText('degraded: offsite', { exact: true }).waitFor();
+
+    // The whole backup's page: no chip, no banner.
+    await page.goto(`${t.url}/#/backups/${wholeId}`);
+    await page.getByRole('heading', { level: 1, name: new RegExp(`^Backup ${wholeId.slice(0, 8)} of app`) }).waitFor();
+    expect(await heading.textContent()).toBe(`Backup ${wholeId.slice(0, 8)} of app VERIFIED`);
+    await expect(page.getByText(/degraded/i).count()).resolves.toBe(0);
+
+    // The overview: under "Needs attention", and as the target's last backup.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const attention = page.getByRole('region', { name: 'Needs attention' }).getByRole('listitem').filter({ hasText: `app ${id.slice(0, 8)}` });
+    await attention.getByText('degraded: offsite', { exact: true }).waitFor();
+    expect(await attention.textContent()).toContain('offsite lacks its copy');
+    await expect(page.getByRole('region', { name: 'Needs attention' }).getByText(wholeId.slice(0, 8)).count()).resolves.toBe(0);
+    expect(await page.getByRole('region', { name: 'app', exact: true }).locator('xpath=.//dt[normalize-space()="Last backup"]/following-sibling::dd[1]').textContent()).toBe('VERIFIED degraded: offsite');
+    await shot(page, 'overview-degraded');
+  }, 180_000);
 });
