@@ -248,6 +248,20 @@ describe.each(engines)('a large catalog on $name', (engine) => {
     const after = await bruteForce();
     expect(after.lastSuccess['target="t2"']).toBeLessThan(t2.completedAt!.getTime() / 1000);
     expect(await scrape()).toEqual(after);
+
+    // Two good backups of t3 created in the same second, the newest of all: the one started later
+    // is its last success, though the other one comes first in list order (the higher id).
+    const [lo, hi] = live
+      .filter((r) => r.target === 't3' && !r.deletedAt && isGoodDataBackup(r as BackupRecord))
+      .slice(0, 2)
+      .map((r) => r.id!)
+      .sort();
+    const second = Math.ceil(Date.now() / 1000) * 1000 + 3_600_000;
+    await repo.update({ id: lo }, { createdAt: new Date(second), startedAt: new Date(second + 10_000), completedAt: new Date(second + 20_000) });
+    await repo.update({ id: hi }, { createdAt: new Date(second), startedAt: new Date(second + 1_000), completedAt: new Date(second + 5_000) });
+    const tied = await bruteForce();
+    expect(tied.lastSuccess['target="t3"']).toBe((second + 20_000) / 1000);
+    expect(await scrape()).toEqual(tied);
   });
 
   it('stats equal a count done here after status, target, type, size and verification changes, soft deletes, undeletes and deletes', async () => {

@@ -49,6 +49,54 @@ export function goodDataWhere(target: string): FindOptionsWhere<BackupRecord> {
 }
 
 /** The newest good backup of a target that holds its data (see `isGoodDataBackup`), or null. */
-export function findNewestGood(records: Repository<BackupRecord>, target: string): Promise<BackupRecord | null> {
-  return records.findOne({ where: goodDataWhere(target), order: NEWEST_FIRST });
+export async function findNewestGood(records: Repository<BackupRecord>, target: string): Promise<BackupRecord | null> {
+  return (await findNewestGoodOfEach(records, [target]))[0] ?? null;
+}
+
+/** Statements of at most this many targets each (SQLite allows 500 parts in a UNION). */
+const TARGETS_PER_STATEMENT = 100;
+
+/**
+ * `findNewestGood` for each of `targets` (those without one are left out), in one statement per
+ * 100 targets plus one that loads the records. Each target's part takes its two newest good
+ * records in list order (`createdAt`, `id`): a walk of its list index that stops at the second
+ * match. `NEWEST_FIRST` also orders by `startedAt`, which no index holds; in one ORDER BY with it
+ * MySQL/MariaDB sorted every record of the target (5 ms each at 2,000 records, 310 ms a
+ * `/metrics` scrape at 100k). Only when the two share a creation time (a catalog may keep whole
+ * seconds) does the tie-break need more rows: then that target is asked on its own, in full order.
+ */
+export async function findNewestGoodOfEach(records: Repository<BackupRecord>, targets: string[]): Promise<BackupRecord[]> {
+  const out: BackupRecord[] = [];
+  for (let i = 0; i < targets.length; i += TARGETS_PER_STATEMENT) out.push(...(await newestGoodOf(records, targets.slice(i, i + TARGETS_PER_STATEMENT))));
+  return out;
+}
+
+async function newestGoodOf(records: Repository<BackupRecord>, targets: string[]): Promise<BackupRecord[]> {
+  if (!targets.length) return [];
+  const connection = records.manager.connection;
+  const q = (name: string) => connection.driver.escape(name);
+  const c = (col: string) => `x.${q(col)}`;
+  const good = GOOD_BACKUP_STATUSES.map((st) => `'${st}'`).join(', ');
+  // The filter of `goodDataWhere` (constants, and each target as a parameter).
+  const part = (i: number) =>
+    `SELECT * FROM (SELECT ${c('id')} AS ${q('id')} FROM ${q(records.metadata.tableName)} x` +
+    ` WHERE ${c('deletedAt')} IS NULL AND ${c('target')} = :t${i} AND ${c('status')} IN (${good}) AND ${c('scope')} = 'full'` +
+    ` AND ${c('includeSchema')} IS TRUE AND ${c('includeData')} IS TRUE ORDER BY ${c('createdAt')} DESC, ${c('id')} DESC LIMIT 2) ${q(`n${i}`)}`;
+  const [sql, params] = connection.driver.escapeQueryWithParameters(
+    targets.map((_, i) => part(i)).join(' UNION ALL '),
+    Object.fromEntries(targets.map((t, i) => [`t${i}`, t])),
+  );
+  const ids = ((await records.query(sql, params)) as Array<{ id: string }>).map((r) => r.id);
+  if (!ids.length) return [];
+  const found = await records.findBy({ id: In(ids) });
+  const byTarget = new Map<string, BackupRecord[]>();
+  for (const r of found) byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r]);
+  const out: BackupRecord[] = [];
+  for (const [target, two] of byTarget) {
+    two.sort(newestFirst);
+    const tied = two.length > 1 && two[0].createdAt.getTime() === two[1].createdAt.getTime();
+    const newest = tied ? await records.findOne({ where: goodDataWhere(target), order: NEWEST_FIRST }) : two[0];
+    if (newest) out.push(newest);
+  }
+  return out;
 }

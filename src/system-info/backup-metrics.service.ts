@@ -6,6 +6,7 @@ import type { Repository } from 'typeorm';
 import { BackupCopies } from '../backup/backup-copies.service.js';
 import type { BackupEvent } from '../backup/backup-events.js';
 import { BackupRecord, GOOD_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
+import { findNewestGoodOfEach } from '../backup/good-backup.js';
 import { BackupTotal } from '../backup/entities/backup-total.entity.js';
 import { isRelayedEvent } from '../common/event-relay.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
@@ -125,9 +126,9 @@ export class BackupMetrics {
 
   /**
    * Counts from `backup_totals` (live records per target, type and status, kept by the catalog's
-   * triggers) summed over the types, and the newest good backup of each target in one query (a
-   * seek per target in its list index): the cost of a scrape follows the number of targets, not
-   * of records.
+   * triggers) summed over the types, and the newest good backup of each target (`findNewestGoodOfEach`:
+   * a short walk of each target's list index): the cost of a scrape follows the number of
+   * targets, not of records.
    */
   private async refreshCatalog(): Promise<void> {
     const [counts, newest] = await Promise.all([this.liveCounts(), this.newestGoodPerTarget()]);
@@ -158,23 +159,15 @@ export class BackupMetrics {
       .getRawMany();
   }
 
-  /** What `findNewestGood` answers, for every target with a good backup at once: one statement. */
-  private newestGoodPerTarget(): Promise<BackupRecord[]> {
-    const q = (name: string) => this.records.manager.connection.driver.escape(name);
-    const x = (col: string) => `x.${q(col)}`;
-    const good = GOOD_BACKUP_STATUSES.map((st) => `'${st}'`).join(', ');
-    // The same filter and order as `goodDataWhere` and `NEWEST_FIRST` (constants, no input).
-    const pick =
-      `SELECT ${x('id')} FROM ${q(this.records.metadata.tableName)} x WHERE ${x('target')} = g.${q('target')} AND ${x('status')} IN (${good})` +
-      ` AND ${x('scope')} = 'full' AND ${x('includeSchema')} IS TRUE AND ${x('includeData')} IS TRUE AND ${x('deletedAt')} IS NULL` +
-      ` ORDER BY ${x('createdAt')} DESC, ${x('startedAt')} DESC, ${x('id')} DESC LIMIT 1`;
-    const targets = `SELECT DISTINCT ${q('target')} FROM ${q(this.totals.metadata.tableName)} WHERE ${q('status')} IN (${good}) AND ${q('n')} > 0`;
-    // Each target's pick (a seek in its list index), joined back to its record for the columns.
-    return this.records
-      .createQueryBuilder('b')
-      .select(['b.id', 'b.target', 'b.createdAt', 'b.completedAt', 'b.sizeBytes', 'b.durationMs'])
-      .innerJoin(`(SELECT (${pick}) AS ${q('id')} FROM (${targets}) g)`, 'p', `p.${q('id')} = b.id`)
-      .getMany();
+  /** What `findNewestGood` answers, for every target that has a good backup (by `backup_totals`). */
+  private async newestGoodPerTarget(): Promise<BackupRecord[]> {
+    const rows = await this.totals
+      .createQueryBuilder('c')
+      .select('DISTINCT c.target', 'target')
+      .where('c.status IN (:...good)', { good: [...GOOD_BACKUP_STATUSES] })
+      .andWhere('c.n > 0')
+      .getRawMany<{ target: string }>();
+    return findNewestGoodOfEach(this.records, rows.map((r) => r.target));
   }
 
   private async refreshQueue(): Promise<void> {
