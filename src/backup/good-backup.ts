@@ -73,19 +73,7 @@ export async function findNewestGoodOfEach(records: Repository<BackupRecord>, ta
 
 async function newestGoodOf(records: Repository<BackupRecord>, targets: string[]): Promise<BackupRecord[]> {
   if (!targets.length) return [];
-  const connection = records.manager.connection;
-  const q = (name: string) => connection.driver.escape(name);
-  const c = (col: string) => `x.${q(col)}`;
-  const good = GOOD_BACKUP_STATUSES.map((st) => `'${st}'`).join(', ');
-  // The filter of `goodDataWhere` (constants, and each target as a parameter).
-  const part = (i: number) =>
-    `SELECT * FROM (SELECT ${c('id')} AS ${q('id')} FROM ${q(records.metadata.tableName)} x` +
-    ` WHERE ${c('deletedAt')} IS NULL AND ${c('target')} = :t${i} AND ${c('status')} IN (${good}) AND ${c('scope')} = 'full'` +
-    ` AND ${c('includeSchema')} IS TRUE AND ${c('includeData')} IS TRUE ORDER BY ${c('createdAt')} DESC, ${c('id')} DESC LIMIT 2) ${q(`n${i}`)}`;
-  const [sql, params] = connection.driver.escapeQueryWithParameters(
-    targets.map((_, i) => part(i)).join(' UNION ALL '),
-    Object.fromEntries(targets.map((t, i) => [`t${i}`, t])),
-  );
+  const [sql, params] = newestGoodQuery(records, targets);
   const ids = ((await records.query(sql, params)) as Array<{ id: string }>).map((r) => r.id);
   if (!ids.length) return [];
   const found = await records.findBy({ id: In(ids) });
@@ -99,4 +87,21 @@ async function newestGoodOf(records: Repository<BackupRecord>, targets: string[]
     if (newest) out.push(newest);
   }
   return out;
+}
+
+/** The statement of `findNewestGoodOfEach` for `targets` (at most 100), and its parameters: the ids of each target's two newest good records. */
+export function newestGoodQuery(records: Repository<BackupRecord>, targets: string[]): [string, unknown[]] {
+  const connection = records.manager.connection;
+  const q = (name: string) => connection.driver.escape(name);
+  const c = (col: string) => `x.${q(col)}`;
+  const good = GOOD_BACKUP_STATUSES.map((st) => `'${st}'`).join(', ');
+  // The filter of `goodDataWhere` (constants, and each target as a parameter).
+  const part = (i: number) =>
+    `SELECT * FROM (SELECT ${c('id')} AS ${q('id')} FROM ${q(records.metadata.tableName)} x` +
+    ` WHERE ${c('deletedAt')} IS NULL AND ${c('target')} = :t${i} AND ${c('status')} IN (${good}) AND ${c('scope')} = 'full'` +
+    ` AND ${c('includeSchema')} IS TRUE AND ${c('includeData')} IS TRUE ORDER BY ${c('createdAt')} DESC, ${c('id')} DESC LIMIT 2) ${q(`n${i}`)}`;
+  return connection.driver.escapeQueryWithParameters(
+    targets.map((_, i) => part(i)).join(' UNION ALL '),
+    Object.fromEntries(targets.map((t, i) => [`t${i}`, t])),
+  );
 }
