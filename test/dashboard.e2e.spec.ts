@@ -341,13 +341,22 @@ describe('a backup whose S3 copy failed, in the browser', () => {
     expect(await statusCell(id).textContent()).toBe('VERIFIED degraded: offsite');
     expect(await statusCell(id).getByText('degraded: offsite').getAttribute('title')).toMatch(/offsite lacks its copy/);
     expect(await statusCell(wholeId).textContent()).toBe('VERIFIED');
-    // Both chips readable (WCAG AA, 4.5:1), in the light and the dark colour scheme.
+    // Both chips readable (WCAG AA, 4.5:1), in the light and the dark colour scheme, and so is
+    // text on the accent colour.
     const faint: string[] = [];
     for (const colorScheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme });
       for (const text of ['VERIFIED', 'degraded: offsite']) {
         const ratio = await contrastOf(statusCell(id).getByText(text, { exact: true }));
         if (ratio < 4.5) faint.push(`${text} (${colorScheme}): ${ratio.toFixed(2)}:1`);
+      }
+      // Text on the accent colour: the page's own menu entry and the main button.
+      for (const [what, el] of [
+        ['menu entry of this page', page.locator(".top nav a[aria-current='page']")],
+        ['main button', page.locator('button.primary').first()],
+      ] as const) {
+        const ratio = await contrastOf(el);
+        if (ratio < 4.5) faint.push(`${what} (${colorScheme}): ${ratio.toFixed(2)}:1`);
       }
       await shot(page, `backups-degraded-${colorScheme}`);
     }
