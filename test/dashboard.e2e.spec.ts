@@ -371,6 +371,13 @@ describe('a backup whose S3 copy failed, in the browser', () => {
     await page.getByRole('status').filter({ hasText: 'Degraded: offsite lacks its copy (see Destinations)' }).waitFor();
     const offsite = page.getByRole('region', { name: 'Destinations', exact: true }).getByRole('row').filter({ hasText: 'offsite' });
     expect(await offsite.textContent()).toContain('FAILED');
+    // Why the copy failed is on screen, not past the table's right edge.
+    const why = done.destinations.find((d: any) => d.storage === 'offsite').errorMessage as string;
+    expect(why).toBeTruthy();
+    const problem = offsite.getByRole('cell').last();
+    expect(await problem.textContent()).toBe(why);
+    const box = (await problem.boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(page.viewportSize()!.width);
     await shot(page, 'backup-degraded-detail');
 
     // The restore wizard says it too, before anything is replaced.

@@ -286,21 +286,29 @@ export function BackupDetail({ id, role }: { id: string; role: Role }) {
             <table>
               <thead>
                 <tr>
-                  {Object.keys(b.destinations[0]).map((k) => (
-                    <th key={k} scope="col">
-                      {k}
-                    </th>
-                  ))}
+                  <th scope="col">Destination</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">SHA-256</th>
+                  <th scope="col">Verified</th>
+                  <th scope="col">Problem</th>
                 </tr>
               </thead>
               <tbody>
-                {b.destinations.map((d, i) => (
-                  <tr key={i}>
-                    {Object.values(d).map((v, j) => (
-                      <td key={j}>{typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '—')}</td>
-                    ))}
-                  </tr>
-                ))}
+                {b.destinations.map((d) => {
+                  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+                  const checksum = text(d.checksum);
+                  return (
+                    <tr key={String(d.storage)} className={d.state === 'FAILED' || d.state === 'CORRUPTED' || d.state === 'MISSING' ? 'row-bad' : undefined} title={text(d.fileKey) ?? undefined}>
+                      <td>{String(d.storage)}</td>
+                      <td>{String(d.state)}</td>
+                      <td>{typeof d.sizeBytes === 'number' ? bytes(d.sizeBytes) : '—'}</td>
+                      <td title={checksum ?? undefined}>{checksum ? short(checksum) : '—'}</td>
+                      <td>{dateTime(text(d.verifiedAt))}</td>
+                      <td className="wrap-text">{text(d.errorMessage) ?? '—'}</td>
+                    </tr>
+                  );
+                })}
               </tbody>
             </table>
           </div>
