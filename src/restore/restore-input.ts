@@ -83,7 +83,12 @@ export function restoreInput(
         });
         hashed.catch(() => zstd.kill());
         hashedFile = hashed;
-        const done = Promise.all([hashed, zstd.done]).then(() => undefined);
+        // A damaged file usually makes zstd fail first (its own frame checksum): the SHA-256's
+        // verdict, which names what is wrong with the artifact, is the one reported.
+        const done = Promise.allSettled([hashed, zstd.done]).then(([h, z]) => {
+          if (h.status === 'rejected') throw h.reason;
+          if (z.status === 'rejected') throw z.reason;
+        });
         done.catch(() => undefined);
         chain = { transforms: [], done: [done], codecDone: done, raw: zstd.outputBytes };
         return { stdout: zstd.stdout, done } satisfies DirectOutput;
