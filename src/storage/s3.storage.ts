@@ -301,7 +301,9 @@ export class S3Storage implements StorageBackend {
     const e = err as SdkError;
     const code = errorCode(e);
     const status = e.$metadata?.httpStatusCode;
-    const said = redact(`${code ? `${code}: ` : ''}${e.message || String(e)}`, this.secrets).slice(0, 300);
+    // The SDK wraps network errors as "AWS SDK error wrapper for Error: connect ECONNREFUSED …".
+    const message = (e.message || String(e)).replace(/^AWS SDK error wrapper for (?:\w*Error: )?/, '');
+    const said = redact(`${code && !message.startsWith(code) ? `${code}: ` : ''}${message}`, this.secrets).slice(0, 300);
     const env = `BACKUP_STORAGE_${this.name.toUpperCase()}`;
     if (DENIED.has(code ?? '') || e.name === 'CredentialsProviderError' || status === 403) {
       return new EngineError(`storage "${this.name}" (${this.location}) refused the credentials; check ${env}_ACCESS_KEY_ID and ${env}_SECRET_ACCESS_KEY_FILE (${said})`, { retryable: false });
@@ -310,6 +312,9 @@ export class S3Storage implements StorageBackend {
       return new EngineError(`storage "${this.name}": the bucket "${this.loc.bucket}" does not exist at ${this.location}; create it or fix ${env}_URL`, { retryable: false });
     }
     if (e.name === 'AbortError') return new EngineError(`storage "${this.name}": could not ${what}: the upload was aborted`, { retryable: true });
+    if (/\b(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|ETIMEDOUT|EAI_AGAIN)\b/.test(message)) {
+      return new EngineError(`storage "${this.name}" (${this.location}): could not ${what}: the server did not answer (${said}); check that it is up and reachable from here, and the endpoint in ${env}_URL`, { retryable: true });
+    }
     return new EngineError(`storage "${this.name}" (${this.location}): could not ${what}: ${said}`, { retryable: true });
   }
 }
