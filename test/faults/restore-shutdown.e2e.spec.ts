@@ -32,13 +32,32 @@ describe('SIGTERM during drills and restores', () => {
     return p;
   };
   const output = () => procs.map((p) => p.output().slice(-2000)).join('\n---\n');
-  /** Waits until `w` runs the client that loads the dump (the drill's or the restore's). */
-  const waitForClient = async (w: Proc) => {
+  /**
+   * Waits until `w` runs the client that loads the dump (the drill's or the restore's), then holds
+   * that client where it is (SIGSTOP): a load still running when the shutdown comes, however fast
+   * this machine would have finished it. `stopHolding` SIGTERMs the worker and, once the worker
+   * has aborted its job (it says so), lets the client go on (SIGCONT) to meet what it was sent.
+   */
+  const holdClient = async (w: Proc): Promise<number> => {
     const deadline = Date.now() + 60_000;
-    while (!childPids(w.child.pid!).some((p) => CLIENT.test(commandOf(p)))) {
+    let pid: number | undefined;
+    while (!(pid = childPids(w.child.pid!).find((p) => CLIENT.test(commandOf(p))))) {
       if (Date.now() > deadline || w.child.exitCode !== null) throw new Error(`worker ran no restore client\n${output()}`);
       await sleep(10);
     }
+    process.kill(pid, 'SIGSTOP');
+    return pid;
+  };
+  const stopHolding = async (w: Proc, held: number) => {
+    w.child.kill('SIGTERM');
+    const deadline = Date.now() + 30_000;
+    while (!/aborting \d+ running job/.test(w.output()) && w.child.exitCode === null && Date.now() < deadline) await sleep(10);
+    try {
+      process.kill(held, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+    await w.exited;
   };
   const stop = async (w: Proc) => {
     w.child.kill('SIGTERM');
@@ -84,9 +103,7 @@ describe('SIGTERM during drills and restores', () => {
     const w1 = start('worker');
     const r = await c.call('POST', `/api/v1/backups/${backupId}/verify`, { drill: true });
     expect(r.status).toBe(202);
-    await waitForClient(w1);
-    await sleep(300);
-    await stop(w1);
+    await stopHolding(w1, await holdClient(w1));
     const after = await c.get(backupId);
     expect(after.status).toBe('VERIFIED');
     expect(after.errorMessage).toBeNull();
@@ -109,9 +126,7 @@ describe('SIGTERM during drills and restores', () => {
     const w1 = start('worker');
     const r = await c.call('POST', `/api/v1/backups/${backupId}/restore`, { confirm: true, safetyBackup: false });
     expect(r.status).toBe(202);
-    await waitForClient(w1);
-    await sleep(300);
-    await stop(w1);
+    await stopHolding(w1, await holdClient(w1));
     const run = (await c.call('GET', `/api/v1/restores/${r.body.id}`)).body;
     expect(run.status).toBe('CANCELLED');
     expect(run.errorMessage).toMatch(/stopped by a worker shutdown before it committed: .* holds its previous contents \(nothing was committed\)\. It will not run again without a new request/);
