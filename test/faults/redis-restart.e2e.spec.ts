@@ -43,16 +43,20 @@ describe('Redis restarted mid-job', () => {
     const r = await c.call('POST', '/api/v1/backups', { target: 'big' });
     expect(r.status).toBe(202);
     const deadline = Date.now() + 60_000;
-    while (!childPids(svc.child.pid!).some((p) => /(^|\/)pg_dump\b/.test(commandOf(p)))) {
+    let dump: number | undefined;
+    while (!(dump = childPids(svc.child.pid!).find((p) => /(^|\/)pg_dump\b/.test(commandOf(p))))) {
       if (Date.now() > deadline) throw new Error(`no pg_dump: ${svc.output()}`);
       await sleep(10);
     }
-    await sleep(300);
+    // The dump is held where it is (SIGSTOP) while Redis goes and comes back: Redis dies in the
+    // middle of the job however fast this machine dumps (a quiet one finished it in 300 ms).
+    process.kill(dump, 'SIGSTOP');
     // Redis dies without persistence: every job, lock and queue key is gone when it comes back.
     await redis.stop('SIGKILL');
     await sleep(2000);
     redis = await startRedis([], redis.port);
     redises.push(redis);
+    process.kill(dump, 'SIGCONT');
 
     const lost = await c.waitDone(r.body.id, 120_000).catch((err: Error) => {
       writeFileSync(join(env.DATA_DIR, 'service.log'), svc.output());
@@ -61,7 +65,8 @@ describe('Redis restarted mid-job', () => {
     expect(['FAILED', 'COMPLETED', 'VERIFIED']).toContain(lost.status);
     if (lost.status === 'FAILED') expect(lost.errorMessage).toMatch(/lock|gone from the queue|superseded/i);
 
-    // Work resumes on the restarted Redis.
+    // Work resumes on the restarted Redis, once the service says it is ready again.
+    await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 60_000);
     const again = await c.call('POST', '/api/v1/backups', { target: 'big' });
     expect(again.status).toBe(202);
     const ok = await c.waitUntil(again.body.id, (b) => !['QUEUED', 'RUNNING', 'COMPLETED'].includes(b.status), 'backup and verification', 120_000);
