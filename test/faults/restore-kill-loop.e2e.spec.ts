@@ -314,25 +314,28 @@ describe(`SIGKILL the worker's node process during restores, ${LOOPS} times`, ()
 
     // The scratch databases the killed workers left are dropped by the next worker's janitor.
     const scratch = [...scratchSeen];
+    // The janitor works on its own clock (a lease expires, then a sweep): a database a killed
+    // worker already dropped can stay registered for a few seconds. Both must end empty.
     const deadline = Date.now() + 30_000;
-    let left: string[] = [];
-    do {
-      left = [];
-      for (const s of scratch) {
-        const pg = await pgQuery('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [s]);
-        const mdb = await myQuery(undefined, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [s]);
-        if (pg.length || mdb.length) left.push(s);
-      }
-      if (left.length) await sleep(500);
-    } while (left.length && Date.now() < deadline);
-    if (left.length) problems.push(`scratch databases left behind: ${left.join(', ')}`);
     const redis = new Redis(REDIS_URL);
+    let left: string[] = [];
+    let registry: string[] = [];
     try {
-      const registry = await redis.hkeys(`${env.QUEUE_PREFIX}:scratch-dbs`).catch(() => [] as string[]);
-      if (registry.length) problems.push(`scratch databases still registered: ${registry.join(', ')}`);
+      do {
+        left = [];
+        for (const s of scratch) {
+          const pg = await pgQuery('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [s]);
+          const mdb = await myQuery(undefined, 'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [s]);
+          if (pg.length || mdb.length) left.push(s);
+        }
+        registry = await redis.hkeys(`${env.QUEUE_PREFIX}:scratch-dbs`).catch(() => [] as string[]);
+        if (left.length || registry.length) await sleep(500);
+      } while ((left.length || registry.length) && Date.now() < deadline);
     } finally {
       redis.disconnect();
     }
+    if (left.length) problems.push(`scratch databases left behind: ${left.join(', ')}`);
+    if (registry.length) problems.push(`scratch databases still registered: ${registry.join(', ')}`);
     const temp = join(env.DATA_DIR, 'tmp');
     if (existsSync(temp) && entriesUnder(temp).length) problems.push(`temp directory not empty: ${entriesUnder(temp).join(', ')}`);
 
