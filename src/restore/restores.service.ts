@@ -7,7 +7,7 @@ import { IsNull, Not, type FindOptionsWhere, type Repository } from 'typeorm';
 import type { Actor } from '../auth/roles.js';
 import { BackupRecord, BackupStatus, VERIFIABLE_BACKUP_STATUSES } from '../backup/entities/backup-record.entity.js';
 import { CATALOG_CONNECTION } from '../catalog/catalog.js';
-import { isDeadlock, isUniqueViolation } from '../catalog/unique-violation.js';
+import { isUniqueViolation, retryDeadlocks } from '../catalog/unique-violation.js';
 import { DomainError, ErrorCode, invalid } from '../common/errors.js';
 import { findByIdOrPrefix } from '../common/ids.js';
 import { toPage, type Paged } from '../common/page.dto.js';
@@ -118,14 +118,7 @@ export class RestoresService {
     try {
       // A deadlock victim (simultaneous requests for one database, MySQL/MariaDB) tries again: it
       // then meets the winner's unique key like the others.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.runs.insert(run);
-          break;
-        } catch (err) {
-          if (!isDeadlock(err) || attempt >= 5) throw err;
-        }
-      }
+      await retryDeadlocks(() => this.runs.insert(run));
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       const busy = await this.runs.findOne({ where: { activeKey: destination.key } });
