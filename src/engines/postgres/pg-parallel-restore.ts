@@ -40,9 +40,10 @@ export async function restoreIntoNewDatabase(
   const scratch = `bm_rs_${randomBytes(6).toString('hex')}`;
   const admin = (sql: string, params: unknown[] = []) => pgQuery(target, sql, params, { database: target.database });
   let lease: ScratchLease | undefined;
-  let pgRestore: string;
+  // Which pg_restore (a query of its own) is found while the scratch database is created.
+  const program = deps.engine.clientProgram('pg_restore', { ...target, database: dest });
+  program.catch(() => undefined);
   try {
-    pgRestore = (await deps.engine.clientProgram('pg_restore', { ...target, database: dest })).path;
     lease = await run.scratch?.claim(target, scratch);
     await admin(`CREATE DATABASE ${ident(scratch)}`);
   } catch (err) {
@@ -52,6 +53,13 @@ export async function restoreIntoNewDatabase(
   }
   let renamed = false;
   try {
+    const pgRestore = await program.then(
+      (p) => p.path,
+      (err: unknown) => {
+        discardInput(input);
+        throw err;
+      },
+    );
     const inScratch = (stderr: string, code: number | null) => classify(stderr.split(scratch).join(dest), code);
     const connection = { ...target, database: scratch };
     if (deps.jobs >= PARALLEL_FROM_JOBS) {

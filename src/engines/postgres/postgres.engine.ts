@@ -44,10 +44,10 @@ export class PostgresEngine implements DatabaseEngine {
    * call (a server may be upgraded while this process runs): where several majors are installed
    * side by side (Debian's /usr/lib/postgresql/<major>/bin), the lowest not older than the server.
    */
-  async clientProgram(tool: 'pg_dump' | 'pg_restore' | 'psql', target: ResolvedTarget): Promise<PgClient> {
-    const [row] = await this.query<{ v: string }>(target, `SELECT current_setting('server_version_num') AS v`);
-    const major = pgMajorOf(Number(row?.v));
-    if (!Number.isFinite(major)) throw new EngineError(`PostgreSQL ${target.host}:${target.port}: unreadable server version ${JSON.stringify(row?.v)}`, { retryable: false });
+  async clientProgram(tool: 'pg_dump' | 'pg_restore' | 'psql', target: ResolvedTarget, serverVersionNum?: string): Promise<PgClient> {
+    const v = serverVersionNum ?? (await this.query<{ v: string }>(target, SERVER_VERSION_SQL))[0]?.v;
+    const major = pgMajorOf(Number(v));
+    if (!Number.isFinite(major)) throw new EngineError(`PostgreSQL ${target.host}:${target.port}: unreadable server version ${JSON.stringify(v)}`, { retryable: false });
     try {
       return await pgClientFor(tool, major, { root: this.options.dump.pgClientRoot });
     } catch (err) {
@@ -80,31 +80,18 @@ export class PostgresEngine implements DatabaseEngine {
    * and restoring the database in place must not rewrite the catalog that records the restore.
    */
   async catalogTablesIn(target: ResolvedTarget, database = target.database): Promise<PgTableName[]> {
+    return pgQuery<PgTableName>(target, CATALOG_TABLES_SQL, this.catalogTablesParams(), { database });
+  }
+
+  private catalogTablesParams(): unknown[] {
     const prefix = tablePrefixOf(this.options.catalog);
-    return pgQuery<PgTableName>(
-      target,
-      `SELECT n.nspname AS schema, c.relname AS "table"
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND c.relname = ANY($1)
-          AND c.relnamespace IN (SELECT h.relnamespace FROM pg_class h WHERE h.relname = $2 AND h.relkind = 'r')
-        ORDER BY 1, 2`,
-      [catalogTableNames(prefix), catalogMigrationsTable(prefix)],
-      { database },
-    );
+    return [catalogTableNames(prefix), catalogMigrationsTable(prefix)];
   }
 
   /** Sequences owned by columns of `tables` (pg_dump dumps them apart from their table). */
   private async ownedSequences(target: ResolvedTarget, tables: PgTableName[]): Promise<PgTableName[]> {
     if (!tables.length) return [];
-    return pgQuery<PgTableName>(
-      target,
-      `SELECT sn.nspname AS schema, s.relname AS "table"
-         FROM pg_class s JOIN pg_namespace sn ON sn.oid = s.relnamespace
-         JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')
-         JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
-        WHERE s.relkind = 'S' AND (tn.nspname, t.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-      [tables.map((t) => t.schema), tables.map((t) => t.table)],
-    );
+    return pgQuery<PgTableName>(target, OWNED_SEQUENCES_SQL, ownedSequencesParams(tables));
   }
 
   /** User tables with their exact schema and table names beside the canonical API name (the catalog's left out). */
@@ -140,7 +127,7 @@ export class PostgresEngine implements DatabaseEngine {
     const snapshot = !counter && spec.includeData ? await this.exportSnapshot(target, run.lockWaitTimeoutMs).catch(() => undefined) : undefined;
     const counted = snapshot?.countRows().catch((err: Error) => err);
     try {
-      await this.runDump(target, { ...spec, snapshot: snapshot?.id }, run, (stdout, signal) => sink(stdout, signal, counter ? [counter] : []));
+      await this.runDump(target, { ...spec, snapshot: snapshot?.id }, run, (stdout, signal) => sink(stdout, signal, counter ? [counter] : []), snapshot?.prepared);
     } catch (err) {
       await snapshot?.close(); // ends a count still running (it would fail like the dump)
       throw err;
@@ -160,7 +147,8 @@ export class PostgresEngine implements DatabaseEngine {
     return withoutTables(pgTableRows(await pgQuery<PgTableRowsRow>(target, PG_TABLE_ROWS_SQL, [], { database, snapshot: true })), skip);
   }
 
-  private async runDump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: (stdout: Readable, signal: AbortSignal) => Promise<void>): Promise<void> {
+  /** `prepared`: what the snapshot's connection already read (the catalog's tables, the server version). */
+  private async runDump(target: ResolvedTarget, spec: DumpSpec, run: DumpRun, sink: (stdout: Readable, signal: AbortSignal) => Promise<void>, prepared?: DumpPreparation): Promise<void> {
     let tables: PgTableName[] = [];
     let exclude: PgTableName[] = [];
     if (spec.scope !== 'full') {
@@ -171,13 +159,15 @@ export class PostgresEngine implements DatabaseEngine {
       const missing = wanted.filter((t) => !byName.has(t.name));
       if (missing.length) throw new EngineError(`tables no longer in the database: ${missing.map((t) => JSON.stringify(t.asked)).join(', ')}`, { retryable: false });
       tables = wanted.map((t) => byName.get(t.name)!);
+    } else if (prepared) {
+      exclude = prepared.exclude;
     } else {
       // The catalog's tables (and their sequences) when it lives in this database: never application data.
       const catalog = await this.catalogTablesIn(target);
       exclude = [...catalog, ...(await this.ownedSequences(target, catalog))];
     }
     const args = pgDumpArgs(spec, run.lockWaitTimeoutMs, tables, exclude);
-    const { path } = await this.clientProgram('pg_dump', target);
+    const { path } = await this.clientProgram('pg_dump', target, prepared?.serverVersionNum);
     return this.withConnectionEnv(target, (env) =>
       runDumpClient(this.runner, path, args, env, run, sink, (stderr, code) => classifyPgError(stderr, target, code)),
     );
@@ -190,19 +180,30 @@ export class PostgresEngine implements DatabaseEngine {
 
   /**
    * Opens a read-only REPEATABLE READ transaction and exports its snapshot, so `pg_dump
-   * --snapshot` and exact row counts see the same data while the counts run beside the dump.
+   * --snapshot` and exact row counts see the same data while the counts run beside the dump. The
+   * same connection reads, in that snapshot, what the dump needs first (the server version, the
+   * catalog's tables to leave out), so pg_dump starts after one connection, not four. The counts
+   * run without parallel workers: they share the machine with the dump and are not waited for
+   * until it ends.
    */
   async exportSnapshot(target: ResolvedTarget, lockWaitTimeoutMs: number): Promise<PgSnapshot> {
-    const skip = pgNameSet(await this.catalogTablesIn(target));
     const client = pgClient(target);
     try {
       await client.connect();
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockWaitTimeoutMs))}`);
       const { rows } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+      const [version] = (await client.query<{ v: string }>(SERVER_VERSION_SQL)).rows;
+      const catalog = (await client.query<PgTableName>(CATALOG_TABLES_SQL, this.catalogTablesParams())).rows;
+      const sequences = catalog.length ? (await client.query<PgTableName>(OWNED_SEQUENCES_SQL, ownedSequencesParams(catalog))).rows : [];
+      const skip = pgNameSet(catalog);
       return {
         id: rows[0].id,
-        countRows: async () => withoutTables(pgTableRows((await client.query<PgTableRowsRow>(PG_TABLE_ROWS_SQL)).rows), skip),
+        prepared: { serverVersionNum: version.v, exclude: [...catalog, ...sequences] },
+        countRows: async () => {
+          await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
+          return withoutTables(pgTableRows((await client.query<PgTableRowsRow>(PG_TABLE_ROWS_SQL)).rows), skip);
+        },
         close: async () => {
           await client.query('ROLLBACK').catch(() => undefined);
           await client.end().catch(() => undefined);
@@ -219,12 +220,38 @@ export class PostgresEngine implements DatabaseEngine {
   }
 }
 
+/** What a dump needs to know before pg_dump starts, read on the snapshot's connection. */
+interface DumpPreparation {
+  /** `server_version_num`, for `clientProgram`. */
+  serverVersionNum: string;
+  /** The catalog's tables and their sequences: left out of a full dump. */
+  exclude: PgTableName[];
+}
+
 export interface PgSnapshot {
   id: string;
+  prepared: DumpPreparation;
   /** Exact rows of every user table, in the snapshot. */
   countRows(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
+
+const SERVER_VERSION_SQL = `SELECT current_setting('server_version_num') AS v`;
+
+/** The catalog's tables (`$1` names, `$2` its migrations table), in the schema that holds both. */
+const CATALOG_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS "table"
+   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND c.relname = ANY($1)
+    AND c.relnamespace IN (SELECT h.relnamespace FROM pg_class h WHERE h.relname = $2 AND h.relkind = 'r')
+  ORDER BY 1, 2`;
+
+const OWNED_SEQUENCES_SQL = `SELECT sn.nspname AS schema, s.relname AS "table"
+   FROM pg_class s JOIN pg_namespace sn ON sn.oid = s.relnamespace
+   JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')
+   JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+  WHERE s.relkind = 'S' AND (tn.nspname, t.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
+
+const ownedSequencesParams = (tables: PgTableName[]) => [tables.map((t) => t.schema), tables.map((t) => t.table)];
 
 export const PG_USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
 
