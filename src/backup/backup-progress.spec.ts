@@ -53,4 +53,16 @@ describe('BackupProgress', () => {
     expect(t.logs.filter((l) => l.level === 'debug')).toHaveLength(8);
     expect(t.samples[0]).toMatchObject({ estimateBytes: null, percent: null, etaSeconds: null });
   });
+
+  it('measures against an estimate that arrives while the dump runs, from that sample on', () => {
+    let raw = 0;
+    const t = tracker(null, () => raw);
+    t.advance(1000);
+    raw = 10_000_000;
+    expect(t.p.tick()).toMatchObject({ estimateBytes: null, percent: null, etaSeconds: null });
+    t.p.setEstimate(40_000_000);
+    t.advance(1000);
+    raw = 20_000_000;
+    expect(t.p.tick()).toMatchObject({ estimateBytes: 40_000_000, percent: 50, bytesPerSecond: 10_000_000, etaSeconds: 2 });
+  });
 });

@@ -52,9 +52,11 @@ export class BackupProgress {
   private lastLog = 0;
   private lastRaw = 0;
   private persisting: Promise<void> = Promise.resolve();
+  private estimateBytes: number | null;
 
   constructor(private readonly o: BackupProgressOptions) {
     this.now = o.now ?? Date.now;
+    this.estimateBytes = o.estimateBytes;
     this.started = this.now();
     this.lastPersist = this.started;
     this.lastLog = this.started;
@@ -64,6 +66,11 @@ export class BackupProgress {
     this.timer = setInterval(() => this.tick(), this.o.sampleEveryMs ?? 1000);
     this.timer.unref();
     return this;
+  }
+
+  /** The estimate, once known (it is looked up while the dump already runs). */
+  setEstimate(bytes: number | null): void {
+    this.estimateBytes = bytes;
   }
 
   /** Stops sampling and waits for a catalog write still in flight (so nothing lands after it). */
@@ -96,7 +103,7 @@ export class BackupProgress {
     if (raw !== undefined) this.lastRaw = Math.max(this.lastRaw, raw);
     const elapsedMs = Math.max(0, this.now() - this.started);
     const rate = elapsedMs > 0 ? Math.round((this.lastRaw / elapsedMs) * 1000) : 0;
-    const estimate = this.o.estimateBytes && this.o.estimateBytes > 0 ? this.o.estimateBytes : null;
+    const estimate = this.estimateBytes && this.estimateBytes > 0 ? this.estimateBytes : null;
     const percent = estimate ? Math.min(99, Math.floor((this.lastRaw / estimate) * 100)) : null;
     const left = estimate !== null ? estimate - this.lastRaw : 0;
     return {
@@ -133,15 +140,16 @@ export function trackBackupProgress(o: {
   record: BackupRecord;
   attempt: number;
   ctx: Pick<JobContext, 'updateProgress'>;
-  estimateBytes: number;
+  /** The database's size, measured against once it resolves (a failure leaves no estimate). */
+  estimateBytes: Promise<number>;
   rawBytes: () => number | undefined;
   /** Artifact bytes written so far. */
   written: () => number;
 }): BackupProgress {
   const { record } = o;
   const base = { ...(record.metadata ?? {}) };
-  return new BackupProgress({
-    estimateBytes: o.estimateBytes,
+  const progress = new BackupProgress({
+    estimateBytes: null,
     rawBytes: o.rawBytes,
     artifactBytes: o.written,
     onSample: (p) => void o.ctx.updateProgress({ ...p }),
@@ -153,5 +161,10 @@ export function trackBackupProgress(o: {
       if (level === 'info') o.logger.log(line);
       else o.logger.debug(line);
     },
-  }).start();
+  });
+  o.estimateBytes.then(
+    (bytes) => progress.setEstimate(bytes),
+    () => undefined,
+  );
+  return progress.start();
 }

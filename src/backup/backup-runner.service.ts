@@ -192,7 +192,11 @@ export class BackupRunner implements OnModuleInit {
    */
   private async dumpAndCommit(record: BackupRecord, attempt: number, target: ResolvedTarget, signal: AbortSignal, ctx: JobContext, started: number): Promise<string> {
     const engine = this.engines.for(target.engine);
-    const [stats, clientVersion] = await Promise.all([engine.stats(target), engine.clientVersion(target)]);
+    // The database's size (the progress estimate, the record) and the client's version are looked
+    // up beside the dump, not before it: at 256 MB that wait was 2-3% of a backup. A failure of
+    // theirs is the backup's failure, reported before the dump's own (the same cause, said first).
+    const prelude = Promise.all([engine.stats(target), engine.clientVersion(target)]);
+    prelude.catch(() => undefined);
     this.events.emit(BackupEvents.Started, { record } satisfies BackupEvent);
     this.logger.log(logLine('backup started', { id: record.id, target: record.target, attempt }));
     const compression = record.compression as Compression;
@@ -205,11 +209,16 @@ export class BackupRunner implements OnModuleInit {
     try {
       const level = compression === 'gzip' ? this.options.dump.gzipLevel : this.options.dump.zstdLevel;
       const artifact = writeArtifact(writer, compression, level, this.runner, encryption);
-      const progress = trackBackupProgress({ records: this.records, logger: this.logger, record, attempt, ctx, estimateBytes: stats.sizeBytes, rawBytes: () => artifact.rawBytesSoFar(), written: () => writer.written() });
+      const progress = trackBackupProgress({ records: this.records, logger: this.logger, record, attempt, ctx, estimateBytes: prelude.then(([stats]) => stats.sizeBytes), rawBytes: () => artifact.rawBytesSoFar(), written: () => writer.written() });
       const { dump } = this.options;
       const rows = await engine
         .dump(target, dumpSpecOf(record), { signal, timeoutMs: dump.timeoutMs, lockWaitTimeoutMs: dump.lockWaitTimeoutMs }, (stdout, sig, taps) => artifact.write(stdout, sig, taps))
+        .catch(async (err: unknown) => {
+          await prelude;
+          throw err;
+        })
         .finally(() => progress.stop());
+      const [stats, clientVersion] = await prelude;
       if (!(await ctx.stillOwned())) throw new EngineError('the job lock was lost; another worker owns this backup now', { retryable: true });
       const { sha256, bytes, rawBytes } = artifact.result();
       const outcomes = await this.commits.commit(record, attempt, writer, fileKey, started, {

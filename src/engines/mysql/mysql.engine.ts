@@ -89,8 +89,14 @@ export class MysqlEngine implements DatabaseEngine {
     // option file, so a table under LOCK TABLES ... WRITE or behind a pending ALTER would make
     // the dump wait for the server's lock_wait_timeout (a day by default). A watchdog does it.
     const lockTimeout = new AbortController();
-    const ignore = spec.scope === 'full' ? await this.catalogTablesIn(target) : [];
+    // The catalog's tables to leave out are looked up while the lock watchdog connects.
+    const ignoring = spec.scope === 'full' ? this.catalogTablesIn(target) : Promise.resolve([]);
+    ignoring.catch(() => undefined);
     const stopWatch = await watchDumpLockWaits(target, run.lockWaitTimeoutMs, lockTimeout);
+    const ignore = await ignoring.catch(async (err: unknown) => {
+      await stopWatch();
+      throw err;
+    });
     // Schema-only backups hold no rows: no counts to take (the after-dump path gives zeros).
     const stopCounts = new AbortController();
     const counted = spec.includeData
