@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -247,6 +247,29 @@ describe('PostgreSQL restores commit only a whole, verified dump', () => {
     }
     expect((await scratch()).filter((d) => !before.includes(d))).toEqual([]);
     expect(existsSync(options.tempDir) ? readdirSync(options.tempDir) : []).toEqual([]);
+  }, 120_000);
+
+  // zstd hands pg_restore what it decodes while this process still hashes the file: pg_restore
+  // fails on the damaged bytes and exits long before the SHA-256 is known. Its complaint is a
+  // consequence; the reason reported is the artifact's checksum.
+  it('pg_restore gives up on a damaged artifact before its checksum is known: the checksum mismatch is the reason', async () => {
+    const oneJob = new PostgresRestorer(new PostgresEngine(runner, options), runner, options.tempDir, 1);
+    // Incompressible, so zstd stores it as is and the file takes a while to hash.
+    const zst = await zstdOf(randomBytes(48 << 20));
+    const record = artifact(zst, { format: 'custom', compression: 'zstd', rawBytes: 48 << 20 });
+    const flipped = Buffer.from(zst);
+    flipped[100] ^= 0xff;
+    writeFileSync(join(options.storageDir, record.fileKey!), flipped);
+    const db = await createPgDatabase('gate_early');
+    try {
+      const err = await loader
+        .restore(record, target, oneJob, { database: db, dropExisting: false, createdDatabase: true, signal: new AbortController().signal })
+        .then(() => undefined, (e: Error) => e);
+      expect(err?.message).toMatch(/checksum mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}/);
+      expect(err?.message).not.toMatch(/pg_restore|magic string|too short|valid archive/);
+    } finally {
+      await dropPgDatabase(db);
+    }
   }, 120_000);
 
   it('a custom archive is unpacked only where there is room for it: a clear error, nothing restored', async () => {

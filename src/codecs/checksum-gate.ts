@@ -2,6 +2,17 @@ import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 /**
+ * The artifact's SHA-256 is not the one recorded: its bytes are damaged. Whatever a reader made
+ * of those bytes before this verdict arrived is a consequence of it, so this is the reason given.
+ */
+export class ChecksumMismatchError extends Error {
+  constructor(expected: string, actual: string) {
+    super(`checksum mismatch: expected ${expected}, got ${actual}`);
+    this.name = 'ChecksumMismatchError';
+  }
+}
+
+/**
  * Passes bytes through while hashing them, holding back the last chunk until the SHA-256 is
  * known: on a mismatch the stream errors before the final bytes leave, so a reader never
  * receives a complete-looking corrupt artifact.
@@ -26,7 +37,7 @@ export class ChecksumGate extends Transform {
   override _flush(cb: TransformCallback): void {
     const actual = this.hash.digest('hex');
     if (actual !== this.expected) {
-      cb(new Error(`checksum mismatch: expected ${this.expected}, got ${actual}`));
+      cb(new ChecksumMismatchError(this.expected, actual));
       return;
     }
     this.passed = true;

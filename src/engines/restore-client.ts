@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ChecksumMismatchError } from '../codecs/checksum-gate.js';
 import { EngineError } from '../common/errors.js';
 import type { ProcessRunner } from '../common/process-runner.js';
 import type { RestoreInput, RestoreRunOptions } from './restorer.interface.js';
@@ -38,7 +39,10 @@ export class RestoreStoppedError extends EngineError {
  * connection and rolls back; if this process dies instead, the client reads an end of input
  * without the tail (or is killed with it). Once the tail is written, an abort no longer stops the
  * client: it finishes, and its own exit status is the outcome. `classify` turns the client's own
- * failure (non-zero exit) into the reason.
+ * failure (non-zero exit) into the reason, unless the artifact failed its checksum: the client
+ * may have choked on the damaged bytes and exited before that verdict arrived (zstd feeding it
+ * directly while this process still hashes the file), and the damage is what the operator must
+ * hear about.
  */
 export async function runRestoreClient(
   runner: ProcessRunner,
@@ -84,6 +88,7 @@ export async function runRestoreClient(
       stdin?.end();
     }
     const { code, signal, stderr } = await exited;
+    if (killedFor instanceof ChecksumMismatchError) throw new EngineError(killedFor.message, { retryable: false });
     if (signal === null && code !== 0) throw classify(stderr, code);
     if (killedFor) throw killedFor instanceof EngineError ? killedFor : new EngineError(killedFor.message, { retryable: false });
     if (code !== 0) throw classify(stderr, code);

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ChecksumGate } from '../codecs/checksum-gate.js';
+import { ChecksumMismatchError, type ChecksumGate } from '../codecs/checksum-gate.js';
 import { decompressor, zstdDecompressTo, type Codec } from '../codecs/compression.js';
 import { hashFile } from '../codecs/file-hash.js';
 import { MeasureTap } from '../codecs/tap.js';
@@ -79,7 +79,7 @@ export function restoreInput(
         source.destroy();
         const zstd = zstdDecompressTo(runner, output, signal, file.fd);
         const hashed = hashFile(file.fd, { signal }).then(({ sha256 }) => {
-          if (sha256 !== file.checksum) throw new Error(`checksum mismatch: expected ${file.checksum}, got ${sha256}`);
+          if (sha256 !== file.checksum) throw new ChecksumMismatchError(file.checksum, sha256);
         });
         hashed.catch(() => zstd.kill());
         hashedFile = hashed;
