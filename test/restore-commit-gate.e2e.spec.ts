@@ -249,6 +249,45 @@ describe('PostgreSQL restores commit only a whole, verified dump', () => {
     expect(existsSync(options.tempDir) ? readdirSync(options.tempDir) : []).toEqual([]);
   }, 120_000);
 
+  it('a whole custom archive into a database that does not exist yet: the rename into place creates it; before it, and after a failure, there is no such database', async () => {
+    const oneJob = new PostgresRestorer(new PostgresEngine(runner, options), runner, options.tempDir, 1);
+    const raw = await pipeThrough(PG_DUMP(source, '--format=custom', '--compress=0'));
+    const zst = await zstdOf(raw);
+    const record = () => artifact(zst, { format: 'custom', compression: 'zstd', rawBytes: raw.length });
+    const exists = async (db: string) => (await pgQuery('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [db])).length > 0;
+    const scratch = async () => (await pgQuery('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'bm\\_rs\\_%'`)).map((r) => r.datname as string);
+    const before = await scratch();
+    const into = (rec: BackupRecord, database: string, beforeCommit?: () => Promise<void>) =>
+      loader.restore(rec, target, oneJob, { database, dropExisting: false, createdDatabase: true, createAtCommit: true, signal: new AbortController().signal, beforeCommit });
+    const [good, bad, taken] = ['_atc_good', '_atc_bad', '_atc_taken'].map((s) => `${source}${s}`);
+    try {
+      let existedBeforeCommit: boolean | undefined;
+      await into(record(), good, async () => void (existedBeforeCommit = await exists(good)));
+      expect(existedBeforeCommit).toBe(false);
+      expect(await digest(good)).toBe(await digest(source));
+
+      const damaged = record();
+      const flipped = Buffer.from(zst);
+      flipped[flipped.length - 20] ^= 0x01;
+      writeFileSync(join(options.storageDir, damaged.fileKey!), flipped);
+      await expect(into(damaged, bad)).rejects.toThrow(/checksum mismatch/);
+      expect(await exists(bad)).toBe(false);
+
+      // Someone creates a database of that name while the backup loads: theirs stays as it is.
+      const err = await into(record(), taken, async () => {
+        await pgQuery('postgres', `CREATE DATABASE "${taken}"`);
+        await pgQuery(taken, 'CREATE TABLE theirs (id int); INSERT INTO theirs VALUES (7);');
+      }).then(() => undefined, (e: Error) => e);
+      expect(err?.message).toBe(`database ${taken} was created by someone else while the backup was being loaded; it was left as it is, and nothing of the backup was put there`);
+      expect(await pgQuery(taken, 'SELECT id FROM theirs')).toEqual([{ id: 7 }]);
+      expect(await pgQuery(taken, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).toEqual([{ n: 1 }]);
+    } finally {
+      for (const db of [good, bad, taken]) await dropPgDatabase(db);
+    }
+    expect((await scratch()).filter((d) => !before.includes(d))).toEqual([]);
+    expect(existsSync(options.tempDir) ? readdirSync(options.tempDir) : []).toEqual([]);
+  }, 120_000);
+
   // zstd hands pg_restore what it decodes while this process still hashes the file: pg_restore
   // fails on the damaged bytes and exits long before the SHA-256 is known. Its complaint is a
   // consequence; the reason reported is the artifact's checksum.

@@ -178,6 +178,8 @@ describe.each([['SQLite'], ['PostgreSQL'], ['MariaDB']])('restore destinations a
     const run = await waitRestore(r.body.id);
     expect([run.status, run.errorMessage, run.safetyBackupId]).toEqual(['COMPLETED', null, null]);
     expect(run.metadata.createdDatabase).toBe(true);
+    // A whole custom archive: the database came into being as the loaded scratch database renamed to it.
+    expect(run.metadata.createdAtCommit).toBe(true);
     expect((await pgQuery(fresh, 'SELECT count(*)::int AS n FROM items'))[0].n).toBe(40000);
 
     // New at request time, but someone creates it before the run starts (the run waits for the lock).

@@ -22,6 +22,11 @@ export interface RestoreSpec {
   onlyTables?: string[] | null;
   /** The destination was created, empty, by this restore (so it may be replaced as a whole). */
   createdDatabase?: boolean;
+  /**
+   * The destination does not exist yet and the restore brings it into being at its commit (see
+   * `DatabaseRestorer.createsAtCommit`); set only with `createdDatabase`.
+   */
+  createAtCommit?: boolean;
 }
 
 export interface RestoreRunOptions {
@@ -99,6 +104,13 @@ export interface DatabaseRestorer {
   readonly kind: EngineKind;
   databaseExists(target: ResolvedTarget, name: string): Promise<boolean>;
   createDatabase(target: ResolvedTarget, name: string): Promise<void>;
+  /**
+   * Whether a restore of such a backup into a database that does not exist yet creates that
+   * database itself, as its commit (PostgreSQL: a whole custom archive is loaded into a scratch
+   * database that is then renamed to it). The caller then does not create it first, and a restore
+   * that fails or is killed before its commit leaves no database of that name behind.
+   */
+  createsAtCommit?(spec: Pick<RestoreSpec, 'format' | 'scope' | 'includeSchema' | 'onlyTables'>): boolean;
   dropDatabase(target: ResolvedTarget, name: string): Promise<void>;
   /** Exact row count of every base table of `database` (default: the target's), from one snapshot. */
   tableRows(target: ResolvedTarget, database?: string): Promise<Record<string, number>>;

@@ -153,7 +153,7 @@ export class ArtifactLoader {
     record: BackupRecord,
     target: ResolvedTarget,
     restorer: DatabaseRestorer,
-    opts: { database: string; dropExisting: boolean; onlyTables?: string[] | null; createdDatabase?: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
+    opts: { database: string; dropExisting: boolean; onlyTables?: string[] | null; createdDatabase?: boolean; createAtCommit?: boolean; signal: AbortSignal } & Pick<RestoreRunOptions, 'beforeCommit' | 'scratch'>,
   ): Promise<void> {
     if (!record.fileKey || !record.checksum) throw new EngineError(`backup ${record.id} has no artifact`, { retryable: false });
     // The first copy that is there whole; a missing or truncated one is skipped for the next.
@@ -184,6 +184,7 @@ export class ArtifactLoader {
       dropExisting: opts.dropExisting,
       onlyTables: opts.onlyTables ?? null,
       createdDatabase: opts.createdDatabase ?? false,
+      createAtCommit: opts.createAtCommit ?? false,
     };
     // Which key opens it is settled before a byte is read (and before the caller changes anything).
     const keys = record.encrypted ? this.keysFor(record) : undefined;

@@ -13,6 +13,7 @@ import { TargetLock, type TargetLockHandle } from '../common/target-lock.js';
 import { BACKUP_MANAGER_OPTIONS, type BackupManagerOptions } from '../config/options.js';
 import { RestoreStoppedError } from '../engines/restore-client.js';
 import { Restorers } from '../engines/restorers.js';
+import type { BackupScopeKind, DumpFormat } from '../engines/engine.interface.js';
 import { JobsQueue } from '../queue/jobs-queue.service.js';
 import { JobsWorker } from '../queue/jobs-worker.service.js';
 import { JobName, PermanentJobError, type JobContext } from '../queue/jobs.js';
@@ -106,6 +107,9 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
     this.events.emit(RestoreEvents.Started, { run, actor: actorOf(run) } satisfies RestoreEvent);
     let target: ResolvedTarget | undefined;
     let created = false;
+    /** The restore creates the new database itself, as its commit (`createsAtCommit`). */
+    let atCommit = false;
+    let loaded = false;
     let metadata: NonNullable<RestoreRun['metadata']> = { ...(run.metadata ?? {}) };
     try {
       if (lockError || !lock) throw lockError ?? new EngineError('could not take the target lock', { retryable: false });
@@ -126,9 +130,11 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       });
       const exists = destination.kind === 'own' || (destination.kind === 'allowed' && (await restorer.databaseExists(target, run.database)));
       if (!exists) {
-        await restorer.createDatabase(target, run.database);
+        const onlyTables = restoreTables(run);
+        atCommit = restorer.createsAtCommit?.({ format: backup.format as DumpFormat, scope: backup.scope as BackupScopeKind, includeSchema: backup.includeSchema, onlyTables }) ?? false;
+        if (!atCommit) await restorer.createDatabase(target, run.database);
         created = true;
-        metadata = { ...metadata, createdDatabase: true };
+        metadata = { ...metadata, createdDatabase: true, ...(atCommit ? { createdAtCommit: true } : {}) };
         await this.runs.update({ id: run.id, attempts: attempt }, { metadata });
       } else if (run.safetyBackup) {
         const safety = await this.safetyBackup(run, target, { ...ctx, signal }).catch((err: Error) => {
@@ -150,7 +156,17 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         const res = await this.runs.update({ id: run.id, attempts: attempt, status: RestoreStatus.Running }, { metadata });
         if (!res.affected) throw new EngineError(`the run was ended by another worker before the commit; nothing was committed`, { retryable: false });
       };
-      await this.loader.restore(backup, target, restorer, { database: run.database, dropExisting: run.dropExisting, onlyTables: restoreTables(run), createdDatabase: created, signal, beforeCommit, scratch: this.scratch });
+      await this.loader.restore(backup, target, restorer, {
+        database: run.database,
+        dropExisting: run.dropExisting,
+        onlyTables: restoreTables(run),
+        createdDatabase: created,
+        createAtCommit: atCommit,
+        signal,
+        beforeCommit,
+        scratch: this.scratch,
+      });
+      loaded = true;
       if (!(await ctx.stillOwned())) this.logger.warn(logLine('restore finished after its job lock was lost', { id: run.id }));
       const completedAt = new Date();
       const result = endRunUpdate(RestoreStatus.Completed, {
@@ -170,7 +186,8 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       const beforeCommitPoint = err instanceof RestoreStoppedError || typeof metadata.commitStartedAt !== 'string';
       const shutdown = ctx.signal.aborted && !lock?.signal.aborted && beforeCommitPoint;
       let dropped = false;
-      if (created && target) {
+      // A database created at the commit exists only if the restore got that far.
+      if (created && target && (!atCommit || loaded)) {
         dropped = await this.restorers
           .for(target.engine)
           .dropDatabase(target, run.database)

@@ -2,7 +2,7 @@ import type { RestoreRun } from './entities/restore-run.entity.js';
 
 /**
  * What a restore run that stopped midway left in its destination, from what it recorded: whether
- * it created the database (`metadata.createdDatabase`) and whether its commit had started
+ * it created the database (`metadata.createdDatabase`; `createdAtCommit`: only as its commit) and whether its commit had started
  * (`metadata.commitStartedAt`, written right before PostgreSQL's COMMIT or MySQL's swap).
  */
 export function destinationState(run: RestoreRun): string {
@@ -18,6 +18,13 @@ export function destinationState(run: RestoreRun): string {
       `The swap of the loaded tables into ${db} had started: its tables are either all ${created ? 'missing' : 'the previous ones'} or all the backup's (one RENAME TABLE), ` +
       `but views, triggers, routines and events may be missing if it stopped between those steps, and a database bm_old_<random> left on the server would hold the tables it replaced.`
     );
+  }
+  if (created && run.metadata?.createdAtCommit === true) {
+    // A whole custom archive: the database comes into being as the scratch database renamed to it.
+    if (!committing) {
+      return `Database ${db} does not exist and holds nothing of the backup: this restore creates it by renaming the scratch database it loads into, once the whole backup was verified and loaded, and it never got that far (the scratch database is dropped by the scratch janitor).`;
+    }
+    return `Database ${db} either does not exist (nothing of the backup) or holds the whole backup ${run.backupId}: the rename of the loaded scratch database into place had started when it stopped.`;
   }
   if (created) {
     // Loaded in one transaction, or (a whole custom archive) into a scratch database renamed into its place.
@@ -43,7 +50,9 @@ export function interruptedMessage(run: RestoreRun, detail?: string): string {
 /** The reason recorded on a run a shutdown stopped before it committed. */
 export function cancelledMessage(run: RestoreRun, createdDropped: boolean): string {
   const state =
-    run.intoOtherDatabase && run.metadata?.createdDatabase === true
+    run.intoOtherDatabase && run.metadata?.createdAtCommit === true
+      ? `database ${run.database} was not created (this restore creates it only at its commit)`
+      : run.intoOtherDatabase && run.metadata?.createdDatabase === true
       ? `database ${run.database}, which this restore had created, was ${createdDropped ? 'dropped again' : 'left empty (drop it if you do not need it)'}`
       : run.engine === 'mysql'
         ? `${run.database} holds its previous contents (nothing was swapped in)`

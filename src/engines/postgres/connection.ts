@@ -30,14 +30,32 @@ export function pgClient(target: PgTarget, database = target.database): pg.Clien
  * in a read-only REPEATABLE READ transaction, so a statement counting many tables sees one state.
  */
 export async function pgQuery<T>(target: PgTarget, sql: string, params: unknown[] = [], opts: { database?: string; snapshot?: boolean } = {}): Promise<T[]> {
-  const database = opts.database ?? target.database;
-  const client = pgClient(target, database);
-  try {
-    await client.connect();
+  return onConnection(target, opts.database, async (client) => {
     if (opts.snapshot) await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const res = await client.query(sql, params);
     if (opts.snapshot) await client.query('COMMIT');
     return res.rows as T[];
+  });
+}
+
+/**
+ * Statements one after another on one connection (each its own implicit transaction, so
+ * `CREATE DATABASE` may be among them), errors classified; the rows of each.
+ */
+export async function pgQueries(target: PgTarget, statements: string[], opts: { database?: string } = {}): Promise<Array<Record<string, unknown>[]>> {
+  return onConnection(target, opts.database, async (client) => {
+    const out: Array<Record<string, unknown>[]> = [];
+    for (const sql of statements) out.push((await client.query(sql)).rows);
+    return out;
+  });
+}
+
+async function onConnection<T>(target: PgTarget, db: string | undefined, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const database = db ?? target.database;
+  const client = pgClient(target, database);
+  try {
+    await client.connect();
+    return await fn(client);
   } catch (err) {
     throw classifyPgError(err as Error & { code?: string }, { ...target, database });
   } finally {

@@ -6,9 +6,9 @@ import { RestoreStoppedError, runRestoreClient } from '../restore-client.js';
 import { discardInput, withSpooledDump } from '../restore-spool.js';
 import type { RestoreInput, RestoreRunOptions, ScratchLease } from '../restorer.interface.js';
 import { pgQuoteIdent as ident } from '../table-names.js';
-import { pgQuery } from './connection.js';
+import { pgQueries, pgQuery } from './connection.js';
 import type { PostgresEngine } from './postgres.engine.js';
-import { PG_USER_SCHEMAS } from './postgres.engine.js';
+import { PG_USER_SCHEMAS, SERVER_VERSION_SQL } from './postgres.engine.js';
 
 /**
  * From this many `pg_restore` jobs on, a restore into a new database unpacks the archive to a
@@ -20,19 +20,21 @@ import { PG_USER_SCHEMAS } from './postgres.engine.js';
 const PARALLEL_FROM_JOBS = 3;
 
 /**
- * A custom-format archive restored into a database this restore created, into a scratch
- * database `bm_rs_*`: with `jobs` ≥ 3, `pg_restore -j N` (N parallel connections, which needs a
- * seekable file and rules out one transaction) from the archive unpacked to a 0600 temp file and
- * verified first; with fewer, one pg_restore fed by zstd as it unpacks. Only once
- * pg_restore exited 0 does the empty database it created make way for the scratch one: the two
- * swap names in one transaction. A failure, a kill or a lost worker before that leaves the scratch database to be
- * dropped (here, or by the scratch janitor: it is recorded before it is created) and the
- * destination empty as it was created; after it, the destination holds the whole backup.
+ * A custom-format archive restored into a new database, into a scratch database `bm_rs_*`: with
+ * `jobs` ≥ 3, `pg_restore -j N` (N parallel connections, which needs a seekable file and rules
+ * out one transaction) from the archive unpacked to a 0600 temp file and verified first; with
+ * fewer, one pg_restore fed by zstd as it unpacks. Only once pg_restore exited 0 and the whole
+ * artifact passed its checks does the scratch database take the destination's name: the commit.
+ * When the destination does not exist yet (`dest.exists` false) that is one rename, and until
+ * then there is no database of that name; when the caller created it empty, the two swap names in
+ * one transaction. A failure, a kill or a lost worker before the commit leaves the scratch
+ * database to be dropped (here, or by the scratch janitor: it is recorded before it is created)
+ * and the destination as it was; after it, the destination holds the whole backup.
  */
 export async function restoreIntoNewDatabase(
   deps: { engine: PostgresEngine; runner: ProcessRunner; tempDir: string; jobs: number },
   target: ResolvedTarget,
-  dest: string,
+  dest: { name: string; exists: boolean },
   input: RestoreInput,
   run: RestoreRunOptions,
   classify: (stderr: string, code: number | null) => EngineError,
@@ -40,27 +42,21 @@ export async function restoreIntoNewDatabase(
   const scratch = `bm_rs_${randomBytes(6).toString('hex')}`;
   const admin = (sql: string, params: unknown[] = []) => pgQuery(target, sql, params, { database: target.database });
   let lease: ScratchLease | undefined;
-  // Which pg_restore (a query of its own) is found while the scratch database is created.
-  const program = deps.engine.clientProgram('pg_restore', { ...target, database: dest });
-  program.catch(() => undefined);
+  let pgRestore: string;
   try {
     lease = await run.scratch?.claim(target, scratch);
-    await admin(`CREATE DATABASE ${ident(scratch)}`);
+    // One connection asks the server's version (which pg_restore to run) and creates the scratch database.
+    const version = await pgQueries(target, [SERVER_VERSION_SQL, `CREATE DATABASE ${ident(scratch)}`]);
+    pgRestore = (await deps.engine.clientProgram('pg_restore', { ...target, database: dest.name }, version[0][0]?.v as string | undefined)).path;
   } catch (err) {
     discardInput(input);
-    await lease?.release(false);
+    const dropped = await admin(`DROP DATABASE IF EXISTS ${ident(scratch)} WITH (FORCE)`).then(() => true, () => false);
+    await lease?.release(dropped);
     throw err;
   }
   let renamed = false;
   try {
-    const pgRestore = await program.then(
-      (p) => p.path,
-      (err: unknown) => {
-        discardInput(input);
-        throw err;
-      },
-    );
-    const inScratch = (stderr: string, code: number | null) => classify(stderr.split(scratch).join(dest), code);
+    const inScratch = (stderr: string, code: number | null) => classify(stderr.split(scratch).join(dest.name), code);
     const connection = { ...target, database: scratch };
     if (deps.jobs >= PARALLEL_FROM_JOBS) {
       await withSpooledDump(deps.tempDir, input, run.signal, (file) =>
@@ -76,36 +72,52 @@ export async function restoreIntoNewDatabase(
       );
     }
     if (lease && !(await lease.held())) {
-      throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was renamed into ${dest}`, { retryable: false });
+      throw new EngineError(`the lease on the scratch database ${scratch} expired (this worker was stopped too long); nothing was renamed into ${dest.name}`, { retryable: false });
     }
     await run.beforeCommit?.();
-    // The destination was created empty by this restore. It makes way by a rename, not a DROP
-    // (which would wait for a checkpoint of everything just loaded): both renames in one
-    // transaction, so the name is never missing; the empty one is then dropped in the background.
-    const used = await pgQuery<{ n: number }>(
-      { ...target, database: dest },
-      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${PG_USER_SCHEMAS}`,
-      [],
-      { database: dest },
-    );
-    if (used[0].n > 0) throw new EngineError(`something was created in ${dest} while the backup was being loaded; it was left as it is, and nothing of the backup was put there`, { retryable: false });
-    const emptied = `bm_rs_${randomBytes(6).toString('hex')}`;
-    const emptiedLease = await run.scratch?.claim(target, emptied);
-    try {
-      await admin(`BEGIN; ALTER DATABASE ${ident(dest)} RENAME TO ${ident(emptied)}; ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(dest)}; COMMIT`);
-    } catch (err) {
-      await emptiedLease?.release(true);
-      throw err;
+    if (dest.exists) await swapIntoEmpty(target, dest.name, scratch, run);
+    else {
+      await admin(`ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(dest.name)}`).catch((err: Error) => {
+        if (/already exists/.test(err.message)) {
+          throw new EngineError(`database ${dest.name} was created by someone else while the backup was being loaded; it was left as it is, and nothing of the backup was put there`, { retryable: false });
+        }
+        throw err;
+      });
     }
     renamed = true;
-    void admin(`DROP DATABASE IF EXISTS ${ident(emptied)} WITH (FORCE)`).then(
-      () => emptiedLease?.release(true),
-      () => emptiedLease?.release(false), // the scratch janitor drops it
-    ).catch(() => undefined);
   } finally {
     const dropped = renamed || (await admin(`DROP DATABASE IF EXISTS ${ident(scratch)} WITH (FORCE)`).then(() => true, () => false));
     await lease?.release(dropped).catch(() => undefined);
   }
+}
+
+/**
+ * The destination was created empty by this restore and makes way for the loaded scratch
+ * database by a rename, not a DROP (which would wait for a checkpoint of everything just loaded):
+ * both renames in one transaction, so the name is never missing; the empty one is then dropped in
+ * the background.
+ */
+async function swapIntoEmpty(target: ResolvedTarget, dest: string, scratch: string, run: RestoreRunOptions): Promise<void> {
+  const admin = (sql: string) => pgQuery(target, sql, [], { database: target.database });
+  const used = await pgQuery<{ n: number }>(
+    { ...target, database: dest },
+    `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${PG_USER_SCHEMAS}`,
+    [],
+    { database: dest },
+  );
+  if (used[0].n > 0) throw new EngineError(`something was created in ${dest} while the backup was being loaded; it was left as it is, and nothing of the backup was put there`, { retryable: false });
+  const emptied = `bm_rs_${randomBytes(6).toString('hex')}`;
+  const emptiedLease = await run.scratch?.claim(target, emptied);
+  try {
+    await admin(`BEGIN; ALTER DATABASE ${ident(dest)} RENAME TO ${ident(emptied)}; ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(dest)}; COMMIT`);
+  } catch (err) {
+    await emptiedLease?.release(true);
+    throw err;
+  }
+  void admin(`DROP DATABASE IF EXISTS ${ident(emptied)} WITH (FORCE)`).then(
+    () => emptiedLease?.release(true),
+    () => emptiedLease?.release(false), // the scratch janitor drops it
+  ).catch(() => undefined);
 }
 
 /** Runs pg_restore to its end; SIGKILLs it on abort (shutdown, lost lock) or timeout. */

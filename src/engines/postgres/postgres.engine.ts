@@ -236,7 +236,8 @@ export interface PgSnapshot {
   close(): Promise<void>;
 }
 
-const SERVER_VERSION_SQL = `SELECT current_setting('server_version_num') AS v`;
+/** The server's version as a number (e.g. 150020), as column `v`. */
+export const SERVER_VERSION_SQL = `SELECT current_setting('server_version_num') AS v`;
 
 /** The catalog's tables (`$1` names, `$2` its migrations table), in the schema that holds both. */
 const CATALOG_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS "table"

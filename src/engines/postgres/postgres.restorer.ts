@@ -50,6 +50,10 @@ export class PostgresRestorer implements DatabaseRestorer {
     await this.query(target, target.database, `CREATE DATABASE ${ident(checkName(name))}`);
   }
 
+  createsAtCommit(spec: Pick<RestoreSpec, 'format' | 'scope' | 'includeSchema' | 'onlyTables'>): boolean {
+    return spec.format === 'custom' && spec.scope === 'full' && spec.includeSchema && !spec.onlyTables?.length;
+  }
+
   async dropDatabase(target: ResolvedTarget, name: string): Promise<void> {
     if (name === target.database) throw new EngineError(`refusing to drop the target's own database ${name}`, { retryable: false });
     await this.query(target, target.database, `DROP DATABASE IF EXISTS ${ident(checkName(name))} WITH (FORCE)`);
@@ -65,8 +69,13 @@ export class PostgresRestorer implements DatabaseRestorer {
     const only = asked.onlyTables?.length ? asked.onlyTables.map(recordedTable) : undefined;
     const spec: RestoreSpec = only ? { ...asked, scope: 'selective', tables: only.map(formatPgTable) } : asked;
     const classify = (stderr: string, code: number | null) => classifyRestoreError(stderr, code, dest, spec);
-    if (spec.format === 'custom' && spec.createdDatabase && !only && spec.scope === 'full' && spec.includeSchema) {
-      return restoreIntoNewDatabase({ engine: this.engine, runner: this.runner, tempDir: this.tempDir, jobs: this.jobs }, target, dest.database, input, run, classify);
+    if (spec.createdDatabase && this.createsAtCommit(spec)) {
+      const deps = { engine: this.engine, runner: this.runner, tempDir: this.tempDir, jobs: this.jobs };
+      return restoreIntoNewDatabase(deps, target, { name: dest.database, exists: !spec.createAtCommit }, input, run, classify);
+    }
+    if (spec.createAtCommit) {
+      discardInput(input);
+      throw new EngineError(`this backup cannot be restored into ${dest.database} before that database exists`, { retryable: false });
     }
     const args = ['--no-password', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'];
     // Both formats load as one psql script with the same prelude: a custom archive is turned into
