@@ -129,8 +129,8 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
         throw new EngineError(err.message, { retryable: false });
       });
       const exists = destination.kind === 'own' || (destination.kind === 'allowed' && (await restorer.databaseExists(target, run.database)));
+      const onlyTables = restoreTables(run);
       if (!exists) {
-        const onlyTables = restoreTables(run);
         atCommit = restorer.createsAtCommit?.({ format: backup.format as DumpFormat, scope: backup.scope as BackupScopeKind, includeSchema: backup.includeSchema, onlyTables }) ?? false;
         if (!atCommit) await restorer.createDatabase(target, run.database);
         created = true;
@@ -159,7 +159,7 @@ export class RestoreRunner implements OnModuleInit, OnApplicationBootstrap, OnAp
       await this.loader.restore(backup, target, restorer, {
         database: run.database,
         dropExisting: run.dropExisting,
-        onlyTables: restoreTables(run),
+        onlyTables,
         createdDatabase: created,
         createAtCommit: atCommit,
         signal,

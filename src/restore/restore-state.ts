@@ -2,8 +2,9 @@ import type { RestoreRun } from './entities/restore-run.entity.js';
 
 /**
  * What a restore run that stopped midway left in its destination, from what it recorded: whether
- * it created the database (`metadata.createdDatabase`; `createdAtCommit`: only as its commit) and whether its commit had started
- * (`metadata.commitStartedAt`, written right before PostgreSQL's COMMIT or MySQL's swap).
+ * it created the database (`metadata.createdDatabase`; with `createdAtCommit`, only as its
+ * commit) and whether its commit had started (`metadata.commitStartedAt`, written right before
+ * PostgreSQL's COMMIT or MySQL's swap).
  */
 export function destinationState(run: RestoreRun): string {
   const db = run.database;

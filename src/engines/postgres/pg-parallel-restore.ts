@@ -40,7 +40,7 @@ export async function restoreIntoNewDatabase(
   classify: (stderr: string, code: number | null) => EngineError,
 ): Promise<void> {
   const scratch = `bm_rs_${randomBytes(6).toString('hex')}`;
-  const admin = (sql: string, params: unknown[] = []) => pgQuery(target, sql, params, { database: target.database });
+  const admin = (sql: string) => adminQuery(target, sql);
   let lease: ScratchLease | undefined;
   let pgRestore: string;
   try {
@@ -98,7 +98,7 @@ export async function restoreIntoNewDatabase(
  * the background.
  */
 async function swapIntoEmpty(target: ResolvedTarget, dest: string, scratch: string, run: RestoreRunOptions): Promise<void> {
-  const admin = (sql: string) => pgQuery(target, sql, [], { database: target.database });
+  const admin = (sql: string) => adminQuery(target, sql);
   const used = await pgQuery<{ n: number }>(
     { ...target, database: dest },
     `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${PG_USER_SCHEMAS}`,
@@ -118,6 +118,11 @@ async function swapIntoEmpty(target: ResolvedTarget, dest: string, scratch: stri
     () => emptiedLease?.release(true),
     () => emptiedLease?.release(false), // the scratch janitor drops it
   ).catch(() => undefined);
+}
+
+/** A statement about databases, run on the target's own database. */
+function adminQuery(target: ResolvedTarget, sql: string): Promise<unknown[]> {
+  return pgQuery(target, sql, [], { database: target.database });
 }
 
 /** Runs pg_restore to its end; SIGKILLs it on abort (shutdown, lost lock) or timeout. */

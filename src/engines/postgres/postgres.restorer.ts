@@ -73,10 +73,6 @@ export class PostgresRestorer implements DatabaseRestorer {
       const deps = { engine: this.engine, runner: this.runner, tempDir: this.tempDir, jobs: this.jobs };
       return restoreIntoNewDatabase(deps, target, { name: dest.database, exists: !spec.createAtCommit }, input, run, classify);
     }
-    if (spec.createAtCommit) {
-      discardInput(input);
-      throw new EngineError(`this backup cannot be restored into ${dest.database} before that database exists`, { retryable: false });
-    }
     const args = ['--no-password', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'];
     // Both formats load as one psql script with the same prelude: a custom archive is turned into
     // its script by `pg_restore -f -`, so the commit gate, the truncation of a data-only restore and
